@@ -1,0 +1,61 @@
+# Every target sets up what it needs; `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HELM_VENV := .venv-helm
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test,local]"
+	touch $(STAMP)
+
+.PHONY: setup
+setup: $(STAMP) helm-venv ## create the virtualenv(s) and install the project
+
+.PHONY: helm-venv
+helm-venv: ## Python 3.12 virtualenv with helm-sdkpy for the chart tests (skipped if no 3.12)
+	@bash scripts/helm-venv.sh $(HELM_VENV)
+
+.PHONY: demo
+demo: $(STAMP) ## run the demo on the local control plane
+	$(BIN)/naksha demo
+
+.PHONY: test
+test: setup ## run the test suite (sets itself up)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: $(STAMP) ## ruff and mypy (strict on the package)
+	$(BIN)/ruff check operator tests benchmarks
+	$(BIN)/ruff format --check operator
+	$(BIN)/mypy
+
+.PHONY: crds
+crds: $(STAMP) ## regenerate crds/ and the chart's CRDs from the models
+	$(BIN)/naksha crds --out crds --out charts/naksha/crds
+
+.PHONY: bench
+bench: $(STAMP) ## run the benchmarks (prints figures next to their references)
+	$(BIN)/python benchmarks/control_plane.py
+
+.PHONY: e2e
+e2e: setup ## the kind + helm end-to-end tests (need Docker and kind)
+	$(BIN)/pytest tests/e2e --e2e
+
+.PHONY: local-up
+local-up: $(STAMP) ## run the local control plane in the foreground (kubeconfig in .state/kubeconfig)
+	$(BIN)/naksha local up --kubeconfig .state/kubeconfig --state-dir .state/local
+
+.PHONY: clean
+clean: ## remove virtualenvs, caches and local state
+	rm -rf $(VENV) $(HELM_VENV) .state .pytest_cache .mypy_cache .ruff_cache

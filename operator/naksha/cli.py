@@ -1,0 +1,100 @@
+"""The ``naksha`` command: one binary (and one image) for every role.
+
+``naksha operator``                  run the kopf operator against the current kubeconfig/in-cluster config
+``naksha local up --kubeconfig P``   run the local control plane in the foreground
+``naksha demo``                      local control plane + operator + CRDs + samples, then a summary
+``naksha crds [--out DIR]``          write the CRDs generated from the models
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from naksha import __version__
+from naksha.errors import ConfigError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args))
+    except ConfigError as error:
+        print(f"naksha: configuration error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="naksha", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"naksha {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    operator = commands.add_parser("operator", help="run the operator")
+    operator.add_argument("--namespace", "-n", action="append", default=[], help="watch only these")
+    operator.add_argument("--verbose", action="store_true", help="debug logging")
+    operator.set_defaults(run=_run_operator)
+
+    local = commands.add_parser("local", help="the local control plane")
+    local_commands = local.add_subparsers(dest="local_command", metavar="COMMAND", required=True)
+    up = local_commands.add_parser("up", help="run the local control plane until Ctrl-C")
+    up.add_argument("--kubeconfig", type=Path, required=True, help="where to write its kubeconfig")
+    up.add_argument("--port", type=int, default=0, help="API port on 127.0.0.1 (default: any free port)")
+    up.add_argument("--state-dir", type=Path, default=None, help="pod logs and kubelet state")
+    up.add_argument("--no-kubelet", action="store_true", help="serve the API only; run no pods")
+    up.set_defaults(run=_run_local_up)
+
+    demo = commands.add_parser("demo", help="run the demo on the local control plane")
+    demo.add_argument("--state-dir", type=Path, default=Path(".state/demo"))
+    demo.add_argument("--crds", type=Path, default=Path("crds"), help="directory of CRD files")
+    demo.add_argument("--samples", type=Path, default=Path("crds/samples"), help="samples to apply")
+    demo.add_argument("--keep", action="store_true", help="keep running until Ctrl-C")
+    demo.set_defaults(run=_run_demo)
+
+    crds = commands.add_parser("crds", help="write the CRDs generated from the models")
+    crds.add_argument("--out", type=Path, action="append", default=[], help="directory (repeatable)")
+    crds.set_defaults(run=_run_crds)
+    return parser
+
+
+def _run_operator(args: argparse.Namespace) -> int:
+    from naksha.operator import run_operator
+
+    return run_operator(namespaces=tuple(args.namespace), verbose=bool(args.verbose))
+
+
+def _run_local_up(args: argparse.Namespace) -> int:
+    from naksha.local import LocalControlPlane
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    plane = LocalControlPlane(
+        port=args.port, state_dir=args.state_dir, kubeconfig=args.kubeconfig, kubelet=not args.no_kubelet
+    )
+    plane.start()
+    print(f"local control plane at {plane.url}; kubeconfig {plane.kubeconfig_path}", flush=True)
+    print(f"try: kubectl --kubeconfig {plane.kubeconfig_path} get namespaces   (Ctrl-C stops)", flush=True)
+    plane.run_forever()
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from naksha.demo import run_demo
+
+    return run_demo(state_dir=args.state_dir, crds=args.crds, samples=args.samples, keep=bool(args.keep))
+
+
+def _run_crds(args: argparse.Namespace) -> int:
+    from naksha.models.crdgen import write_all
+
+    directories = args.out or [Path("crds")]
+    for path in write_all(*directories):
+        print(path)
+    return 0

@@ -1,0 +1,9 @@
+"""kopf handlers: thin decorators that parse the body, call a reconciler and return.
+
+Importing this package registers every handler with kopf's default registry; ``naksha
+operator`` and the tests (``kopf run -m naksha.handlers``) do exactly that.
+"""
+
+from naksha.handlers import admission, lifecycle
+
+__all__ = ["admission", "lifecycle"]

@@ -1,0 +1,101 @@
+"""AgentRun: one observe → decide → act → verify cycle over the registry of work packages."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from naksha.models.common import DnsLabel, Duration, FreeForm, NakshaModel, ObjectTarget
+
+NodeType = Literal["observe", "decide", "act", "verify", "end"]
+
+
+class Edge(NakshaModel):
+    when: str | None = Field(default=None, description="Safe expression over the run state.")
+    to: str = Field(min_length=1)
+
+
+class GraphNode(NakshaModel):
+    name: DnsLabel
+    type: NodeType
+    wpk: str | None = Field(default=None, description="Work package run by this node.")
+    params: FreeForm = Field(default_factory=dict)
+    next: str | None = Field(default=None, description="Unconditional successor.")
+    edges: list[Edge] = Field(default_factory=list)
+    timeout: Duration | None = None
+
+    @model_validator(mode="after")
+    def _wpk_where_needed(self) -> Self:
+        if self.type in ("observe", "act", "verify") and not self.wpk:
+            raise ValueError(f"node {self.name!r} of type {self.type} needs a wpk")
+        if self.type == "end" and (self.next or self.edges):
+            raise ValueError(f"end node {self.name!r} cannot have successors")
+        return self
+
+
+class Graph(NakshaModel):
+    start: str = Field(min_length=1)
+    max_steps: int = Field(default=50, ge=1, le=1000)
+    nodes: list[GraphNode] = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _edges_resolve(self) -> Self:
+        names = [n.name for n in self.nodes]
+        if len(set(names)) != len(names):
+            raise ValueError("graph node names must be unique")
+        if self.start not in names:
+            raise ValueError(f"graph start {self.start!r} is not a node")
+        for node in self.nodes:
+            targets = [node.next] if node.next else []
+            targets += [edge.to for edge in node.edges]
+            for target in targets:
+                if target not in names:
+                    raise ValueError(f"node {node.name!r} leads to unknown node {target!r}")
+        return self
+
+
+class PlaybookRef(NakshaModel):
+    name: str = Field(min_length=1)
+    namespace: str | None = None
+
+
+class Signal(NakshaModel):
+    source: str | None = Field(default=None, description="What raised it, e.g. insightstream/name.")
+    stream: str | None = None
+    detector: str | None = None
+    series: dict[str, str] = Field(default_factory=dict)
+    value: float | None = None
+    score: float | None = None
+    window: Duration | None = None
+    detected_at: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
+    dedupe_key: str | None = None
+
+
+class Approval(NakshaModel):
+    required: bool = False
+    approvers: list[str] = Field(default_factory=list)
+    timeout: Duration = "1h"
+
+
+class Timeouts(NakshaModel):
+    run: Duration = "15m"
+    step: Duration = "2m"
+
+
+class AgentRunSpec(NakshaModel):
+    playbook_ref: PlaybookRef | None = None
+    graph: Graph | None = None
+    signal: Signal = Field(default_factory=Signal)
+    inputs: FreeForm = Field(default_factory=dict)
+    target: ObjectTarget | None = None
+    executor: Literal["operator", "job"] = "operator"
+    dry_run: bool = False
+    approval: Approval = Field(default_factory=Approval)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+
+    @model_validator(mode="after")
+    def _one_plan(self) -> Self:
+        if (self.playbook_ref is None) == (self.graph is None):
+            raise ValueError("exactly one of playbookRef or graph must be set")
+        return self

@@ -1,0 +1,30 @@
+"""EdgeNode: an edge agent registered with the hub, its identity, heartbeats and credentials."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from naksha.models.common import Duration, NakshaModel, SecretRef
+
+
+class Identity(NakshaModel):
+    node_id: str = Field(min_length=1, max_length=253, description="Subject of the node's JWTs.")
+    audience: str = Field(default="naksha-hub", min_length=1)
+    credentials_secret_ref: SecretRef | None = Field(
+        default=None, description="Where the hub stores the node's issued token."
+    )
+
+
+class Credentials(NakshaModel):
+    token_ttl: Duration = Field(default="1h", description="Lifetime of an issued token.")
+    rotation_interval: Duration = Field(default="24h", description="Re-issue a token this often.")
+    revoked: bool = Field(default=False, description="Refuse every token of this node.")
+
+
+class EdgeNodeSpec(NakshaModel):
+    identity: Identity
+    capabilities: list[str] = Field(default_factory=list, max_length=64)
+    heartbeat_interval: Duration = "30s"
+    offline_after: Duration = Field(default="2m", description="Not Ready when no heartbeat this long.")
+    unschedulable: bool = Field(default=False, description="Cordoned: no triggers are sent to it.")
+    credentials: Credentials = Field(default_factory=Credentials)

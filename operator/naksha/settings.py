@@ -1,0 +1,88 @@
+"""Operator configuration from the environment, and the kopf settings applied at startup."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import kopf
+
+from naksha import __version__
+from naksha.errors import ConfigError
+from naksha.models.group import GROUP
+
+FINALIZER = f"{GROUP}/finalizer"
+DEFAULT_IMAGE = f"ghcr.io/naksha-io/naksha:{__version__}"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """What an operator deployment can tune, read from ``NAKSHA_*`` variables."""
+
+    namespaces: tuple[str, ...] = ()
+    metrics_port: int = 9090
+    health_port: int = 8081
+    log_level: str = "INFO"
+    image: str = DEFAULT_IMAGE
+    kill_switch: bool = False
+
+    @property
+    def clusterwide(self) -> bool:
+        return not self.namespaces
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorSettings:
+        """Read the settings; raises ConfigError naming the variable at fault."""
+        env = os.environ if env is None else env
+        namespaces = tuple(ns.strip() for ns in env.get("NAKSHA_NAMESPACES", "").split(",") if ns.strip())
+        log_level = env.get("NAKSHA_LOG_LEVEL", "INFO").upper()
+        if log_level not in logging.getLevelNamesMapping():
+            raise ConfigError(f"NAKSHA_LOG_LEVEL={log_level!r} is not a log level")
+        return cls(
+            namespaces=namespaces,
+            metrics_port=_port(env, "NAKSHA_METRICS_PORT", 9090),
+            health_port=_port(env, "NAKSHA_HEALTH_PORT", 8081),
+            log_level=log_level,
+            image=env.get("NAKSHA_IMAGE", DEFAULT_IMAGE) or DEFAULT_IMAGE,
+            kill_switch=_flag(env, "NAKSHA_KILL_SWITCH"),
+        )
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise ConfigError(f"{name}={raw!r} is not a port number (0-65535)")
+    return int(raw)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (true/false)")
+
+
+def configure_kopf(settings: kopf.OperatorSettings) -> None:
+    """Apply Naksha's choices to kopf: own finalizer, annotation storage, Events for log lines."""
+    settings.persistence.finalizer = FINALIZER
+    # Annotations keep kopf's bookkeeping out of status, which belongs to the user-facing API.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.enabled = True
+    settings.posting.level = logging.INFO
+    settings.posting.loggers = True
+    # Long server-side watch timeouts with a client margin: fewer reconnects, no silent stalls.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 30
