@@ -42,7 +42,7 @@ lint: $(STAMP) ## ruff and mypy (strict on the package)
 
 .PHONY: crds
 crds: $(STAMP) ## regenerate crds/ and the chart's CRDs from the models
-	$(BIN)/naksha crds --out crds --out charts/naksha/crds
+	$(BIN)/naksha crds --out crds --out charts/naksha/crds --reference docs/api-reference.md
 
 .PHONY: bench
 bench: $(STAMP) ## run the benchmarks (prints figures next to their references)

@@ -59,8 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="keep running until Ctrl-C")
     demo.set_defaults(run=_run_demo)
 
-    crds = commands.add_parser("crds", help="write the CRDs generated from the models")
+    crds = commands.add_parser(
+        "crds", help="write the CRDs (and the API reference) generated from the models"
+    )
     crds.add_argument("--out", type=Path, action="append", default=[], help="directory (repeatable)")
+    crds.add_argument("--reference", type=Path, default=None, help="also write the API reference here")
     crds.set_defaults(run=_run_crds)
     return parser
 
@@ -97,4 +100,9 @@ def _run_crds(args: argparse.Namespace) -> int:
     directories = args.out or [Path("crds")]
     for path in write_all(*directories):
         print(path)
+    if args.reference is not None:
+        from naksha.models.docgen import render_reference
+
+        args.reference.write_text(render_reference())
+        print(args.reference)
     return 0

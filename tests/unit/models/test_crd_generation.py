@@ -10,6 +10,7 @@ import yaml
 
 from naksha.models import KINDS
 from naksha.models.crdgen import build_crd, file_name, render
+from naksha.models.docgen import render_reference
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -58,7 +59,12 @@ def test_schemas_carry_enums_bounds_defaults_and_required_fields():
     source = insight["properties"]["source"]
     assert insight["required"] == ["source"]
     assert source["properties"]["type"]["enum"] == ["kafka", "redis", "http"]
-    assert insight["properties"]["replicas"] == {"default": 1, "maximum": 100, "minimum": 0, "type": "integer"}
+    assert insight["properties"]["replicas"] == {
+        "default": 1,
+        "maximum": 100,
+        "minimum": 0,
+        "type": "integer",
+    }
     kafka = source["properties"]["kafka"]["properties"]
     assert kafka["topic"]["default"] == "naksha.telemetry"
     assert kafka["bootstrapServers"]["minItems"] == 1
@@ -67,3 +73,9 @@ def test_schemas_carry_enums_bounds_defaults_and_required_fields():
 def test_each_kind_has_one_valid_sample():
     kinds = sorted(yaml.safe_load(p.read_text())["kind"] for p in (ROOT / "crds" / "samples").glob("*.yaml"))
     assert kinds == sorted(k.kind for k in KINDS)
+
+
+def test_the_api_reference_matches_the_models():
+    committed = (ROOT / "docs" / "api-reference.md").read_text()
+    assert committed == render_reference(), "docs/api-reference.md drifted: run `make crds`"
+    assert "| `spec.source.type` **required** | string |  | one of `kafka`, `redis`, `http` |" in committed

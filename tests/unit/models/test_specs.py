@@ -13,7 +13,10 @@ from naksha.models import KINDS_BY_NAME
 from naksha.reconcilers.admission import describe_validation_error
 
 ROOT = Path(__file__).resolve().parents[3]
-SAMPLES = {doc["kind"]: doc for doc in (yaml.safe_load(p.read_text()) for p in (ROOT / "crds/samples").glob("*.yaml"))}
+SAMPLES = {
+    doc["kind"]: doc
+    for doc in (yaml.safe_load(p.read_text()) for p in (ROOT / "crds/samples").glob("*.yaml"))
+}
 
 
 def reason_for(kind: str, spec: dict) -> str:
@@ -106,7 +109,9 @@ class TestRolloutRules:
     def test_a_selector_that_misses_the_template_labels_is_refused(self):
         spec = sample_spec("Rollout")
         spec["selector"]["matchLabels"] = {"app": "other"}
-        assert "selector label app=other does not match template.metadata.labels" in reason_for("Rollout", spec)
+        assert "selector label app=other does not match template.metadata.labels" in reason_for(
+            "Rollout", spec
+        )
 
     def test_a_metric_needs_exactly_one_provider(self):
         spec = sample_spec("Rollout")

@@ -30,7 +30,9 @@ def test_a_valid_spec_is_accepted_with_an_event():
 
 
 def test_an_invalid_spec_reports_the_exact_reason_and_a_warning():
-    context = admission.reconcile(ReconcileContext.from_body(INSIGHT_STREAM, body({"source": {"type": "redis"}})))
+    context = admission.reconcile(
+        ReconcileContext.from_body(INSIGHT_STREAM, body({"source": {"type": "redis"}}))
+    )
     status = context.status_patch()
     reason = "spec.source: source.type is 'redis' but source.redis is missing"
     assert status["phase"] == "Invalid"
@@ -54,6 +56,11 @@ def test_fixing_the_spec_clears_invalid_spec_and_accepts_it():
 
 def test_re_admitting_an_accepted_spec_posts_no_second_event():
     first = admission.reconcile(ReconcileContext.from_body(EDGE_NODE, body(VALID_EDGE)))
-    again = admission.reconcile(ReconcileContext.from_body(EDGE_NODE, body(VALID_EDGE, status=first.status_patch())))
+    again = admission.reconcile(
+        ReconcileContext.from_body(EDGE_NODE, body(VALID_EDGE, status=first.status_patch()))
+    )
     assert again.events == []
-    assert again.status_patch()["conditions"][0]["lastTransitionTime"] == first.conditions[0]["lastTransitionTime"]
+    assert (
+        again.status_patch()["conditions"][0]["lastTransitionTime"]
+        == first.conditions[0]["lastTransitionTime"]
+    )

@@ -6,7 +6,9 @@ from naksha.models.conditions import find_condition, remove_condition, set_condi
 
 
 def test_setting_a_new_condition_appends_it_with_the_generation():
-    conditions = set_condition([], type_="Ready", status="True", reason="Ok", message="m", generation=3, now="T1")
+    conditions = set_condition(
+        [], type_="Ready", status="True", reason="Ok", message="m", generation=3, now="T1"
+    )
     assert conditions == [
         {
             "type": "Ready",
@@ -21,7 +23,9 @@ def test_setting_a_new_condition_appends_it_with_the_generation():
 
 def test_the_transition_time_is_kept_while_the_status_stays_the_same():
     first = set_condition([], type_="Ready", status="True", reason="A", message="", generation=1, now="T1")
-    second = set_condition(first, type_="Ready", status="True", reason="B", message="", generation=2, now="T2")
+    second = set_condition(
+        first, type_="Ready", status="True", reason="B", message="", generation=2, now="T2"
+    )
     assert second[0]["lastTransitionTime"] == "T1"
     assert second[0]["reason"] == "B"
     assert second[0]["observedGeneration"] == 2
@@ -29,7 +33,9 @@ def test_the_transition_time_is_kept_while_the_status_stays_the_same():
 
 def test_the_transition_time_moves_when_the_status_flips():
     first = set_condition([], type_="Ready", status="True", reason="A", message="", generation=1, now="T1")
-    second = set_condition(first, type_="Ready", status="False", reason="B", message="", generation=1, now="T2")
+    second = set_condition(
+        first, type_="Ready", status="False", reason="B", message="", generation=1, now="T2"
+    )
     assert second[0]["lastTransitionTime"] == "T2"
 
 

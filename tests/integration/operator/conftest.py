@@ -1,0 +1,73 @@
+"""Fixtures for running operators on the local control plane: kubectl, CRDs, the Naksha operator."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kopf
+import pytest
+from kopf.testing import KopfRunner
+from kubernetes import client, config
+from tests.support import ROOT, Kubectl, free_port
+
+
+@pytest.fixture(scope="session")
+def kubectl(control_plane: Any) -> Kubectl:
+    return Kubectl(Path(control_plane.kubeconfig_path))
+
+
+@pytest.fixture(scope="session")
+def api_client(control_plane: Any) -> client.ApiClient:
+    return config.new_client_from_config(config_file=str(control_plane.kubeconfig_path))
+
+
+@pytest.fixture(scope="session")
+def naksha_crds(kubectl: Kubectl) -> None:
+    kubectl("apply", "-f", str(ROOT / "crds"))
+    kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=30s",
+        "crd",
+        "-l",
+        "app.kubernetes.io/part-of=naksha",
+    )
+
+
+@pytest.fixture
+def fresh_namespace(api_client: client.ApiClient) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core = client.CoreV1Api(api_client)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.fixture(scope="module")
+def naksha_operator(control_plane: Any, naksha_crds: None) -> Iterator[int]:
+    """The real Naksha operator (kopf runtime, its own handlers); yields its metrics port."""
+    metrics_port = free_port()
+    saved = {k: os.environ.get(k) for k in ("NAKSHA_METRICS_PORT", "KUBECONFIG")}
+    os.environ["NAKSHA_METRICS_PORT"] = str(metrics_port)
+    os.environ["KUBECONFIG"] = str(control_plane.kubeconfig_path)
+    import naksha.handlers  # noqa: F401  (registers into kopf's default registry)
+
+    args = [
+        "run",
+        "--standalone",
+        "--all-namespaces",
+        "--verbose",
+        f"--liveness=http://127.0.0.1:{free_port()}/healthz",
+    ]
+    with KopfRunner(args, registry=kopf.get_default_registry()) as runner:
+        yield metrics_port
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    assert runner.exception is None, runner.output
