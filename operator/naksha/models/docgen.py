@@ -7,14 +7,14 @@ reference can never disagree with what the API server enforces.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from naksha.models.crdgen import build_crd
 from naksha.models.group import API_VERSION
 from naksha.models.kinds import KINDS, KindInfo
 
-_CONSTRAINTS = (
+_CONSTRAINTS: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("enum", lambda v: "one of " + ", ".join(f"`{item}`" for item in v)),
     ("minimum", lambda v: f"≥ {v}"),
     ("maximum", lambda v: f"≤ {v}"),

@@ -1,0 +1,38 @@
+"""Names, labels and hashes shared by every workload the operator creates."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MANAGED_BY = "naksha"
+_INVALID = re.compile(r"[^a-z0-9-]+")
+
+
+def child_name(owner: str, suffix: str, *, limit: int = 63) -> str:
+    """``<owner>-<suffix>`` as a DNS-1123 label; long owners are cut and made unique with a hash."""
+    name = f"{owner}-{suffix}"
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(owner.encode()).hexdigest()[:8]
+    room = limit - len(suffix) - len(digest) - 2
+    trimmed = _INVALID.sub("-", owner[:room].lower()).strip("-")
+    return f"{trimmed}-{digest}-{suffix}"
+
+
+def spec_hash(spec: Mapping[str, Any]) -> str:
+    """A short stable hash of a spec: put on pod templates so a spec change rolls the pods."""
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def common_labels(component: str, instance: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": f"naksha-{component}",
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "app.kubernetes.io/part-of": "naksha",
+    }
