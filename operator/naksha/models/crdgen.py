@@ -79,6 +79,11 @@ def _convert(node: Mapping[str, Any], definitions: Mapping[str, Any]) -> dict[st
             continue  # closed objects are the structural default
         else:
             result[key] = value
+    # OpenAPI 3.0 (what CRDs speak) has boolean exclusive bounds next to minimum/maximum.
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(result.get(exclusive), (int, float)) and not isinstance(result[exclusive], bool):
+            result[bound] = result[exclusive]
+            result[exclusive] = True
     if result.get("x-kubernetes-preserve-unknown-fields") and result.get("type") == "object":
         result.pop("additionalProperties", None)
     if "type" not in result and not result.get("x-kubernetes-preserve-unknown-fields"):

@@ -18,7 +18,7 @@ _CONSTRAINTS: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("enum", lambda v: "one of " + ", ".join(f"`{item}`" for item in v)),
     ("minimum", lambda v: f"≥ {v}"),
     ("maximum", lambda v: f"≤ {v}"),
-    ("exclusiveMinimum", lambda v: f"> {v}"),
+
     ("minLength", lambda v: f"length ≥ {v}"),
     ("maxLength", lambda v: f"length ≤ {v}"),
     ("minItems", lambda v: f"items ≥ {v}"),
@@ -94,7 +94,12 @@ def _default(node: Mapping[str, Any]) -> str:
 
 
 def _constraints(node: Mapping[str, Any]) -> str:
-    return "; ".join(render(node[key]) for key, render in _CONSTRAINTS if key in node)
+    parts = [render(node[key]) for key, render in _CONSTRAINTS if key in node]
+    if node.get("exclusiveMinimum") is True:
+        parts = [f"> {node['minimum']}" if p == f"≥ {node['minimum']}" else p for p in parts]
+    if node.get("exclusiveMaximum") is True:
+        parts = [f"< {node['maximum']}" if p == f"≤ {node['maximum']}" else p for p in parts]
+    return "; ".join(parts)
 
 
 def _escape(text: str) -> str:

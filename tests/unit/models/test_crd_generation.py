@@ -54,6 +54,21 @@ def test_schemas_are_structural(kind):
     walk(schema, kind.kind)
 
 
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.kind)
+def test_exclusive_bounds_are_booleans_as_openapi_3_0_requires(kind):
+    def walk(node):
+        for bound in ("exclusiveMinimum", "exclusiveMaximum"):
+            if bound in node:
+                assert node[bound] is True
+                assert bound.replace("exclusiveM", "m") in node
+        for child in node.get("properties", {}).values():
+            walk(child)
+        if isinstance(node.get("items"), dict):
+            walk(node["items"])
+
+    walk(build_crd(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+
+
 def test_schemas_carry_enums_bounds_defaults_and_required_fields():
     insight = build_crd(KINDS[0])["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     source = insight["properties"]["source"]
