@@ -8,6 +8,7 @@ from typing import Any
 import kopf
 
 from naksha import __version__, metrics
+from naksha.kube import Kube
 from naksha.settings import OperatorSettings, configure_kopf
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     config = OperatorSettings.from_env()
     configure_kopf(settings)
     memo["config"] = config
+    memo["kube"] = Kube()
     port = metrics.serve(config.metrics_port)
     logger.info("naksha %s: metrics on :%d/metrics, kill switch %s", __version__, port, config.kill_switch)
 

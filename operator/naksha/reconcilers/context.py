@@ -6,9 +6,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from naksha.kube import Kube
 from naksha.models.common import NakshaModel
 from naksha.models.conditions import ConditionStatus, remove_condition, set_condition
+from naksha.models.group import API_VERSION
 from naksha.models.kinds import KindInfo
+from naksha.settings import OperatorSettings
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class ReconcileContext:
     kind: KindInfo
     name: str
     namespace: str
+    uid: str
     generation: int | None
     raw_spec: Mapping[str, Any]
     old_status: Mapping[str, Any]
@@ -36,21 +40,51 @@ class ReconcileContext:
     extra_status: dict[str, Any] = field(default_factory=dict)
     events: list[EventRecord] = field(default_factory=list)
     halted: bool = False
+    retry_after: float | None = None
+    kube: Kube | None = None
+    settings: OperatorSettings = field(default_factory=OperatorSettings)
 
     @classmethod
-    def from_body(cls, kind: KindInfo, body: Mapping[str, Any]) -> ReconcileContext:
+    def from_body(
+        cls,
+        kind: KindInfo,
+        body: Mapping[str, Any],
+        *,
+        kube: Kube | None = None,
+        settings: OperatorSettings | None = None,
+    ) -> ReconcileContext:
         metadata = body.get("metadata") or {}
         status = body.get("status") or {}
         return cls(
             kind=kind,
             name=str(metadata.get("name", "")),
             namespace=str(metadata.get("namespace", "")),
+            uid=str(metadata.get("uid", "")),
             generation=metadata.get("generation"),
             raw_spec=body.get("spec") or {},
             old_status=status,
             phase=status.get("phase"),
             conditions=[dict(c) for c in status.get("conditions") or []],
+            kube=kube,
+            settings=settings or OperatorSettings(),
         )
+
+    def api(self) -> Kube:
+        """The API client; reconcilers that need one are only run with one."""
+        if self.kube is None:
+            raise RuntimeError(f"reconciling {self.kind.kind} needs an API client")
+        return self.kube
+
+    def owner_reference(self) -> dict[str, Any]:
+        """An ownerReference to this object, for the children it creates (garbage-collected with it)."""
+        return {
+            "apiVersion": API_VERSION,
+            "kind": self.kind.kind,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
 
     def set_condition(self, type_: str, status: ConditionStatus, reason: str, message: str) -> None:
         self.conditions = set_condition(

@@ -1,0 +1,11 @@
+"""The only code that talks to the Kubernetes API (besides kopf itself and the local control plane).
+
+``Kube`` wraps one ``kubernetes`` ApiClient with the few verbs the reconcilers and workers need,
+for any kind listed in ``naksha.kube.resources``: get, list, create, apply (server-side),
+merge-patch, status patch and delete, with API errors mapped onto Naksha's error tree.
+"""
+
+from naksha.kube.client import Conflict, Kube, KubeError, NotFound, load_api_client
+from naksha.kube.resources import ResourceRef, resource_for
+
+__all__ = ["Conflict", "Kube", "KubeError", "NotFound", "ResourceRef", "load_api_client", "resource_for"]
