@@ -6,9 +6,10 @@ venv="${1:-.venv-helm}"
 stamp="$venv/.installed"
 [[ -f "$stamp" ]] && exit 0
 python312=""
-for candidate in "${NAKSHA_HELM_PYTHON:-}" python3.12 "$HOME/.pyenv/versions/3.12.1/bin/python3.12" /root/.pyenv/versions/3.12*/bin/python3.12; do
-    if [[ -n "$candidate" ]] && command -v "$candidate" >/dev/null 2>&1; then
-        python312="$(command -v "$candidate")"
+for candidate in "${NAKSHA_HELM_PYTHON:-}" python3.12 python3.13 "$HOME"/.pyenv/versions/3.1[23]*/bin/python3; do
+    # pyenv shims exist even when the version is not selected: run it to be sure it works.
+    if [[ -n "$candidate" ]] && "$candidate" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then
+        python312="$candidate"
         break
     fi
 done

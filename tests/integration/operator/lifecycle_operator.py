@@ -67,6 +67,12 @@ def job_for(name: str) -> dict[str, Any]:
     }
 
 
+@kopf.on.login(registry=registry)
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    # A registry of its own starts without kopf's default login handlers.
+    return kopf.login_via_client(**kwargs)
+
+
 @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
 def create_job(name: str, namespace: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
     from kubernetes import client, config
@@ -92,7 +98,12 @@ def mirror_job(name: str, namespace: str, patch: kopf.Patch, status: kopf.Status
     if status.get("jobSucceeded"):
         return
     config.load_kube_config()
-    job = client.BatchV1Api().read_namespaced_job(f"{name}-job", namespace)
+    try:
+        job = client.BatchV1Api().read_namespaced_job(f"{name}-job", namespace)
+    except client.ApiException as error:
+        if error.status == 404:  # the create handler has not made it yet: look again next tick
+            return
+        raise
     if job.status and job.status.succeeded:
         patch.status["jobSucceeded"] = True
 

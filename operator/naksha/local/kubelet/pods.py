@@ -1,0 +1,294 @@
+"""Pods of the local kubelet: ``naksha`` containers run as local processes, other images are simulated.
+
+A container runs a ``naksha`` command when its ``command[0]`` is ``naksha`` or when it has no
+command and its image's repository is named ``naksha`` (then ``args`` are the naksha
+arguments). It runs as ``python -m naksha …`` with the container's environment, a kubeconfig for
+the local control plane, and its output in ``<state_dir>/pods/<namespace>/<pod>/<container>.log``
+(served to ``kubectl logs``). Other images are reported Running and Ready and never exit.
+Readiness: ``httpGet`` and ``tcpSocket`` probes are polled on 127.0.0.1; ``exec`` probes are not
+run (the container counts as ready once started).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from naksha.local.apiserver import errors
+from naksha.local.apiserver.objects import ObjectService
+from naksha.local.apiserver.tables import now
+
+GRACE_CAP_SECONDS = 5.0
+BACKOFF_CAP_SECONDS = 10.0
+
+
+class ConfigError(Exception):
+    """The container cannot start as specified (CreateContainerConfigError)."""
+
+
+def naksha_arguments(container: dict[str, Any]) -> list[str] | None:
+    """The naksha CLI arguments this container runs, or None when it is not a naksha container."""
+    command = [str(c) for c in container.get("command") or []]
+    args = [str(a) for a in container.get("args") or []]
+    if command:
+        return [*command[1:], *args] if os.path.basename(command[0]) == "naksha" else None
+    image = str(container.get("image") or "")
+    repository = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+    return args if repository == "naksha" else None
+
+
+@dataclass
+class ContainerRun:
+    name: str
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    ready: bool = False
+    exit_code: int | None = None
+    reason: str = ""
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+class PodRunner:
+    """Runs the containers of one pod and reports its status through the API."""
+
+    def __init__(self, api: ObjectService, pod: dict[str, Any], state_dir: Path, kubeconfig: Path) -> None:
+        self.api = api
+        self.namespace = pod["metadata"]["namespace"]
+        self.name = pod["metadata"]["name"]
+        self.uid = pod["metadata"]["uid"]
+        self.spec = pod.get("spec") or {}
+        self.state_dir = state_dir
+        self.kubeconfig = kubeconfig
+        self.directory = state_dir / "pods" / self.namespace / self.name
+        self.runs = {c["name"]: ContainerRun(c["name"]) for c in self.spec.get("containers") or []}
+        self.stopped = False
+        self.started_at = now()
+
+    async def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for container in self.spec.get("containers") or []:
+            run = self.runs[container["name"]]
+            run.tasks.append(asyncio.create_task(self._supervise(container, run)))
+        self.report()
+
+    async def stop(self) -> None:
+        self.stopped = True
+        grace = min(float(self.spec.get("terminationGracePeriodSeconds", 30)), GRACE_CAP_SECONDS)
+        await asyncio.gather(*(self._terminate(run, grace) for run in self.runs.values()))
+        for run in self.runs.values():
+            for task in run.tasks:
+                task.cancel()
+
+    @property
+    def pids(self) -> list[int]:
+        return [run.process.pid for run in self.runs.values() if run.process is not None]
+
+    async def _supervise(self, container: dict[str, Any], run: ContainerRun) -> None:
+        arguments = naksha_arguments(container)
+        policy = self.spec.get("restartPolicy", "Always")
+        while not self.stopped:
+            if arguments is None:
+                run.ready = await self._probe(container)
+                self.report()
+                await asyncio.Event().wait()  # a simulated container never exits
+            try:
+                env = self._environment(container)
+            except ConfigError as error:
+                run.reason = "CreateContainerConfigError"
+                run.exit_code = None
+                self.report(message=str(error))
+                await asyncio.sleep(2.0)
+                continue
+            log = (self.directory / f"{run.name}.log").open("ab")
+            try:
+                run.process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "naksha",
+                    *(arguments or []),
+                    env=env,
+                    cwd=str(self.directory),
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            finally:
+                log.close()
+            run.exit_code, run.reason = None, ""
+            probe = asyncio.create_task(self._probe_until_ready(container, run))
+            self.report()
+            code = await run.process.wait()
+            probe.cancel()
+            run.ready, run.exit_code = False, code
+            run.reason = "Completed" if code == 0 else "Error"
+            if self.stopped:
+                return
+            if policy == "Never" or (policy == "OnFailure" and code == 0):
+                self.report()
+                return
+            run.restarts += 1
+            self.report()
+            await asyncio.sleep(min(2 ** (run.restarts - 1), BACKOFF_CAP_SECONDS))
+
+    async def _probe_until_ready(self, container: dict[str, Any], run: ContainerRun) -> None:
+        run.ready = await self._probe(container)
+        self.report()
+
+    async def _probe(self, container: dict[str, Any]) -> bool:
+        probe = container.get("readinessProbe") or {}
+        await asyncio.sleep(min(float(probe.get("initialDelaySeconds", 0)), 2.0))
+        period = min(float(probe.get("periodSeconds", 1)), 1.0)
+        while not self.stopped:
+            if await _check(probe):
+                return True
+            await asyncio.sleep(period)
+        return False
+
+    async def _terminate(self, run: ContainerRun, grace: float) -> None:
+        process = run.process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), timeout=grace)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+
+    def _environment(self, container: dict[str, Any]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("KUBERNETES_SERVICE_HOST", "KUBECONFIG")}
+        env.update({"KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1", "HOSTNAME": self.name})
+        for entry in container.get("env") or []:
+            value = self._env_value(entry)
+            if value is not None:
+                env[str(entry["name"])] = value
+        return env
+
+    def _env_value(self, entry: dict[str, Any]) -> str | None:
+        if "value" in entry:
+            return str(entry["value"])
+        source = entry.get("valueFrom") or {}
+        if "fieldRef" in source:
+            path = source["fieldRef"].get("fieldPath", "")
+            fields: dict[str, str] = {
+                "metadata.name": self.name,
+                "metadata.namespace": self.namespace,
+                "metadata.uid": self.uid,
+                "status.podIP": "127.0.0.1",
+                "spec.nodeName": "local-node",
+            }
+            return fields.get(path, "")
+        for key, resource in (("secretKeyRef", "secrets"), ("configMapKeyRef", "configmaps")):
+            if key in source:
+                ref = source[key]
+                try:
+                    resource_def = self.api.catalog.get("", "v1", resource)
+                    assert resource_def is not None
+                    data = self.api.get(resource_def, self.namespace, ref["name"]).get("data") or {}
+                except errors.ApiError:
+                    data = None
+                if data is None or ref.get("key") not in data:
+                    if ref.get("optional"):
+                        return None
+                    raise ConfigError(f"{resource[:-1]} {ref.get('name')!r} key {ref.get('key')!r} not found")
+                raw = data[ref["key"]]
+                return base64.b64decode(raw).decode() if resource == "secrets" else str(raw)
+        return None
+
+    def report(self, message: str = "") -> None:
+        """Write the pod's status: phase, conditions, container states."""
+        if self.stopped:
+            return
+        resource = self.api.catalog.get("", "v1", "pods")
+        assert resource is not None
+        statuses = []
+        for container in self.spec.get("containers") or []:
+            run = self.runs[container["name"]]
+            running = run.exit_code is None and run.reason != "CreateContainerConfigError"
+            if running:
+                state: dict[str, Any] = {"running": {"startedAt": self.started_at}}
+            elif run.reason == "CreateContainerConfigError":
+                state = {"waiting": {"reason": run.reason, "message": message}}
+            else:
+                state = {"terminated": {"exitCode": run.exit_code, "reason": run.reason, "finishedAt": now()}}
+            statuses.append(
+                {
+                    "name": run.name,
+                    "image": container.get("image", ""),
+                    "ready": run.ready,
+                    "restartCount": run.restarts,
+                    "state": state,
+                    "started": running,
+                }
+            )
+        phase = _phase(statuses, self.spec.get("restartPolicy", "Always"))
+        ready = bool(statuses) and all(s["ready"] for s in statuses) and phase == "Running"
+        flag = "True" if ready else "False"
+        status = {
+            "phase": phase,
+            "podIP": "127.0.0.1",
+            "hostIP": "127.0.0.1",
+            "startTime": self.started_at,
+            "containerStatuses": statuses,
+            "conditions": [
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "Initialized", "status": "True"},
+                {"type": "ContainersReady", "status": flag},
+                {"type": "Ready", "status": flag},
+            ],
+        }
+        with contextlib.suppress(errors.ApiError):
+            self.api.patch(
+                resource,
+                self.namespace,
+                self.name,
+                lambda pod: {**pod, "status": status},
+                subresource="status",
+            )
+
+
+def _phase(statuses: list[dict[str, Any]], policy: str) -> str:
+    terminated = [s["state"]["terminated"] for s in statuses if "terminated" in s["state"]]
+    if statuses and len(terminated) == len(statuses) and policy != "Always":
+        if all(t["exitCode"] == 0 for t in terminated):
+            return "Succeeded"
+        if policy == "Never":
+            return "Failed"
+    if any("waiting" in s["state"] for s in statuses):
+        return "Pending"
+    return "Running"
+
+
+async def _check(probe: dict[str, Any]) -> bool:
+    if "httpGet" in probe:
+        port, path = probe["httpGet"].get("port"), probe["httpGet"].get("path", "/")
+        try:
+            timeout = aiohttp.ClientTimeout(total=1)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(f"http://127.0.0.1:{port}{path}") as response,
+            ):
+                return 200 <= response.status < 400
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
+    if "tcpSocket" in probe:
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", probe["tcpSocket"]["port"]), 1
+            )
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        return True
+    return True

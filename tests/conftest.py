@@ -1,0 +1,48 @@
+"""Session-wide fixtures: one local control plane for the whole run, and the ``--e2e`` switch."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--e2e", action="store_true", default=False, help="run the kind + helm end-to-end tests")
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The local control plane (API emulator + local kubelet), shared by every integration test.
+
+    Tests isolate themselves by namespace. ``KUBECONFIG`` points at it for child processes, and
+    the ``kubernetes`` client's default location is patched because it reads the variable once,
+    at import time.
+    """
+    from kubernetes.config import kube_config
+
+    from naksha.local import LocalControlPlane
+
+    state_dir = tmp_path_factory.mktemp("control-plane")
+    plane = LocalControlPlane(state_dir=state_dir, kubeconfig=state_dir / "kubeconfig", kubelet=True)
+    plane.start()
+    saved_env = os.environ.get("KUBECONFIG")
+    saved_default = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+    os.environ["KUBECONFIG"] = str(plane.kubeconfig_path)
+    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(plane.kubeconfig_path)
+    try:
+        yield plane
+    finally:
+        plane.stop()
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = saved_default
+        if saved_env is None:
+            os.environ.pop("KUBECONFIG", None)
+        else:
+            os.environ["KUBECONFIG"] = saved_env
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
