@@ -27,7 +27,7 @@ def eventually(check: Callable[[], Any], *, timeout: float = 20.0, interval: flo
     while time.monotonic() < deadline:
         try:
             result = check()
-        except (AssertionError, LookupError, TypeError, client.ApiException) as error:
+        except (AssertionError, AttributeError, LookupError, TypeError, client.ApiException) as error:
             last = error
         else:
             if result:

@@ -171,7 +171,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
                 dry_run=dry_run or options.get("dryRun") == ["All"],
                 preconditions=options.get("preconditions"),
             )
-            if gone:
+            # Pods are deleted gracefully in Kubernetes, so their DELETE answers with the pod itself.
+            if gone and resource.kind != "Pod":
                 return _json(
                     {
                         "kind": "Status",

@@ -15,6 +15,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import re
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -44,6 +45,20 @@ def naksha_arguments(container: dict[str, Any]) -> list[str] | None:
     image = str(container.get("image") or "")
     repository = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
     return args if repository == "naksha" else None
+
+
+_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand(argument: str, env: dict[str, str]) -> str:
+    """Kubernetes' ``$(VAR)`` expansion in command and args; ``$$`` escapes, unknown names stay as written."""
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1), match.group(0))
+
+    return _REFERENCE.sub(substitute, argument)
 
 
 @dataclass
@@ -95,11 +110,11 @@ class PodRunner:
     async def _supervise(self, container: dict[str, Any], run: ContainerRun) -> None:
         arguments = naksha_arguments(container)
         policy = self.spec.get("restartPolicy", "Always")
+        if arguments is None:
+            run.ready = await self._probe(container)
+            self.report()
+            return  # a simulated container runs until its pod goes
         while not self.stopped:
-            if arguments is None:
-                run.ready = await self._probe(container)
-                self.report()
-                await asyncio.Event().wait()  # a simulated container never exits
             try:
                 env = self._environment(container)
             except ConfigError as error:
@@ -114,7 +129,7 @@ class PodRunner:
                     sys.executable,
                     "-m",
                     "naksha",
-                    *(arguments or []),
+                    *(expand(argument, env) for argument in arguments),
                     env=env,
                     cwd=str(self.directory),
                     stdout=log,
@@ -226,6 +241,9 @@ class PodRunner:
                 {
                     "name": run.name,
                     "image": container.get("image", ""),
+                    # Required by typed clients; a process has no image digest, so the image names itself.
+                    "imageID": f"local://{container.get('image', '')}",
+                    "containerID": f"local://{run.process.pid}" if run.process is not None else "",
                     "ready": run.ready,
                     "restartCount": run.restarts,
                     "state": state,

@@ -1,0 +1,251 @@
+"""Benchmark of the local control plane and of the operator running on it.
+
+Prints, side by side, from one run:
+  1. the emulator's raw request rate (GET one object, LIST by label, PATCH) with 200 and 2,000
+     stored objects — the reference; the target is >= 1,000 requests/s, flat as objects grow;
+  2. operator cycles/s: objects created → handled by the real operator → status written,
+     for 200 and 1,000 objects — target >= 100 cycles/s.
+Each figure is the median of several rounds (these machines are noisy); ratios are printed
+next to the reference. The API runs in its own process (``naksha local up``), as in the demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+GROUP, VERSION = "naksha.io", "v1alpha1"
+CONCURRENCY = 8
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def local_control_plane(workdir: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    kubeconfig = workdir / "kubeconfig"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "naksha",
+            "local",
+            "up",
+            "--no-kubelet",
+            "--port",
+            str(port),
+            "--kubeconfig",
+            str(kubeconfig),
+            "--state-dir",
+            str(workdir / "state"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "apiserver.log").open("w"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not kubeconfig.exists() or not _answers(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the local control plane did not start; see apiserver.log")
+            time.sleep(0.1)
+        yield url, kubeconfig
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+
+
+def _answers(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/version", timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+async def fill(session: aiohttp.ClientSession, url: str, namespace: str, count: int, start: int = 0) -> None:
+    async def create(index: int) -> None:
+        body = {
+            "metadata": {"name": f"cm-{index}", "labels": {"bucket": str(index % 10)}},
+            "data": {"i": str(index)},
+        }
+        async with session.post(f"{url}/api/v1/namespaces/{namespace}/configmaps", json=body) as response:
+            assert response.status == 201, await response.text()
+
+    for offset in range(start, count, 100):
+        await asyncio.gather(*(create(i) for i in range(offset, min(offset + 100, count))))
+
+
+async def rate(session: aiohttp.ClientSession, requests: list[tuple[str, str, Any]]) -> float:
+    queue = list(reversed(requests))
+
+    async def worker() -> None:
+        while queue:
+            method, path, body = queue.pop()
+            headers = {"Content-Type": "application/merge-patch+json"} if method == "PATCH" else None
+            async with session.request(
+                method, path, data=json.dumps(body) if body else None, headers=headers
+            ) as r:
+                await r.read()
+                assert r.status < 300, r.status
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return len(requests) / (time.perf_counter() - started)
+
+
+async def raw_rates(url: str, sizes: list[int], rounds: int, per_round: int) -> dict[int, dict[str, float]]:
+    results: dict[int, dict[str, float]] = {}
+    async with aiohttp.ClientSession() as session:
+        namespace = "bench-raw"
+        await session.post(f"{url}/api/v1/namespaces", json={"metadata": {"name": namespace}})
+        filled = 0
+        base = f"{url}/api/v1/namespaces/{namespace}/configmaps"
+        for size in sizes:
+            await fill(session, url, namespace, size, start=filled)
+            filled = size
+            kinds = {
+                "GET": [("GET", f"{base}/cm-{i % size}", None) for i in range(per_round)],
+                "LIST by label": [
+                    ("GET", f"{base}?labelSelector=bucket%3D{i % 10}&limit=20", None)
+                    for i in range(per_round // 4)
+                ],
+                "PATCH": [
+                    ("PATCH", f"{base}/cm-{i % size}", {"data": {"v": str(i)}}) for i in range(per_round)
+                ],
+            }
+            results[size] = {}
+            for label, requests in kinds.items():
+                samples = [await rate(session, requests) for _ in range(rounds)]
+                results[size][label] = statistics.median(samples)
+    return results
+
+
+def operator_cycles(url: str, kubeconfig: Path, sizes: list[int], workdir: Path) -> dict[int, float]:
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "NAKSHA_METRICS_PORT": str(free_port()),
+        "NAKSHA_HEALTH_PORT": str(free_port()),
+        "NAKSHA_LOG_LEVEL": "WARNING",
+    }
+    subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), "apply", "-f", str(ROOT / "crds")],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(kubeconfig),
+            "wait",
+            "--for=condition=Established",
+            "crd",
+            "-l",
+            "app.kubernetes.io/part-of=naksha",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    log = (workdir / "operator.log").open("w")
+    operator = subprocess.Popen([sys.executable, "-m", "naksha", "operator"], env=env, stdout=log, stderr=log)
+    try:
+        time.sleep(2.0)  # let kopf discover the resources and start its watches
+        return {size: asyncio.run(_cycles(url, size)) for size in sizes}
+    finally:
+        operator.send_signal(signal.SIGINT)
+        operator.wait(timeout=30)
+
+
+async def _cycles(url: str, count: int) -> float:
+    sample = yaml.safe_load((ROOT / "crds" / "samples" / "edgenode.yaml").read_text())
+    namespace = f"bench-op-{count}"
+    base = f"{url}/apis/{GROUP}/{VERSION}/namespaces/{namespace}/edgenodes"
+    async with aiohttp.ClientSession() as session:
+        await session.post(f"{url}/api/v1/namespaces", json={"metadata": {"name": namespace}})
+        started = time.perf_counter()
+
+        async def create(index: int) -> None:
+            body = {**sample, "metadata": {"name": f"edge-{index}", "namespace": namespace}}
+            async with session.post(base, json=body) as response:
+                assert response.status == 201, await response.text()
+
+        for offset in range(0, count, 100):
+            await asyncio.gather(*(create(i) for i in range(offset, min(offset + 100, count))))
+        while True:
+            async with session.get(base) as response:
+                items = (await response.json())["items"]
+            handled = sum(1 for item in items if (item.get("status") or {}).get("phase") == "Accepted")
+            if handled == count:
+                return count / (time.perf_counter() - started)
+            if time.perf_counter() - started > 600:
+                raise RuntimeError(f"only {handled}/{count} handled after 600 s")
+            await asyncio.sleep(0.05)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=2000, help="requests per round and kind")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    args = parser.parse_args()
+    raw_sizes = [50, 200] if args.quick else [200, 2000]
+    cycle_sizes = [50, 100] if args.quick else [200, 1000]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        with local_control_plane(workdir) as (url, kubeconfig):
+            raw = asyncio.run(raw_rates(url, raw_sizes, args.rounds, args.requests))
+        with local_control_plane(_sub(workdir)) as (url, kubeconfig):
+            cycles = operator_cycles(url, kubeconfig, cycle_sizes, workdir)
+    print(f"Local control plane, {CONCURRENCY} concurrent clients, median of {args.rounds} rounds")
+    print(f"{'objects stored':>15} | {'GET req/s':>10} | {'LIST req/s':>10} | {'PATCH req/s':>11}")
+    for size, figures in raw.items():
+        get, listing, patch = figures["GET"], figures["LIST by label"], figures["PATCH"]
+        print(f"{size:>15} | {get:>10.0f} | {listing:>10.0f} | {patch:>11.0f}")
+    first, last = raw[raw_sizes[0]], raw[raw_sizes[-1]]
+    print(
+        f"flatness ({raw_sizes[-1]} vs {raw_sizes[0]} objects): GET x{last['GET'] / first['GET']:.2f}, "
+        f"PATCH x{last['PATCH'] / first['PATCH']:.2f}   (target: >= 1,000 req/s and ~x1.0)"
+    )
+    print()
+    print("Operator: create -> handled -> status written (real kopf operator, its own process)")
+    print(f"{'objects':>8} | {'cycles/s':>9} | {'reference: raw PATCH req/s':>27} | ratio")
+    reference = last["PATCH"]
+    for size, value in cycles.items():
+        print(f"{size:>8} | {value:>9.1f} | {reference:>27.0f} | {value / reference:.3f}")
+    print("target: >= 100 cycles/s")
+    return 0
+
+
+def _sub(workdir: Path) -> Path:
+    path = workdir / "operator-run"
+    path.mkdir()
+    return path
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
