@@ -20,7 +20,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 .PHONY: setup
-setup: $(STAMP) helm-venv ## create the virtualenv(s) and install the project
+setup: system-deps $(STAMP) helm-venv ## install system packages, create the virtualenv(s), install the project
+
+.PHONY: system-deps
+system-deps: ## system packages the tests use (redis-server, git), via apt when missing
+	@bash scripts/system-deps.sh
 
 .PHONY: helm-venv
 helm-venv: ## Python 3.12 virtualenv with helm-sdkpy for the chart tests (skipped if no 3.12)

@@ -46,3 +46,27 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[object]:
+    """One tansu broker (Kafka protocol, in memory) per session; tests use their own topics."""
+    from tests.support.brokers import Tansu
+
+    broker = Tansu()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_broker() -> Iterator[object]:
+    """One redis-server per session; tests use their own streams."""
+    from tests.support.brokers import RedisServer
+
+    server = RedisServer()
+    try:
+        yield server
+    finally:
+        server.stop()

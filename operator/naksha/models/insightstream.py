@@ -37,6 +37,10 @@ class KafkaSource(NakshaModel):
     tls: KafkaTLS | None = None
     sasl: KafkaSASL | None = None
     max_batch: int = Field(default=500, ge=1, le=100_000, description="Records per poll.")
+    session_timeout: Duration = Field(
+        default="10s",
+        description="Consumer group session timeout: how soon a dead worker's partitions move on.",
+    )
 
 
 class RedisSource(NakshaModel):
