@@ -19,6 +19,8 @@ import kmock
 import yaml
 
 from naksha.local.apiserver import ApiEmulator
+from naksha.local.apiserver.store import HISTORY_LIMIT
+from naksha.local.apiserver.watching import BOOKMARK_SECONDS
 
 if TYPE_CHECKING:
     from naksha.local.kubelet import Kubelet
@@ -38,6 +40,8 @@ class LocalControlPlane:
         state_dir: Path | None = None,
         kubeconfig: Path | None = None,
         kubelet: bool = True,
+        history_limit: int = HISTORY_LIMIT,
+        bookmark_seconds: float = BOOKMARK_SECONDS,
     ) -> None:
         self._host = host
         self._port = port
@@ -48,7 +52,9 @@ class LocalControlPlane:
         self.state_dir = Path(state_dir).resolve()
         self.kubeconfig_path = Path(kubeconfig or self.state_dir / "kubeconfig").resolve()
         self.with_kubelet = kubelet
-        self.emulator = ApiEmulator(state_dir=self.state_dir)
+        self.emulator = ApiEmulator(
+            state_dir=self.state_dir, history_limit=history_limit, bookmark_seconds=bookmark_seconds
+        )
         self.url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

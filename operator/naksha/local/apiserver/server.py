@@ -22,8 +22,8 @@ from naksha.local.apiserver.objects import ObjectService
 from naksha.local.apiserver.requests import Target, flag, is_protobuf, parse_target, wants_table
 from naksha.local.apiserver.resources import Catalog
 from naksha.local.apiserver.selectors import SelectorError, parse_field_selector, parse_label_selector
-from naksha.local.apiserver.store import Store
-from naksha.local.apiserver.watching import WatchFilter, encode, stream
+from naksha.local.apiserver.store import HISTORY_LIMIT, Store
+from naksha.local.apiserver.watching import BOOKMARK_SECONDS, WatchFilter, encode, stream
 
 JSON = "application/json"
 _PROTOBUF_MESSAGE = (
@@ -38,13 +38,16 @@ class ApiEmulator(kmock.KubernetesEmulator):
     """A Kubernetes API server in memory, served over HTTP by ``kmock.Server``."""
 
     state_dir: Path = attrs.field(factory=lambda: Path("."))
-    store: Store = attrs.field(factory=Store, init=False)
+    history_limit: int = HISTORY_LIMIT  # watch events kept for resuming; older resourceVersions get 410
+    bookmark_seconds: float = BOOKMARK_SECONDS
+    store: Store = attrs.field(init=False)
     catalog: Catalog = attrs.field(factory=Catalog, init=False)
     api: ObjectService = attrs.field(init=False)
     _baseline_payloads: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
+        self.store = Store(self.history_limit)
         self.api = ObjectService(self.store, self.catalog)
         self._baseline_payloads = len(self._payloads)
 
@@ -309,6 +312,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
                 since=since,
                 timeout=timeout,
                 bookmarks=flag(request.query.get("allowWatchBookmarks")),
+                bookmark_seconds=self.bookmark_seconds,
                 render=render,
             )
             await response.write_eof()

@@ -34,10 +34,10 @@ class Subscriber:
 
 
 class Store:
-    def __init__(self) -> None:
+    def __init__(self, history_limit: int = HISTORY_LIMIT) -> None:
         self.revision = 1
         self._objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = collections.defaultdict(dict)
-        self._history: collections.deque[WatchEvent] = collections.deque(maxlen=HISTORY_LIMIT)
+        self._history: collections.deque[WatchEvent] = collections.deque(maxlen=history_limit)
         self._subscribers: dict[str, set[Subscriber]] = collections.defaultdict(set)
         self._dependents: dict[str, set[tuple[str, str, str]]] = collections.defaultdict(set)
 

@@ -72,6 +72,7 @@ async def stream(
     since: int | None,
     timeout: float | None,
     bookmarks: bool,
+    bookmark_seconds: float = BOOKMARK_SECONDS,
     render: Callable[[dict[str, Any]], dict[str, Any]] = lambda obj: obj,
 ) -> None:
     """Feed events to ``send`` until the timeout passes or the client goes away."""
@@ -92,7 +93,7 @@ async def stream(
                 if seen:
                     await send({"type": seen, "object": render(event.obj)})
         deadline = time.monotonic() + timeout if timeout else None
-        next_bookmark = time.monotonic() + BOOKMARK_SECONDS
+        next_bookmark = time.monotonic() + bookmark_seconds
         while True:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
@@ -105,7 +106,7 @@ async def stream(
                 event = await asyncio.wait_for(subscriber.queue.get(), timeout=max(wait, 0.001))
             except TimeoutError:
                 if bookmarks and time.monotonic() >= next_bookmark:
-                    next_bookmark = time.monotonic() + BOOKMARK_SECONDS
+                    next_bookmark = time.monotonic() + bookmark_seconds
                     await send(
                         {
                             "type": "BOOKMARK",

@@ -1,4 +1,4 @@
-"""Fixtures for running operators on the local control plane: kubectl, CRDs, the Naksha operator."""
+"""Fixtures shared by the integration tests: kubectl, an API client, the CRDs, the Naksha operator."""
 
 from __future__ import annotations
 
