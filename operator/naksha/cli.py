@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="keep running until Ctrl-C")
     demo.set_defaults(run=_run_demo)
 
+    worker = commands.add_parser(
+        "insight-worker", help="run one InsightStream worker (configured by the operator through env)"
+    )
+    worker.set_defaults(run=_run_insight_worker)
+
     crds = commands.add_parser(
         "crds", help="write the CRDs (and the API reference) generated from the models"
     )
@@ -66,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     crds.add_argument("--reference", type=Path, default=None, help="also write the API reference here")
     crds.set_defaults(run=_run_crds)
     return parser
+
+
+def _run_insight_worker(args: argparse.Namespace) -> int:
+    from naksha.insight.worker import run_insight_worker
+
+    return run_insight_worker()
 
 
 def _run_operator(args: argparse.Namespace) -> int:

@@ -40,7 +40,7 @@ class WorkerMetrics:
         )
         self.agent_runs = Counter(
             "naksha_insight_agentruns_total",
-            "AgentRuns requested by triggers, by result (created, duplicate, debounced, throttled, failed).",
+            "AgentRuns requested by triggers, by result (created, duplicate, debounced, throttled, invalid).",
             ["stream", "trigger", "result"],
             registry=self.registry,
         )

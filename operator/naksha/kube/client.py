@@ -29,6 +29,11 @@ class KubeError(NakshaError):
         self.reason = reason
         self.message = message
 
+    @property
+    def retryable(self) -> bool:
+        """Throttling and server-side failures pass; anything else will fail again the same way."""
+        return self.status == 429 or self.status >= 500
+
 
 class NotFound(KubeError):
     """404: the object (or its namespace) does not exist."""

@@ -1,0 +1,226 @@
+"""Anomaly detectors, per series, in constant memory each, with hysteresis so one incident is one anomaly.
+
+Three methods score a sample against the series' recent behaviour:
+
+- ``threshold``: outside ``above``/``below`` is anomalous; the score is the distance past the bound.
+- ``ewma``: an exponentially weighted mean and variance (factor ``alpha``), seeded by the plain
+  mean and variance of the warm-up samples; the score is the z-score of the sample against them,
+  anomalous past ``zscore``. Anomalous samples do not feed the baseline, so a long incident does
+  not teach the detector that the incident is normal.
+- ``rate``: change per second from the previous sample, anomalous past ``maxChangePerSecond``;
+  two samples further apart than ``window`` give no rate (the gap says nothing about speed), and
+  samples closer than a millisecond are skipped.
+
+Every method waits for ``minSamples`` samples of a series before it may alert (for ``ewma`` the
+baseline needs them; for the others it keeps a fresh series from alerting on its first point).
+An alert opens an incident: the series raises one ``Anomaly`` and then stays quiet until it has
+been normal again and ``cooldown`` has passed since the incident's last anomalous sample. Time is
+the records' own timestamps, so replaying a batch replays the same decisions.
+
+A ``DetectorBank`` routes records to the detectors whose metric and labels match and keeps at
+most ``max_series`` series per detector, evicting the least recently seen (counted in ``evicted``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from naksha.insight.records import Labels, Record
+from naksha.models.common import parse_duration
+from naksha.models.insightstream import Detector
+
+DEFAULT_MAX_SERIES = 10_000
+MIN_RATE_INTERVAL = 0.001
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    detector: str
+    method: str
+    metric: str
+    labels: Labels
+    value: float
+    score: float
+    started_at: float  # timestamp of the first anomalous sample of the incident
+    detected_at: float  # timestamp of the sample that raised it (the same, for all methods here)
+    window: float  # seconds of history behind the decision (the rate window; 0 for the others)
+
+    @property
+    def series(self) -> tuple[str, Labels]:
+        return (self.metric, self.labels)
+
+    def summary(self) -> dict[str, Any]:
+        """The anomaly as reported in status and carried by the AgentRun's signal."""
+        return {
+            "detector": self.detector,
+            "method": self.method,
+            "metric": self.metric,
+            "series": dict(self.labels),
+            "value": self.value,
+            "score": round(self.score, 6),
+            "startedAt": _rfc3339(self.started_at),
+            "detectedAt": _rfc3339(self.detected_at),
+        }
+
+
+class SeriesState:
+    """What one detector remembers about one series: a handful of floats."""
+
+    __slots__ = ("count", "in_incident", "last_anomalous", "last_ts", "last_value", "mean", "variance")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.mean = 0.0
+        self.variance = 0.0
+        self.last_ts: float | None = None
+        self.last_value = 0.0
+        self.in_incident = False
+        self.last_anomalous = -math.inf
+
+
+class DetectorRunner:
+    """One spec detector: matching, scoring and the incident state of each of its series."""
+
+    def __init__(self, detector: Detector, max_series: int = DEFAULT_MAX_SERIES) -> None:
+        self.name = detector.name
+        self.metric = detector.metric
+        self.method = detector.method
+        self.required_labels = tuple(sorted(detector.labels.items()))
+        self.min_samples = detector.min_samples
+        self.cooldown = parse_duration(detector.cooldown)
+        self.max_series = max_series
+        params = detector.params
+        self.above = params.threshold.above if params.threshold else None
+        self.below = params.threshold.below if params.threshold else None
+        self.alpha = params.ewma.alpha if params.ewma else 0.1
+        self.zscore = params.ewma.zscore if params.ewma else 4.0
+        self.max_rate = params.rate.max_change_per_second if params.rate else math.inf
+        self.rate_window = parse_duration(params.rate.window) if params.rate else 0.0
+        self.series: OrderedDict[Labels, SeriesState] = OrderedDict()
+        self.evicted = 0
+
+    def matches(self, record: Record) -> bool:
+        if record.metric != self.metric:
+            return False
+        if not self.required_labels:
+            return True
+        labels = dict(record.labels)
+        return all(labels.get(key) == value for key, value in self.required_labels)
+
+    def observe(self, record: Record) -> Anomaly | None:
+        state = self._state(record.labels)
+        score, anomalous = self._score(state, record)
+        state.count += 1
+        if not anomalous:
+            if state.in_incident and record.ts - state.last_anomalous >= self.cooldown:
+                state.in_incident = False
+            return None
+        state.last_anomalous = record.ts
+        if state.in_incident:
+            return None
+        state.in_incident = True
+        return Anomaly(
+            detector=self.name,
+            method=self.method,
+            metric=record.metric,
+            labels=record.labels,
+            value=record.value,
+            score=score,
+            started_at=record.ts,
+            detected_at=record.ts,
+            window=self._window(),
+        )
+
+    def _state(self, labels: Labels) -> SeriesState:
+        state = self.series.get(labels)
+        if state is None:
+            state = self.series[labels] = SeriesState()
+            if len(self.series) > self.max_series:
+                self.series.popitem(last=False)
+                self.evicted += 1
+        else:
+            self.series.move_to_end(labels)
+        return state
+
+    def _score(self, state: SeriesState, record: Record) -> tuple[float, bool]:
+        warm = state.count >= self.min_samples
+        value = record.value
+        if self.method == "threshold":
+            score = max(
+                value - self.above if self.above is not None else -math.inf,
+                self.below - value if self.below is not None else -math.inf,
+            )
+            return score, warm and score > 0
+        if self.method == "rate":
+            return self._rate(state, record, warm)
+        return self._ewma(state, value, warm)
+
+    def _rate(self, state: SeriesState, record: Record, warm: bool) -> tuple[float, bool]:
+        previous_ts, previous_value = state.last_ts, state.last_value
+        if previous_ts is not None and record.ts - previous_ts < MIN_RATE_INTERVAL:
+            return 0.0, False  # out of order or simultaneous: no rate to speak of
+        state.last_ts, state.last_value = record.ts, record.value
+        if previous_ts is None or record.ts - previous_ts > self.rate_window:
+            return 0.0, False
+        rate = abs(record.value - previous_value) / (record.ts - previous_ts)
+        return rate / self.max_rate, warm and rate > self.max_rate
+
+    def _ewma(self, state: SeriesState, value: float, warm: bool) -> tuple[float, bool]:
+        if not warm:
+            # Warm-up: the plain running mean and variance (Welford) of the first samples give the
+            # EWMA an unbiased baseline to start from, instead of a variance that starts at zero.
+            delta = value - state.mean
+            state.mean += delta / (state.count + 1)
+            state.variance += (delta * (value - state.mean) - state.variance) / (state.count + 1)
+            return 0.0, False
+        deviation = value - state.mean
+        spread = math.sqrt(state.variance)
+        # A flat baseline has no spread: any departure from it is infinitely unusual.
+        score = abs(deviation) / spread if spread > 0 else (math.inf if deviation else 0.0)
+        anomalous = score > self.zscore
+        if not anomalous:
+            increment = self.alpha * deviation
+            state.mean += increment
+            state.variance = (1 - self.alpha) * (state.variance + deviation * increment)
+        return (score if math.isfinite(score) else 1e9), anomalous
+
+    def _window(self) -> float:
+        return self.rate_window if self.method == "rate" else 0.0
+
+
+class DetectorBank:
+    """All detectors of a stream; ``observe`` returns the anomalies one record raised."""
+
+    def __init__(self, detectors: list[Detector], *, max_series: int = DEFAULT_MAX_SERIES) -> None:
+        self.runners = [DetectorRunner(d, max_series) for d in detectors]
+        self._by_metric: dict[str, list[DetectorRunner]] = {}
+        for runner in self.runners:
+            self._by_metric.setdefault(runner.metric, []).append(runner)
+
+    def observe(self, record: Record) -> list[Anomaly]:
+        runners = self._by_metric.get(record.metric)
+        if not runners:
+            return []
+        found = []
+        for runner in runners:
+            if runner.matches(record):
+                anomaly = runner.observe(record)
+                if anomaly is not None:
+                    found.append(anomaly)
+        return found
+
+    @property
+    def evicted(self) -> int:
+        return sum(runner.evicted for runner in self.runners)
+
+
+def _rfc3339(ts: float) -> str:
+    return (
+        datetime.datetime.fromtimestamp(ts, tz=datetime.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )

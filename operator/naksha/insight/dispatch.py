@@ -1,0 +1,106 @@
+"""Triggers: an anomaly on a bound detector becomes an AgentRun, exactly once per incident.
+
+The AgentRun's name is derived from the incident's dedupe key, so the API server itself
+refuses a second create (409) whether it comes from a replayed batch after a crash or from
+another worker that saw the same series. On top of that, ``debounce`` keeps one series from
+starting runs more often than the trigger allows, and ``maxConcurrent`` caps the trigger's
+unfinished runs. Every outcome is counted by result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from naksha.errors import RetryableError
+from naksha.insight.detectors import Anomaly
+from naksha.insight.signals import STREAM_LABEL, TRIGGER_LABEL, agent_run_manifest, dedupe_key
+from naksha.insight.telemetry import WorkerMetrics
+from naksha.kube import Conflict, Kube, KubeError, resource_for
+from naksha.models.common import parse_duration
+from naksha.models.group import GROUP, VERSION
+from naksha.models.insightstream import InsightStreamSpec, Trigger
+
+logger = logging.getLogger(__name__)
+AGENT_RUNS = resource_for(f"{GROUP}/{VERSION}", "AgentRun")
+FINISHED_PHASES = frozenset({"Succeeded", "Failed", "Rejected", "Aborted", "Invalid"})
+ATTEMPTS = 5
+DEBOUNCE_MEMORY = 10_000
+
+
+class DispatchError(Exception):
+    """The API refused to create an AgentRun for a reason retrying did not fix."""
+
+
+class TriggerDispatcher:
+    def __init__(
+        self, spec: InsightStreamSpec, *, namespace: str, stream: str, kube: Kube, metrics: WorkerMetrics
+    ) -> None:
+        self.namespace = namespace
+        self.stream = stream
+        self.kube = kube
+        self.metrics = metrics
+        self.by_detector: dict[str, list[Trigger]] = {}
+        for trigger in spec.triggers:
+            self.by_detector.setdefault(trigger.detector, []).append(trigger)
+        self._last_fired: dict[tuple[str, Any], float] = {}
+        self.created = 0
+        self.created_names: list[str] = []
+
+    async def dispatch(self, anomalies: Iterable[Anomaly]) -> None:
+        for anomaly in anomalies:
+            for trigger in self.by_detector.get(anomaly.detector, ()):
+                result = await self._fire(trigger, anomaly)
+                self.metrics.agent_runs.labels(self.stream, trigger.name, result).inc()
+
+    async def _fire(self, trigger: Trigger, anomaly: Anomaly) -> str:
+        debounce = parse_duration(trigger.debounce)
+        series = (trigger.name, anomaly.series)
+        last = self._last_fired.get(series)
+        if last is not None and 0 <= anomaly.started_at - last < debounce:
+            return "debounced"
+        if await self._unfinished_runs(trigger) >= trigger.max_concurrent:
+            return "throttled"
+        key = dedupe_key(self.namespace, self.stream, trigger.name, anomaly, debounce)
+        try:
+            manifest = agent_run_manifest(self.namespace, self.stream, trigger, anomaly, key)
+        except ValueError as error:
+            logger.error("trigger %s cannot start an AgentRun: %s", trigger.name, error)
+            return "invalid"
+        result = await self._create(manifest)
+        self._remember(series, anomaly.started_at)
+        return result
+
+    async def _create(self, manifest: dict[str, Any]) -> str:
+        delay = 0.2
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                await asyncio.to_thread(self.kube.create, manifest)
+            except Conflict:
+                return "duplicate"
+            except (KubeError, RetryableError) as error:
+                if attempt == ATTEMPTS or (isinstance(error, KubeError) and not error.retryable):
+                    raise DispatchError(
+                        f"creating AgentRun {manifest['metadata']['name']}: {error}"
+                    ) from error
+                logger.warning("creating an AgentRun failed (%s); attempt %d of %d", error, attempt, ATTEMPTS)
+                await asyncio.sleep(delay)
+                delay *= 2
+            else:
+                self.created += 1
+                self.created_names.append(manifest["metadata"]["name"])
+                return "created"
+        raise AssertionError("unreachable")
+
+    async def _unfinished_runs(self, trigger: Trigger) -> int:
+        selector = f"{STREAM_LABEL}={self.stream},{TRIGGER_LABEL}={trigger.name}"
+        runs = await asyncio.to_thread(self.kube.list, AGENT_RUNS, self.namespace, label_selector=selector)
+        return sum(1 for run in runs if (run.get("status") or {}).get("phase") not in FINISHED_PHASES)
+
+    def _remember(self, series: tuple[str, Any], when: float) -> None:
+        self._last_fired[series] = when
+        if len(self._last_fired) > DEBOUNCE_MEMORY:
+            oldest = min(self._last_fired, key=self._last_fired.__getitem__)
+            del self._last_fired[oldest]

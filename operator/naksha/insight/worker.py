@@ -1,0 +1,151 @@
+"""``naksha insight-worker``: one insight worker process, wired from its environment.
+
+It serves ``/health``, ``/metrics`` (and ``/ingest`` for HTTP push streams), runs the pull
+source into the pipeline, reports into the stream's status, and on SIGTERM finishes the batch
+in flight, acknowledges it, writes a last report and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from typing import Any
+
+import prometheus_client
+from aiohttp import web
+
+from naksha.insight.config import WorkerConfig
+from naksha.insight.dispatch import TriggerDispatcher
+from naksha.insight.http_api import build_app
+from naksha.insight.pipeline import Pipeline
+from naksha.insight.reporter import StatusReporter
+from naksha.insight.sources import PullSource
+from naksha.insight.sources.kafka import KafkaSource
+from naksha.insight.sources.redis_streams import RedisStreamSource
+from naksha.insight.telemetry import WorkerMetrics
+from naksha.kube import Kube
+
+logger = logging.getLogger(__name__)
+
+
+def build_source(config: WorkerConfig) -> PullSource | None:
+    source = config.spec.source
+    if source.kafka is not None:
+        return KafkaSource(source.kafka, client_id=config.worker, dead_letter_topic=config.dead_letter_target)
+    if source.redis is not None:
+        assert config.redis_url is not None
+        return RedisStreamSource(
+            source.redis,
+            url=config.redis_url,
+            consumer=config.worker,
+            dead_letter_stream=config.dead_letter_target,
+        )
+    return None
+
+
+class InsightWorker:
+    """The parts of one worker; ``run`` blocks until ``stop`` (or SIGTERM when installed)."""
+
+    def __init__(self, config: WorkerConfig, *, kube: Kube | None = None, host: str = "0.0.0.0") -> None:
+        self.config = config
+        self.kube = kube or Kube()
+        self.host = host
+        self.metrics = WorkerMetrics(config.stream)
+        self.source = build_source(config)
+        self.dispatcher = TriggerDispatcher(
+            config.spec,
+            namespace=config.namespace,
+            stream=config.stream,
+            kube=self.kube,
+            metrics=self.metrics,
+        )
+        self.pipeline = Pipeline(
+            config.spec,
+            stream=config.stream,
+            metrics=self.metrics,
+            dispatcher=self.dispatcher,
+            dead_letter=self.source.dead_letter if self.source is not None else None,
+        )
+        self.reporter = StatusReporter(
+            self.kube,
+            namespace=config.namespace,
+            stream=config.stream,
+            worker=config.worker,
+            snapshot=self.snapshot,
+        )
+        self.stopping = asyncio.Event()
+        self.port = config.http_port
+
+    def snapshot(self) -> dict[str, Any]:
+        report = self.pipeline.report()
+        report["agentRunsCreated"] = self.dispatcher.created
+        report["lag"] = self.source.lag() if self.source is not None else None
+        report["sourceError"] = self.source.error if self.source is not None else None
+        return report
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "stream": f"{self.config.namespace}/{self.config.stream}",
+            "source": self.config.spec.source.type,
+            "sourceError": self.source.error if self.source is not None else None,
+        }
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def run(self, *, handle_signals: bool = False) -> None:
+        if handle_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stop)
+        ingest = self.pipeline.ingest if self.source is None else None
+        app = build_app(
+            metrics=self.metrics, health=self.health, ingest=ingest, max_body_bytes=self.config.max_body_bytes
+        )
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.config.http_port)
+        await site.start()
+        self.port = _bound_port(runner) or self.config.http_port
+        logger.info("insight worker %s serving on :%d", self.config.worker, self.port)
+        reporting = asyncio.create_task(self.reporter.run(self.stopping), name="report")
+        consuming = None
+        if self.source is not None:
+            consuming = asyncio.create_task(self.source.run(self.pipeline.handle), name="consume")
+        try:
+            stop_wait = asyncio.create_task(self.stopping.wait())
+            waiting: set[asyncio.Task[Any]] = {stop_wait} | ({consuming} if consuming else set())
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if consuming is not None and consuming in done:
+                consuming.result()  # a failure in the pipeline ends the worker; the pod restarts it
+        finally:
+            self.stopping.set()
+            if self.source is not None:
+                self.source.stop()
+            if consuming is not None and not consuming.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(consuming, timeout=30)
+            await reporting
+            if self.source is not None:
+                await self.source.close()
+            await runner.cleanup()
+
+
+def _bound_port(runner: web.AppRunner) -> int | None:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return None
+
+
+def run_insight_worker() -> int:
+    level = os.environ.get("NAKSHA_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series: noise
+    config = WorkerConfig.from_env()
+    asyncio.run(InsightWorker(config).run(handle_signals=True))
+    return 0
