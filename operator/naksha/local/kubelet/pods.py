@@ -163,7 +163,7 @@ class PodRunner:
         await asyncio.sleep(min(float(probe.get("initialDelaySeconds", 0)), 2.0))
         period = min(float(probe.get("periodSeconds", 1)), 1.0)
         while not self.stopped:
-            if await _check(probe):
+            if await _check(_resolve_ports(probe, container)):
                 return True
             await asyncio.sleep(period)
         return False
@@ -286,6 +286,17 @@ def _phase(statuses: list[dict[str, Any]], policy: str) -> str:
     if any("waiting" in s["state"] for s in statuses):
         return "Pending"
     return "Running"
+
+
+def _resolve_ports(probe: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
+    """A probe with its named port (``port: health``) replaced by the container port of that name."""
+    named = {p.get("name"): p.get("containerPort") for p in container.get("ports") or [] if p.get("name")}
+    resolved = dict(probe)
+    for handler in ("httpGet", "tcpSocket"):
+        port = (probe.get(handler) or {}).get("port")
+        if isinstance(port, str) and port in named:
+            resolved[handler] = {**probe[handler], "port": named[port]}
+    return resolved
 
 
 async def _check(probe: dict[str, Any]) -> bool:
