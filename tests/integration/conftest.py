@@ -14,6 +14,8 @@ from kopf.testing import KopfRunner
 from kubernetes import client, config
 from tests.support import ROOT, Kubectl, free_port
 
+SIMULATED_WORKER_IMAGE = "example.com/simulated-worker:1"
+
 
 @pytest.fixture(scope="session")
 def kubectl(control_plane: Any) -> Kubectl:
@@ -48,12 +50,17 @@ def fresh_namespace(api_client: client.ApiClient) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def naksha_operator(control_plane: Any, naksha_crds: None) -> Iterator[int]:
-    """The real Naksha operator (kopf runtime, its own handlers); yields its metrics port."""
+def naksha_operator(request: pytest.FixtureRequest, control_plane: Any, naksha_crds: None) -> Iterator[int]:
+    """The real Naksha operator (kopf runtime, its own handlers); yields its metrics port.
+
+    Worker pods get a simulated image unless the test module names a ``WORKER_IMAGE`` (a
+    ``naksha`` image makes the local kubelet run them as real processes).
+    """
     metrics_port = free_port()
-    saved = {k: os.environ.get(k) for k in ("NAKSHA_METRICS_PORT", "KUBECONFIG")}
+    saved = {k: os.environ.get(k) for k in ("NAKSHA_METRICS_PORT", "KUBECONFIG", "NAKSHA_IMAGE")}
     os.environ["NAKSHA_METRICS_PORT"] = str(metrics_port)
     os.environ["KUBECONFIG"] = str(control_plane.kubeconfig_path)
+    os.environ["NAKSHA_IMAGE"] = getattr(request.module, "WORKER_IMAGE", SIMULATED_WORKER_IMAGE)
     import naksha.handlers  # noqa: F401  (registers into kopf's default registry)
 
     args = [

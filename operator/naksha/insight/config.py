@@ -29,6 +29,8 @@ class WorkerConfig:
     spec: InsightStreamSpec
     http_port: int
     redis_url: str | None = None
+    # Test hook (crash tests only): seconds to hold a batch after its AgentRuns were created.
+    pause_after_trigger: float = 0.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -57,6 +59,7 @@ class WorkerConfig:
             spec=spec,
             http_port=int(port_text),
             redis_url=redis_url,
+            pause_after_trigger=_seconds(env, "NAKSHA_INSIGHT_TEST_PAUSE_AFTER_TRIGGER"),
         )
 
     @property
@@ -65,10 +68,10 @@ class WorkerConfig:
         return http.max_body_bytes if http is not None else 1_048_576
 
     @property
-    def max_batch(self) -> int:
-        source = self.spec.source
-        block = source.kafka or source.redis or source.http
-        return block.max_batch if block is not None else 10_000
+    def max_items_per_payload(self) -> int:
+        """Records one payload (an HTTP body, a Kafka message, a stream entry) may carry."""
+        http = self.spec.source.http
+        return http.max_batch if http is not None else 10_000
 
     @property
     def dead_letter_target(self) -> str | None:
@@ -84,3 +87,13 @@ class WorkerConfig:
         if source.redis is not None:
             return source.redis.stream
         return f"naksha.{self.stream}"
+
+
+def _seconds(env: Mapping[str, str], name: str) -> float:
+    raw = env.get(name, "")
+    if not raw:
+        return 0.0
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None

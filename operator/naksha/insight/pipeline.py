@@ -9,6 +9,8 @@ is finished (so the source may acknowledge it) only after both are done.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +22,7 @@ from naksha.insight.records import parse_payload
 from naksha.insight.telemetry import WorkerMetrics
 from naksha.models.insightstream import InsightStreamSpec
 
+logger = logging.getLogger(__name__)
 DeadLetter = Callable[[list[bytes]], Awaitable[None]]
 
 
@@ -33,6 +36,7 @@ class Pipeline:
         dispatcher: TriggerDispatcher,
         dead_letter: DeadLetter | None = None,
         max_items: int = 10_000,
+        pause_after_trigger: float = 0.0,
     ) -> None:
         self.spec = spec
         self.stream = stream
@@ -40,6 +44,7 @@ class Pipeline:
         self.dispatcher = dispatcher
         self.dead_letter = dead_letter
         self.max_items = max_items
+        self.pause_after_trigger = pause_after_trigger
         self.bank = DetectorBank(spec.detectors)
         self.ingested = 0
         self.rejected = 0
@@ -83,6 +88,13 @@ class Pipeline:
             self.metrics.dead_lettered.labels(self.stream).inc(len(rejects))
         if anomalies:
             await self.dispatcher.dispatch(anomalies)
+            if self.pause_after_trigger:
+                # Test hook: hold the batch unacknowledged after its AgentRuns exist, so a crash
+                # test can kill the worker at the one moment a duplicate could be born.
+                logger.warning(
+                    "pausing %.1fs after triggering, before acknowledging", self.pause_after_trigger
+                )
+                await asyncio.sleep(self.pause_after_trigger)
         self.metrics.batch_seconds.labels(self.stream).observe(time.perf_counter() - started)
         return outcome
 

@@ -68,6 +68,8 @@ class InsightWorker:
             metrics=self.metrics,
             dispatcher=self.dispatcher,
             dead_letter=self.source.dead_letter if self.source is not None else None,
+            max_items=config.max_items_per_payload,
+            pause_after_trigger=config.pause_after_trigger,
         )
         self.reporter = StatusReporter(
             self.kube,

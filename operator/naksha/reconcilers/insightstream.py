@@ -1,0 +1,150 @@
+"""InsightStream reconciliation: admit the spec, run its workers, report what they see.
+
+Steps, in order: validate the spec; apply the worker Deployment and Service (owned by the
+stream, so deleting it removes them); observe the Deployment's readiness; fold the workers'
+own reports (``status.workers.<pod>``, each worker patching only its own entry) into totals,
+the last anomaly per detector, and a ``Degraded`` condition when a worker cannot reach its
+source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from naksha.kube import KubeError, resource_for
+from naksha.models.conditions import ConditionType
+from naksha.models.insightstream import InsightStreamSpec
+from naksha.reconcilers import admission
+from naksha.reconcilers.context import ReconcileContext, Step, run_steps
+from naksha.workloads.insight import (
+    build_worker_deployment,
+    build_worker_service,
+    worker_name,
+    worker_selector,
+)
+
+DEPLOYMENT = resource_for("apps/v1", "Deployment")
+POD = resource_for("v1", "Pod")
+PHASE_RUNNING = "Running"
+PHASE_PROGRESSING = "Progressing"
+PHASE_DEGRADED = "Degraded"
+PHASE_SCALED_DOWN = "ScaledDown"
+
+
+def ensure_workers(context: ReconcileContext) -> None:
+    spec = cast(InsightStreamSpec, context.spec)
+    objects = (
+        build_worker_deployment(
+            name=context.name, namespace=context.namespace, spec=spec, image=context.settings.image
+        ),
+        build_worker_service(name=context.name, namespace=context.namespace, spec=spec),
+    )
+    for obj in objects:
+        obj["metadata"]["ownerReferences"] = [context.owner_reference()]
+        try:
+            context.api().apply(obj)
+        except KubeError as error:
+            message = f"applying {obj['kind']} {obj['metadata']['name']} failed: {error}"
+            context.phase = PHASE_DEGRADED
+            context.set_condition(ConditionType.DEGRADED, "True", "WorkloadApplyFailed", message)
+            context.event("Warning", "WorkloadApplyFailed", message)
+            context.retry_after = 10.0
+            context.halt()
+            return
+
+
+def observe_workers(context: ReconcileContext) -> None:
+    spec = cast(InsightStreamSpec, context.spec)
+    try:
+        deployment = context.api().get(DEPLOYMENT, context.namespace, worker_name(context.name))
+    except KubeError as error:
+        context.set_condition(ConditionType.READY, "False", "WorkersUnknown", str(error))
+        context.retry_after = 10.0
+        return
+    status = deployment.get("status") or {}
+    ready = int(status.get("readyReplicas") or 0)
+    context.extra_status["replicas"] = spec.replicas
+    context.extra_status["readyReplicas"] = ready
+    if spec.replicas == 0:
+        context.phase = PHASE_SCALED_DOWN
+        context.set_condition(ConditionType.READY, "False", "ScaledDown", "spec.replicas is 0")
+    elif ready >= spec.replicas:
+        context.phase = PHASE_RUNNING
+        context.set_condition(
+            ConditionType.READY, "True", "WorkersReady", f"{ready}/{spec.replicas} workers ready"
+        )
+        context.clear_condition(ConditionType.PROGRESSING)
+    else:
+        context.phase = PHASE_PROGRESSING
+        message = f"{ready}/{spec.replicas} workers ready"
+        context.set_condition(ConditionType.READY, "False", "WorkersStarting", message)
+        context.set_condition(ConditionType.PROGRESSING, "True", "WorkersStarting", message)
+
+
+def summarize_reports(context: ReconcileContext) -> None:
+    reports: Mapping[str, Any] = context.old_status.get("workers") or {}
+    live = _live_pods(context)
+    stale = [pod for pod in reports if live is not None and pod not in live]
+    current = {
+        pod: report for pod, report in reports.items() if pod not in stale and isinstance(report, Mapping)
+    }
+    if stale:
+        # A merge patch removes a key only when it is explicitly null.
+        context.extra_status["workers"] = dict.fromkeys(stale)
+    totals = summarize(current.values())
+    context.extra_status.update(totals)
+    errors = sorted({str(r["sourceError"]) for r in current.values() if r.get("sourceError")})
+    if errors:
+        message = "; ".join(errors)
+        context.phase = PHASE_DEGRADED
+        context.set_condition(ConditionType.DEGRADED, "True", "SourceUnreachable", message)
+        if context.condition_changed(ConditionType.DEGRADED):
+            context.event("Warning", "SourceUnreachable", message)
+    else:
+        context.clear_condition(ConditionType.DEGRADED)
+
+
+def summarize(reports: Any) -> dict[str, Any]:
+    """Totals across worker reports: counts summed, lag the worst, the newest anomaly per detector."""
+    totals: dict[str, Any] = {"ingested": 0, "rejected": 0, "deadLettered": 0, "anomalies": 0, "agentRuns": 0}
+    lags: list[float] = []
+    last: dict[str, dict[str, Any]] = {}
+    for report in reports:
+        totals["ingested"] += int(report.get("ingested") or 0)
+        totals["rejected"] += int(report.get("rejected") or 0)
+        totals["deadLettered"] += int(report.get("deadLettered") or 0)
+        totals["anomalies"] += int(report.get("anomalies") or 0)
+        totals["agentRuns"] += int(report.get("agentRunsCreated") or 0)
+        if report.get("lag") is not None:
+            lags.append(float(report["lag"]))
+        for detector, anomaly in (report.get("lastAnomaly") or {}).items():
+            if detector not in last or str(anomaly.get("detectedAt", "")) > str(
+                last[detector].get("detectedAt", "")
+            ):
+                last[detector] = dict(anomaly)
+    totals["lag"] = max(lags) if lags else None
+    totals["lastAnomaly"] = last
+    return totals
+
+
+def _live_pods(context: ReconcileContext) -> set[str] | None:
+    selector = ",".join(f"{k}={v}" for k, v in worker_selector(context.name).items())
+    try:
+        pods = context.api().list(POD, context.namespace, label_selector=selector)
+    except KubeError:
+        return None  # unknown: keep every report rather than drop live ones
+    return {str(pod["metadata"]["name"]) for pod in pods}
+
+
+STEPS: tuple[Step, ...] = (*admission.STEPS, ensure_workers, observe_workers, summarize_reports)
+REFRESH_STEPS: tuple[Step, ...] = (admission.validate_spec, observe_workers, summarize_reports)
+
+
+def reconcile(context: ReconcileContext) -> ReconcileContext:
+    return run_steps(context, STEPS)
+
+
+def refresh(context: ReconcileContext) -> ReconcileContext:
+    """The periodic pass: readiness and worker reports only (the workloads are already applied)."""
+    return run_steps(context, REFRESH_STEPS)
