@@ -61,15 +61,19 @@ class TriggerDispatcher:
         last = self._last_fired.get(series)
         if last is not None and 0 <= anomaly.started_at - last < debounce:
             return "debounced"
-        if await self._unfinished_runs(trigger) >= trigger.max_concurrent:
-            return "throttled"
         key = dedupe_key(self.namespace, self.stream, trigger.name, anomaly, debounce)
         try:
             manifest = agent_run_manifest(self.namespace, self.stream, trigger, anomaly, key)
         except ValueError as error:
             logger.error("trigger %s cannot start an AgentRun: %s", trigger.name, error)
             return "invalid"
-        result = await self._create(manifest)
+        unfinished = await self._unfinished_runs(trigger)
+        if manifest["metadata"]["name"] in unfinished:
+            result = "duplicate"  # this incident's run exists already (a replay, or a peer worker)
+        elif len(unfinished) >= trigger.max_concurrent:
+            return "throttled"
+        else:
+            result = await self._create(manifest)
         self._remember(series, anomaly.started_at)
         return result
 
@@ -94,10 +98,14 @@ class TriggerDispatcher:
                 return "created"
         raise AssertionError("unreachable")
 
-    async def _unfinished_runs(self, trigger: Trigger) -> int:
+    async def _unfinished_runs(self, trigger: Trigger) -> set[str]:
         selector = f"{STREAM_LABEL}={self.stream},{TRIGGER_LABEL}={trigger.name}"
         runs = await asyncio.to_thread(self.kube.list, AGENT_RUNS, self.namespace, label_selector=selector)
-        return sum(1 for run in runs if (run.get("status") or {}).get("phase") not in FINISHED_PHASES)
+        return {
+            str(run["metadata"]["name"])
+            for run in runs
+            if (run.get("status") or {}).get("phase") not in FINISHED_PHASES
+        }
 
     def _remember(self, series: tuple[str, Any], when: float) -> None:
         self._last_fired[series] = when

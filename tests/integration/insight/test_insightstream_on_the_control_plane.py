@@ -1,0 +1,151 @@
+"""End to end on the local control plane: InsightStream workers consume real Kafka and start one AgentRun.
+
+The operator runs the workers as pods; the local kubelet runs them as real ``naksha
+insight-worker`` processes. A real aiokafka producer sends normal telemetry, then a spike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from kubernetes import client
+from tests.support import eventually
+
+from naksha.workloads.insight import WORKER_PORT
+
+WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the kubelet runs it as a process
+GROUP, VERSION = "naksha.io", "v1alpha1"
+
+
+def stream(name: str, bootstrap: str, topic: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "InsightStream",
+        "metadata": {"name": name},
+        "spec": {
+            "source": {
+                "type": "kafka",
+                "kafka": {
+                    "bootstrapServers": [bootstrap],
+                    "topic": topic,
+                    "group": f"{name}-workers",
+                    "sessionTimeout": "2s",
+                },
+            },
+            "detectors": [
+                {
+                    "name": "latency",
+                    "metric": "http_p99_seconds",
+                    "method": "threshold",
+                    "minSamples": 5,
+                    "params": {"threshold": {"above": 1.0}},
+                    "cooldown": "1m",
+                },
+            ],
+            "triggers": [
+                {
+                    "name": "scale-out",
+                    "detector": "latency",
+                    "debounce": "5m",
+                    "agentRun": {
+                        "playbook": "scale-out-on-latency",
+                        "target": {"kind": "Deployment", "name": "checkout"},
+                    },
+                },
+            ],
+            "deadLetter": {"enabled": True, "topic": f"{topic}.dlq"},
+        },
+    }
+
+
+async def produce(bootstrap: str, topic: str, values: list[Any]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send(topic, json.dumps(value).encode() if not isinstance(value, bytes) else value)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+@pytest.fixture
+def topic(kafka_broker) -> str:
+    name = f"telemetry-{uuid.uuid4().hex[:6]}"
+    # Topics appear on first use; create both up front so the worker's group and the dead-letter
+    # producer find them.
+    asyncio.run(produce(kafka_broker.bootstrap, name, []))
+    asyncio.run(produce(kafka_broker.bootstrap, f"{name}.dlq", []))
+    return name
+
+
+def test_a_spike_on_kafka_starts_exactly_one_agent_run_with_the_signal(
+    naksha_operator, api_client, fresh_namespace, kafka_broker, topic
+):
+    custom, apps = client.CustomObjectsApi(api_client), client.AppsV1Api(api_client)
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, fresh_namespace, "insightstreams", stream("checkout", kafka_broker.bootstrap, topic)
+    )
+
+    def get() -> dict[str, Any]:
+        return dict(
+            custom.get_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "insightstreams", "checkout")
+        )
+
+    # The operator runs the workers; the kubelet runs them as processes that pass their probe.
+    deployment = eventually(
+        lambda: apps.read_namespaced_deployment("checkout-insight", fresh_namespace), timeout=30
+    )
+    assert deployment.metadata.owner_references[0].kind == "InsightStream"
+    eventually(lambda: get()["status"]["phase"] == "Running", timeout=60)
+
+    start = time.time()
+    normal = [
+        {"ts": start + i, "metric": "http_p99_seconds", "value": 0.2, "labels": {"service": "checkout"}}
+        for i in range(40)
+    ]
+    spike = [
+        {"ts": start + 40 + i, "metric": "http_p99_seconds", "value": 4.0, "labels": {"service": "checkout"}}
+        for i in range(5)
+    ]
+    asyncio.run(produce(kafka_broker.bootstrap, topic, [*normal, *spike, b"not json", {"metric": "x"}]))
+
+    def agent_runs() -> list[dict[str, Any]]:
+        return custom.list_namespaced_custom_object(
+            GROUP, VERSION, fresh_namespace, "agentruns", label_selector="naksha.io/stream=checkout"
+        )["items"]
+
+    (run,) = eventually(agent_runs, timeout=60)
+    signal = run["spec"]["signal"]
+    assert (signal["stream"], signal["detector"], signal["value"]) == ("checkout", "latency", 4.0)
+    assert signal["series"] == {"__name__": "http_p99_seconds", "service": "checkout"}
+    assert run["spec"]["playbookRef"]["name"] == "scale-out-on-latency"
+    assert run["spec"]["target"]["name"] == "checkout"
+
+    # The operator folds the worker's report into the stream's status.
+    status = eventually(lambda: (s := get()["status"]).get("ingested") == 45 and s, timeout=30)
+    assert (status["rejected"], status["deadLettered"], status["anomalies"], status["agentRuns"]) == (
+        2,
+        2,
+        1,
+        1,
+    )
+    assert status["lastAnomaly"]["latency"]["value"] == 4.0
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{WORKER_PORT}/metrics", timeout=5).read().decode()
+    assert 'naksha_insight_ingested_total{stream="checkout"} 45.0' in metrics
+    assert (
+        'naksha_insight_agentruns_total{result="created",stream="checkout",trigger="scale-out"} 1.0'
+        in metrics
+    )
+
+    # More of the same incident changes nothing: still one AgentRun.
+    asyncio.run(produce(kafka_broker.bootstrap, topic, spike))
+    eventually(lambda: get()["status"].get("ingested") == 50, timeout=30)
+    assert len(agent_runs()) == 1
