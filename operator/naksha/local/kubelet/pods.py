@@ -111,9 +111,10 @@ class PodRunner:
         arguments = naksha_arguments(container)
         policy = self.spec.get("restartPolicy", "Always")
         if arguments is None:
-            run.ready = await self._probe(container)
+            # Nothing runs behind a simulated container, so there is nothing a probe could reach.
+            run.ready = True
             self.report()
-            return  # a simulated container runs until its pod goes
+            return  # it "runs" until its pod goes
         while not self.stopped:
             try:
                 env = self._environment(container)

@@ -1,0 +1,76 @@
+"""The operator keeps an InsightStream's workers in line with its spec: roll on change, gone on delete.
+
+Worker pods run a simulated image here (the fixture's default), so only the operator's and the
+kubelet's behaviour is under test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes import client
+from tests.support import eventually
+
+GROUP, VERSION = "naksha.io", "v1alpha1"
+SPEC = {
+    "source": {"type": "http", "http": {"port": 18123}},
+    "detectors": [
+        {"name": "cpu", "metric": "cpu", "method": "threshold", "params": {"threshold": {"above": 0.9}}}
+    ],
+    "replicas": 2,
+}
+
+
+def test_spec_changes_roll_the_workers_and_deleting_the_stream_removes_them(
+    naksha_operator, api_client, fresh_namespace
+):
+    custom, apps, core = (
+        client.CustomObjectsApi(api_client),
+        client.AppsV1Api(api_client),
+        client.CoreV1Api(api_client),
+    )
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "InsightStream",
+        "metadata": {"name": "cpu"},
+        "spec": SPEC,
+    }
+    custom.create_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "insightstreams", body)
+
+    def stream() -> dict[str, Any]:
+        return dict(
+            custom.get_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "insightstreams", "cpu")
+        )
+
+    eventually(
+        lambda: stream()["status"]["phase"] == "Running" and stream()["status"]["readyReplicas"] == 2,
+        timeout=30,
+    )
+    service = core.read_namespaced_service("cpu-insight", fresh_namespace)
+    assert service.spec.ports[0].port == 18123
+    before = {p.metadata.name for p in core.list_namespaced_pod(fresh_namespace).items}
+    assert len(before) == 2
+
+    detectors = [{**SPEC["detectors"][0], "params": {"threshold": {"above": 0.8}}}]
+    custom.patch_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        fresh_namespace,
+        "insightstreams",
+        "cpu",
+        {"spec": {"detectors": detectors, "replicas": 3}},
+    )
+
+    def rolled() -> bool:
+        pods = {p.metadata.name for p in core.list_namespaced_pod(fresh_namespace).items}
+        return len(pods) == 3 and not pods & before
+
+    eventually(rolled, timeout=30)
+    eventually(
+        lambda: stream()["status"]["observedGeneration"] == 2 and stream()["status"]["readyReplicas"] == 3
+    )
+
+    custom.delete_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "insightstreams", "cpu")
+    eventually(lambda: not apps.list_namespaced_deployment(fresh_namespace).items, timeout=30)
+    eventually(lambda: not core.list_namespaced_pod(fresh_namespace).items, timeout=30)
+    assert not core.list_namespaced_service(fresh_namespace).items
