@@ -18,7 +18,7 @@ from typing import Any
 from naksha.insight.detectors import Anomaly, DetectorBank
 from naksha.insight.dispatch import TriggerDispatcher
 from naksha.insight.http_api import IngestOutcome
-from naksha.insight.records import parse_payload
+from naksha.insight.records import ParseResult, RecordParser
 from naksha.insight.telemetry import WorkerMetrics
 from naksha.models.insightstream import InsightStreamSpec
 
@@ -46,6 +46,7 @@ class Pipeline:
         self.max_items = max_items
         self.pause_after_trigger = pause_after_trigger
         self.bank = DetectorBank(spec.detectors)
+        self.parser = RecordParser(spec.mapping, max_items=max_items)
         self.ingested = 0
         self.rejected = 0
         self.dead_lettered = 0
@@ -68,19 +69,19 @@ class Pipeline:
         anomalies: list[Anomaly] = []
         rejects: list[bytes] = []
         observe = self.bank.observe
+        result = ParseResult()
+        parse_into = self.parser.parse_into
         for payload in payloads:
-            result = parse_payload(
-                payload, self.spec.mapping, received_at=received_at, max_items=self.max_items
-            )
-            for record in result.records:
-                found = observe(record)
-                if found:
-                    anomalies.extend(found)
-            outcome.accepted += len(result.records)
-            for rejection in result.rejections:
-                outcome.rejected.append((rejection.index, rejection.reason))
-                self.metrics.rejected.labels(self.stream, rejection.reason).inc()
-                rejects.append(rejection.raw)
+            parse_into(payload, received_at, result)
+        for record in result.records:
+            found = observe(record)
+            if found:
+                anomalies.extend(found)
+        outcome.accepted = len(result.records)
+        for rejection in result.rejections:
+            outcome.rejected.append((rejection.index, rejection.reason))
+            self.metrics.rejected.labels(self.stream, rejection.reason).inc()
+            rejects.append(rejection.raw)
         self._count(outcome, anomalies)
         if rejects and self.dead_letter is not None:
             await self.dead_letter(rejects)
