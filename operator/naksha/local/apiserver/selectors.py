@@ -43,9 +43,13 @@ def _absent(key: str) -> Matcher:
 
 
 class LabelSelector:
-    def __init__(self, matchers: list[Matcher], *, nothing: bool = False) -> None:
+    def __init__(
+        self, matchers: list[Matcher], *, nothing: bool = False, equalities: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         self._matchers = matchers
         self._nothing = nothing
+        # key=value requirements, which a list can answer from the store's label index.
+        self.equalities = equalities
 
     def matches(self, labels: Mapping[str, str] | None) -> bool:
         if self._nothing:
@@ -72,6 +76,7 @@ def _split(text: str) -> list[str]:
 
 def parse_label_selector(text: str | None) -> LabelSelector:
     matchers: list[Matcher] = []
+    equalities: list[tuple[str, str]] = []
     for part in _split(text or ""):
         match = _REQUIREMENT.match(part)
         if not match:
@@ -85,6 +90,7 @@ def parse_label_selector(text: str | None) -> LabelSelector:
                 matchers.append(_differs(key, value))
             else:
                 matchers.append(_equals(key, value))
+                equalities.append((key, value))
         elif match["setop"]:
             values = frozenset(v.strip() for v in match["values"].split(",") if v.strip())
             if match["setop"] == "in":
@@ -95,7 +101,7 @@ def parse_label_selector(text: str | None) -> LabelSelector:
             matchers.append(_absent(key))
         else:
             matchers.append(_exists(key))
-    return LabelSelector(matchers)
+    return LabelSelector(matchers, equalities=tuple(equalities))
 
 
 def label_selector_from_spec(spec: Mapping[str, Any] | None) -> LabelSelector:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -254,11 +255,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
     def _list(self, request: aiohttp.web.BaseRequest, target: Target) -> dict[str, Any]:
         resource = target.resource
         watch_filter = _filter(request, target)
-        items = [
-            obj
-            for obj in self.store.items(resource.key, target.namespace or None)
-            if watch_filter.matches(obj)
-        ]
+        candidates = self._candidates(resource.key, target.namespace or None, watch_filter)
+        items = [obj for obj in candidates if watch_filter.matches(obj)]
         items.sort(key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"]))
         metadata: dict[str, Any] = {"resourceVersion": str(self.store.revision)}
         token = request.query.get("continue")
@@ -281,6 +279,17 @@ class ApiEmulator(kmock.KubernetesEmulator):
             "metadata": metadata,
             "items": items,
         }
+
+    def _candidates(
+        self, key: str, namespace: str | None, watch_filter: WatchFilter
+    ) -> Iterable[dict[str, Any]]:
+        """The objects a list must look at: the smallest label-index set, or everything."""
+        best: list[dict[str, Any]] | None = None
+        for label, value in watch_filter.labels.equalities:
+            found = self.store.labelled(key, label, value)
+            if best is None or len(found) < len(best):
+                best = found
+        return self.store.items(key, namespace) if best is None else best
 
     async def _watch(
         self, request: aiohttp.web.BaseRequest, target: Target, single: str | None = None

@@ -40,6 +40,9 @@ class Store:
         self._history: collections.deque[WatchEvent] = collections.deque(maxlen=history_limit)
         self._subscribers: dict[str, set[Subscriber]] = collections.defaultdict(set)
         self._dependents: dict[str, set[tuple[str, str, str]]] = collections.defaultdict(set)
+        # (resource, label key, label value) -> keys of the objects carrying it: label-selected
+        # lists then touch only candidates, so their cost does not grow with unrelated objects.
+        self._labelled: dict[tuple[str, str, str], set[tuple[str, str]]] = collections.defaultdict(set)
 
     def next_revision(self) -> int:
         self.revision += 1
@@ -68,6 +71,7 @@ class Store:
         meta["resourceVersion"] = str(revision)
         self._objects[resource][key] = obj
         self._index_owners(resource, key, old, obj)
+        self._index_labels(resource, key, old, obj)
         self._publish(WatchEvent(revision, resource, event_type, obj, old))
         return obj
 
@@ -78,8 +82,14 @@ class Store:
         gone = copy.copy(old)
         gone["metadata"] = {**old["metadata"], "resourceVersion": str(self.next_revision())}
         self._index_owners(resource, (namespace, name), old, None)
+        self._index_labels(resource, (namespace, name), old, None)
         self._publish(WatchEvent(self.revision, resource, "DELETED", gone, old))
         return gone
+
+    def labelled(self, resource: str, key: str, value: str) -> list[dict[str, Any]]:
+        """Objects of ``resource`` whose label ``key`` equals ``value``."""
+        objects = self._objects[resource]
+        return [objects[k] for k in self._labelled.get((resource, key, value), ()) if k in objects]
 
     def dependents_of(self, uid: str) -> set[tuple[str, str, str]]:
         return set(self._dependents.get(uid, ()))
@@ -119,3 +129,19 @@ class Store:
                     self._dependents[uid].add(entry)
                 else:
                     self._dependents[uid].discard(entry)
+
+    def _index_labels(
+        self, resource: str, key: tuple[str, str], old: dict[str, Any] | None, new: dict[str, Any] | None
+    ) -> None:
+        old_labels = ((old or {}).get("metadata") or {}).get("labels") or {}
+        new_labels = ((new or {}).get("metadata") or {}).get("labels") or {}
+        if old_labels == new_labels:
+            return
+        for label, value in old_labels.items():
+            entry = self._labelled.get((resource, label, str(value)))
+            if entry is not None:
+                entry.discard(key)
+                if not entry:
+                    del self._labelled[(resource, label, str(value))]
+        for label, value in new_labels.items():
+            self._labelled[(resource, label, str(value))].add(key)
