@@ -38,7 +38,18 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, timeo
     raise BrokerUnavailable(f"{name} did not listen on 127.0.0.1:{port} within {timeout}s")
 
 
-class Tansu:
+class _Server:
+    process: subprocess.Popen[bytes]
+
+    def _terminate(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+class Tansu(_Server):
     """A Kafka-protocol broker with in-memory storage."""
 
     def __init__(self) -> None:
@@ -65,15 +76,11 @@ class Tansu:
         _wait_for_port(self.port, self.process, "tansu")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        self._terminate()
         self._log.close()
 
 
-class RedisServer:
+class RedisServer(_Server):
     """redis-server without persistence."""
 
     def __init__(self) -> None:
@@ -103,9 +110,5 @@ class RedisServer:
         _wait_for_port(self.port, self.process, "redis-server")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        self._terminate()
         self._dir.cleanup()

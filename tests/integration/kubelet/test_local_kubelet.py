@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +22,8 @@ def api(control_plane: Any) -> client.ApiClient:
 
 
 @pytest.fixture
-def namespace(api: client.ApiClient) -> Iterator[str]:
-    name = f"kubelet-{uuid.uuid4().hex[:6]}"
-    core = client.CoreV1Api(api)
-    core.create_namespace({"metadata": {"name": name}})
-    yield name
-    core.delete_namespace(name)
+def namespace(fresh_namespace: str) -> str:
+    return fresh_namespace
 
 
 def deployment(name: str, image: str, replicas: int = 2) -> dict[str, Any]:

@@ -8,6 +8,8 @@ HTTP push has no loop: ``POST /ingest`` calls the pipeline directly.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -28,3 +30,9 @@ class PullSource(Protocol):
     async def dead_letter(self, payloads: list[bytes]) -> None: ...
 
     async def close(self) -> None: ...
+
+
+async def sleep_unless(stopping: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``, or less if the source is told to stop meanwhile (retry back-off)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)

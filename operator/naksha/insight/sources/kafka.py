@@ -9,7 +9,6 @@ TLS and SASL come from the files and variables the operator mounts (``workloads.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import ssl
@@ -19,7 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from naksha.insight.sources import BatchHandler
+from naksha.insight.sources import BatchHandler, sleep_unless
 from naksha.models.common import parse_duration
 from naksha.models.insightstream import KafkaSource as KafkaSpec
 
@@ -79,7 +78,7 @@ class KafkaSource:
                 self.error = f"kafka {','.join(self.spec.bootstrap_servers)}: {error}"
                 logger.warning("%s; retrying in %.1fs", self.error, delay)
                 await self._close_consumer()
-                await self._sleep(delay)
+                await sleep_unless(self._stopping, delay)
                 delay = min(delay * 2, RETRY_CAP_SECONDS)
 
     async def _consume(self, handle: BatchHandler) -> None:
@@ -162,7 +161,3 @@ class KafkaSource:
                 await consumer.stop()
             except KafkaError as error:
                 logger.warning("stopping the kafka consumer: %s", error)
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)

@@ -9,7 +9,6 @@ and every ``claimIdle / 2`` it takes over entries another consumer left pending 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -18,7 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from naksha.insight.sources import BatchHandler
+from naksha.insight.sources import BatchHandler, sleep_unless
 from naksha.models.common import parse_duration
 from naksha.models.insightstream import RedisSource as RedisSpec
 
@@ -62,7 +61,7 @@ class RedisStreamSource:
             except (RedisError, OSError) as error:
                 self.error = f"redis stream {self.spec.stream}: {error}"
                 logger.warning("%s; retrying in %.1fs", self.error, delay)
-                await self._sleep(delay)
+                await sleep_unless(self._stopping, delay)
                 delay = min(delay * 2, RETRY_CAP_SECONDS)
 
     async def _consume(self, handle: BatchHandler) -> None:
@@ -148,10 +147,6 @@ class RedisStreamSource:
         if self._client is None:
             self._client = aioredis.from_url(self._url, socket_connect_timeout=5)
         return self._client
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
 
 def _text(value: Any) -> str:

@@ -10,14 +10,13 @@ Kubernetes, and a template change replaces pods within ``maxSurge``/``maxUnavail
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from naksha.local.kubelet.ownership import pod_is_ready, random_suffix
+from naksha.local.kubelet.ownership import owned_pod, pod_is_ready, random_suffix
 
 TEMPLATE_HASH_LABEL = "pod-template-hash"
 
@@ -138,31 +137,8 @@ def _hash_of(pod: dict[str, Any]) -> str:
 
 
 def _pod_for(deployment: dict[str, Any], current_hash: str) -> dict[str, Any]:
-    meta = deployment["metadata"]
-    template = copy.deepcopy((deployment.get("spec") or {}).get("template") or {})
-    template_meta = template.get("metadata") or {}
-    labels = {**(template_meta.get("labels") or {}), TEMPLATE_HASH_LABEL: current_hash}
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": f"{meta['name']}-{current_hash}-{random_suffix()}",
-            "namespace": meta["namespace"],
-            "labels": labels,
-            "annotations": dict(template_meta.get("annotations") or {}),
-            "ownerReferences": [
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
-        },
-        "spec": template.get("spec") or {},
-    }
+    name = f"{deployment['metadata']['name']}-{current_hash}-{random_suffix()}"
+    return owned_pod(deployment, "apps/v1", "Deployment", name, {TEMPLATE_HASH_LABEL: current_hash})
 
 
 def _status(

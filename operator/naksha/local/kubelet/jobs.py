@@ -16,7 +16,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from naksha.local.kubelet.ownership import pod_is_ready, pod_phase, random_suffix
+from naksha.local.kubelet.ownership import owned_pod, pod_is_ready, pod_phase, random_suffix
 
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 5.0
@@ -185,31 +185,7 @@ def _finished_at(status: dict[str, Any]) -> datetime.datetime | None:
 
 
 def _pod_for(job: dict[str, Any]) -> dict[str, Any]:
-    meta = job["metadata"]
-    template = copy.deepcopy((job.get("spec") or {}).get("template") or {})
-    template_meta = template.get("metadata") or {}
-    job_labels = _job_labels(job)
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": f"{meta['name']}-{random_suffix()}",
-            "namespace": meta["namespace"],
-            "labels": {**(template_meta.get("labels") or {}), **job_labels},
-            "annotations": dict(template_meta.get("annotations") or {}),
-            "ownerReferences": [
-                {
-                    "apiVersion": "batch/v1",
-                    "kind": "Job",
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
-        },
-        "spec": template.get("spec") or {},
-    }
+    return owned_pod(job, "batch/v1", "Job", f"{job['metadata']['name']}-{random_suffix()}", _job_labels(job))
 
 
 def _stamp(moment: datetime.datetime) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import secrets
 import string
 from typing import Any
@@ -34,3 +35,33 @@ def controller_ref(obj: dict[str, Any]) -> dict[str, Any] | None:
         if ref.get("controller"):
             return dict(ref)
     return None
+
+
+def owned_pod(
+    owner: dict[str, Any], api_version: str, kind: str, name: str, labels: dict[str, str]
+) -> dict[str, Any]:
+    """A pod from the owner's ``spec.template``, with extra labels and the owner as its controller."""
+    meta = owner["metadata"]
+    template = copy.deepcopy((owner.get("spec") or {}).get("template") or {})
+    template_meta = template.get("metadata") or {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": meta["namespace"],
+            "labels": {**(template_meta.get("labels") or {}), **labels},
+            "annotations": dict(template_meta.get("annotations") or {}),
+            "ownerReferences": [
+                {
+                    "apiVersion": api_version,
+                    "kind": kind,
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": template.get("spec") or {},
+    }
