@@ -58,6 +58,11 @@ _server_lock = threading.Lock()
 _server_port: int | None = None
 
 
+def serving_port() -> int | None:
+    """The port ``/metrics`` listens on in this process, once ``serve`` ran."""
+    return _server_port
+
+
 def serve(port: int, host: str = "0.0.0.0") -> int:
     """Start the ``/metrics`` endpoint once per process; returns the port it listens on."""
     global _server_port

@@ -12,7 +12,9 @@ import kopf
 import pytest
 from kopf.testing import KopfRunner
 from kubernetes import client, config
-from tests.support import ROOT, Kubectl, free_port
+from tests.support import ROOT, Kubectl, eventually, free_port
+
+from naksha import metrics
 
 SIMULATED_WORKER_IMAGE = "example.com/simulated-worker:1"
 
@@ -71,7 +73,8 @@ def naksha_operator(request: pytest.FixtureRequest, control_plane: Any, naksha_c
         f"--liveness=http://127.0.0.1:{free_port()}/healthz",
     ]
     with KopfRunner(args, registry=kopf.get_default_registry()) as runner:
-        yield metrics_port
+        # /metrics starts once per process: a later operator in the same run reuses the first port.
+        yield eventually(metrics.serving_port)
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

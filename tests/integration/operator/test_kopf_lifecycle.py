@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import kopf
 import pytest
 from kopf.testing import KopfRunner
 from kubernetes import client
@@ -28,8 +29,13 @@ def widget_operator(control_plane: Any, api_client: client.ApiClient) -> Iterato
             raise
     os.environ["KUBECONFIG"] = str(control_plane.kubeconfig_path)
     args = ["run", "--standalone", "--all-namespaces", f"--liveness=http://127.0.0.1:{free_port()}/healthz"]
-    with KopfRunner(args, registry=widgets.registry) as runner:
-        yield runner
+    # kopf's CLI makes the registry it runs the process-wide default: put Naksha's back afterwards.
+    default = kopf.get_default_registry()
+    try:
+        with KopfRunner(args, registry=widgets.registry) as runner:
+            yield runner
+    finally:
+        kopf.set_default_registry(default)
     assert runner.exception is None, runner.output
 
 
