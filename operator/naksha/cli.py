@@ -64,6 +64,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(run=_run_insight_worker)
 
+    wpk = commands.add_parser("wpk", help="work packages")
+    wpk_commands = wpk.add_subparsers(dest="wpk_command", metavar="COMMAND", required=True)
+    wpk_commands.add_parser("list", help="print the registry of work packages").set_defaults(
+        run=_run_wpk_list
+    )
+
+    agent = commands.add_parser("agent", help="AgentRuns")
+    agent_commands = agent.add_subparsers(dest="agent_command", metavar="COMMAND", required=True)
+    for verdict in ("approve", "reject"):
+        command = agent_commands.add_parser(verdict, help=f"{verdict} an AgentRun waiting for approval")
+        command.add_argument("name")
+        command.add_argument("--namespace", "-n", default="default")
+        command.set_defaults(run=_run_agent_verdict, verdict=verdict)
+
     crds = commands.add_parser(
         "crds", help="write the CRDs (and the API reference) generated from the models"
     )
@@ -71,6 +85,33 @@ def _parser() -> argparse.ArgumentParser:
     crds.add_argument("--reference", type=Path, default=None, help="also write the API reference here")
     crds.set_defaults(run=_run_crds)
     return parser
+
+
+def _run_wpk_list(args: argparse.Namespace) -> int:
+    from naksha.agent.wpk import describe_registry
+
+    print(describe_registry())
+    return 0
+
+
+def _run_agent_verdict(args: argparse.Namespace) -> int:
+    from naksha.agent.guardrails import APPROVAL
+    from naksha.kube import Kube, NotFound, resource_for
+    from naksha.models.group import API_VERSION
+
+    value = "approved" if args.verdict == "approve" else "rejected"
+    try:
+        Kube().merge_patch(
+            resource_for(API_VERSION, "AgentRun"),
+            args.namespace,
+            args.name,
+            {"metadata": {"annotations": {APPROVAL: value}}},
+        )
+    except NotFound:
+        print(f"naksha: AgentRun {args.namespace}/{args.name} not found", file=sys.stderr)
+        return 1
+    print(f"agentrun.naksha.io/{args.name} {value}")
+    return 0
 
 
 def _run_insight_worker(args: argparse.Namespace) -> int:

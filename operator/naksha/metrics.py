@@ -21,6 +21,12 @@ RECONCILE_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )
+AGENT_RUNS = Counter(
+    "naksha_agent_runs_total",
+    "AgentRuns that ended, by phase (Succeeded, Failed, Rejected, Refused).",
+    ["phase"],
+    registry=REGISTRY,
+)
 RESOURCES = Gauge(
     "naksha_resources",
     "Objects the operator knows, by kind, namespace and phase.",

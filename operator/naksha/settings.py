@@ -29,6 +29,11 @@ class OperatorSettings:
     log_level: str = "INFO"
     image: str = DEFAULT_IMAGE
     kill_switch: bool = False
+    # AgentRun guardrails: where runs may act, on which kinds, and how often per target.
+    agent_namespaces: tuple[str, ...] = ()
+    agent_kinds: tuple[str, ...] = ("Deployment", "Rollout", "EdgeNode", "ConfigMap", "InsightStream")
+    agent_rate_limit: int = 5
+    agent_rate_window: float = 600.0
 
     @property
     def clusterwide(self) -> bool:
@@ -49,6 +54,10 @@ class OperatorSettings:
             log_level=log_level,
             image=env.get("NAKSHA_IMAGE", DEFAULT_IMAGE) or DEFAULT_IMAGE,
             kill_switch=_flag(env, "NAKSHA_KILL_SWITCH"),
+            agent_namespaces=_names(env, "NAKSHA_AGENT_NAMESPACES"),
+            agent_kinds=_names(env, "NAKSHA_AGENT_KINDS") or cls.agent_kinds,
+            agent_rate_limit=_count(env, "NAKSHA_AGENT_RATE_LIMIT", cls.agent_rate_limit),
+            agent_rate_window=float(_count(env, "NAKSHA_AGENT_RATE_WINDOW", int(cls.agent_rate_window))),
         )
 
 
@@ -58,6 +67,19 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
         return default
     if not raw.isdigit() or not 0 <= int(raw) <= 65535:
         raise ConfigError(f"{name}={raw!r} is not a port number (0-65535)")
+    return int(raw)
+
+
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}={raw!r} is not a positive whole number")
     return int(raw)
 
 

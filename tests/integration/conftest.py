@@ -56,10 +56,13 @@ def naksha_operator(request: pytest.FixtureRequest, control_plane: Any, naksha_c
     """The real Naksha operator (kopf runtime, its own handlers); yields its metrics port.
 
     Worker pods get a simulated image unless the test module names a ``WORKER_IMAGE`` (a
-    ``naksha`` image makes the local kubelet run them as real processes).
+    ``naksha`` image makes the local kubelet run them as real processes); a module's
+    ``OPERATOR_ENV`` adds operator settings.
     """
     metrics_port = free_port()
-    saved = {k: os.environ.get(k) for k in ("NAKSHA_METRICS_PORT", "KUBECONFIG", "NAKSHA_IMAGE")}
+    extra_env: dict[str, str] = getattr(request.module, "OPERATOR_ENV", {})
+    saved = {k: os.environ.get(k) for k in ("NAKSHA_METRICS_PORT", "KUBECONFIG", "NAKSHA_IMAGE", *extra_env)}
+    os.environ.update(extra_env)
     os.environ["NAKSHA_METRICS_PORT"] = str(metrics_port)
     os.environ["KUBECONFIG"] = str(control_plane.kubeconfig_path)
     os.environ["NAKSHA_IMAGE"] = getattr(request.module, "WORKER_IMAGE", SIMULATED_WORKER_IMAGE)

@@ -96,17 +96,25 @@ class Kube:
         patch: Mapping[str, Any],
         *,
         status: bool = False,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
+        """A JSON merge patch; ``dry_run`` asks the server to validate it and store nothing."""
         return self._call(
             "PATCH",
             ref.path(namespace, name, "status" if status else None),
             body=patch,
+            query={"dryRun": "All"} if dry_run else None,
             content_type="application/merge-patch+json",
         )
 
-    def delete(self, ref: ResourceRef, namespace: str | None, name: str) -> None:
+    def delete(self, ref: ResourceRef, namespace: str | None, name: str, *, dry_run: bool = False) -> None:
         with contextlib.suppress(NotFound):
-            self._call("DELETE", ref.path(namespace, name), body={"propagationPolicy": "Background"})
+            self._call(
+                "DELETE",
+                ref.path(namespace, name),
+                body={"propagationPolicy": "Background"},
+                query={"dryRun": "All"} if dry_run else None,
+            )
 
     def _ref_of(self, body: Mapping[str, Any]) -> tuple[ResourceRef, str | None]:
         ref = resource_for(str(body.get("apiVersion", "")), str(body.get("kind", "")))

@@ -18,7 +18,6 @@ _CONSTRAINTS: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("enum", lambda v: "one of " + ", ".join(f"`{item}`" for item in v)),
     ("minimum", lambda v: f"≥ {v}"),
     ("maximum", lambda v: f"≤ {v}"),
-
     ("minLength", lambda v: f"length ≥ {v}"),
     ("maxLength", lambda v: f"length ≤ {v}"),
     ("minItems", lambda v: f"items ≥ {v}"),

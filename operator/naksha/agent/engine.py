@@ -1,0 +1,375 @@
+"""The graph runner: one AgentRun, node by node, checkpointed in its status after every step.
+
+Exactly-once actions: before an act node changes anything, its work package plans absolute
+values and the plan is written to ``status.actions[<key>]`` (the key is derived from the run's
+uid, the node and the step number). Only then is it applied, and the result written. A run that
+restarts (operator or Job pod killed) finds the plan: with a result it moves on, without one it
+applies the same plan again, which changes nothing if the first attempt got through.
+
+``verify`` nodes poll their work package until ``not state.anomalous`` holds (or the node's
+``when`` on its first edge, if any) or the node's ``timeout`` (default 2 m) passes; a failed
+verification reverts the run's reversible actions, newest first, and follows the node's edges
+with ``state.recovered`` false (or ends the run ``Failed`` with the evidence).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from naksha.agent import guardrails
+from naksha.agent.expressions import ExpressionError, compile_expression
+from naksha.agent.playbooks import PlaybookError, render_params, resolve, validate
+from naksha.agent.runstate import RunState, now_text, seconds_between
+from naksha.agent.wpk import WpkContext, WpkError, lookup
+from naksha.kube import Kube, KubeError, NotFound, resource_for
+from naksha.models.agentrun import AgentRunSpec, Graph, GraphNode
+from naksha.models.common import parse_duration
+from naksha.models.group import API_VERSION
+from naksha.settings import OperatorSettings
+
+logger = logging.getLogger(__name__)
+AGENT_RUNS = resource_for(API_VERSION, "AgentRun")
+TERMINAL = frozenset({"Succeeded", "Failed", "Rejected", "Refused"})
+VERIFY_DEFAULT_SECONDS = 120.0
+VERIFY_INTERVAL_SECONDS = 2.0
+
+
+class Engine:
+    """Runs one AgentRun to the end; ``run_once`` does one node, ``run`` loops until done or told to stop."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        body: dict[str, Any],
+        *,
+        settings: OperatorSettings | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.kube = kube
+        self.body = body
+        self.meta = body["metadata"]
+        self.namespace = self.meta["namespace"]
+        self.name = self.meta["name"]
+        self.settings = settings or OperatorSettings()
+        self.clock = clock
+        self.sleep = sleep
+        self.spec = AgentRunSpec.model_validate(body.get("spec") or {})
+        self.run = RunState.from_status(dict(body.get("status") or {}))
+        self.graph: Graph | None = None
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run_to_end(self, stopping: Callable[[], bool] = lambda: False) -> str:
+        try:
+            while self.run.phase not in TERMINAL and not stopping():
+                if not self.run_once():
+                    self.sleep(1.0)
+        except NotFound:
+            logger.info("AgentRun %s/%s is gone; its engine stops", self.namespace, self.name)
+        return self.run.phase
+
+    def run_once(self) -> bool:
+        """One step; returns False when the run is waiting (approval) and nothing moved."""
+        if self.run.phase in TERMINAL:
+            return False
+        if self.graph is None and not self._load_graph():
+            return True
+        assert self.graph is not None
+        if self.run.phase in ("Pending", "AwaitingApproval"):
+            return self._admit()
+        node = self._node(self.run.current or self.graph.start)
+        if self.run.step >= self.graph.max_steps:
+            self._finish(
+                "Failed", f"the step limit of {self.graph.max_steps} was reached at node {node.name}"
+            )
+            return True
+        try:
+            self._execute(node)
+        except guardrails.Refusal as refusal:
+            self._refuse(refusal)
+        except (WpkError, ExpressionError, PlaybookError) as error:
+            self._record(node, error=str(error))
+            self._finish("Failed", f"node {node.name}: {error}")
+        return True
+
+    # --- admission, approval, guardrails -----------------------------------------------------
+
+    def _load_graph(self) -> bool:
+        try:
+            if self.spec.graph is not None:
+                validate(self.spec.graph, source="spec.graph")
+                self.graph = self.spec.graph
+            else:
+                assert self.spec.playbook_ref is not None
+                ref = self.spec.playbook_ref
+                self.graph = resolve(self.kube, self.namespace, ref.name, ref.namespace)
+        except PlaybookError as error:
+            self._finish("Failed", str(error), reason="InvalidPlaybook")
+            return False
+        return True
+
+    def _admit(self) -> bool:
+        try:
+            guardrails.check_allowed(self.settings, self.namespace, self.spec.target)
+        except guardrails.Refusal as refusal:
+            self._refuse(refusal)
+            return True
+        if self.spec.approval.required:
+            if self.run.phase == "AwaitingApproval":
+                # The verdict arrives as an annotation on the run: read the run as it is now.
+                self.meta = self.kube.get(AGENT_RUNS, self.namespace, self.name)["metadata"]
+            verdict = guardrails.approval(self.meta, self.spec.approval, self.run.started_at, self.clock)
+            if verdict == "pending":
+                if self.run.phase != "AwaitingApproval":
+                    self.run.phase = "AwaitingApproval"
+                    self.run.started_at = self.run.started_at or now_text(self.clock)
+                    self.run.message = (
+                        "waiting for approval (annotate naksha.io/approval=approved or rejected)"
+                    )
+                    self._checkpoint()
+                    return True
+                return False
+            if verdict == "rejected":
+                self._finish("Rejected", "the run was rejected", reason="Rejected")
+                return True
+            if verdict == "expired":
+                self._finish("Failed", "no approval within spec.approval.timeout", reason="ApprovalTimeout")
+                return True
+        self.run.phase = "Running"
+        self.run.started_at = self.run.started_at or now_text(self.clock)
+        self.run.state.setdefault("startedAt", self.clock())
+        self._checkpoint()
+        return True
+
+    def _refuse(self, refusal: guardrails.Refusal) -> None:
+        self._finish("Refused", str(refusal), reason=refusal.reason)
+
+    # --- nodes -------------------------------------------------------------------------------
+
+    def _node(self, name: str) -> GraphNode:
+        assert self.graph is not None
+        return next(node for node in self.graph.nodes if node.name == name)
+
+    def _variables(self) -> dict[str, Any]:
+        target = self.spec.target.model_dump(by_alias=True) if self.spec.target else {}
+        return {
+            "state": self.run.state,
+            "inputs": dict(self.spec.inputs),
+            "signal": self.spec.signal.model_dump(by_alias=True),
+            "target": target,
+        }
+
+    def _context(self, key: str = "") -> WpkContext:
+        return WpkContext(
+            self.kube,
+            self.namespace,
+            self.name,
+            self.spec.target,
+            self.run.state,
+            dry_run=self.spec.dry_run,
+            key=key,
+            clock=self.clock,
+        )
+
+    def _execute(self, node: GraphNode) -> None:
+        started = now_text(self.clock)
+        if node.type == "end":
+            self._record(node, started=started)
+            recovered = self.run.state.get("recovered")
+            self._finish(
+                "Failed" if recovered is False else "Succeeded",
+                "not recovered" if recovered is False else "done",
+                reason=None,
+            )
+            return
+        result: dict[str, Any] = {}
+        if node.type in ("observe", "act", "verify"):
+            assert node.wpk is not None
+            params = render_params(node.params, self._variables())
+            if node.type == "act":
+                result = self._act(node, params)
+            elif node.type == "verify":
+                result = self._verify(node, params)
+            else:
+                package = lookup(node.wpk)
+                parsed = package.parse_params(params)
+                context = self._context()
+                result = package.apply(context, parsed, package.plan(context, parsed))
+                self.run.state.update(result)
+        self._record(node, started=started, result=result)
+        self.run.current = self._next(node)
+        self._checkpoint()
+
+    def _act(self, node: GraphNode, params: dict[str, Any]) -> dict[str, Any]:
+        assert node.wpk is not None
+        package = lookup(node.wpk)
+        parsed = package.parse_params(params)
+        key = hashlib.sha256(
+            f"{self.meta.get('uid', self.name)}/{node.name}/{self.run.step}".encode()
+        ).hexdigest()[:32]
+        context = self._context(key)
+        action = self.run.actions.get(key)
+        if action is None:
+            guardrails.before_action(
+                self.kube,
+                self.settings,
+                self.namespace,
+                self.name,
+                self.spec.target,
+                self.clock,
+                dry_run=self.spec.dry_run,
+            )
+            plan = package.plan(context, parsed)
+            action = {
+                "node": node.name,
+                "wpk": node.wpk,
+                "params": params,
+                "plan": plan,
+                "startedAt": now_text(self.clock),
+                "dryRun": self.spec.dry_run,
+            }
+            self.run.actions[key] = action
+            self.run.state.setdefault("firstActionAt", self.clock())
+            self._checkpoint()  # the intent is durable before anything changes
+        if "result" not in action:
+            action["result"] = package.apply(context, parsed, action["plan"])
+            action["finishedAt"] = now_text(self.clock)
+            self._checkpoint()
+        self.run.state[node.name] = action["result"]
+        return dict(action["result"])
+
+    def _verify(self, node: GraphNode, params: dict[str, Any]) -> dict[str, Any]:
+        assert node.wpk is not None
+        package = lookup(node.wpk)
+        parsed = package.parse_params(params)
+        window = parse_duration(node.timeout) if node.timeout else VERIFY_DEFAULT_SECONDS
+        deadline = self.clock() + window
+        condition = compile_expression("not state.anomalous")
+        context = self._context()
+        while True:
+            result = package.apply(context, parsed, package.plan(context, parsed))
+            self.run.state.update(result)
+            if condition(self._variables()):
+                self.run.state["recovered"] = True
+                self.run.state["recoveredAt"] = self.clock()
+                return result
+            if self.clock() >= deadline or self.spec.dry_run:
+                break
+            self.sleep(VERIFY_INTERVAL_SECONDS)
+        self.run.state["recovered"] = False
+        self.run.state["reverted"] = self._revert_all()
+        return result
+
+    def _revert_all(self) -> list[str]:
+        reverted = []
+        for key, action in reversed(list(self.run.actions.items())):
+            package = lookup(action["wpk"])
+            if package.revert is None or "result" not in action or action.get("reverted"):
+                continue
+            package.revert(self._context(key), package.parse_params(action["params"]), action["plan"])
+            action["reverted"] = now_text(self.clock)
+            reverted.append(f"{action['node']}:{action['wpk']}")
+            self._checkpoint()
+        return reverted
+
+    def _next(self, node: GraphNode) -> str | None:
+        variables = self._variables()
+        for edge in node.edges:
+            if edge.when is None or compile_expression(edge.when)(variables):
+                return edge.to
+        if node.next:
+            return node.next
+        if node.type == "verify" and self.run.state.get("recovered") is False:
+            return self._first_end()
+        raise PlaybookError(f"node {node.name}: no edge matched and there is no next node")
+
+    def _first_end(self) -> str:
+        assert self.graph is not None
+        return next(node.name for node in self.graph.nodes if node.type == "end")
+
+    # --- records and checkpoints -------------------------------------------------------------
+
+    def _record(
+        self, node: GraphNode, *, started: str | None = None, result: Any = None, error: str = ""
+    ) -> None:
+        self.run.step += 1
+        record: dict[str, Any] = {
+            "node": node.name,
+            "type": node.type,
+            "started": started or now_text(self.clock),
+            "finished": now_text(self.clock),
+        }
+        if node.wpk:
+            record["wpk"] = node.wpk
+        if result:
+            record["result"] = result
+        if error:
+            record["error"] = error
+        self.run.steps.append(record)
+
+    def _finish(self, phase: str, message: str, *, reason: str | None = None) -> None:
+        self.run.phase = phase
+        self.run.message = message
+        self.run.current = None
+        self._checkpoint(outcome=self._outcome(), reason=reason)
+        guardrails.release(self.kube, self.namespace, self.name, self.spec.target)
+        kind = "Normal" if phase == "Succeeded" else "Warning"
+        self._event(kind, reason or phase, message)
+
+    def _event(self, kind: str, reason: str, message: str) -> None:
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{self.name}.", "namespace": self.namespace},
+            "involvedObject": {
+                "apiVersion": API_VERSION,
+                "kind": "AgentRun",
+                "name": self.name,
+                "namespace": self.namespace,
+                "uid": self.meta.get("uid"),
+            },
+            "type": kind,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": "naksha-agent"},
+        }
+        try:
+            self.kube.create(event)
+        except KubeError as error:
+            logger.warning("posting an Event for AgentRun %s/%s failed: %s", self.namespace, self.name, error)
+
+    def _outcome(self) -> dict[str, Any]:
+        state = self.run.state
+        started = state.get("startedAt")
+        detected = self.spec.signal.detected_at
+        acted, recovered = state.get("firstActionAt"), state.get("recoveredAt")
+        detected_ts = (
+            datetime.datetime.fromisoformat(detected.replace("Z", "+00:00")).timestamp() if detected else None
+        )
+        return {
+            "resolved": self.run.phase == "Succeeded" and state.get("recovered") is not False,
+            "playbook": self.spec.playbook_ref.name if self.spec.playbook_ref else "inline",
+            "actions": [f"{a['node']}:{a['wpk']}" for a in self.run.actions.values()],
+            "timeToDetectSeconds": seconds_between(detected_ts, started),
+            "timeToActSeconds": seconds_between(started, acted),
+            "timeToRecoverSeconds": seconds_between(acted or started, recovered),
+        }
+
+    def _checkpoint(self, *, outcome: dict[str, Any] | None = None, reason: str | None = None) -> None:
+        status = self.run.as_status()
+        status["observedGeneration"] = self.meta.get("generation")
+        if outcome is not None:
+            status["outcome"] = outcome
+            status["finishedAt"] = now_text(self.clock)
+        status["conditions"] = guardrails.conditions(self.run.phase, self.run.message, reason, self.clock)
+        try:
+            self.kube.merge_patch(AGENT_RUNS, self.namespace, self.name, {"status": status}, status=True)
+        except KubeError as error:
+            logger.warning("checkpointing AgentRun %s/%s failed: %s", self.namespace, self.name, error)
+            raise

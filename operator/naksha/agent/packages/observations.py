@@ -1,0 +1,255 @@
+"""Work packages that look or tell rather than change: query-metric, http-check, wait, notify.
+
+``query-metric`` reads either a Prometheus HTTP API query or an InsightStream detector's live
+state (anomalous while its last anomaly is younger than ``window``), and adds the target's
+replicas, so a decide node can weigh both.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from pydantic import Field
+
+from naksha.agent.wpk import Plan, Result, WorkPackage, WpkContext, WpkError, register
+from naksha.kube import Conflict, NotFound, resource_for
+from naksha.models.common import Duration, NakshaModel, parse_duration
+from naksha.models.group import API_VERSION
+
+STREAMS = resource_for(API_VERSION, "InsightStream")
+EVENTS = resource_for("v1", "Event")
+MAX_WAIT_SECONDS = 3600
+
+
+def _nothing(context: WpkContext, params: Any) -> Plan:
+    return {}
+
+
+def _http(
+    url: str, *, timeout: float, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    if urllib.parse.urlparse(url).scheme not in ("http", "https"):
+        raise WpkError(f"only http and https URLs are allowed: {url}")
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.status), response.read(1_048_576)
+    except urllib.error.HTTPError as error:
+        return int(error.code), error.read(65_536)
+    except (urllib.error.URLError, OSError) as error:
+        raise WpkError(f"{url}: {error}") from None
+
+
+# --- query-metric --------------------------------------------------------------------------------
+
+
+class QueryMetricParams(NakshaModel):
+    prometheus: str | None = Field(default=None, description="Prometheus base URL.")
+    query: str | None = Field(default=None, description="PromQL, with prometheus.")
+    stream: str | None = Field(default=None, description="InsightStream name, with detector.")
+    detector: str | None = None
+    window: Duration = Field(default="2m", description="An anomaly younger than this counts.")
+
+
+def _query_metric(context: WpkContext, params: QueryMetricParams, plan: Plan) -> Result:
+    result: Result = {}
+    if params.prometheus and params.query:
+        url = (
+            f"{params.prometheus.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': params.query})}"
+        )
+        status, body = _http(url, timeout=context.http_timeout)
+        if status != 200:
+            raise WpkError(f"prometheus answered {status}: {body[:200]!r}")
+        samples = json.loads(body).get("data", {}).get("result", [])
+        result["value"] = float(samples[0]["value"][1]) if samples else None
+    elif params.stream and params.detector:
+        try:
+            stream = context.kube.get(STREAMS, context.namespace, params.stream)
+        except NotFound:
+            raise WpkError(f"InsightStream {context.namespace}/{params.stream} does not exist") from None
+        last = ((stream.get("status") or {}).get("lastAnomaly") or {}).get(params.detector)
+        age = _age(last.get("detectedAt")) if last else None
+        result.update(
+            anomalous=age is not None and age < parse_duration(params.window),
+            value=last.get("value") if last else None,
+            detectedAt=last.get("detectedAt") if last else None,
+        )
+    else:
+        raise WpkError("query-metric needs prometheus+query or stream+detector")
+    if context.target is not None and context.target.kind in ("Deployment", "Rollout"):
+        target = context.kube.get(
+            resource_for(context.target.api_version, context.target.kind),
+            context.target_namespace(),
+            context.target.name,
+        )
+        result["replicas"] = int((target.get("spec") or {}).get("replicas", 1))
+    return result
+
+
+def _age(stamp: str | None) -> float | None:
+    if not stamp:
+        return None
+    moment = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return time.time() - moment.timestamp()
+
+
+register(
+    WorkPackage(
+        "query-metric",
+        "1.0",
+        "Read a Prometheus query or an InsightStream detector's state (and the target's replicas).",
+        QueryMetricParams,
+        "observe",
+        ("naksha.io/insightstreams: get", "the target's kind: get"),
+        _nothing,
+        _query_metric,
+    )
+)
+
+
+# --- http-check ----------------------------------------------------------------------------------
+
+
+class HttpCheckParams(NakshaModel):
+    url: str = Field(min_length=1)
+    expect_status: int = Field(default=200, ge=100, le=599)
+
+
+def _http_check(context: WpkContext, params: HttpCheckParams, plan: Plan) -> Result:
+    started = time.perf_counter()
+    try:
+        status, _ = _http(params.url, timeout=context.http_timeout)
+    except WpkError as error:
+        return {"ok": False, "status": None, "error": str(error)}
+    return {
+        "ok": status == params.expect_status,
+        "status": status,
+        "latencyMs": round((time.perf_counter() - started) * 1000, 1),
+    }
+
+
+register(
+    WorkPackage(
+        "http-check",
+        "1.0",
+        "GET a URL and compare the status code.",
+        HttpCheckParams,
+        "observe",
+        (),
+        _nothing,
+        _http_check,
+    )
+)
+
+
+# --- wait ----------------------------------------------------------------------------------------
+
+
+class WaitParams(NakshaModel):
+    duration: Duration = Field(description=f"At most {MAX_WAIT_SECONDS} s.")
+
+
+def _plan_wait(context: WpkContext, params: WaitParams) -> Plan:
+    seconds = parse_duration(params.duration)
+    if seconds > MAX_WAIT_SECONDS:
+        raise WpkError(f"wait is limited to {MAX_WAIT_SECONDS} s")
+    # An absolute deadline, so a restarted run waits only for what is left.
+    return {"until": context.clock() + seconds}
+
+
+def _wait(context: WpkContext, params: WaitParams, plan: Plan) -> Result:
+    left = plan["until"] - context.clock()
+    if left > 0 and not context.dry_run:
+        time.sleep(left)
+    return {"waited": True}
+
+
+register(
+    WorkPackage(
+        "wait",
+        "1.0",
+        "Wait for a duration (survives restarts).",
+        WaitParams,
+        "observe",
+        (),
+        _plan_wait,
+        _wait,
+    )
+)
+
+
+# --- notify --------------------------------------------------------------------------------------
+
+
+class NotifyParams(NakshaModel):
+    reason: str = Field(default="AgentNotice", pattern=r"^[A-Z][A-Za-z0-9]*$")
+    message: str = Field(min_length=1, max_length=1024)
+    webhook: str | None = Field(default=None, description="POSTs the notice as JSON here too.")
+
+
+def _notify(context: WpkContext, params: NotifyParams, plan: Plan) -> Result:
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        # Named after the action's key: a replay after a crash finds it and posts nothing twice.
+        "metadata": {
+            "name": f"{context.run_name}.{context.key[:16] or 'notice'}",
+            "namespace": context.namespace,
+        },
+        "involvedObject": {
+            "apiVersion": API_VERSION,
+            "kind": "AgentRun",
+            "name": context.run_name,
+            "namespace": context.namespace,
+        },
+        "reason": params.reason,
+        "message": params.message,
+        "type": "Normal",
+        "source": {"component": "naksha-agent"},
+    }
+    name = f"{context.run_name}.{context.key[:16] or 'notice'}"
+    result: Result = {"event": name}
+    if not context.dry_run:
+        try:
+            context.kube.create(event)
+        except Conflict:
+            result["event"] = f"{name} (already posted)"
+    if params.webhook and not context.dry_run:
+        body = json.dumps(
+            {
+                "run": context.run_name,
+                "namespace": context.namespace,
+                "reason": params.reason,
+                "message": params.message,
+            }
+        ).encode()
+        status, _ = _http(
+            params.webhook,
+            timeout=context.http_timeout,
+            data=body,
+            headers={"Content-Type": "application/json", "Idempotency-Key": context.key},
+        )
+        if status >= 300:
+            raise WpkError(f"the webhook answered {status}")
+        result["webhookStatus"] = status
+    return result
+
+
+register(
+    WorkPackage(
+        "notify",
+        "1.0",
+        "Post an Event on the run (and POST a webhook, with an Idempotency-Key).",
+        NotifyParams,
+        "act",
+        ("core/events: create",),
+        _nothing,
+        _notify,
+    )
+)

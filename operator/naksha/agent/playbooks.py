@@ -1,0 +1,239 @@
+"""Playbooks: named graphs of observe/decide/act/verify/end nodes, built in or from labelled ConfigMaps.
+
+A user playbook is a ConfigMap labelled ``naksha.io/playbook`` whose ``playbook.yaml`` key holds a
+graph (the same shape as an AgentRun's inline ``spec.graph``). Every graph is validated before it
+runs, with errors a user can act on: unknown work packages, parameters a WPK does not take or
+lacks, conditions the safe evaluator refuses, edges to nowhere, nodes no path reaches, decide
+nodes without a way out, and loops from which no end node can be reached.
+
+Node parameters may be templates: a string ``"${expr}"`` is replaced by the value of ``expr``
+over ``state``, ``inputs``, ``signal`` and ``target`` when the node runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from naksha.agent.expressions import ExpressionError, compile_expression
+from naksha.agent.wpk import WpkError, lookup
+from naksha.kube import Kube, NotFound, resource_for
+from naksha.models.agentrun import Graph
+from naksha.models.group import GROUP
+
+PLAYBOOK_LABEL = f"{GROUP}/playbook"
+PLAYBOOK_KEY = "playbook.yaml"
+CONFIG_MAPS = resource_for("v1", "ConfigMap")
+TEMPLATE = re.compile(r"^\$\{(.+)\}$", re.DOTALL)
+
+
+class PlaybookError(ValueError):
+    """The playbook cannot run; the message lists every problem found."""
+
+
+def _graph(raw: Mapping[str, Any]) -> Graph:
+    return Graph.model_validate(raw)
+
+
+BUILTIN: dict[str, Graph] = {
+    "scale-out-on-latency": _graph(
+        {
+            "start": "observe",
+            "nodes": [
+                {
+                    "name": "observe",
+                    "type": "observe",
+                    "wpk": "query-metric",
+                    "params": {"stream": "${signal.stream}", "detector": "${signal.detector}"},
+                    "next": "decide",
+                },
+                {
+                    "name": "decide",
+                    "type": "decide",
+                    "edges": [
+                        {
+                            "when": "state.anomalous and state.replicas < (inputs.maxReplicas or 10)",
+                            "to": "scale",
+                        },
+                        {"to": "done"},
+                    ],
+                },
+                {
+                    "name": "scale",
+                    "type": "act",
+                    "wpk": "scale",
+                    "params": {"delta": "${inputs.step or 2}", "max": "${inputs.maxReplicas or 10}"},
+                    "next": "verify",
+                },
+                {
+                    "name": "verify",
+                    "type": "verify",
+                    "wpk": "query-metric",
+                    "params": {
+                        "stream": "${signal.stream}",
+                        "detector": "${signal.detector}",
+                        "window": "1m",
+                    },
+                    "next": "done",
+                },
+                {"name": "done", "type": "end"},
+            ],
+        }
+    ),
+    "restart-on-crash-loop": _graph(
+        {
+            "start": "restart",
+            "nodes": [
+                {"name": "restart", "type": "act", "wpk": "restart", "next": "settle"},
+                {
+                    "name": "settle",
+                    "type": "observe",
+                    "wpk": "wait",
+                    "params": {"duration": "30s"},
+                    "next": "done",
+                },
+                {"name": "done", "type": "end"},
+            ],
+        }
+    ),
+    "cordon-unhealthy-edge": _graph(
+        {
+            "start": "cordon",
+            "nodes": [
+                {"name": "cordon", "type": "act", "wpk": "cordon-edge", "next": "tell"},
+                {
+                    "name": "tell",
+                    "type": "act",
+                    "wpk": "notify",
+                    "params": {"reason": "EdgeCordoned", "message": "cordoned after an anomaly"},
+                    "next": "done",
+                },
+                {"name": "done", "type": "end"},
+            ],
+        }
+    ),
+}
+
+
+def resolve(kube: Kube | None, namespace: str, name: str, ref_namespace: str | None = None) -> Graph:
+    """A user playbook (ConfigMap) of that name, else the built-in one; validated."""
+    if kube is not None:
+        where = ref_namespace or namespace
+        try:
+            config_map = kube.get(CONFIG_MAPS, where, name)
+        except NotFound:
+            config_map = None
+        if config_map is not None:
+            if PLAYBOOK_LABEL not in ((config_map.get("metadata") or {}).get("labels") or {}):
+                raise PlaybookError(f"ConfigMap {where}/{name} is not labelled {PLAYBOOK_LABEL}")
+            return parse_config_map(config_map)
+    if name in BUILTIN:
+        return BUILTIN[name]
+    raise PlaybookError(
+        f"no playbook {name!r}: no labelled ConfigMap and no built-in (built in: {', '.join(BUILTIN)})"
+    )
+
+
+def parse_config_map(config_map: Mapping[str, Any]) -> Graph:
+    name = (config_map.get("metadata") or {}).get("name", "?")
+    text = (config_map.get("data") or {}).get(PLAYBOOK_KEY)
+    if not text:
+        raise PlaybookError(f"ConfigMap {name} has no {PLAYBOOK_KEY!r} key")
+    try:
+        graph = Graph.model_validate(yaml.safe_load(text))
+    except (yaml.YAMLError, ValidationError) as error:
+        raise PlaybookError(f"playbook {name}: {error}") from None
+    validate(graph, source=f"playbook {name}")
+    return graph
+
+
+def validate(graph: Graph, *, source: str = "graph") -> None:
+    problems = [*_node_problems(graph), *_shape_problems(graph)]
+    if problems:
+        raise PlaybookError(f"{source}: " + "; ".join(problems))
+
+
+def _node_problems(graph: Graph) -> list[str]:
+    problems = []
+    for node in graph.nodes:
+        for edge in node.edges:
+            if edge.when is not None:
+                try:
+                    compile_expression(edge.when)
+                except ExpressionError as error:
+                    problems.append(f"node {node.name}: condition {edge.when!r}: {error}")
+        if node.type == "decide" and not node.edges and not node.next:
+            problems.append(f"decide node {node.name} has no way out")
+        if node.wpk is None:
+            continue
+        try:
+            package = lookup(node.wpk)
+        except WpkError as error:
+            problems.append(f"node {node.name}: {error}")
+            continue
+        if node.type == "act" and package.mode != "act":
+            problems.append(
+                f"node {node.name}: {node.wpk} only observes; use it in an observe or verify node"
+            )
+        if node.type in ("observe", "verify") and package.mode == "act":
+            problems.append(f"node {node.name}: {node.wpk} changes things; use it in an act node")
+        problems += [f"node {node.name}: {p}" for p in _param_problems(package, dict(node.params))]
+    return problems
+
+
+def _param_problems(package: Any, params: dict[str, Any]) -> list[str]:
+    problems = []
+    for value in params.values():
+        match = TEMPLATE.match(value) if isinstance(value, str) else None
+        if match:
+            try:
+                compile_expression(match[1])
+            except ExpressionError as error:
+                problems.append(f"template {value!r}: {error}")
+    fields = package.params.model_fields
+    known = {field.alias or name for name, field in fields.items()} | set(fields)
+    problems += [f"{package.name} takes no parameter {key!r}" for key in params if key not in known]
+    for name, field in fields.items():
+        if field.is_required() and (field.alias or name) not in params and name not in params:
+            problems.append(f"{package.name} needs parameter {field.alias or name!r}")
+    return problems
+
+
+def _shape_problems(graph: Graph) -> list[str]:
+    successors = {n.name: [*([n.next] if n.next else []), *(e.to for e in n.edges)] for n in graph.nodes}
+    reachable = _closure([graph.start], successors)
+    problems = [
+        f"node {name} is unreachable from {graph.start}" for name in successors if name not in reachable
+    ]
+    ends = {n.name for n in graph.nodes if n.type == "end"}
+    if not ends:
+        problems.append("the graph has no end node")
+        return problems
+    for name in sorted(reachable):
+        if not _closure([name], successors) & ends:
+            problems.append(f"from node {name} no end node can be reached (a loop without exit)")
+    return problems
+
+
+def _closure(start: list[str], successors: Mapping[str, list[str]]) -> set[str]:
+    seen, stack = set(), list(start)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(successors.get(name, ()))
+    return seen
+
+
+def render_params(params: Mapping[str, Any], variables: Mapping[str, Any]) -> dict[str, Any]:
+    """Node parameters with ``${expr}`` templates replaced by their values."""
+    rendered = {}
+    for key, value in params.items():
+        match = TEMPLATE.match(value) if isinstance(value, str) else None
+        rendered[key] = compile_expression(match[1])(variables) if match else value
+    return rendered

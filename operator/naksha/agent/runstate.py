@@ -1,0 +1,58 @@
+"""An AgentRun's progress as the engine keeps it between checkpoints, and the times its outcome reports."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+KEPT_STEPS = 50
+
+
+def now_text(clock: Callable[[], float] = time.time) -> str:
+    return datetime.datetime.fromtimestamp(clock(), tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def seconds_between(start: float | None, end: float | None) -> float | None:
+    return round(end - start, 3) if start is not None and end is not None else None
+
+
+@dataclass
+class RunState:
+    """The run as the engine keeps it between checkpoints (a copy of the status it writes)."""
+
+    phase: str = "Pending"
+    current: str | None = None
+    step: int = 0
+    state: dict[str, Any] = field(default_factory=dict)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    actions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    started_at: str | None = None
+    message: str = ""
+
+    @classmethod
+    def from_status(cls, status: dict[str, Any]) -> RunState:
+        return cls(
+            phase=status.get("phase") or "Pending",
+            current=status.get("currentNode"),
+            step=int(status.get("stepCount") or 0),
+            state=dict(status.get("state") or {}),
+            steps=list(status.get("steps") or []),
+            actions=dict(status.get("actions") or {}),
+            started_at=status.get("startedAt"),
+            message=status.get("message") or "",
+        )
+
+    def as_status(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "currentNode": self.current,
+            "stepCount": self.step,
+            "state": self.state,
+            "steps": self.steps[-KEPT_STEPS:],
+            "actions": self.actions,
+            "startedAt": self.started_at,
+            "message": self.message,
+        }
