@@ -34,6 +34,8 @@ class OperatorSettings:
     agent_kinds: tuple[str, ...] = ("Deployment", "Rollout", "EdgeNode", "ConfigMap", "InsightStream")
     agent_rate_limit: int = 5
     agent_rate_window: float = 600.0
+    # Test hook (crash tests only): seconds an act step waits between its recorded intent and acting.
+    test_pause_before_apply: float = 0.0
 
     @property
     def clusterwide(self) -> bool:
@@ -58,6 +60,8 @@ class OperatorSettings:
             agent_kinds=_names(env, "NAKSHA_AGENT_KINDS") or cls.agent_kinds,
             agent_rate_limit=_count(env, "NAKSHA_AGENT_RATE_LIMIT", cls.agent_rate_limit),
             agent_rate_window=float(_count(env, "NAKSHA_AGENT_RATE_WINDOW", int(cls.agent_rate_window))),
+            test_pause_before_apply=float(_count(env, "NAKSHA_AGENT_TEST_PAUSE_BEFORE_APPLY", 0)),
+        ),
         )
 
 

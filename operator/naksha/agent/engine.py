@@ -237,6 +237,10 @@ class Engine:
             self.run.actions[key] = action
             self.run.state.setdefault("firstActionAt", self.clock())
             self._checkpoint()  # the intent is durable before anything changes
+            if self.settings.test_pause_before_apply:
+                # Test hook: hold between the recorded intent and the action (crash tests).
+                logger.warning("pausing %.1fs before applying %s", self.settings.test_pause_before_apply, key)
+                self.sleep(self.settings.test_pause_before_apply)
         if "result" not in action:
             action["result"] = package.apply(context, parsed, action["plan"])
             action["finishedAt"] = now_text(self.clock)
