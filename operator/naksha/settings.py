@@ -61,7 +61,6 @@ class OperatorSettings:
             agent_rate_limit=_count(env, "NAKSHA_AGENT_RATE_LIMIT", cls.agent_rate_limit),
             agent_rate_window=float(_count(env, "NAKSHA_AGENT_RATE_WINDOW", int(cls.agent_rate_window))),
             test_pause_before_apply=float(_count(env, "NAKSHA_AGENT_TEST_PAUSE_BEFORE_APPLY", 0)),
-        ),
         )
 
 
