@@ -78,6 +78,25 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--namespace", "-n", default="default")
         command.set_defaults(run=_run_agent_verdict, verdict=verdict)
 
+    token = agent_commands.add_parser(
+        "token",
+        help="mint a bearer token for the AgentRun HTTP API (secret from NAKSHA_API_JWT_SECRET[_FILE])",
+    )
+    token.add_argument("--subject", required=True, help="who the token is for")
+    token.add_argument(
+        "--scope", action="append", choices=["agent:run", "agent:read"], help="repeatable; default both"
+    )
+    token.add_argument("--namespace", "-n", action="append", help="fence the token to these namespaces")
+    token.add_argument("--ttl", default="1h", help="lifetime, e.g. 15m, 12h (default 1h)")
+    token.set_defaults(run=_run_agent_token)
+
+    agent_run = commands.add_parser(
+        "agent-run", help="drive one AgentRun to its end (the executor-job pod's command)"
+    )
+    agent_run.add_argument("name")
+    agent_run.add_argument("--namespace", "-n", default="default")
+    agent_run.set_defaults(run=_run_agent_run)
+
     crds = commands.add_parser(
         "crds", help="write the CRDs (and the API reference) generated from the models"
     )
@@ -112,6 +131,36 @@ def _run_agent_verdict(args: argparse.Namespace) -> int:
         return 1
     print(f"agentrun.naksha.io/{args.name} {value}")
     return 0
+
+
+def _run_agent_token(args: argparse.Namespace) -> int:
+    from naksha.agent import tokens
+    from naksha.models.common import parse_duration
+    from naksha.settings import OperatorSettings
+
+    secret = OperatorSettings.from_env().api_secret
+    if not secret:
+        print("naksha: set NAKSHA_API_JWT_SECRET or NAKSHA_API_JWT_SECRET_FILE", file=sys.stderr)
+        return 2
+    try:
+        minted = tokens.mint(
+            secret,
+            args.subject,
+            scopes=tuple(args.scope or tokens.SCOPES),
+            namespaces=args.namespace,
+            ttl_seconds=parse_duration(args.ttl),
+        )
+    except ValueError as error:
+        print(f"naksha: {error}", file=sys.stderr)
+        return 2
+    print(minted)
+    return 0
+
+
+def _run_agent_run(args: argparse.Namespace) -> int:
+    from naksha.agent.executor import run_in_process
+
+    return run_in_process(args.name, args.namespace)
 
 
 def _run_insight_worker(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import kopf
 
@@ -34,6 +34,10 @@ class OperatorSettings:
     agent_kinds: tuple[str, ...] = ("Deployment", "Rollout", "EdgeNode", "ConfigMap", "InsightStream")
     agent_rate_limit: int = 5
     agent_rate_window: float = 600.0
+    agent_job_service_account: str = ""  # executor-job pods; needs the RBAC of the WPKs runs use
+    # AgentRun HTTP API: off unless a token secret is given (NAKSHA_API_JWT_SECRET[_FILE]).
+    api_port: int = 8080
+    api_secret: str = field(default="", repr=False)
     # Test hook (crash tests only): seconds an act step waits between its recorded intent and acting.
     test_pause_before_apply: float = 0.0
 
@@ -60,6 +64,9 @@ class OperatorSettings:
             agent_kinds=_names(env, "NAKSHA_AGENT_KINDS") or cls.agent_kinds,
             agent_rate_limit=_count(env, "NAKSHA_AGENT_RATE_LIMIT", cls.agent_rate_limit),
             agent_rate_window=float(_count(env, "NAKSHA_AGENT_RATE_WINDOW", int(cls.agent_rate_window))),
+            agent_job_service_account=env.get("NAKSHA_AGENT_JOB_SERVICE_ACCOUNT", "").strip(),
+            api_port=_port(env, "NAKSHA_API_PORT", 8080),
+            api_secret=_secret(env, "NAKSHA_API_JWT_SECRET"),
             test_pause_before_apply=float(_count(env, "NAKSHA_AGENT_TEST_PAUSE_BEFORE_APPLY", 0)),
         )
 
@@ -71,6 +78,18 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or not 0 <= int(raw) <= 65535:
         raise ConfigError(f"{name}={raw!r} is not a port number (0-65535)")
     return int(raw)
+
+
+def _secret(env: Mapping[str, str], name: str) -> str:
+    """The value of NAME, or the contents of the file NAME_FILE names (a mounted Secret)."""
+    path = env.get(f"{name}_FILE", "").strip()
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read().strip()
+        except OSError as error:
+            raise ConfigError(f"{name}_FILE={path!r} cannot be read: {error.strerror}") from error
+    return env.get(name, "").strip()
 
 
 def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -6,10 +6,11 @@ uid, the node and the step number). Only then is it applied, and the result writ
 restarts (operator or Job pod killed) finds the plan: with a result it moves on, without one it
 applies the same plan again, which changes nothing if the first attempt got through.
 
-``verify`` nodes poll their work package until ``not state.anomalous`` holds (or the node's
-``when`` on its first edge, if any) or the node's ``timeout`` (default 2 m) passes; a failed
-verification reverts the run's reversible actions, newest first, and follows the node's edges
-with ``state.recovered`` false (or ends the run ``Failed`` with the evidence).
+``verify`` nodes poll their work package until ``not state.anomalous`` holds or the node's
+``timeout`` (default ``spec.timeouts.step``) passes; a failed verification reverts the run's
+reversible actions, newest first, and follows the node's edges with ``state.recovered`` false
+(or ends the run ``Failed`` with the evidence). A run older than ``spec.timeouts.run`` ends
+``Failed`` with reason ``RunTimeout``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from naksha.settings import OperatorSettings
 logger = logging.getLogger(__name__)
 AGENT_RUNS = resource_for(API_VERSION, "AgentRun")
 TERMINAL = frozenset({"Succeeded", "Failed", "Rejected", "Refused"})
-VERIFY_DEFAULT_SECONDS = 120.0
 VERIFY_INTERVAL_SECONDS = 2.0
 
 
@@ -84,6 +84,15 @@ class Engine:
         if self.run.phase in ("Pending", "AwaitingApproval"):
             return self._admit()
         node = self._node(self.run.current or self.graph.start)
+        started = self.run.state.get("startedAt")
+        limit = parse_duration(self.spec.timeouts.run)
+        if isinstance(started, (int, float)) and self.clock() - started > limit:
+            self._finish(
+                "Failed",
+                f"the run exceeded spec.timeouts.run ({self.spec.timeouts.run}) at node {node.name}",
+                reason="RunTimeout",
+            )
+            return True
         if self.run.step >= self.graph.max_steps:
             self._finish(
                 "Failed", f"the step limit of {self.graph.max_steps} was reached at node {node.name}"
@@ -146,6 +155,11 @@ class Engine:
         self.run.state.setdefault("startedAt", self.clock())
         self._checkpoint()
         return True
+
+    def fail(self, message: str, reason: str = "ExecutorFailed") -> None:
+        """End the run from outside the graph (its executor gave up), releasing what it holds."""
+        if self.run.phase not in TERMINAL:
+            self._finish("Failed", message, reason=reason)
 
     def _refuse(self, refusal: guardrails.Refusal) -> None:
         self._finish("Refused", str(refusal), reason=refusal.reason)
@@ -252,7 +266,7 @@ class Engine:
         assert node.wpk is not None
         package = lookup(node.wpk)
         parsed = package.parse_params(params)
-        window = parse_duration(node.timeout) if node.timeout else VERIFY_DEFAULT_SECONDS
+        window = parse_duration(node.timeout or self.spec.timeouts.step)
         deadline = self.clock() + window
         condition = compile_expression("not state.anomalous")
         context = self._context()
@@ -377,3 +391,4 @@ class Engine:
         except KubeError as error:
             logger.warning("checkpointing AgentRun %s/%s failed: %s", self.namespace, self.name, error)
             raise
+

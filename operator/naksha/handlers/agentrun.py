@@ -1,8 +1,8 @@
 """AgentRun handler: a kopf daemon per run drives the engine (executor ``operator``) until it ends.
 
 A daemon survives nothing by itself, which is the point: on an operator restart kopf starts it
-again and the engine resumes from the checkpoint in the run's status. Runs with executor ``job``
-are left to their Job pod (``naksha agent-run``), which runs the same engine.
+again and the engine resumes from the checkpoint in the run's status. For executor ``job`` the
+daemon starts the run's Job (its pod runs ``naksha agent-run``, the same engine) and watches it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import kopf
 from pydantic import ValidationError
 
 from naksha import metrics
+from naksha.agent import executor
 from naksha.agent.engine import TERMINAL, Engine
 from naksha.handlers.common import write_result
+from naksha.kube import NotFound
 from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import AGENT_RUN
 from naksha.reconcilers import admission
@@ -38,17 +40,34 @@ def admit_invalid(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 def drive(stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     if (body.get("status") or {}).get("phase") in TERMINAL:
         return
-    if (body.get("spec") or {}).get("executor") == "job":
-        return
 
     def pause(seconds: float) -> None:
         stopped.wait(seconds)  # wakes early when the operator stops or the run is deleted
 
+    kube, settings = memo["kube"], memo["config"]
     try:
-        engine = Engine(memo["kube"], dict(body), settings=memo["config"], sleep=pause)
+        engine = Engine(kube, dict(body), settings=settings, sleep=pause)
     except ValidationError:
         return  # reported as InvalidSpec by the admission handler
-    phase = engine.run_to_end(stopping=lambda: bool(stopped))
+    if engine.spec.executor == "job":
+
+        def fail(run: dict[str, Any], message: str) -> None:
+            Engine(kube, run, settings=settings).fail(message)
+
+        try:
+            phase = executor.supervise(
+                kube,
+                dict(body),
+                settings,
+                terminal=TERMINAL,
+                fail=fail,
+                stopping=lambda: bool(stopped),
+                sleep=pause,
+            )
+        except NotFound:
+            return  # the run was deleted while its Job ran
+    else:
+        phase = engine.run_to_end(stopping=lambda: bool(stopped))
     if phase in TERMINAL:
         metrics.AGENT_RUNS.labels(phase).inc()
         logger.info("AgentRun %s/%s ended %s", engine.namespace, engine.name, phase)

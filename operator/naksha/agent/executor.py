@@ -1,0 +1,117 @@
+"""Executor ``job``: the operator starts a Job for the run and watches it until the run ends.
+
+The Job's pod runs the same engine as the operator does, so the run's status is the same
+whichever executor drives it. The operator's part is to create the Job (owned by the run, so
+deleting the run deletes it), and to end the run ``Failed`` with the Job's reason when the Job
+gives up (backoff limit or deadline) before the engine could finish the run itself.
+``run_in_process`` is the pod's side: ``naksha agent-run NAME``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from naksha.agent.engine import TERMINAL, Engine
+from naksha.kube import Conflict, Kube, NotFound, resource_for
+from naksha.models.agentrun import AgentRunSpec
+from naksha.models.common import parse_duration
+from naksha.models.group import API_VERSION
+from naksha.settings import OperatorSettings
+from naksha.workloads.agent import build_executor_job
+
+logger = logging.getLogger(__name__)
+JOBS = resource_for("batch/v1", "Job")
+AGENT_RUNS = resource_for(API_VERSION, "AgentRun")
+POLL_SECONDS = 2.0
+
+
+def ensure_job(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> str:
+    """Create the run's Job unless it exists; returns its name."""
+    meta = body["metadata"]
+    spec = AgentRunSpec.model_validate(body.get("spec") or {})
+    job = build_executor_job(
+        run=meta["name"],
+        namespace=meta["namespace"],
+        image=settings.image,
+        settings_env=os.environ,
+        service_account=settings.agent_job_service_account or None,
+        deadline_seconds=int(parse_duration(spec.timeouts.run)),
+    )
+    job["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": API_VERSION,
+            "kind": "AgentRun",
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    try:
+        kube.create(job)
+        logger.info(
+            "AgentRun %s/%s: started Job %s", meta["namespace"], meta["name"], job["metadata"]["name"]
+        )
+    except Conflict:
+        pass  # created before a restart of the operator
+    return str(job["metadata"]["name"])
+
+
+def job_failure(job: dict[str, Any]) -> str | None:
+    """The reason a Job gave up, or None while it may still finish."""
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Failed" and condition.get("status") == "True":
+            return f"{condition.get('reason', 'Failed')}: {condition.get('message', '')}".strip(": ")
+    return None
+
+
+def supervise(
+    kube: Kube,
+    body: dict[str, Any],
+    settings: OperatorSettings,
+    *,
+    terminal: frozenset[str],
+    fail: Callable[[dict[str, Any], str], None],
+    stopping: Callable[[], bool],
+    sleep: Callable[[float], None],
+) -> str | None:
+    """Start the Job and wait until the run ends (returns its phase) or the operator stops (None)."""
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    job_name = ensure_job(kube, body, settings)
+    while not stopping():
+        run = kube.get(AGENT_RUNS, namespace, name)
+        phase = (run.get("status") or {}).get("phase")
+        if phase in terminal:
+            return str(phase)
+        failure = job_failure(kube.get(JOBS, namespace, job_name))
+        if failure:
+            fail(run, f"the executor Job {job_name} failed ({failure})")
+            return "Failed"
+        sleep(POLL_SECONDS)
+    return None
+
+
+def run_in_process(name: str, namespace: str) -> int:
+    """``naksha agent-run``: drive one run to its end; 0 once it ended, 1 if stopped before (Job retries)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    settings = OperatorSettings.from_env()
+
+    def pause(seconds: float) -> None:
+        stop.wait(seconds)
+
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    kube = Kube()
+    try:
+        body = kube.get(AGENT_RUNS, namespace, name)
+    except NotFound:
+        logger.warning("AgentRun %s/%s does not exist; nothing to run", namespace, name)
+        return 0
+    phase = Engine(kube, body, settings=settings, sleep=pause).run_to_end(stopping=stop.is_set)
+    logger.info("AgentRun %s/%s: %s", namespace, name, phase)
+    return 0 if phase in TERMINAL or not stop.is_set() else 1
