@@ -128,6 +128,8 @@ def test_values_select_namespaces_and_can_leave_rbac_to_the_user(helm, api_clien
         "serviceAccount": {"create": False, "name": "existing"},
         "rbac": {"create": False},
         "killSwitch": True,
+        "api": {"secretName": "agent-api"},
+        "agentJobServiceAccount": "naksha-agent",
     }
     helm("install", release="custom", chart=CHART, namespace=release_namespace, values=values)
     try:
@@ -137,6 +139,16 @@ def test_values_select_namespaces_and_can_leave_rbac_to_the_user(helm, api_clien
         env = {e.name: e.value for e in spec.template.spec.containers[0].env}
         assert env["NAKSHA_NAMESPACES"] == "team-a,team-b" and env["NAKSHA_KILL_SWITCH"] == "true"
         assert spec.template.spec.service_account_name == "existing"
+        assert env["NAKSHA_AGENT_JOB_SERVICE_ACCOUNT"] == "naksha-agent" and env["NAKSHA_API_PORT"] == "8080"
+        secret = next(e for e in spec.template.spec.containers[0].env if e.name == "NAKSHA_API_JWT_SECRET")
+        assert (secret.value_from.secret_key_ref.name, secret.value_from.secret_key_ref.key) == (
+            "agent-api",
+            "jwt-secret",
+        )
+        api_service = client.CoreV1Api(api_client).read_namespaced_service(
+            "custom-naksha-api", release_namespace
+        )
+        assert api_service.spec.ports[0].port == 8080
         names = [r.metadata.name for r in client.RbacAuthorizationV1Api(api_client).list_cluster_role().items]
         assert "custom-naksha" not in names
     finally:

@@ -1,0 +1,72 @@
+"""Executor ``job``: a Job pod runs the graph; killed mid-action, its retry acts exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from kubernetes import client
+from tests.integration.agent.test_agentrun_on_the_control_plane import (
+    GROUP,
+    VERSION,
+    agent_run,
+    anomaly,
+    run_status,
+    setup,
+)
+from tests.support import eventually
+
+WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the local kubelet runs it as a process
+# Inherited by the Job pod: it holds 60 s between recording an action's intent and applying it.
+OPERATOR_ENV = {"NAKSHA_AGENT_TEST_PAUSE_BEFORE_APPLY": "60"}
+
+
+def engine_pods(core: client.CoreV1Api, namespace: str) -> list[Any]:
+    return list(core.list_namespaced_pod(namespace, label_selector="naksha.io/agent-run=r").items)
+
+
+def running_pid(core: client.CoreV1Api, namespace: str) -> int:
+    (pod,) = [p for p in engine_pods(core, namespace) if p.status.phase == "Running"]
+    container_id = pod.status.container_statuses[0].container_id
+    assert container_id.startswith("local://")
+    return int(container_id.removeprefix("local://"))
+
+
+def test_a_job_pod_killed_mid_action_is_retried_and_the_action_runs_once(
+    naksha_operator, api_client, fresh_namespace
+):
+    apps, custom = setup(api_client, fresh_namespace, "web")
+    core, batch = client.CoreV1Api(api_client), client.BatchV1Api(api_client)
+    generation_before = apps.read_namespaced_deployment("web", fresh_namespace).metadata.generation
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, fresh_namespace, "agentruns", agent_run("r", "web", executor="job")
+    )
+
+    def intent_recorded() -> dict[str, Any] | None:
+        actions = run_status(custom, fresh_namespace, "r").get("actions") or {}
+        return next((a for a in actions.values() if "plan" in a and "result" not in a), None)
+
+    assert eventually(intent_recorded, timeout=60)["plan"] == {"previous": 2, "replicas": 4}
+    job = batch.read_namespaced_job("r-run", fresh_namespace)
+    assert job.metadata.owner_references[0].kind == "AgentRun"
+    assert job.spec.template.spec.containers[0].args == ["agent-run", "r", "--namespace", fresh_namespace]
+
+    os.killpg(running_pid(core, fresh_namespace), signal.SIGKILL)
+    assert apps.read_namespaced_deployment("web", fresh_namespace).spec.replicas == 2  # not acted yet
+
+    # The Job starts a second pod; it finds the recorded intent and applies it, without pausing again.
+    eventually(lambda: apps.read_namespaced_deployment("web", fresh_namespace).spec.replicas == 4, timeout=60)
+    anomaly(custom, fresh_namespace, age=600)
+    eventually(lambda: run_status(custom, fresh_namespace, "r").get("phase") == "Succeeded", timeout=60)
+
+    eventually(
+        lambda: sorted(p.status.phase for p in engine_pods(core, fresh_namespace)) == ["Failed", "Succeeded"]
+    )
+    deployment = apps.read_namespaced_deployment("web", fresh_namespace)
+    assert deployment.metadata.generation == generation_before + 1
+    status = run_status(custom, fresh_namespace, "r")
+    assert [step["node"] for step in status["steps"]] == ["observe", "decide", "scale", "verify", "done"]
+    assert len(status["actions"]) == 1
+    assert status["outcome"]["resolved"] is True
+    eventually(lambda: batch.read_namespaced_job("r-run", fresh_namespace).status.succeeded == 1)
