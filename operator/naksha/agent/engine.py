@@ -15,7 +15,6 @@ reversible actions, newest first, and follows the node's edges with ``state.reco
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import logging
 import time
@@ -25,9 +24,10 @@ from typing import Any
 from naksha.agent import guardrails
 from naksha.agent.expressions import ExpressionError, compile_expression
 from naksha.agent.playbooks import PlaybookError, render_params, resolve, validate
-from naksha.agent.runstate import RunState, now_text, seconds_between
+from naksha.agent.runstate import RunState, now_text, outcome
 from naksha.agent.wpk import WpkContext, WpkError, lookup
 from naksha.kube import Kube, KubeError, NotFound, resource_for
+from naksha.kube.events import event_about
 from naksha.models.agentrun import AgentRunSpec, Graph, GraphNode
 from naksha.models.common import parse_duration
 from naksha.models.group import API_VERSION
@@ -109,18 +109,41 @@ class Engine:
 
     # --- admission, approval, guardrails -----------------------------------------------------
 
+    def _candidates(self) -> list[str | None]:
+        """The playbooks this run may try in order: its own (None when inline), then the fallbacks."""
+        first = self.spec.playbook_ref.name if self.spec.playbook_ref else None
+        return [first, *(ref.name for ref in self.spec.fallbacks)]
+
     def _load_graph(self) -> bool:
+        candidate = int(self.run.state.get("candidate") or 0)
         try:
-            if self.spec.graph is not None:
+            if candidate == 0 and self.spec.graph is not None:
                 validate(self.spec.graph, source="spec.graph")
                 self.graph = self.spec.graph
             else:
-                assert self.spec.playbook_ref is not None
-                ref = self.spec.playbook_ref
+                ref = self.spec.playbook_ref if candidate == 0 else self.spec.fallbacks[candidate - 1]
+                assert ref is not None
                 self.graph = resolve(self.kube, self.namespace, ref.name, ref.namespace)
         except PlaybookError as error:
             self._finish("Failed", str(error), reason="InvalidPlaybook")
             return False
+        return True
+
+    def _fall_back(self, node: GraphNode) -> bool:
+        """After a failed verification, switch to the next candidate playbook if one is left."""
+        candidate = int(self.run.state.get("candidate") or 0) + 1
+        if candidate >= len(self._candidates()):
+            return False
+        tried = [*self.run.state.get("playbooksTried", [self._candidates()[0] or "inline"])]
+        self.run.state.update(
+            candidate=candidate, recovered=None, playbooksTried=[*tried, self._candidates()[candidate]]
+        )
+        self._record(node, result={"fallback": self._candidates()[candidate]})
+        if not self._load_graph():
+            return True
+        assert self.graph is not None
+        self.run.current = self.graph.start
+        self._checkpoint()
         return True
 
     def _admit(self) -> bool:
@@ -189,13 +212,16 @@ class Engine:
             dry_run=self.spec.dry_run,
             key=key,
             clock=self.clock,
+            sleep=self.sleep,
         )
 
     def _execute(self, node: GraphNode) -> None:
         started = now_text(self.clock)
         if node.type == "end":
-            self._record(node, started=started)
             recovered = self.run.state.get("recovered")
+            if recovered is False and self._fall_back(node):
+                return
+            self._record(node, started=started)
             self._finish(
                 "Failed" if recovered is False else "Succeeded",
                 "not recovered" if recovered is False else "done",
@@ -341,43 +367,27 @@ class Engine:
         self._event(kind, reason or phase, message)
 
     def _event(self, kind: str, reason: str, message: str) -> None:
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"generateName": f"{self.name}.", "namespace": self.namespace},
-            "involvedObject": {
-                "apiVersion": API_VERSION,
-                "kind": "AgentRun",
-                "name": self.name,
-                "namespace": self.namespace,
-                "uid": self.meta.get("uid"),
-            },
-            "type": kind,
-            "reason": reason,
-            "message": message[:1024],
-            "source": {"component": "naksha-agent"},
+        involved = {
+            "apiVersion": API_VERSION,
+            "kind": "AgentRun",
+            "name": self.name,
+            "namespace": self.namespace,
+            "uid": self.meta.get("uid"),
         }
+        event = event_about(involved, reason=reason, message=message, kind=kind, component="naksha-agent")
         try:
             self.kube.create(event)
         except KubeError as error:
             logger.warning("posting an Event for AgentRun %s/%s failed: %s", self.namespace, self.name, error)
 
     def _outcome(self) -> dict[str, Any]:
-        state = self.run.state
-        started = state.get("startedAt")
-        detected = self.spec.signal.detected_at
-        acted, recovered = state.get("firstActionAt"), state.get("recoveredAt")
-        detected_ts = (
-            datetime.datetime.fromisoformat(detected.replace("Z", "+00:00")).timestamp() if detected else None
+        candidates = self._candidates()
+        return outcome(
+            self.run,
+            detected_at=self.spec.signal.detected_at,
+            playbook=candidates[int(self.run.state.get("candidate") or 0)] or "inline",
+            first_playbook=candidates[0] or "inline",
         )
-        return {
-            "resolved": self.run.phase == "Succeeded" and state.get("recovered") is not False,
-            "playbook": self.spec.playbook_ref.name if self.spec.playbook_ref else "inline",
-            "actions": [f"{a['node']}:{a['wpk']}" for a in self.run.actions.values()],
-            "timeToDetectSeconds": seconds_between(detected_ts, started),
-            "timeToActSeconds": seconds_between(started, acted),
-            "timeToRecoverSeconds": seconds_between(acted or started, recovered),
-        }
 
     def _checkpoint(self, *, outcome: dict[str, Any] | None = None, reason: str | None = None) -> None:
         status = self.run.as_status()
@@ -391,4 +401,3 @@ class Engine:
         except KubeError as error:
             logger.warning("checkpointing AgentRun %s/%s failed: %s", self.namespace, self.name, error)
             raise
-

@@ -28,7 +28,8 @@ from naksha.models.group import GROUP
 PLAYBOOK_LABEL = f"{GROUP}/playbook"
 PLAYBOOK_KEY = "playbook.yaml"
 CONFIG_MAPS = resource_for("v1", "ConfigMap")
-TEMPLATE = re.compile(r"^\$\{(.+)\}$", re.DOTALL)
+TEMPLATE = re.compile(r"^\$\{([^{}]+)\}$")
+EMBEDDED = re.compile(r"\$\{([^{}]+)\}")
 
 
 class PlaybookError(ValueError):
@@ -94,6 +95,44 @@ BUILTIN: dict[str, Graph] = {
                     "type": "observe",
                     "wpk": "wait",
                     "params": {"duration": "30s"},
+                    "next": "done",
+                },
+                {"name": "done", "type": "end"},
+            ],
+        }
+    ),
+    "rollback-on-error-rate": _graph(
+        {
+            "start": "observe",
+            "nodes": [
+                {
+                    "name": "observe",
+                    "type": "observe",
+                    "wpk": "query-metric",
+                    "params": {"stream": "${signal.stream}", "detector": "${signal.detector}"},
+                    "next": "decide",
+                },
+                {
+                    "name": "decide",
+                    "type": "decide",
+                    "edges": [{"when": "state.anomalous", "to": "rollback"}, {"to": "done"}],
+                },
+                {
+                    "name": "rollback",
+                    "type": "act",
+                    "wpk": "rollback-rollout",
+                    "params": {"reason": "error rate anomaly on ${signal.stream}/${signal.detector}"},
+                    "next": "verify",
+                },
+                {
+                    "name": "verify",
+                    "type": "verify",
+                    "wpk": "query-metric",
+                    "params": {
+                        "stream": "${signal.stream}",
+                        "detector": "${signal.detector}",
+                        "window": "1m",
+                    },
                     "next": "done",
                 },
                 {"name": "done", "type": "end"},
@@ -187,11 +226,10 @@ def _node_problems(graph: Graph) -> list[str]:
 
 def _param_problems(package: Any, params: dict[str, Any]) -> list[str]:
     problems = []
-    for value in params.values():
-        match = TEMPLATE.match(value) if isinstance(value, str) else None
-        if match:
+    for value in _strings(params):
+        for expression in EMBEDDED.findall(value):
             try:
-                compile_expression(match[1])
+                compile_expression(expression)
             except ExpressionError as error:
                 problems.append(f"template {value!r}: {error}")
     fields = package.params.model_fields
@@ -231,9 +269,32 @@ def _closure(start: list[str], successors: Mapping[str, list[str]]) -> set[str]:
 
 
 def render_params(params: Mapping[str, Any], variables: Mapping[str, Any]) -> dict[str, Any]:
-    """Node parameters with ``${expr}`` templates replaced by their values."""
-    rendered = {}
-    for key, value in params.items():
-        match = TEMPLATE.match(value) if isinstance(value, str) else None
-        rendered[key] = compile_expression(match[1])(variables) if match else value
-    return rendered
+    """Node parameters with ``${expr}`` templates replaced, in nested maps and lists too.
+
+    A value that is one template takes the expression's value and type (``"${inputs.step}"`` → 2);
+    templates inside a longer string are interpolated as text.
+    """
+    return {key: _render(value, variables) for key, value in params.items()}
+
+
+def _render(value: Any, variables: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        whole = TEMPLATE.match(value)
+        if whole:
+            return compile_expression(whole[1])(variables)
+        return EMBEDDED.sub(lambda part: str(compile_expression(part[1])(variables)), value)
+    if isinstance(value, Mapping):
+        return {key: _render(item, variables) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_render(item, variables) for item in value]
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []

@@ -56,3 +56,24 @@ class RunState:
             "startedAt": self.started_at,
             "message": self.message,
         }
+
+
+def outcome(run: RunState, *, detected_at: str | None, playbook: str, first_playbook: str) -> dict[str, Any]:
+    """What a finished run reports for learning: resolved or not, its times, what it did."""
+    state = run.state
+    started = state.get("startedAt")
+    acted, recovered = state.get("firstActionAt"), state.get("recoveredAt")
+    detected = (
+        datetime.datetime.fromisoformat(detected_at.replace("Z", "+00:00")).timestamp()
+        if detected_at
+        else None
+    )
+    return {
+        "resolved": run.phase == "Succeeded" and state.get("recovered") is not False,
+        "playbook": playbook,
+        "playbooksTried": state.get("playbooksTried") or [first_playbook],
+        "actions": [f"{a['node']}:{a['wpk']}" for a in run.actions.values()],
+        "timeToDetectSeconds": seconds_between(detected, started),
+        "timeToActSeconds": seconds_between(started, acted),
+        "timeToRecoverSeconds": seconds_between(acted or started, recovered),
+    }

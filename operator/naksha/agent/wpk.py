@@ -42,6 +42,7 @@ class WpkContext:
     dry_run: bool = False
     key: str = ""
     clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
     http_timeout: float = 5.0
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
 

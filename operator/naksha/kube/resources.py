@@ -54,9 +54,15 @@ for _info in KINDS:
     _BY_KEY[(_ref.api_version, _ref.kind)] = _ref
 
 
-def resource_for(api_version: str, kind: str) -> ResourceRef:
-    """The resource of an apiVersion + kind; KeyError names the kind when Naksha does not know it."""
+_BY_KIND: dict[str, ResourceRef] = {ref.kind: ref for ref in _BY_KEY.values()}
+
+
+def resource_for(api_version: str | None, kind: str) -> ResourceRef:
+    """The resource of an apiVersion + kind (no apiVersion: the kind's only one among those known).
+
+    KeyError names the kind when Naksha does not know it.
+    """
     try:
-        return _BY_KEY[(api_version, kind)]
+        return _BY_KEY[(api_version, kind)] if api_version else _BY_KIND[kind]
     except KeyError:
-        raise KeyError(f"naksha does not manage {kind} in {api_version}") from None
+        raise KeyError(f"naksha does not manage {kind} in {api_version or 'any apiVersion'}") from None

@@ -86,6 +86,11 @@ class Timeouts(NakshaModel):
 class AgentRunSpec(NakshaModel):
     playbook_ref: PlaybookRef | None = None
     graph: Graph | None = None
+    fallbacks: list[PlaybookRef] = Field(
+        default_factory=list,
+        max_length=5,
+        description="Playbooks tried in order when verification fails (after reverting what was done).",
+    )
     signal: Signal = Field(default_factory=Signal)
     inputs: FreeForm = Field(default_factory=dict)
     target: ObjectTarget | None = None

@@ -81,7 +81,11 @@ class LabelSelector(NakshaModel):
 class ObjectTarget(NakshaModel):
     """A reference to one Kubernetes object (the subject of an action or an experiment)."""
 
-    api_version: str = Field(default="apps/v1", min_length=1)
+    api_version: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Absent: the kind's own (apps/v1 Deployment, naksha.io/v1alpha1 Rollout, v1 ConfigMap).",
+    )
     kind: str = Field(min_length=1, description="Kind of the object, e.g. Deployment or Rollout.")
     name: str = Field(min_length=1)
     namespace: str | None = Field(default=None, description="Defaults to the referring object's namespace.")

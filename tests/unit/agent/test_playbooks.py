@@ -100,3 +100,30 @@ def test_templates_are_rendered_from_the_run():
     params = {"delta": "${inputs.step or 2}", "stream": "${signal.stream}", "fixed": 3}
     rendered = render_params(params, {"inputs": {}, "signal": {"stream": "s1"}, "state": {}, "target": {}})
     assert rendered == {"delta": 2, "stream": "s1", "fixed": 3}
+
+
+def test_templates_inside_text_and_nested_parameters_are_rendered_too():
+    params = {
+        "reason": "anomaly on ${signal.stream}/${signal.detector} (x${inputs.step or 2})",
+        "patch": {"spec": {"replicas": "${state.replicas + 1}"}, "tags": ["${signal.stream}", "fixed"]},
+    }
+    variables = {"inputs": {}, "signal": {"stream": "s1", "detector": "p99"}, "state": {"replicas": 3}}
+    assert render_params(params, {**variables, "target": {}}) == {
+        "reason": "anomaly on s1/p99 (x2)",
+        "patch": {"spec": {"replicas": 4}, "tags": ["s1", "fixed"]},
+    }
+
+
+def test_a_bad_expression_inside_text_is_found_when_the_playbook_loads():
+    nodes = [
+        {
+            "name": "a",
+            "type": "act",
+            "wpk": "notify",
+            "params": {"message": "value ${__import__('os')}"},
+            "next": "end",
+        },
+        END,
+    ]
+    with pytest.raises(PlaybookError, match="template"):
+        validate(graph(*nodes))

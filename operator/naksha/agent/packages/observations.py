@@ -19,6 +19,7 @@ from pydantic import Field
 
 from naksha.agent.wpk import Plan, Result, WorkPackage, WpkContext, WpkError, register
 from naksha.kube import Conflict, NotFound, resource_for
+from naksha.kube.events import event_about
 from naksha.models.common import Duration, NakshaModel, parse_duration
 from naksha.models.group import API_VERSION
 
@@ -74,7 +75,7 @@ def _query_metric(context: WpkContext, params: QueryMetricParams, plan: Plan) ->
         except NotFound:
             raise WpkError(f"InsightStream {context.namespace}/{params.stream} does not exist") from None
         last = ((stream.get("status") or {}).get("lastAnomaly") or {}).get(params.detector)
-        age = _age(last.get("detectedAt")) if last else None
+        age = _age(last.get("detectedAt"), context.clock()) if last else None
         result.update(
             anomalous=age is not None and age < parse_duration(params.window),
             value=last.get("value") if last else None,
@@ -92,11 +93,11 @@ def _query_metric(context: WpkContext, params: QueryMetricParams, plan: Plan) ->
     return result
 
 
-def _age(stamp: str | None) -> float | None:
+def _age(stamp: str | None, now: float) -> float | None:
     if not stamp:
         return None
     moment = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return time.time() - moment.timestamp()
+    return now - moment.timestamp()
 
 
 register(
@@ -159,14 +160,13 @@ def _plan_wait(context: WpkContext, params: WaitParams) -> Plan:
     seconds = parse_duration(params.duration)
     if seconds > MAX_WAIT_SECONDS:
         raise WpkError(f"wait is limited to {MAX_WAIT_SECONDS} s")
-    # An absolute deadline, so a restarted run waits only for what is left.
     return {"until": context.clock() + seconds}
 
 
 def _wait(context: WpkContext, params: WaitParams, plan: Plan) -> Result:
     left = plan["until"] - context.clock()
     if left > 0 and not context.dry_run:
-        time.sleep(left)
+        context.sleep(left)  # the engine's sleep: wakes early when the operator stops
     return {"waited": True}
 
 
@@ -174,7 +174,7 @@ register(
     WorkPackage(
         "wait",
         "1.0",
-        "Wait for a duration (survives restarts).",
+        "Wait for a duration (a restart mid-wait waits the whole duration again).",
         WaitParams,
         "observe",
         (),
@@ -194,26 +194,20 @@ class NotifyParams(NakshaModel):
 
 
 def _notify(context: WpkContext, params: NotifyParams, plan: Plan) -> Result:
-    event = {
-        "apiVersion": "v1",
-        "kind": "Event",
-        # Named after the action's key: a replay after a crash finds it and posts nothing twice.
-        "metadata": {
-            "name": f"{context.run_name}.{context.key[:16] or 'notice'}",
-            "namespace": context.namespace,
-        },
-        "involvedObject": {
+    # Named after the action's key: a replay after a crash finds it and posts nothing twice.
+    name = f"{context.run_name}.{context.key[:16] or 'notice'}"
+    event = event_about(
+        {
             "apiVersion": API_VERSION,
             "kind": "AgentRun",
             "name": context.run_name,
             "namespace": context.namespace,
         },
-        "reason": params.reason,
-        "message": params.message,
-        "type": "Normal",
-        "source": {"component": "naksha-agent"},
-    }
-    name = f"{context.run_name}.{context.key[:16] or 'notice'}"
+        reason=params.reason,
+        message=params.message,
+        component="naksha-agent",
+        name=name,
+    )
     result: Result = {"event": name}
     if not context.dry_run:
         try:

@@ -1,0 +1,1 @@
+"""Progressive delivery: the Rollout controller's domain logic (no kopf imports)."""
