@@ -209,6 +209,7 @@ class Engine:
             self.name,
             self.spec.target,
             self.run.state,
+            signal=self.spec.signal.model_dump(by_alias=True, exclude_none=True),
             dry_run=self.spec.dry_run,
             key=key,
             clock=self.clock,
@@ -298,6 +299,8 @@ class Engine:
         context = self._context()
         while True:
             result = package.apply(context, parsed, package.plan(context, parsed))
+            if "anomalous" not in result:
+                raise WpkError(f"{node.wpk} gave no verdict to verify (e.g. query-metric needs above/below)")
             self.run.state.update(result)
             if condition(self._variables()):
                 self.run.state["recovered"] = True

@@ -39,6 +39,7 @@ class WpkContext:
     run_name: str
     target: ObjectTarget | None
     state: Mapping[str, Any]
+    signal: Mapping[str, Any] = field(default_factory=dict)  # the run's spec.signal (camelCase)
     dry_run: bool = False
     key: str = ""
     clock: Callable[[], float] = time.time

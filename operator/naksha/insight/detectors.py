@@ -217,6 +217,13 @@ class DetectorBank:
     def evicted(self) -> int:
         return sum(runner.evicted for runner in self.runners)
 
+    def live_state(self) -> dict[str, dict[str, int]]:
+        """Per detector, how many series are in an incident now (0: the detector has recovered)."""
+        return {
+            runner.name: {"active": sum(1 for state in runner.series.values() if state.in_incident)}
+            for runner in self.runners
+        }
+
 
 def _rfc3339(ts: float) -> str:
     return (

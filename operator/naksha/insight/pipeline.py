@@ -119,4 +119,5 @@ class Pipeline:
             "deadLettered": self.dead_lettered,
             "anomalies": self.anomalies,
             "lastAnomaly": dict(self.last_anomaly),
+            "detectors": self.bank.live_state(),
         }

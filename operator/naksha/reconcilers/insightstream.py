@@ -106,10 +106,11 @@ def summarize_reports(context: ReconcileContext) -> None:
 
 
 def summarize(reports: Any) -> dict[str, Any]:
-    """Totals across worker reports: counts summed, lag the worst, the newest anomaly per detector."""
+    """Totals across worker reports: counts and series in incident summed, lag the worst, newest anomalies."""
     totals: dict[str, Any] = {"ingested": 0, "rejected": 0, "deadLettered": 0, "anomalies": 0, "agentRuns": 0}
     lags: list[float] = []
     last: dict[str, dict[str, Any]] = {}
+    live: dict[str, dict[str, int]] = {}
     for report in reports:
         totals["ingested"] += int(report.get("ingested") or 0)
         totals["rejected"] += int(report.get("rejected") or 0)
@@ -118,6 +119,9 @@ def summarize(reports: Any) -> dict[str, Any]:
         totals["agentRuns"] += int(report.get("agentRunsCreated") or 0)
         if report.get("lag") is not None:
             lags.append(float(report["lag"]))
+        for detector, state in (report.get("detectors") or {}).items():
+            entry = live.setdefault(detector, {"active": 0})
+            entry["active"] += int((state or {}).get("active") or 0)
         for detector, anomaly in (report.get("lastAnomaly") or {}).items():
             if detector not in last or str(anomaly.get("detectedAt", "")) > str(
                 last[detector].get("detectedAt", "")
@@ -125,6 +129,7 @@ def summarize(reports: Any) -> dict[str, Any]:
                 last[detector] = dict(anomaly)
     totals["lag"] = max(lags) if lags else None
     totals["lastAnomaly"] = last
+    totals["detectors"] = live
     return totals
 
 

@@ -7,7 +7,11 @@ graph's routing, verification, fallbacks, limits and replays are checked step by
 from __future__ import annotations
 
 import copy
+import http.server
+import json
+import threading
 import time
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -184,3 +188,96 @@ def test_rollback_rollout_asks_the_rollout_to_abort_with_the_reason(kube, api_cl
     assert annotations[controls.ABORT] == "error rate anomaly on web-latency/p99"
     assert annotations[controls.ABORT_REQUESTED_BY] == f"{fresh_namespace}/rollback"
     assert status["outcome"]["actions"] == ["rollback:rollback-rollout"]
+
+
+class PrometheusStandIn:
+    """Answers /api/v1/query in Prometheus' documented format from a script of values.
+
+    A stand-in because no Prometheus server runs on these machines; the request and the reply
+    follow the HTTP API's documented shape (``data.result[0].value = [ts, "text"]``).
+    """
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = values
+        self.queries: list[str] = []
+        stand_in = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+                stand_in.queries += query.get("query", [])
+                value = stand_in.values.pop(0) if len(stand_in.values) > 1 else stand_in.values[0]
+                body = {
+                    "status": "success",
+                    "data": {
+                        "resultType": "vector",
+                        "result": [{"metric": {}, "value": [time.time(), str(value)]}],
+                    },
+                }
+                payload = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def test_a_prometheus_error_rate_drives_the_decision_and_the_verification(kube, api_client, fresh_namespace):
+    apps, custom = setup(api_client, fresh_namespace, "web")
+    prometheus = PrometheusStandIn([0.2, 0.2, 0.01])  # high before acting, then recovered
+    query = {"prometheus": prometheus.url, "query": 'rate(errors_total{app="web"}[1m])', "above": 0.05}
+    graph = {
+        "start": "observe",
+        "nodes": [
+            {"name": "observe", "type": "observe", "wpk": "query-metric", "params": query, "next": "decide"},
+            {
+                "name": "decide",
+                "type": "decide",
+                "edges": [{"when": "state.anomalous", "to": "scale"}, {"to": "done"}],
+            },
+            {"name": "scale", "type": "act", "wpk": "scale", "params": {"replicas": 5}, "next": "verify"},
+            {"name": "verify", "type": "verify", "wpk": "query-metric", "params": query, "next": "done"},
+            {"name": "done", "type": "end"},
+        ],
+    }
+    try:
+        status = run_to_end(
+            kube, create_run(custom, fresh_namespace, "prom", {"graph": graph, "target": TARGET}), Clock()
+        )
+    finally:
+        prometheus.server.shutdown()
+    assert status["phase"] == "Succeeded", status["message"]
+    assert status["state"]["recovered"] is True and status["state"]["value"] == 0.01
+    assert prometheus.queries[0] == 'rate(errors_total{app="web"}[1m])'
+    assert apps.read_namespaced_deployment("web", fresh_namespace).spec.replicas == 5
+
+
+def test_a_verify_node_without_a_verdict_fails_the_run_with_the_reason(kube, api_client, fresh_namespace):
+    _, custom = setup(api_client, fresh_namespace, "web")
+    prometheus = PrometheusStandIn([0.2])
+    graph = {
+        "start": "verify",
+        "nodes": [
+            {
+                "name": "verify",
+                "type": "verify",
+                "wpk": "query-metric",
+                "params": {"prometheus": prometheus.url, "query": "up"},
+                "next": "done",
+            },
+            {"name": "done", "type": "end"},
+        ],
+    }
+    try:
+        status = run_to_end(kube, create_run(custom, fresh_namespace, "noverdict", {"graph": graph}), Clock())
+    finally:
+        prometheus.server.shutdown()
+    assert status["phase"] == "Failed"
+    assert "gave no verdict" in status["message"]

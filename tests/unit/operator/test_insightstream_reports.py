@@ -32,3 +32,13 @@ def test_the_newest_anomaly_per_detector_wins():
 
 def test_without_reports_the_lag_is_unknown_rather_than_zero():
     assert summarize([])["lag"] is None
+
+
+def test_series_in_an_incident_are_summed_per_detector_so_recovery_means_zero_everywhere():
+    totals = summarize(
+        [
+            {"detectors": {"latency": {"active": 1}, "errors": {"active": 0}}},
+            {"detectors": {"latency": {"active": 2}}},
+        ]
+    )
+    assert totals["detectors"] == {"latency": {"active": 3}, "errors": {"active": 0}}

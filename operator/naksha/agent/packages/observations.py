@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
@@ -55,7 +56,12 @@ class QueryMetricParams(NakshaModel):
     query: str | None = Field(default=None, description="PromQL, with prometheus.")
     stream: str | None = Field(default=None, description="InsightStream name, with detector.")
     detector: str | None = None
-    window: Duration = Field(default="2m", description="An anomaly younger than this counts.")
+    above: float | None = Field(default=None, description="With prometheus: anomalous above this.")
+    below: float | None = Field(default=None, description="With prometheus: anomalous below this.")
+    window: Duration = Field(
+        default="2m",
+        description="Without live detector state: an anomaly younger than this counts.",
+    )
 
 
 def _query_metric(context: WpkContext, params: QueryMetricParams, plan: Plan) -> Result:
@@ -68,16 +74,35 @@ def _query_metric(context: WpkContext, params: QueryMetricParams, plan: Plan) ->
         if status != 200:
             raise WpkError(f"prometheus answered {status}: {body[:200]!r}")
         samples = json.loads(body).get("data", {}).get("result", [])
-        result["value"] = float(samples[0]["value"][1]) if samples else None
+        value = float(samples[0]["value"][1]) if samples else None
+        result["value"] = value
+        if params.above is not None or params.below is not None:
+            result["anomalous"] = value is not None and (
+                (params.above is not None and value > params.above)
+                or (params.below is not None and value < params.below)
+            )
     elif params.stream and params.detector:
         try:
             stream = context.kube.get(STREAMS, context.namespace, params.stream)
         except NotFound:
             raise WpkError(f"InsightStream {context.namespace}/{params.stream} does not exist") from None
-        last = ((stream.get("status") or {}).get("lastAnomaly") or {}).get(params.detector)
-        age = _age(last.get("detectedAt"), context.clock()) if last else None
+        stream_status = stream.get("status") or {}
+        last = (stream_status.get("lastAnomaly") or {}).get(params.detector)
+        detector_state = (stream_status.get("detectors") or {}).get(params.detector)
+        if _signal_not_reported_yet(context.signal, params, last):
+            # The run's own anomaly is newer than the stream's last report: it is live by definition.
+            anomalous = True
+            result["pendingSignal"] = True
+        elif isinstance(detector_state, dict):
+            # The workers' live state: series of this detector still in an incident.
+            active = int(detector_state.get("active") or 0)
+            anomalous = active > 0
+            result["activeSeries"] = active
+        else:
+            age = _age(last.get("detectedAt"), context.clock()) if last else None
+            anomalous = age is not None and age < parse_duration(params.window)
         result.update(
-            anomalous=age is not None and age < parse_duration(params.window),
+            anomalous=anomalous,
             value=last.get("value") if last else None,
             detectedAt=last.get("detectedAt") if last else None,
         )
@@ -93,11 +118,26 @@ def _query_metric(context: WpkContext, params: QueryMetricParams, plan: Plan) ->
     return result
 
 
+def _signal_not_reported_yet(
+    signal: Mapping[str, Any], params: QueryMetricParams, last: Mapping[str, Any] | None
+) -> bool:
+    if (signal.get("stream"), signal.get("detector")) != (params.stream, params.detector):
+        return False
+    detected = signal.get("detectedAt")
+    if not detected:
+        return False
+    reported = (last or {}).get("detectedAt")
+    return not reported or _timestamp(str(detected)) > _timestamp(str(reported))
+
+
+def _timestamp(stamp: str) -> float:
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
 def _age(stamp: str | None, now: float) -> float | None:
     if not stamp:
         return None
-    moment = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return now - moment.timestamp()
+    return now - _timestamp(stamp)
 
 
 register(

@@ -1,0 +1,115 @@
+"""The closed loop: a telemetry spike → an AgentRun → scale-out → the detector recovers → resolved, with MTTR.
+
+Everything real on the local control plane: the operator, an InsightStream worker running as a
+``naksha insight-worker`` process that takes HTTP pushes, the AgentRun engine, the Deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from typing import Any
+
+from kubernetes import client
+from tests.integration.agent.test_agentrun_on_the_control_plane import GROUP, VERSION, deployment, run_status
+from tests.support import eventually, free_port
+
+WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the local kubelet runs it as a process
+INGEST_PORT = free_port()
+
+
+def latency_stream() -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "InsightStream",
+        "metadata": {"name": "checkout"},
+        "spec": {
+            "source": {"type": "http", "http": {"port": INGEST_PORT}},
+            "detectors": [
+                {
+                    "name": "p99",
+                    "metric": "http_p99_seconds",
+                    "method": "threshold",
+                    "minSamples": 3,
+                    "cooldown": "2s",
+                    "params": {"threshold": {"above": 1.0}},
+                }
+            ],
+            "triggers": [
+                {
+                    "name": "scale-out",
+                    "detector": "p99",
+                    "agentRun": {
+                        "playbook": "scale-out-on-latency",
+                        "target": {"kind": "Deployment", "name": "checkout"},
+                        "spec": {"inputs": {"step": 3, "maxReplicas": 8}},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def push(values: list[float], start: float) -> None:
+    records = [
+        {"ts": start + i, "metric": "http_p99_seconds", "value": v, "labels": {"service": "checkout"}}
+        for i, v in enumerate(values)
+    ]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{INGEST_PORT}/ingest",
+        data=json.dumps(records).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 202
+
+
+def test_a_latency_spike_is_remediated_and_the_run_reports_resolved_with_its_times(
+    naksha_operator, api_client, fresh_namespace
+):
+    apps, custom = client.AppsV1Api(api_client), client.CustomObjectsApi(api_client)
+    apps.create_namespaced_deployment(fresh_namespace, deployment("checkout", replicas=2))
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, fresh_namespace, "insightstreams", latency_stream()
+    )
+    eventually(
+        lambda: (
+            custom.get_namespaced_custom_object(
+                GROUP, VERSION, fresh_namespace, "insightstreams", "checkout"
+            )["status"]["phase"]
+            == "Running"
+        ),
+        timeout=60,
+    )
+    now = time.time()
+    push([0.2] * 10 + [4.0] * 3, start=now - 13)  # normal, then a spike
+
+    def the_run() -> str:
+        (run,) = custom.list_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "agentruns")["items"]
+        return str(run["metadata"]["name"])
+
+    name = eventually(the_run, timeout=30)
+    eventually(
+        lambda: apps.read_namespaced_deployment("checkout", fresh_namespace).spec.replicas == 5, timeout=30
+    )
+    assert run_status(custom, fresh_namespace, name)["phase"] == "Running"  # verifying: not recovered yet
+
+    push([0.2] * 5, start=now + 3)  # the scaled-out service is fast again, past the detector's cooldown
+    status = eventually(
+        lambda: (s := run_status(custom, fresh_namespace, name)).get("phase") == "Succeeded" and s, timeout=60
+    )
+
+    outcome = status["outcome"]
+    assert outcome["resolved"] is True
+    assert outcome["playbook"] == "scale-out-on-latency"
+    assert outcome["actions"] == ["scale:scale"]
+    assert 0 <= outcome["timeToDetectSeconds"] < 30
+    assert 0 <= outcome["timeToActSeconds"] < 30
+    assert 0 < outcome["timeToRecoverSeconds"] < 60
+    stream_status = custom.get_namespaced_custom_object(
+        GROUP, VERSION, fresh_namespace, "insightstreams", "checkout"
+    )["status"]
+    assert stream_status["detectors"]["p99"]["active"] == 0
+    assert stream_status["agentRuns"] == 1
