@@ -68,3 +68,23 @@ def test_a_list_carries_the_collection_resource_version(core, fleet):
     listing = core.list_namespaced_config_map(fleet)
     newest = max(int(c.metadata.resource_version) for c in listing.items)
     assert int(listing.metadata.resource_version) >= newest
+
+
+def test_metrics_count_the_requests_served_per_verb_and_resource(core, namespace, api_client):
+    def served() -> dict[str, float]:
+        host = api_client.configuration.host
+        text = api_client.rest_client.pool_manager.request("GET", f"{host}/metrics").data.decode()
+        counts = {}
+        for line in text.splitlines():
+            if line.startswith("apiserver_request_total{") and 'resource="configmaps"' in line:
+                labels, value = line.rsplit(" ", 1)
+                counts[labels.split('verb="')[1].split('"')[0]] = float(value)
+        return counts
+
+    before = served()
+    core.create_namespaced_config_map(namespace, configmap("counted"))
+    core.read_namespaced_config_map("counted", namespace)
+    core.list_namespaced_config_map(namespace)
+    after = served()
+    for verb in ("POST", "GET", "LIST"):
+        assert after[verb] - before.get(verb, 0) == 1, verb

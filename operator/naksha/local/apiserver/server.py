@@ -19,6 +19,7 @@ import kmock
 import yaml
 
 from naksha.local.apiserver import discovery, errors, patching, tables
+from naksha.local.apiserver.accounting import RequestCounter
 from naksha.local.apiserver.objects import ObjectService
 from naksha.local.apiserver.requests import Target, flag, is_protobuf, parse_target, wants_table
 from naksha.local.apiserver.resources import Catalog
@@ -45,6 +46,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
     catalog: Catalog = attrs.field(factory=Catalog, init=False)
     api: ObjectService = attrs.field(init=False)
     _baseline_payloads: int = attrs.field(default=0, init=False)
+    served: RequestCounter = attrs.field(factory=RequestCounter, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -73,6 +75,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
             request.headers.get("Content-Type", "")
         ):
             raise errors.unsupported_media_type(_PROTOBUF_MESSAGE)
+        if request.method == "GET" and parts == ["metrics"]:
+            return aiohttp.web.Response(text=self.served.prometheus_text(), content_type="text/plain")
         if request.method == "GET":
             document = self._document(parts)
             if document is not None:
@@ -125,6 +129,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
         dry_run = query.get("dryRun") == "All"
         strict = query.get("fieldValidation") == "Strict"
         resource = target.resource
+        self.served.count(method, target, watch=flag(query.get("watch")))
         if target.name is None:
             if method == "GET" and flag(query.get("watch")):
                 return await self._watch(request, target)
