@@ -21,14 +21,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field, ValidationError, field_validator
 
-from naksha.agent import tokens
-from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
+from naksha.agent import AGENT_RUNS, tokens
+from naksha.kube import Conflict, Kube, KubeError, NotFound
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.common import FreeForm, NakshaModel, ObjectTarget
 from naksha.models.group import API_VERSION, GROUP
 
 logger = logging.getLogger(__name__)
-AGENT_RUNS = resource_for(API_VERSION, "AgentRun")
 SIGNAL_LABEL = f"{GROUP}/signal-id"
 MAX_BODY_BYTES = 256 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -21,25 +21,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from naksha.agent import guardrails
+from naksha.agent import AGENT_RUNS, guardrails
 from naksha.agent.expressions import ExpressionError, compile_expression
 from naksha.agent.playbooks import PlaybookError, render_params, resolve, validate
+from naksha.agent.recorder import RunRecorder
 from naksha.agent.runstate import RunState, now_text, outcome
-from naksha.agent.wpk import WpkContext, WpkError, lookup
-from naksha.kube import Kube, KubeError, NotFound, resource_for
-from naksha.kube.events import event_about
+from naksha.agent.wpk import NotYet, WpkContext, WpkError, lookup
+from naksha.kube import Kube, NotFound
 from naksha.models.agentrun import AgentRunSpec, Graph, GraphNode
 from naksha.models.common import parse_duration
-from naksha.models.group import API_VERSION
 from naksha.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
-AGENT_RUNS = resource_for(API_VERSION, "AgentRun")
 TERMINAL = frozenset({"Succeeded", "Failed", "Rejected", "Refused"})
-VERIFY_INTERVAL_SECONDS = 2.0
+POLL_SECONDS = 1.0  # between checks of a waiting run (approval, wait, verification)
 
 
-class Engine:
+class Engine(RunRecorder):
     """Runs one AgentRun to the end; ``run_once`` does one node, ``run`` loops until done or told to stop."""
 
     def __init__(
@@ -51,16 +49,12 @@ class Engine:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.kube = kube
+        spec = AgentRunSpec.model_validate(body.get("spec") or {})
+        super().__init__(kube, body, RunState.from_status(dict(body.get("status") or {})), spec.target, clock)
         self.body = body
-        self.meta = body["metadata"]
-        self.namespace = self.meta["namespace"]
-        self.name = self.meta["name"]
         self.settings = settings or OperatorSettings()
-        self.clock = clock
         self.sleep = sleep
-        self.spec = AgentRunSpec.model_validate(body.get("spec") or {})
-        self.run = RunState.from_status(dict(body.get("status") or {}))
+        self.spec = spec
         self.graph: Graph | None = None
 
     # --- the loop ----------------------------------------------------------------------------
@@ -69,13 +63,13 @@ class Engine:
         try:
             while self.run.phase not in TERMINAL and not stopping():
                 if not self.run_once():
-                    self.sleep(1.0)
+                    self.sleep(POLL_SECONDS)
         except NotFound:
             logger.info("AgentRun %s/%s is gone; its engine stops", self.namespace, self.name)
         return self.run.phase
 
     def run_once(self) -> bool:
-        """One step; returns False when the run is waiting (approval) and nothing moved."""
+        """One step; False when the run is waiting (approval, a wait, a verification) and nothing moved."""
         if self.run.phase in TERMINAL:
             return False
         if self.graph is None and not self._load_graph():
@@ -99,7 +93,7 @@ class Engine:
             )
             return True
         try:
-            self._execute(node)
+            return self._execute(node)
         except guardrails.Refusal as refusal:
             self._refuse(refusal)
         except (WpkError, ExpressionError, PlaybookError) as error:
@@ -213,23 +207,21 @@ class Engine:
             dry_run=self.spec.dry_run,
             key=key,
             clock=self.clock,
-            sleep=self.sleep,
         )
 
-    def _execute(self, node: GraphNode) -> None:
-        started = now_text(self.clock)
+    def _execute(self, node: GraphNode) -> bool:
         if node.type == "end":
             recovered = self.run.state.get("recovered")
             if recovered is False and self._fall_back(node):
-                return
-            self._record(node, started=started)
+                return True
+            self._record(node)
             self._finish(
                 "Failed" if recovered is False else "Succeeded",
                 "not recovered" if recovered is False else "done",
                 reason=None,
             )
-            return
-        result: dict[str, Any] = {}
+            return True
+        result: dict[str, Any] | None = {}
         if node.type in ("observe", "act", "verify"):
             assert node.wpk is not None
             params = render_params(node.params, self._variables())
@@ -238,14 +230,41 @@ class Engine:
             elif node.type == "verify":
                 result = self._verify(node, params)
             else:
-                package = lookup(node.wpk)
-                parsed = package.parse_params(params)
-                context = self._context()
-                result = package.apply(context, parsed, package.plan(context, parsed))
-                self.run.state.update(result)
-        self._record(node, started=started, result=result)
+                result = self._observe(node, params)
+        if result is None:
+            return False  # still waiting; the node's pending record keeps its deadline
+        pending = self.run.pending.pop(self._pending_key(node), {})
+        self._record(node, started=pending.get("started"), result=result)
         self.run.current = self._next(node)
         self._checkpoint()
+        return True
+
+    def _pending_key(self, node: GraphNode) -> str:
+        return f"{node.name}@{self.run.step}"
+
+    def _pending(self, node: GraphNode, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """A waiting node's record (its plan, its deadline), written once so a restart keeps it."""
+        key = self._pending_key(node)
+        if key not in self.run.pending:
+            self.run.pending[key] = {"started": now_text(self.clock), **make()}
+            self._checkpoint()
+        return self.run.pending[key]
+
+    def _observe(self, node: GraphNode, params: dict[str, Any]) -> dict[str, Any] | None:
+        assert node.wpk is not None
+        package = lookup(node.wpk)
+        parsed = package.parse_params(params)
+        context = self._context()
+        try:
+            if package.waits:
+                plan = self._pending(node, lambda: {"plan": package.plan(context, parsed)})["plan"]
+            else:
+                plan = package.plan(context, parsed)
+            result = package.apply(context, parsed, plan)
+        except NotYet:
+            return None
+        self.run.state.update(result)
+        return result
 
     def _act(self, node: GraphNode, params: dict[str, Any]) -> dict[str, Any]:
         assert node.wpk is not None
@@ -289,26 +308,24 @@ class Engine:
         self.run.state[node.name] = action["result"]
         return dict(action["result"])
 
-    def _verify(self, node: GraphNode, params: dict[str, Any]) -> dict[str, Any]:
+    def _verify(self, node: GraphNode, params: dict[str, Any]) -> dict[str, Any] | None:
+        """One check; None while not recovered and the node's window is open."""
         assert node.wpk is not None
         package = lookup(node.wpk)
         parsed = package.parse_params(params)
         window = parse_duration(node.timeout or self.spec.timeouts.step)
-        deadline = self.clock() + window
-        condition = compile_expression("not state.anomalous")
+        pending = self._pending(node, lambda: {"deadline": self.clock() + window})
         context = self._context()
-        while True:
-            result = package.apply(context, parsed, package.plan(context, parsed))
-            if "anomalous" not in result:
-                raise WpkError(f"{node.wpk} gave no verdict to verify (e.g. query-metric needs above/below)")
-            self.run.state.update(result)
-            if condition(self._variables()):
-                self.run.state["recovered"] = True
-                self.run.state["recoveredAt"] = self.clock()
-                return result
-            if self.clock() >= deadline or self.spec.dry_run:
-                break
-            self.sleep(VERIFY_INTERVAL_SECONDS)
+        result = package.apply(context, parsed, package.plan(context, parsed))
+        if "anomalous" not in result:
+            raise WpkError(f"{node.wpk} gave no verdict to verify (e.g. query-metric needs above/below)")
+        self.run.state.update(result)
+        if compile_expression("not state.anomalous")(self._variables()):
+            self.run.state["recovered"] = True
+            self.run.state["recoveredAt"] = self.clock()
+            return result
+        if self.clock() < pending["deadline"] and not self.spec.dry_run:
+            return None
         self.run.state["recovered"] = False
         self.run.state["reverted"] = self._revert_all()
         return result
@@ -340,49 +357,6 @@ class Engine:
         assert self.graph is not None
         return next(node.name for node in self.graph.nodes if node.type == "end")
 
-    # --- records and checkpoints -------------------------------------------------------------
-
-    def _record(
-        self, node: GraphNode, *, started: str | None = None, result: Any = None, error: str = ""
-    ) -> None:
-        self.run.step += 1
-        record: dict[str, Any] = {
-            "node": node.name,
-            "type": node.type,
-            "started": started or now_text(self.clock),
-            "finished": now_text(self.clock),
-        }
-        if node.wpk:
-            record["wpk"] = node.wpk
-        if result:
-            record["result"] = result
-        if error:
-            record["error"] = error
-        self.run.steps.append(record)
-
-    def _finish(self, phase: str, message: str, *, reason: str | None = None) -> None:
-        self.run.phase = phase
-        self.run.message = message
-        self.run.current = None
-        self._checkpoint(outcome=self._outcome(), reason=reason)
-        guardrails.release(self.kube, self.namespace, self.name, self.spec.target)
-        kind = "Normal" if phase == "Succeeded" else "Warning"
-        self._event(kind, reason or phase, message)
-
-    def _event(self, kind: str, reason: str, message: str) -> None:
-        involved = {
-            "apiVersion": API_VERSION,
-            "kind": "AgentRun",
-            "name": self.name,
-            "namespace": self.namespace,
-            "uid": self.meta.get("uid"),
-        }
-        event = event_about(involved, reason=reason, message=message, kind=kind, component="naksha-agent")
-        try:
-            self.kube.create(event)
-        except KubeError as error:
-            logger.warning("posting an Event for AgentRun %s/%s failed: %s", self.namespace, self.name, error)
-
     def _outcome(self) -> dict[str, Any]:
         candidates = self._candidates()
         return outcome(
@@ -391,16 +365,3 @@ class Engine:
             playbook=candidates[int(self.run.state.get("candidate") or 0)] or "inline",
             first_playbook=candidates[0] or "inline",
         )
-
-    def _checkpoint(self, *, outcome: dict[str, Any] | None = None, reason: str | None = None) -> None:
-        status = self.run.as_status()
-        status["observedGeneration"] = self.meta.get("generation")
-        if outcome is not None:
-            status["outcome"] = outcome
-            status["finishedAt"] = now_text(self.clock)
-        status["conditions"] = guardrails.conditions(self.run.phase, self.run.message, reason, self.clock)
-        try:
-            self.kube.merge_patch(AGENT_RUNS, self.namespace, self.name, {"status": status}, status=True)
-        except KubeError as error:
-            logger.warning("checkpointing AgentRun %s/%s failed: %s", self.namespace, self.name, error)
-            raise

@@ -13,9 +13,9 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
 from typing import Any
 
+from naksha.agent import AGENT_RUNS
 from naksha.agent.engine import TERMINAL, Engine
 from naksha.kube import Conflict, Kube, NotFound, resource_for
 from naksha.models.agentrun import AgentRunSpec
@@ -26,8 +26,6 @@ from naksha.workloads.agent import build_executor_job
 
 logger = logging.getLogger(__name__)
 JOBS = resource_for("batch/v1", "Job")
-AGENT_RUNS = resource_for(API_VERSION, "AgentRun")
-POLL_SECONDS = 2.0
 
 
 def ensure_job(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> str:
@@ -70,29 +68,18 @@ def job_failure(job: dict[str, Any]) -> str | None:
     return None
 
 
-def supervise(
-    kube: Kube,
-    body: dict[str, Any],
-    settings: OperatorSettings,
-    *,
-    terminal: frozenset[str],
-    fail: Callable[[dict[str, Any], str], None],
-    stopping: Callable[[], bool],
-    sleep: Callable[[float], None],
-) -> str | None:
-    """Start the Job and wait until the run ends (returns its phase) or the operator stops (None)."""
+def job_verdict(kube: Kube, body: dict[str, Any], job_name: str, settings: OperatorSettings) -> str | None:
+    """One look: the run's final phase once it ended, or ``Failed`` after ending it because its Job
+    gave up; None while the Job may still finish it."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-    job_name = ensure_job(kube, body, settings)
-    while not stopping():
-        run = kube.get(AGENT_RUNS, namespace, name)
-        phase = (run.get("status") or {}).get("phase")
-        if phase in terminal:
-            return str(phase)
-        failure = job_failure(kube.get(JOBS, namespace, job_name))
-        if failure:
-            fail(run, f"the executor Job {job_name} failed ({failure})")
-            return "Failed"
-        sleep(POLL_SECONDS)
+    run = kube.get(AGENT_RUNS, namespace, name)
+    phase = (run.get("status") or {}).get("phase")
+    if phase in TERMINAL:
+        return str(phase)
+    failure = job_failure(kube.get(JOBS, namespace, job_name))
+    if failure:
+        Engine(kube, run, settings=settings).fail(f"the executor Job {job_name} failed ({failure})")
+        return "Failed"
     return None
 
 

@@ -14,16 +14,16 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from naksha.agent import AGENT_RUNS
 from naksha.kube import Kube, KubeError, NotFound, resource_for
 from naksha.models.agentrun import Approval
 from naksha.models.common import ObjectTarget, parse_duration
-from naksha.models.group import API_VERSION, GROUP
+from naksha.models.group import GROUP
 from naksha.settings import OperatorSettings
 
 LOCK = f"{GROUP}/agent-run"
 RECENT_ACTIONS = f"{GROUP}/agent-actions"
 APPROVAL = f"{GROUP}/approval"
-AGENT_RUNS = resource_for(API_VERSION, "AgentRun")
 FINISHED = ("Succeeded", "Failed", "Rejected", "Refused")
 
 

@@ -29,6 +29,7 @@ class RunState:
     state: dict[str, Any] = field(default_factory=dict)
     steps: list[dict[str, Any]] = field(default_factory=list)
     actions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # waiting nodes' plans and deadlines
     started_at: str | None = None
     message: str = ""
 
@@ -41,6 +42,7 @@ class RunState:
             state=dict(status.get("state") or {}),
             steps=list(status.get("steps") or []),
             actions=dict(status.get("actions") or {}),
+            pending=dict(status.get("pending") or {}),
             started_at=status.get("startedAt"),
             message=status.get("message") or "",
         )
@@ -53,6 +55,7 @@ class RunState:
             "state": self.state,
             "steps": self.steps[-KEPT_STEPS:],
             "actions": self.actions,
+            "pending": self.pending,
             "startedAt": self.started_at,
             "message": self.message,
         }

@@ -30,6 +30,10 @@ class WpkError(Exception):
     """A work package could not do its job; the message is shown in the run's step record."""
 
 
+class NotYet(Exception):
+    """Raised by ``apply`` of a waiting package: call again later with the same plan."""
+
+
 @dataclass
 class WpkContext:
     """What a work package sees: the API, the run's namespace, its target and state."""
@@ -43,7 +47,6 @@ class WpkContext:
     dry_run: bool = False
     key: str = ""
     clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
     http_timeout: float = 5.0
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
 
@@ -78,6 +81,7 @@ class WorkPackage:
     plan: PlanFn
     apply: ApplyFn
     revert: RevertFn | None = None
+    waits: bool = False  # its plan is kept while the node waits, so a restart resumes the wait
 
     @property
     def reversible(self) -> bool:

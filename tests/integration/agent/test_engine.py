@@ -26,7 +26,8 @@ from tests.integration.agent.test_agentrun_on_the_control_plane import (
 )
 from tests.support import ROOT
 
-from naksha.agent.engine import AGENT_RUNS, Engine
+from naksha.agent import AGENT_RUNS
+from naksha.agent.engine import Engine
 from naksha.kube import Kube
 from naksha.rollout import controls
 
@@ -144,7 +145,7 @@ def test_a_run_past_its_time_limit_ends_failed_with_the_reason(kube, api_client,
     assert status["phase"] == "Failed"
     completed = next(c for c in status["conditions"] if c["type"] == "Completed")
     assert completed["reason"] == "RunTimeout"
-    assert "exceeded spec.timeouts.run (1m) at node done" in completed["message"]
+    assert "exceeded spec.timeouts.run (1m) at node b" in completed["message"]
 
 
 def test_a_recorded_intent_is_applied_once_however_often_the_run_is_replayed(

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import Field
 
-from naksha.agent.wpk import Plan, Result, WorkPackage, WpkContext, WpkError, register
+from naksha.agent.wpk import NotYet, Plan, Result, WorkPackage, WpkContext, WpkError, register
 from naksha.kube import Conflict, NotFound, resource_for
 from naksha.kube.events import event_about
 from naksha.models.common import Duration, NakshaModel, parse_duration
@@ -204,9 +204,8 @@ def _plan_wait(context: WpkContext, params: WaitParams) -> Plan:
 
 
 def _wait(context: WpkContext, params: WaitParams, plan: Plan) -> Result:
-    left = plan["until"] - context.clock()
-    if left > 0 and not context.dry_run:
-        context.sleep(left)  # the engine's sleep: wakes early when the operator stops
+    if plan["until"] > context.clock() and not context.dry_run:
+        raise NotYet()  # the engine comes back later; the plan (the deadline) is kept meanwhile
     return {"waited": True}
 
 
@@ -214,12 +213,13 @@ register(
     WorkPackage(
         "wait",
         "1.0",
-        "Wait for a duration (a restart mid-wait waits the whole duration again).",
+        "Wait for a duration (without holding a thread; a restart waits only what is left).",
         WaitParams,
         "observe",
         (),
         _plan_wait,
         _wait,
+        waits=True,
     )
 )
 
