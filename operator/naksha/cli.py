@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=0, help="API port on 127.0.0.1 (default: any free port)")
     up.add_argument("--state-dir", type=Path, default=None, help="pod logs and kubelet state")
     up.add_argument("--no-kubelet", action="store_true", help="serve the API only; run no pods")
+    up.add_argument("--access-log", action="store_true", help="log every request (slows the API)")
     up.set_defaults(run=_run_local_up)
 
     demo = commands.add_parser("demo", help="run the demo on the local control plane")
@@ -179,6 +180,8 @@ def _run_local_up(args: argparse.Namespace) -> int:
     from naksha.local import LocalControlPlane
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.access_log:
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     plane = LocalControlPlane(
         port=args.port, state_dir=args.state_dir, kubeconfig=args.kubeconfig, kubelet=not args.no_kubelet
     )

@@ -34,6 +34,7 @@ class OperatorSettings:
     agent_kinds: tuple[str, ...] = ("Deployment", "Rollout", "EdgeNode", "ConfigMap", "InsightStream")
     agent_rate_limit: int = 5
     agent_rate_window: float = 600.0
+    agent_workers: int = 16  # threads that run AgentRun steps; waiting runs hold none
     agent_job_service_account: str = ""  # executor-job pods; needs the RBAC of the WPKs runs use
     # AgentRun HTTP API: off unless a token secret is given (NAKSHA_API_JWT_SECRET[_FILE]).
     api_port: int = 8080
@@ -64,6 +65,7 @@ class OperatorSettings:
             agent_kinds=_names(env, "NAKSHA_AGENT_KINDS") or cls.agent_kinds,
             agent_rate_limit=_count(env, "NAKSHA_AGENT_RATE_LIMIT", cls.agent_rate_limit),
             agent_rate_window=float(_count(env, "NAKSHA_AGENT_RATE_WINDOW", int(cls.agent_rate_window))),
+            agent_workers=_count(env, "NAKSHA_AGENT_WORKERS", cls.agent_workers),
             agent_job_service_account=env.get("NAKSHA_AGENT_JOB_SERVICE_ACCOUNT", "").strip(),
             api_port=_port(env, "NAKSHA_API_PORT", 8080),
             api_secret=_secret(env, "NAKSHA_API_JWT_SECRET"),

@@ -170,8 +170,7 @@ class Engine(RunRecorder):
         self.run.phase = "Running"
         self.run.started_at = self.run.started_at or now_text(self.clock)
         self.run.state.setdefault("startedAt", self.clock())
-        self._checkpoint()
-        return True
+        return True  # written with the first node's checkpoint
 
     def fail(self, message: str, reason: str = "ExecutorFailed") -> None:
         """End the run from outside the graph (its executor gave up), releasing what it holds."""
@@ -236,7 +235,10 @@ class Engine(RunRecorder):
         pending = self.run.pending.pop(self._pending_key(node), {})
         self._record(node, started=pending.get("started"), result=result)
         self.run.current = self._next(node)
-        self._checkpoint()
+        if node.type in ("act", "verify") or pending:
+            self._checkpoint()
+        # Observe and decide nodes change nothing: their records go out with the run's next write
+        # (an action's intent, a wait, the end), so a crash before it only repeats a read.
         return True
 
     def _pending_key(self, node: GraphNode) -> str:
@@ -276,7 +278,7 @@ class Engine(RunRecorder):
         context = self._context(key)
         action = self.run.actions.get(key)
         if action is None:
-            guardrails.before_action(
+            context.target_object = guardrails.before_action(
                 self.kube,
                 self.settings,
                 self.namespace,
@@ -302,9 +304,10 @@ class Engine(RunRecorder):
                 logger.warning("pausing %.1fs before applying %s", self.settings.test_pause_before_apply, key)
                 self.sleep(self.settings.test_pause_before_apply)
         if "result" not in action:
+            # Written with the node's record, right after: a crash before that applies the same
+            # absolute plan again, which changes nothing.
             action["result"] = package.apply(context, parsed, action["plan"])
             action["finishedAt"] = now_text(self.clock)
-            self._checkpoint()
         self.run.state[node.name] = action["result"]
         return dict(action["result"])
 

@@ -9,13 +9,14 @@ recent actions, for the rate limit).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from naksha.agent import AGENT_RUNS
-from naksha.kube import Kube, KubeError, NotFound, resource_for
+from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
 from naksha.models.agentrun import Approval
 from naksha.models.common import ObjectTarget, parse_duration
 from naksha.models.group import GROUP
@@ -24,6 +25,7 @@ from naksha.settings import OperatorSettings
 LOCK = f"{GROUP}/agent-run"
 RECENT_ACTIONS = f"{GROUP}/agent-actions"
 APPROVAL = f"{GROUP}/approval"
+LOCK_ATTEMPTS = 3
 FINISHED = ("Succeeded", "Failed", "Rejected", "Refused")
 
 
@@ -59,19 +61,41 @@ def before_action(
     clock: Callable[[], float],
     *,
     dry_run: bool,
-) -> None:
-    """Refuse, or take the target's lock and count the action against its rate limit."""
+) -> dict[str, Any] | None:
+    """Refuse, or take the target's lock and count the action against its rate limit.
+
+    Returns the target as the lock left it (the action's plan can start from it), or None when
+    there is no target or nothing is written (dry run). The lock is written with the
+    resourceVersion that was read, so two runs racing for one target cannot both take it.
+    """
     if settings.kill_switch:
         raise Refusal("KillSwitch", "the operator's kill switch is on: no run may act")
     if target is None or dry_run:
-        return
+        return None
+    for _attempt in range(LOCK_ATTEMPTS):
+        try:
+            return _lock(kube, settings, namespace, run, target, clock)
+        except Conflict:
+            continue  # the target changed under us: read it again
+    raise Refusal("TargetBusy", f"{target.kind} {target.name} kept changing; could not take its lock")
+
+
+def _lock(
+    kube: Kube,
+    settings: OperatorSettings,
+    namespace: str,
+    run: str,
+    target: ObjectTarget,
+    clock: Callable[[], float],
+) -> dict[str, Any]:
     ref = _ref(target)
     where = target.namespace or namespace
     try:
         obj = kube.get(ref, where, target.name)
     except NotFound:
         raise Refusal("TargetNotFound", f"{target.kind} {where}/{target.name} does not exist") from None
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    metadata = obj.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
     holder = annotations.get(LOCK)
     me = f"{namespace}/{run}"
     if holder and holder != me and _still_running(kube, holder):
@@ -87,21 +111,24 @@ def before_action(
             f"{settings.agent_rate_window:.0f}s (limit {settings.agent_rate_limit})",
         )
     recent.append(round(now, 3))
-    patch = {"metadata": {"annotations": {LOCK: me, RECENT_ACTIONS: json.dumps(recent)}}}
-    kube.merge_patch(ref, where, target.name, patch)
+    patch = {
+        "metadata": {
+            "resourceVersion": metadata.get("resourceVersion"),
+            "annotations": {LOCK: me, RECENT_ACTIONS: json.dumps(recent)},
+        }
+    }
+    return kube.merge_patch(ref, where, target.name, patch)
 
 
 def release(kube: Kube, namespace: str, run: str, target: ObjectTarget | None) -> None:
+    """Drop the run's lock on its target, in one request that fails harmlessly if it is not held."""
     if target is None:
         return
-    where = target.namespace or namespace
-    try:
-        ref = _ref(target)
-        obj = kube.get(ref, where, target.name)
-        if ((obj.get("metadata") or {}).get("annotations") or {}).get(LOCK) == f"{namespace}/{run}":
-            kube.merge_patch(ref, where, target.name, {"metadata": {"annotations": {LOCK: None}}})
-    except (KubeError, Refusal):
-        pass  # the target is gone or unknown: nothing is held
+    path = "/metadata/annotations/" + LOCK.replace("~", "~0").replace("/", "~1")
+    operations = [{"op": "test", "path": path, "value": f"{namespace}/{run}"}, {"op": "remove", "path": path}]
+    # A failure means the target is gone, unknown, or held by someone else: nothing of ours is held.
+    with contextlib.suppress(KubeError, Refusal):
+        kube.json_patch(_ref(target), target.namespace or namespace, target.name, operations)
 
 
 def approval(

@@ -44,6 +44,8 @@ class WpkContext:
     target: ObjectTarget | None
     state: Mapping[str, Any]
     signal: Mapping[str, Any] = field(default_factory=dict)  # the run's spec.signal (camelCase)
+    # The target as the guardrails' lock left it: a plan may start from it instead of reading again.
+    target_object: Mapping[str, Any] | None = None
     dry_run: bool = False
     key: str = ""
     clock: Callable[[], float] = time.time

@@ -38,7 +38,7 @@ def _register() -> None:
         kopf.on.resume(GROUP, VERSION, kind.plural, id="admission")(admit)
         kopf.on.create(GROUP, VERSION, kind.plural, id="admission")(admit)
         kopf.on.update(GROUP, VERSION, kind.plural, id="admission", field="spec")(admit)
-    for kind in KINDS:
+    for kind in (k for k in KINDS if k is not AGENT_RUN):  # AgentRuns: see handlers.agentrun
         # Optional: nothing outside the cluster depends on it, so no finalizer is needed.
         kopf.on.delete(GROUP, VERSION, kind.plural, id="forget", optional=True)(forget)
 

@@ -25,7 +25,7 @@ def write_result(
     started = time.perf_counter()
     reconciler(context)
     new_status = context.status_patch()
-    if _differs(body.get("status") or {}, new_status):
+    if differs(body.get("status") or {}, new_status):
         patch.status.update(new_status)
     for event in context.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
@@ -44,6 +44,6 @@ def write_result(
     return context
 
 
-def _differs(old: Any, new: dict[str, Any]) -> bool:
+def differs(old: Any, new: dict[str, Any]) -> bool:
     """Whether writing ``new`` (a merge patch) would change ``old``; avoids no-op writes on timers."""
     return any(old.get(key) != value for key, value in new.items())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubernetes import client, config
@@ -18,6 +18,7 @@ from naksha.errors import NakshaError, RetryableError
 from naksha.kube.resources import ResourceRef, resource_for
 
 FIELD_MANAGER = "naksha"
+CONNECTION_POOL_SIZE = 32
 
 
 class KubeError(NakshaError):
@@ -45,15 +46,18 @@ class Conflict(KubeError):
 
 def load_api_client() -> client.ApiClient:
     """In-cluster config when running in a pod, otherwise the kubeconfig ($KUBECONFIG or ~/.kube/config)."""
+    configuration = client.Configuration()
     if os.environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(
         config.incluster_config.SERVICE_TOKEN_FILENAME
     ):
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-        return client.ApiClient()
-    api: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
-        config_file=os.environ.get("KUBECONFIG") or None
-    )
-    return api
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    else:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=os.environ.get("KUBECONFIG") or None, client_configuration=configuration
+        )
+    # Enough pooled connections for the threads that share this client (AgentRun steps, handlers).
+    configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
+    return client.ApiClient(configuration)
 
 
 class Kube:
@@ -107,6 +111,14 @@ class Kube:
             content_type="application/merge-patch+json",
         )
 
+    def json_patch(
+        self, ref: ResourceRef, namespace: str | None, name: str, operations: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """A JSON patch (RFC 6902); a failed ``test`` operation answers 422 and changes nothing."""
+        return self._call(
+            "PATCH", ref.path(namespace, name), body=operations, content_type="application/json-patch+json"
+        )
+
     def delete(self, ref: ResourceRef, namespace: str | None, name: str, *, dry_run: bool = False) -> None:
         with contextlib.suppress(NotFound):
             self._call(
@@ -126,7 +138,7 @@ class Kube:
         method: str,
         path: str,
         *,
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         query: Mapping[str, str] | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:

@@ -78,13 +78,17 @@ def test_metrics_count_the_requests_served_per_verb_and_resource(core, namespace
         for line in text.splitlines():
             if line.startswith("apiserver_request_total{") and 'resource="configmaps"' in line:
                 labels, value = line.rsplit(" ", 1)
-                counts[labels.split('verb="')[1].split('"')[0]] = float(value)
+                verb = labels.split('verb="')[1].split('"')[0]
+                counts[verb] = counts.get(verb, 0) + float(value)
         return counts
 
     before = served()
     core.create_namespaced_config_map(namespace, configmap("counted"))
+    with pytest.raises(client.ApiException):
+        core.create_namespaced_config_map(namespace, configmap("counted"))  # 409: counted with its code
     core.read_namespaced_config_map("counted", namespace)
     core.list_namespaced_config_map(namespace)
     after = served()
-    for verb in ("POST", "GET", "LIST"):
+    assert after["POST"] - before.get("POST", 0) == 2
+    for verb in ("GET", "LIST"):
         assert after[verb] - before.get(verb, 0) == 1, verb

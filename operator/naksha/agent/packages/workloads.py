@@ -34,6 +34,11 @@ def _target_ref(context: WpkContext, *kinds: str) -> tuple[Any, str, str]:
 
 
 def _get(context: WpkContext, ref: Any, namespace: str, name: str) -> dict[str, Any]:
+    known = context.target_object
+    if known is not None and known.get("kind") == ref.kind:
+        meta = known.get("metadata") or {}
+        if (meta.get("namespace"), meta.get("name")) == (namespace, name):
+            return dict(known)
     try:
         return context.kube.get(ref, namespace, name)
     except NotFound:

@@ -13,23 +13,20 @@ from naksha.local.apiserver.requests import Target
 
 class RequestCounter:
     def __init__(self) -> None:
-        self.counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        self.counts: collections.Counter[tuple[str, str, str, int]] = collections.Counter()
 
-    def count(self, method: str, target: Target, *, watch: bool) -> None:
+    def count(self, method: str, target: Target, *, watch: bool, code: int) -> None:
         verb = method
         if method == "GET" and target.name is None:
             verb = "WATCH" if watch else "LIST"
-        self.counts[(verb, target.resource.plural, target.subresource or "")] += 1
-
-    def total(self, *, watches: bool = False) -> int:
-        return sum(n for (verb, _, _), n in self.counts.items() if watches or verb != "WATCH")
+        self.counts[(verb, target.resource.plural, target.subresource or "", code)] += 1
 
     def prometheus_text(self) -> str:
         lines = [
-            "# HELP apiserver_request_total Requests served, by verb, resource and subresource.",
+            "# HELP apiserver_request_total Requests served, by verb, resource, subresource and code.",
             "# TYPE apiserver_request_total counter",
         ]
-        for (verb, resource, subresource), count in sorted(self.counts.items()):
-            labels = f'verb="{verb}",resource="{resource}",subresource="{subresource}"'
+        for (verb, resource, subresource, code), count in sorted(self.counts.items()):
+            labels = f'verb="{verb}",resource="{resource}",subresource="{subresource}",code="{code}"'
             lines.append(f"apiserver_request_total{{{labels}}} {count}")
         return "\n".join(lines) + "\n"

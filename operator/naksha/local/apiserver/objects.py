@@ -6,13 +6,13 @@ HTTP layer (``naksha.local.apiserver.server``) only parses requests and renders 
 
 from __future__ import annotations
 
-import copy
 import random
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from naksha.local.apiserver import errors, patching, schema
+from naksha.local.apiserver.encoding import clone
 from naksha.local.apiserver.resources import Catalog, ResourceDef, crd_resources
 from naksha.local.apiserver.store import Store
 from naksha.local.apiserver.tables import now
@@ -65,7 +65,7 @@ class ObjectService:
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be a JSON object")
-        obj = copy.deepcopy(body)
+        obj = clone(body)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise errors.bad_request("metadata must be an object")
@@ -123,7 +123,7 @@ class ObjectService:
         return self._update(
             resource,
             current,
-            lambda _: copy.deepcopy(body),
+            lambda _: clone(body),
             subresource=subresource,
             dry_run=dry_run,
             strict=strict,
@@ -203,7 +203,7 @@ class ObjectService:
             return self._delete_namespace(resource, current), True
         if meta.get("finalizers"):
             if not meta.get("deletionTimestamp"):
-                marked = copy.deepcopy(current)
+                marked = clone(current)
                 marked["metadata"]["deletionTimestamp"] = now()
                 marked["metadata"]["deletionGracePeriodSeconds"] = 0
                 if propagation == "Orphan":
@@ -225,7 +225,7 @@ class ObjectService:
         strict: bool = False,
     ) -> dict[str, Any]:
         try:
-            proposed = patcher(copy.deepcopy(current))
+            proposed = patcher(clone(current))
         except patching.JsonPatchTestFailed as error:
             raise errors.ApiError(422, "Invalid", str(error)) from error
         except patching.PatchError as error:
@@ -257,7 +257,7 @@ class ObjectService:
         subresource: str | None,
     ) -> dict[str, Any]:
         """Apply the rules of the API on what a write may change (identity, status vs spec, generation)."""
-        obj = copy.deepcopy(proposed)
+        obj = clone(proposed)
         meta = obj.setdefault("metadata", {})
         old_meta = current["metadata"]
         for field in (
@@ -277,7 +277,7 @@ class ObjectService:
         obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
         if subresource == "status":
             # Writes through /status change the status only.
-            result = copy.deepcopy(current)
+            result = clone(current)
             if "status" in obj:
                 result["status"] = obj["status"]
             else:
@@ -286,7 +286,7 @@ class ObjectService:
         if resource.has_status:
             # Writes to the main resource never change the status when /status exists.
             if "status" in current:
-                obj["status"] = copy.deepcopy(current["status"])
+                obj["status"] = clone(current["status"])
             else:
                 obj.pop("status", None)
         if _spec_of(obj) != _spec_of(current):
@@ -464,7 +464,7 @@ class ObjectService:
             c["type"] for c in crd["status"]["conditions"]
         ] == ["NamesAccepted", "Established"]:
             return
-        established = copy.deepcopy(crd)
+        established = clone(crd)
         established["status"] = status
         self.store.put(CRD_KEY, established, "MODIFIED")
 

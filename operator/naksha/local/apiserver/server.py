@@ -8,7 +8,6 @@ reactions registered, kmock's own machinery answers as usual, so tests can still
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import yaml
 
 from naksha.local.apiserver import discovery, errors, patching, tables
 from naksha.local.apiserver.accounting import RequestCounter
+from naksha.local.apiserver.encoding import decode_json, encode_json
 from naksha.local.apiserver.objects import ObjectService
 from naksha.local.apiserver.requests import Target, flag, is_protobuf, parse_target, wants_table
 from naksha.local.apiserver.resources import Catalog
@@ -90,7 +90,14 @@ class ApiEmulator(kmock.KubernetesEmulator):
         target = parse_target(self.catalog, group, version, rest)
         if target is None:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
-        return await self._serve(request, target)
+        watch = flag(request.query.get("watch"))
+        try:
+            response = await self._serve(request, target)
+        except errors.ApiError as error:
+            self.served.count(request.method, target, watch=watch, code=error.code)
+            raise
+        self.served.count(request.method, target, watch=watch, code=response.status)
+        return response
 
     def _document(self, parts: list[str]) -> dict[str, Any] | None:
         if parts == ["version"]:
@@ -129,7 +136,6 @@ class ApiEmulator(kmock.KubernetesEmulator):
         dry_run = query.get("dryRun") == "All"
         strict = query.get("fieldValidation") == "Strict"
         resource = target.resource
-        self.served.count(method, target, watch=flag(query.get("watch")))
         if target.name is None:
             if method == "GET" and flag(query.get("watch")):
                 return await self._watch(request, target)
@@ -418,15 +424,13 @@ async def _body(request: aiohttp.web.BaseRequest, *, optional: bool = False) -> 
             return None
         raise errors.bad_request("the request has no body")
     try:
-        return json.loads(raw)
+        return decode_json(raw)
     except ValueError as error:
         raise errors.bad_request(f"the request body is not valid JSON: {error}") from error
 
 
 def _json(body: Any, status: int = 200) -> aiohttp.web.Response:
-    return aiohttp.web.Response(
-        body=json.dumps(body, separators=(",", ":")), status=status, content_type=JSON
-    )
+    return aiohttp.web.Response(body=encode_json(body), status=status, content_type=JSON)
 
 
 def _encode_token(value: str) -> str:

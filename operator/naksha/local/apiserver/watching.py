@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from naksha.local.apiserver.encoding import encode_json
 from naksha.local.apiserver.selectors import FieldSelector, LabelSelector
 from naksha.local.apiserver.store import Store, WatchEvent
 
@@ -128,4 +128,4 @@ async def stream(
 
 
 def encode(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, separators=(",", ":")).encode() + b"\n"
+    return encode_json(event) + b"\n"
