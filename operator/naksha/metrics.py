@@ -27,6 +27,18 @@ AGENT_RUNS = Counter(
     ["phase"],
     registry=REGISTRY,
 )
+AGENT_ACTIONS = Counter(
+    "naksha_agent_actions_total",
+    "Actions AgentRuns applied, by work package and whether the run was a dry run.",
+    ["wpk", "dry_run"],
+    registry=REGISTRY,
+)
+AGENT_RECOVERY_SECONDS = Histogram(
+    "naksha_agent_time_to_recover_seconds",
+    "From an AgentRun's first action to the verified recovery, for runs that resolved.",
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800),
+    registry=REGISTRY,
+)
 RESOURCES = Gauge(
     "naksha_resources",
     "Objects the operator knows, by kind, namespace and phase.",

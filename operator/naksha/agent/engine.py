@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from naksha import metrics
 from naksha.agent import AGENT_RUNS, guardrails
 from naksha.agent.expressions import ExpressionError, compile_expression
 from naksha.agent.playbooks import PlaybookError, render_params, resolve, validate
@@ -48,8 +49,9 @@ class Engine(RunRecorder):
         settings: OperatorSettings | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        spec: AgentRunSpec | None = None,
     ) -> None:
-        spec = AgentRunSpec.model_validate(body.get("spec") or {})
+        spec = spec or AgentRunSpec.model_validate(body.get("spec") or {})
         super().__init__(kube, body, RunState.from_status(dict(body.get("status") or {})), spec.target, clock)
         self.body = body
         self.settings = settings or OperatorSettings()
@@ -308,6 +310,7 @@ class Engine(RunRecorder):
             # absolute plan again, which changes nothing.
             action["result"] = package.apply(context, parsed, action["plan"])
             action["finishedAt"] = now_text(self.clock)
+            metrics.AGENT_ACTIONS.labels(node.wpk, str(self.spec.dry_run).lower()).inc()
         self.run.state[node.name] = action["result"]
         return dict(action["result"])
 

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from naksha import metrics
 from naksha.agent import AGENT_RUNS, guardrails
 from naksha.agent.runstate import RunState, now_text
 from naksha.kube import Kube, KubeError
@@ -66,7 +67,10 @@ class RunRecorder:
         self.run.phase = phase
         self.run.message = message
         self.run.current = None
-        self._checkpoint(outcome=self._outcome(), reason=reason)
+        outcome = self._outcome()
+        self._checkpoint(outcome=outcome, reason=reason)
+        if outcome.get("resolved") and outcome.get("timeToRecoverSeconds") is not None:
+            metrics.AGENT_RECOVERY_SECONDS.observe(outcome["timeToRecoverSeconds"])
         guardrails.release(self.kube, self.namespace, self.name, self.target)
         kind = "Normal" if phase == "Succeeded" else "Warning"
         self._event(kind, reason or phase, message)

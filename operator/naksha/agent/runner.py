@@ -23,6 +23,7 @@ from naksha import metrics
 from naksha.agent import AGENT_RUNS, executor
 from naksha.agent.engine import POLL_SECONDS, TERMINAL, Engine
 from naksha.kube import Kube, NotFound
+from naksha.models.agentrun import AgentRunSpec
 from naksha.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class AgentRunner:
         """Whether the run's task is running here, or ran to its end here."""
         return uid in self.tasks or uid in self.ended
 
-    def start(self, body: dict[str, Any]) -> bool:
+    def start(self, body: dict[str, Any], spec: AgentRunSpec | None = None) -> bool:
         """Drive the run in the background unless it ended or is driven already; True if started."""
         if (body.get("status") or {}).get("phase") in TERMINAL:
             return False
@@ -55,7 +56,7 @@ class AgentRunner:
         if self.driving(uid):
             return False
         name = f"agentrun {body['metadata']['namespace']}/{body['metadata']['name']}"
-        task = asyncio.get_running_loop().create_task(self._drive(body), name=name)
+        task = asyncio.get_running_loop().create_task(self._drive(body, spec), name=name)
         self.tasks[uid] = task
         task.add_done_callback(lambda _: self._ended(uid))
         return True
@@ -73,11 +74,11 @@ class AgentRunner:
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    async def _drive(self, body: dict[str, Any]) -> None:
+    async def _drive(self, body: dict[str, Any], spec: AgentRunSpec | None) -> None:
         meta = body["metadata"]
         for attempt in itertools.count(1):
             try:
-                engine = Engine(self.kube, body, settings=self.settings)
+                engine = Engine(self.kube, body, settings=self.settings, spec=spec if attempt == 1 else None)
             except ValidationError:
                 return  # reported as InvalidSpec by the handler
             try:

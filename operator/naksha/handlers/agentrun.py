@@ -20,6 +20,7 @@ from naksha.agent import AGENT_RUNS
 from naksha.agent.engine import TERMINAL
 from naksha.agent.runner import AgentRunner
 from naksha.handlers.common import differs
+from naksha.models.agentrun import AgentRunSpec
 from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import AGENT_RUN
 from naksha.reconcilers import admission
@@ -51,7 +52,7 @@ async def on_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: 
     context = ReconcileContext.from_body(AGENT_RUN, body)
     admission.validate_spec(context)
     if not context.halted:
-        if runner.start(dict(body)):
+        if runner.start(dict(body), context.spec if isinstance(context.spec, AgentRunSpec) else None):
             metrics.RECONCILE_TOTAL.labels(AGENT_RUN.kind, context.namespace, "accepted").inc()
         return
     status = context.status_patch()

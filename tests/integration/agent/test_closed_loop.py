@@ -113,3 +113,11 @@ def test_a_latency_spike_is_remediated_and_the_run_reports_resolved_with_its_tim
     )["status"]
     assert stream_status["detectors"]["p99"]["active"] == 0
     assert stream_status["agentRuns"] == 1
+
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{naksha_operator}/metrics", timeout=5).read().decode()
+    assert 'naksha_agent_actions_total{dry_run="false",wpk="scale"}' in metrics
+    assert 'naksha_agent_runs_total{phase="Succeeded"}' in metrics
+    recoveries = next(
+        line for line in metrics.splitlines() if line.startswith("naksha_agent_time_to_recover_seconds_count")
+    )
+    assert float(recoveries.split()[-1]) >= 1

@@ -167,9 +167,10 @@ def _http_check(context: WpkContext, params: HttpCheckParams, plan: Plan) -> Res
     try:
         status, _ = _http(params.url, timeout=context.http_timeout)
     except WpkError as error:
-        return {"ok": False, "status": None, "error": str(error)}
+        return {"ok": False, "anomalous": True, "status": None, "error": str(error)}
     return {
         "ok": status == params.expect_status,
+        "anomalous": status != params.expect_status,  # so a verify node can wait for health
         "status": status,
         "latencyMs": round((time.perf_counter() - started) * 1000, 1),
     }
