@@ -51,6 +51,8 @@ crds: $(STAMP) ## regenerate crds/ and the chart's CRDs from the models
 .PHONY: bench
 bench: $(STAMP) ## run the benchmarks (prints figures next to their references)
 	$(BIN)/python benchmarks/control_plane.py
+	$(BIN)/python benchmarks/insight.py
+	$(BIN)/python benchmarks/agent.py
 
 .PHONY: e2e
 e2e: setup ## the kind + helm end-to-end tests (need Docker and kind)

@@ -117,6 +117,12 @@ async def prepare(session: aiohttp.ClientSession, url: str, namespace: str, coun
         await asyncio.gather(*(target(i) for i in range(offset, min(offset + 100, count))))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def one_round(url: str, count: int, label: str, *, breakdown: bool = False) -> tuple[float, float]:
     """Runs/s for ``count`` runs, and the API requests one run needed."""
     namespace = f"bench-agent-{label}"
@@ -193,7 +199,7 @@ def main() -> int:
     parser.add_argument("--breakdown", action="store_true", help="print the requests per run by verb")
     args = parser.parse_args()
     sizes = [50, 100] if args.quick else [200, 1000]
-    results: dict[int, list[tuple[float, float]]] = {size: [] for size in sizes}
+    results: dict[int, list[tuple[float, float, float]]] = {size: [] for size in sizes}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         (workdir / "raw").mkdir()
@@ -205,11 +211,12 @@ def main() -> int:
             try:
                 for round_number in range(args.rounds):
                     for size in sizes:
-                        results[size].append(
-                            asyncio.run(
-                                one_round(url, size, f"{size}-{round_number}", breakdown=args.breakdown)
-                            )
+                        before = cpu_seconds(operator.pid)
+                        rate, per_run = asyncio.run(
+                            one_round(url, size, f"{size}-{round_number}", breakdown=args.breakdown)
                         )
+                        cpu_ms = (cpu_seconds(operator.pid) - before) * 1000 / size
+                        results[size].append((rate, per_run, cpu_ms))
             finally:
                 operator.send_signal(signal.SIGINT)
                 operator.wait(timeout=60)
@@ -217,13 +224,17 @@ def main() -> int:
     print(f"  GET {raw['GET']:.0f} req/s, PATCH {raw['PATCH']:.0f} req/s")
     print()
     print("AgentRuns through observe -> act -> end (real operator, executor operator)")
-    print(f"{'runs':>6} | {'runs/s':>7} | {'requests/run':>12} | {'floor runs/s':>12} | ratio to floor")
+    header = f"{'runs':>6} | {'runs/s':>7} | {'requests/run':>12} | {'floor runs/s':>12} | {'ratio':>5}"
+    print(f"{header} | operator CPU ms/run")
     for size, samples in results.items():
         rate = statistics.median(s[0] for s in samples)
         per_run = statistics.median(s[1] for s in samples)
+        cpu_ms = statistics.median(s[2] for s in samples)
         floor = raw["PATCH"] / per_run
-        print(f"{size:>6} | {rate:>7.1f} | {per_run:>12.1f} | {floor:>12.1f} | {rate / floor:.2f}")
+        figures = f"{rate:>7.1f} | {per_run:>12.1f} | {floor:>12.1f} | {rate / floor:>5.2f}"
+        print(f"{size:>6} | {figures} | {cpu_ms:.1f}")
     print("floor = raw PATCH req/s / requests per run;  target: >= 0.6 x the floor")
+    print("(runs/s x operator CPU ms/run near 1000 means the operator's one core, not the API, is the limit)")
     return 0
 
 
