@@ -25,10 +25,10 @@ from naksha import metrics
 from naksha.agent import AGENT_RUNS, guardrails
 from naksha.agent.expressions import ExpressionError, compile_expression
 from naksha.agent.playbooks import PlaybookError, render_params, resolve, validate
-from naksha.agent.recorder import RunRecorder
+from naksha.agent.recorder import RunGone, RunRecorder
 from naksha.agent.runstate import RunState, now_text, outcome
 from naksha.agent.wpk import NotYet, WpkContext, WpkError, lookup
-from naksha.kube import Kube, NotFound
+from naksha.kube import Kube, KubeError, NotFound
 from naksha.models.agentrun import AgentRunSpec, Graph, GraphNode
 from naksha.models.common import parse_duration
 from naksha.settings import OperatorSettings
@@ -66,7 +66,7 @@ class Engine(RunRecorder):
             while self.run.phase not in TERMINAL and not stopping():
                 if not self.run_once():
                     self.sleep(POLL_SECONDS)
-        except NotFound:
+        except RunGone:
             logger.info("AgentRun %s/%s is gone; its engine stops", self.namespace, self.name)
         return self.run.phase
 
@@ -101,6 +101,11 @@ class Engine(RunRecorder):
         except (WpkError, ExpressionError, PlaybookError) as error:
             self._record(node, error=str(error))
             self._finish("Failed", f"node {node.name}: {error}")
+        except KubeError as error:
+            if error.retryable:
+                raise  # the API is struggling: the caller retries the step later
+            self._record(node, error=str(error))
+            self._finish("Failed", f"node {node.name}: the API refused: {error}")
         return True
 
     # --- admission, approval, guardrails -----------------------------------------------------
@@ -151,7 +156,10 @@ class Engine(RunRecorder):
         if self.spec.approval.required:
             if self.run.phase == "AwaitingApproval":
                 # The verdict arrives as an annotation on the run: read the run as it is now.
-                self.meta = self.kube.get(AGENT_RUNS, self.namespace, self.name)["metadata"]
+                try:
+                    self.meta = self.kube.get(AGENT_RUNS, self.namespace, self.name)["metadata"]
+                except NotFound as error:
+                    raise RunGone(f"AgentRun {self.namespace}/{self.name} is gone") from error
             verdict = guardrails.approval(self.meta, self.spec.approval, self.run.started_at, self.clock)
             if verdict == "pending":
                 if self.run.phase != "AwaitingApproval":

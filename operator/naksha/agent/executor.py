@@ -17,6 +17,7 @@ from typing import Any
 
 from naksha.agent import AGENT_RUNS
 from naksha.agent.engine import TERMINAL, Engine
+from naksha.agent.recorder import RunGone
 from naksha.kube import Conflict, Kube, NotFound, resource_for
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.common import parse_duration
@@ -72,11 +73,19 @@ def job_verdict(kube: Kube, body: dict[str, Any], job_name: str, settings: Opera
     """One look: the run's final phase once it ended, or ``Failed`` after ending it because its Job
     gave up; None while the Job may still finish it."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-    run = kube.get(AGENT_RUNS, namespace, name)
+    try:
+        run = kube.get(AGENT_RUNS, namespace, name)
+    except NotFound as error:
+        raise RunGone(f"AgentRun {namespace}/{name} is gone") from error
     phase = (run.get("status") or {}).get("phase")
     if phase in TERMINAL:
         return str(phase)
-    failure = job_failure(kube.get(JOBS, namespace, job_name))
+    try:
+        job = kube.get(JOBS, namespace, job_name)
+    except NotFound:
+        ensure_job(kube, run, settings)  # deleted from under the run: start it again; the engine resumes
+        return None
+    failure = job_failure(job)
     if failure:
         Engine(kube, run, settings=settings).fail(f"the executor Job {job_name} failed ({failure})")
         return "Failed"

@@ -158,7 +158,7 @@ def conditions(
             "lastTransitionTime": stamp,
         }
 
-    found = [condition("Accepted", True, "SpecValid")]
+    found = [{**condition("Accepted", True, "SpecValid"), "message": "The spec is valid."}]
     if phase == "AwaitingApproval":
         found.append(condition("AwaitingApproval", True, "ApprovalRequired"))
     elif phase in ("Running", "Pending"):

@@ -13,13 +13,17 @@ from typing import Any
 from naksha import metrics
 from naksha.agent import AGENT_RUNS, guardrails
 from naksha.agent.runstate import RunState, now_text
-from naksha.kube import Kube, KubeError
+from naksha.kube import Kube, KubeError, NotFound
 from naksha.kube.events import event_about
 from naksha.models.agentrun import GraphNode
 from naksha.models.common import ObjectTarget
 from naksha.models.group import API_VERSION
 
 logger = logging.getLogger(__name__)
+
+
+class RunGone(Exception):
+    """The AgentRun itself no longer exists (deleted): its engine stops."""
 
 
 class RunRecorder:
@@ -102,6 +106,8 @@ class RunRecorder:
         try:
             self.kube.merge_patch(AGENT_RUNS, self.namespace, self.name, {"status": status}, status=True)
             self._pending_written = set(self.run.pending)
+        except NotFound as error:
+            raise RunGone(f"AgentRun {self.namespace}/{self.name} is gone") from error
         except KubeError as error:
             logger.warning("checkpointing AgentRun %s/%s failed: %s", self.namespace, self.name, error)
             raise

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from naksha import metrics
 from naksha.agent import AGENT_RUNS, executor
 from naksha.agent.engine import POLL_SECONDS, TERMINAL, Engine
-from naksha.kube import Kube, NotFound
+from naksha.agent.recorder import RunGone
+from naksha.kube import Kube
 from naksha.models.agentrun import AgentRunSpec
 from naksha.settings import OperatorSettings
 
@@ -87,7 +88,7 @@ class AgentRunner:
                 else:
                     phase = await self._run_engine(engine)
                 break
-            except NotFound:
+            except RunGone:
                 logger.info("AgentRun %s/%s was deleted; its task ends", meta["namespace"], meta["name"])
                 return
             except Exception:

@@ -282,3 +282,16 @@ def test_a_verify_node_without_a_verdict_fails_the_run_with_the_reason(kube, api
         prometheus.server.shutdown()
     assert status["phase"] == "Failed"
     assert "gave no verdict" in status["message"]
+
+
+def test_a_missing_target_is_observed_as_such_and_the_action_is_refused(kube, api_client, fresh_namespace):
+    _, custom = setup(api_client, fresh_namespace, "web")
+    graph = scale_graph()
+    graph["nodes"][1]["edges"][0]["when"] = "state.anomalous"
+    spec = {"graph": graph, "target": {"kind": "Deployment", "name": "nowhere"}}
+    status = run_to_end(kube, create_run(custom, fresh_namespace, "missing", spec), Clock())
+    assert status["state"].get("replicas") is None
+    assert status["phase"] == "Refused"
+    refused = next(c for c in status["conditions"] if c["type"] == "Refused")
+    assert refused["reason"] == "TargetNotFound"
+    assert f"Deployment {fresh_namespace}/nowhere does not exist" in refused["message"]

@@ -109,12 +109,15 @@ def _query_metric(context: WpkContext, params: QueryMetricParams, plan: Plan) ->
     else:
         raise WpkError("query-metric needs prometheus+query or stream+detector")
     if context.target is not None and context.target.kind in ("Deployment", "Rollout"):
-        target = context.kube.get(
-            resource_for(context.target.api_version, context.target.kind),
-            context.target_namespace(),
-            context.target.name,
-        )
-        result["replicas"] = int((target.get("spec") or {}).get("replicas", 1))
+        try:
+            target = context.kube.get(
+                resource_for(context.target.api_version, context.target.kind),
+                context.target_namespace(),
+                context.target.name,
+            )
+        except NotFound:
+            target = None  # observing does not need the target; acting on it is refused (TargetNotFound)
+        result["replicas"] = int((target.get("spec") or {}).get("replicas", 1)) if target else None
     return result
 
 
