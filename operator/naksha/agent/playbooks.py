@@ -40,18 +40,34 @@ def _graph(raw: Mapping[str, Any]) -> Graph:
     return Graph.model_validate(raw)
 
 
+def _observe_signal() -> dict[str, Any]:
+    """Read the detector that raised the run's signal."""
+    return {
+        "name": "observe",
+        "type": "observe",
+        "wpk": "query-metric",
+        "params": {"stream": "${signal.stream}", "detector": "${signal.detector}"},
+        "next": "decide",
+    }
+
+
+def _verify_signal() -> dict[str, Any]:
+    """Wait until the detector that raised the run's signal has recovered."""
+    return {
+        "name": "verify",
+        "type": "verify",
+        "wpk": "query-metric",
+        "params": {"stream": "${signal.stream}", "detector": "${signal.detector}", "window": "1m"},
+        "next": "done",
+    }
+
+
 BUILTIN: dict[str, Graph] = {
     "scale-out-on-latency": _graph(
         {
             "start": "observe",
             "nodes": [
-                {
-                    "name": "observe",
-                    "type": "observe",
-                    "wpk": "query-metric",
-                    "params": {"stream": "${signal.stream}", "detector": "${signal.detector}"},
-                    "next": "decide",
-                },
+                _observe_signal(),
                 {
                     "name": "decide",
                     "type": "decide",
@@ -70,17 +86,7 @@ BUILTIN: dict[str, Graph] = {
                     "params": {"delta": "${inputs.step or 2}", "max": "${inputs.maxReplicas or 10}"},
                     "next": "verify",
                 },
-                {
-                    "name": "verify",
-                    "type": "verify",
-                    "wpk": "query-metric",
-                    "params": {
-                        "stream": "${signal.stream}",
-                        "detector": "${signal.detector}",
-                        "window": "1m",
-                    },
-                    "next": "done",
-                },
+                _verify_signal(),
                 {"name": "done", "type": "end"},
             ],
         }
@@ -105,13 +111,7 @@ BUILTIN: dict[str, Graph] = {
         {
             "start": "observe",
             "nodes": [
-                {
-                    "name": "observe",
-                    "type": "observe",
-                    "wpk": "query-metric",
-                    "params": {"stream": "${signal.stream}", "detector": "${signal.detector}"},
-                    "next": "decide",
-                },
+                _observe_signal(),
                 {
                     "name": "decide",
                     "type": "decide",
@@ -124,17 +124,7 @@ BUILTIN: dict[str, Graph] = {
                     "params": {"reason": "error rate anomaly on ${signal.stream}/${signal.detector}"},
                     "next": "verify",
                 },
-                {
-                    "name": "verify",
-                    "type": "verify",
-                    "wpk": "query-metric",
-                    "params": {
-                        "stream": "${signal.stream}",
-                        "detector": "${signal.detector}",
-                        "window": "1m",
-                    },
-                    "next": "done",
-                },
+                _verify_signal(),
                 {"name": "done", "type": "end"},
             ],
         }

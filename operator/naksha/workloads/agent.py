@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from naksha.models.group import GROUP
-from naksha.workloads.naming import child_name, common_labels
+from naksha.workloads.naming import child_name, common_labels, restricted_security_context
 
 COMPONENT = "agent-run"
 RUN_LABEL = f"{GROUP}/agent-run"
@@ -57,12 +57,7 @@ def build_executor_job(
                     "requests": {"cpu": "50m", "memory": "96Mi"},
                     "limits": {"memory": "256Mi"},
                 },
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
+                "securityContext": restricted_security_context(),
             }
         ],
     }

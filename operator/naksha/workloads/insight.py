@@ -12,7 +12,7 @@ from typing import Any
 from naksha.models.common import SecretKeyRef
 from naksha.models.group import GROUP
 from naksha.models.insightstream import InsightStreamSpec
-from naksha.workloads.naming import child_name, common_labels, spec_hash
+from naksha.workloads.naming import child_name, common_labels, restricted_security_context, spec_hash
 
 WORKER_PORT = 8010
 COMPONENT = "insight-worker"
@@ -63,12 +63,7 @@ def build_worker_deployment(
             "periodSeconds": 10,
         },
         "resources": dict(spec.resources),
-        "securityContext": {
-            "runAsNonRoot": True,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": restricted_security_context(),
     }
     if mounts:
         container["volumeMounts"] = mounts

@@ -1,4 +1,4 @@
-"""Names, labels and hashes shared by every workload the operator creates."""
+"""Names, labels, hashes and the container security context shared by every workload the operator creates."""
 
 from __future__ import annotations
 
@@ -35,4 +35,14 @@ def common_labels(component: str, instance: str) -> dict[str, str]:
         "app.kubernetes.io/instance": instance,
         "app.kubernetes.io/managed-by": MANAGED_BY,
         "app.kubernetes.io/part-of": "naksha",
+    }
+
+
+def restricted_security_context() -> dict[str, Any]:
+    """The Pod Security Standards' "restricted" container settings every worker runs with."""
+    return {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
     }
