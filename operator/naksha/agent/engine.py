@@ -1,4 +1,7 @@
-"""The graph runner: one AgentRun, node by node, checkpointed in its status after every step.
+"""The graph runner: one AgentRun, node by node, checkpointed in its status as it goes.
+
+Acting, verifying and waiting nodes are written as soon as they are done; observe and decide
+nodes change nothing, so their records go out with the next write (before any later action).
 
 Exactly-once actions: before an act node changes anything, its work package plans absolute
 values and the plan is written to ``status.actions[<key>]`` (the key is derived from the run's
