@@ -3,6 +3,7 @@
 ``naksha operator``                  run the kopf operator against the current kubeconfig/in-cluster config
 ``naksha local up --kubeconfig P``   run the local control plane in the foreground
 ``naksha demo``                      local control plane + operator + CRDs + samples, then a summary
+``naksha demo-app``                  a service with a settable error rate and latency, to roll out
 ``naksha crds [--out DIR]``          write the CRDs generated from the models
 """
 
@@ -65,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(run=_run_insight_worker)
 
+    demo_app = commands.add_parser(
+        "demo-app", help="a small HTTP service with a settable error rate and latency (NAKSHA_DEMO_*)"
+    )
+    demo_app.add_argument("--port", type=int, default=None, help="default: NAKSHA_DEMO_PORT or 8080")
+    demo_app.set_defaults(run=_run_demo_app)
+
     wpk = commands.add_parser("wpk", help="work packages")
     wpk_commands = wpk.add_subparsers(dest="wpk_command", metavar="COMMAND", required=True)
     wpk_commands.add_parser("list", help="print the registry of work packages").set_defaults(
@@ -105,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
     crds.add_argument("--reference", type=Path, default=None, help="also write the API reference here")
     crds.set_defaults(run=_run_crds)
     return parser
+
+
+def _run_demo_app(args: argparse.Namespace) -> int:
+    from naksha.rollout.demo_app import run_demo_app
+
+    return run_demo_app(args.port)
 
 
 def _run_wpk_list(args: argparse.Namespace) -> int:
