@@ -1,0 +1,201 @@
+"""A GitOps rollback is one revert commit of the Rollout's manifest, pushed to a real git repository."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from naksha.rollout.gitops import GitOpsError, RevertRequest, replace_template, revert_manifest
+
+GOOD = {
+    "metadata": {"labels": {"app": "checkout"}},
+    "spec": {"containers": [{"name": "app", "image": "shop:1.4"}]},
+}
+BAD = {
+    "metadata": {"labels": {"app": "checkout"}},
+    "spec": {"containers": [{"name": "app", "image": "shop:1.5"}]},
+}
+PATH = "apps/checkout/rollout.yaml"
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def rollout(template: dict[str, Any], name: str = "checkout") -> dict[str, Any]:
+    return {
+        "apiVersion": "naksha.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "checkout"}}, "template": template},
+    }
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    """A bare repository whose main branch holds the bad revision, next to another app's manifest."""
+    bare = tmp_path / "gitops.git"
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)
+    seed = tmp_path / "seed"
+    git("clone", "--quiet", str(bare), str(seed), cwd=tmp_path)
+    (seed / "apps" / "checkout").mkdir(parents=True)
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "checkout"}}
+    (seed / PATH).write_text(yaml.safe_dump_all([service, rollout(BAD)], sort_keys=False))
+    git("add", ".", cwd=seed)
+    git(
+        "-c",
+        "user.name=dev",
+        "-c",
+        "user.email=dev@example.com",
+        "commit",
+        "--quiet",
+        "-m",
+        "checkout 1.5",
+        cwd=seed,
+    )
+    git("push", "--quiet", "origin", "HEAD:main", cwd=seed)
+    return bare
+
+
+def request(repo: str, **fields: Any) -> RevertRequest:
+    defaults: dict[str, Any] = {
+        "branch": "main",
+        "path": PATH,
+        "namespace": "shop",
+        "name": "checkout",
+        "bad_revision": "7f3a",
+        "stable_revision": "5c21",
+        "reason": "analysis error-rate failed (2 of 4 measurements)",
+        "stable_template": GOOD,
+        "author_name": "naksha",
+        "author_email": "naksha@shop.example",
+    }
+    return RevertRequest(repo=repo, **{**defaults, **fields})
+
+
+def tip(remote: Path) -> tuple[str, str, str]:
+    """The branch tip's hash, message and manifest."""
+    sha = git("rev-parse", "main", cwd=remote)
+    return sha, git("log", "-1", "--format=%B", "main", cwd=remote), git("show", f"main:{PATH}", cwd=remote)
+
+
+def test_the_revert_commit_restores_the_stable_template_and_says_why(remote, tmp_path):
+    before = git("rev-parse", "main", cwd=remote)
+    result = revert_manifest(request(str(remote)), tmp_path / "work")
+    sha, message, manifest = tip(remote)
+    assert result.created and result.commit == sha and sha != before
+    documents = list(yaml.safe_load_all(manifest))
+    assert documents[0]["kind"] == "Service"  # the other document is kept
+    assert documents[1]["spec"]["template"] == GOOD and documents[1]["spec"]["replicas"] == 4
+    assert message.startswith("Revert Rollout shop/checkout to revision 5c21")
+    assert "Revision 7f3a was rolled back: analysis error-rate failed (2 of 4 measurements)" in message
+    assert "Naksha-Revert: shop/checkout@7f3a" in message
+    assert git("log", "-1", "--format=%an <%ae>", "main", cwd=remote) == "naksha <naksha@shop.example>"
+    assert git("rev-parse", "main~1", cwd=remote) == before
+
+
+def test_a_second_revert_of_the_same_revision_finds_the_first_commit_and_adds_none(remote, tmp_path):
+    first = revert_manifest(request(str(remote)), tmp_path / "work")
+    again = revert_manifest(request(f"file://{remote}"), tmp_path / "restarted")  # a fresh controller
+    assert again.commit == first.commit and again.created is False
+    assert git("rev-list", "--count", "main", cwd=remote) == "2"
+
+
+def test_a_branch_that_moved_on_meanwhile_gets_the_revert_on_top(remote, tmp_path):
+    work = tmp_path / "work"
+    revert_manifest(request(str(remote), bad_revision="0001"), work)  # leaves a checkout behind
+    other = tmp_path / "other"
+    git("clone", "--quiet", str(remote), str(other), cwd=tmp_path)
+    (other / "README").write_text("unrelated change\n")
+    git("add", ".", cwd=other)
+    git(
+        "-c",
+        "user.name=dev",
+        "-c",
+        "user.email=dev@example.com",
+        "commit",
+        "--quiet",
+        "-m",
+        "docs",
+        cwd=other,
+    )
+    git("push", "--quiet", "origin", "HEAD:main", cwd=other)
+    # The manifest is back at the bad template (a new bad revision), then reverted from the stale checkout.
+    (other / PATH).write_text(
+        yaml.safe_dump_all([next(yaml.safe_load_all((other / PATH).read_text())), rollout(BAD)])
+    )
+    git(
+        "-c",
+        "user.name=dev",
+        "-c",
+        "user.email=dev@example.com",
+        "commit",
+        "--quiet",
+        "-am",
+        "1.5 again",
+        cwd=other,
+    )
+    git("push", "--quiet", "origin", "HEAD:main", cwd=other)
+    result = revert_manifest(request(str(remote), bad_revision="0002"), work)
+    sha, message, manifest = tip(remote)
+    assert result.created and result.commit == sha
+    assert "@0002" in message and list(yaml.safe_load_all(manifest))[1]["spec"]["template"] == GOOD
+    assert git("log", "-1", "--format=%s", "main~1", cwd=remote) == "1.5 again"
+
+
+def test_a_manifest_already_at_the_stable_template_needs_no_commit(remote, tmp_path):
+    revert_manifest(request(str(remote)), tmp_path / "work")
+    result = revert_manifest(request(str(remote), bad_revision="other"), tmp_path / "work")
+    assert result.commit is None and result.created is False
+
+
+def test_an_unreachable_repository_is_an_error_with_gits_reason(tmp_path):
+    with pytest.raises(GitOpsError, match=r"git clone failed: .*(does not exist|not a git repository)"):
+        revert_manifest(request(str(tmp_path / "nowhere.git")), tmp_path / "work")
+
+
+def test_a_manifest_without_the_rollout_is_an_error(tmp_path):
+    with pytest.raises(GitOpsError, match="no Rollout shop/checkout in the manifest"):
+        replace_template(yaml.safe_dump(rollout(BAD, name="cart")), "shop", "checkout", GOOD)
+    with pytest.raises(GitOpsError, match="not valid YAML"):
+        replace_template("kind: [unclosed", "shop", "checkout", GOOD)
+
+
+def test_a_push_that_loses_a_race_is_retried_on_top_of_the_winner(remote, tmp_path, monkeypatch):
+    from naksha.rollout import gitops
+
+    other = tmp_path / "other"
+    git("clone", "--quiet", str(remote), str(other), cwd=tmp_path)
+    real_commit = gitops._Git.commit
+    raced: list[str] = []
+
+    def commit_then_lose_the_race(self: Any, path: str, message: str) -> str:
+        sha = real_commit(self, path, message)
+        if not raced:  # another writer pushes between our commit and our push, once
+            (other / "README").write_text("a concurrent change\n")
+            git("add", ".", cwd=other)
+            git(
+                "-c",
+                "user.name=dev",
+                "-c",
+                "user.email=d@e.x",
+                "commit",
+                "--quiet",
+                "-m",
+                "concurrent",
+                cwd=other,
+            )
+            git("push", "--quiet", "origin", "HEAD:main", cwd=other)
+            raced.append(sha)
+        return sha
+
+    monkeypatch.setattr(gitops._Git, "commit", commit_then_lose_the_race)
+    result = revert_manifest(request(str(remote)), tmp_path / "work")
+    sha, message, _ = tip(remote)
+    assert result.created and result.commit == sha and sha != raced[0]
+    assert git("log", "-1", "--format=%s", "main~1", cwd=remote) == "concurrent"
+    assert message.count("Naksha-Revert") == 1
