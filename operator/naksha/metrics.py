@@ -39,6 +39,18 @@ AGENT_RECOVERY_SECONDS = Histogram(
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800),
     registry=REGISTRY,
 )
+ROLLOUT_PROMOTIONS = Counter(
+    "naksha_rollout_promotions_total",
+    "Rollout revisions promoted to stable.",
+    ["namespace"],
+    registry=REGISTRY,
+)
+ROLLOUT_ROLLBACKS = Counter(
+    "naksha_rollout_rollbacks_total",
+    "Rollouts rolled back, by why (AnalysisFailed, Aborted, ProgressDeadlineExceeded).",
+    ["namespace", "reason"],
+    registry=REGISTRY,
+)
 RESOURCES = Gauge(
     "naksha_resources",
     "Objects the operator knows, by kind, namespace and phase.",

@@ -34,6 +34,7 @@ class ReconcileContext:
     generation: int | None
     raw_spec: Mapping[str, Any]
     old_status: Mapping[str, Any]
+    annotations: Mapping[str, str] = field(default_factory=dict)
     spec: NakshaModel | None = None
     phase: str | None = None
     conditions: list[dict[str, Any]] = field(default_factory=list)
@@ -63,6 +64,7 @@ class ReconcileContext:
             generation=metadata.get("generation"),
             raw_spec=body.get("spec") or {},
             old_status=status,
+            annotations=dict(metadata.get("annotations") or {}),
             phase=status.get("phase"),
             conditions=[dict(c) for c in status.get("conditions") or []],
             kube=kube,

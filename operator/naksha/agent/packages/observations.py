@@ -10,9 +10,6 @@ from __future__ import annotations
 import datetime
 import json
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +20,7 @@ from naksha.kube import Conflict, NotFound, resource_for
 from naksha.kube.events import event_about
 from naksha.models.common import Duration, NakshaModel, parse_duration
 from naksha.models.group import API_VERSION
+from naksha.probes import ProbeError, http_request, prometheus_value
 
 STREAMS = resource_for(API_VERSION, "InsightStream")
 EVENTS = resource_for("v1", "Event")
@@ -36,16 +34,10 @@ def _nothing(context: WpkContext, params: Any) -> Plan:
 def _http(
     url: str, *, timeout: float, data: bytes | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, bytes]:
-    if urllib.parse.urlparse(url).scheme not in ("http", "https"):
-        raise WpkError(f"only http and https URLs are allowed: {url}")
-    request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data else "GET")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return int(response.status), response.read(1_048_576)
-    except urllib.error.HTTPError as error:
-        return int(error.code), error.read(65_536)
-    except (urllib.error.URLError, OSError) as error:
-        raise WpkError(f"{url}: {error}") from None
+        return http_request(url, timeout=timeout, data=data, headers=headers)
+    except ProbeError as error:
+        raise WpkError(str(error)) from None
 
 
 # --- query-metric --------------------------------------------------------------------------------
@@ -67,14 +59,10 @@ class QueryMetricParams(NakshaModel):
 def _query_metric(context: WpkContext, params: QueryMetricParams, plan: Plan) -> Result:
     result: Result = {}
     if params.prometheus and params.query:
-        url = (
-            f"{params.prometheus.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': params.query})}"
-        )
-        status, body = _http(url, timeout=context.http_timeout)
-        if status != 200:
-            raise WpkError(f"prometheus answered {status}: {body[:200]!r}")
-        samples = json.loads(body).get("data", {}).get("result", [])
-        value = float(samples[0]["value"][1]) if samples else None
+        try:
+            value = prometheus_value(params.prometheus, params.query, timeout=context.http_timeout)
+        except ProbeError as error:
+            raise WpkError(str(error)) from None
         result["value"] = value
         if params.above is not None or params.below is not None:
             result["anomalous"] = value is not None and (

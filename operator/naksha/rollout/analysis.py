@@ -1,0 +1,203 @@
+"""Rollout analysis: measure a metric now and then, judge each measurement, decide the metric.
+
+Providers give a measurement's ``result``: a Prometheus instant query's value, an HTTP endpoint's
+value (at ``jsonPath`` in a JSON reply, else the status code), an InsightStream detector's live
+state (``{"anomalous": bool, "active": n, "value": last anomaly's value}``), or a Job's exit (the
+Job built from the template; ``true`` when it completed). ``failureCondition`` and
+``successCondition`` are safe expressions over ``result``; without them a measurement succeeds
+when the detector is not anomalous, the Job completed, or a value was returned. A metric fails
+when its failed measurements exceed ``failureLimit`` (inconclusive ones: ``inconclusiveLimit``),
+and succeeds after ``count`` measurements (one if unset; background metrics never "succeed",
+they only watch for failure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from naksha.agent.expressions import ExpressionError, compile_expression
+from naksha.kube import Conflict, Kube, NotFound, resource_for
+from naksha.models.common import parse_duration
+from naksha.models.group import API_VERSION
+from naksha.models.rollout import AnalysisMetric
+from naksha.probes import ProbeError, http_request, prometheus_value
+from naksha.workloads.naming import child_name
+
+STREAMS = resource_for(API_VERSION, "InsightStream")
+JOBS = resource_for("batch/v1", "Job")
+KEPT_MEASUREMENTS = 10
+PROBE_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Measurement:
+    phase: str  # Successful, Failed, Inconclusive, Pending
+    result: Any = None
+    message: str = ""
+
+
+def measure(
+    kube: Kube, namespace: str, rollout: str, metric: AnalysisMetric, attempt: int, owner: dict[str, Any]
+) -> Measurement:
+    """Take (or, for a Job, look at) one measurement and judge it."""
+    provider = metric.provider
+    try:
+        if provider.prometheus is not None:
+            result: Any = prometheus_value(
+                provider.prometheus.address, provider.prometheus.query, timeout=PROBE_TIMEOUT_SECONDS
+            )
+        elif provider.insight is not None:
+            result = _insight(kube, namespace, provider.insight.stream, provider.insight.detector)
+        elif provider.http is not None:
+            result = _http(provider.http.url, provider.http.json_path, parse_duration(provider.http.timeout))
+        else:
+            assert provider.job is not None
+            result = _job(kube, namespace, rollout, metric, attempt, owner)
+            if result is None:
+                return Measurement("Pending", message="the analysis Job is running")
+    except (ProbeError, NotFound) as error:
+        return Measurement("Inconclusive", message=str(error))
+    return judge(metric, result)
+
+
+def judge(metric: AnalysisMetric, result: Any) -> Measurement:
+    variables = {"result": result}
+    try:
+        if metric.failure_condition and compile_expression(metric.failure_condition)(variables):
+            return Measurement("Failed", result, f"failureCondition {metric.failure_condition!r} holds")
+        if metric.success_condition:
+            ok = bool(compile_expression(metric.success_condition)(variables))
+            return Measurement(
+                "Successful" if ok else "Failed",
+                result,
+                "" if ok else f"successCondition {metric.success_condition!r} does not hold",
+            )
+    except ExpressionError as error:
+        return Measurement("Inconclusive", result, f"the condition could not be evaluated: {error}")
+    if isinstance(result, Mapping) and "anomalous" in result:
+        return Measurement(
+            "Failed" if result["anomalous"] else "Successful",
+            result,
+            "the detector is anomalous" if result["anomalous"] else "",
+        )
+    if result is None:
+        return Measurement("Inconclusive", None, "no value")
+    if result is False:
+        return Measurement("Failed", result, "the analysis Job failed")
+    return Measurement("Successful", result)
+
+
+def _insight(kube: Kube, namespace: str, stream: str, detector: str) -> dict[str, Any]:
+    status = kube.get(STREAMS, namespace, stream).get("status") or {}
+    live = (status.get("detectors") or {}).get(detector) or {}
+    last = (status.get("lastAnomaly") or {}).get(detector) or {}
+    active = int(live.get("active") or 0)
+    return {"anomalous": active > 0, "active": active, "value": last.get("value")}
+
+
+def _http(url: str, json_path: str | None, timeout: float) -> Any:
+    status, body = http_request(url, timeout=timeout)
+    if json_path is None:
+        return status
+    try:
+        value: Any = json.loads(body)
+    except ValueError:
+        raise ProbeError(f"{url} did not answer JSON") from None
+    for part in json_path.strip(".").split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            raise ProbeError(f"{url}: no {json_path!r} in the reply")
+        value = value[part]
+    return value
+
+
+def _job(
+    kube: Kube, namespace: str, rollout: str, metric: AnalysisMetric, attempt: int, owner: dict[str, Any]
+) -> bool | None:
+    """True/False once the measurement's Job finished; None while it runs (created on first look)."""
+    assert metric.provider.job is not None
+    name = child_name(rollout, f"{metric.name}-{attempt}")
+    try:
+        job = kube.get(JOBS, namespace, name)
+    except NotFound:
+        body = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": name, "namespace": namespace, "ownerReferences": [owner]},
+            "spec": {"backoffLimit": 0, **dict(metric.provider.job.template)},
+        }
+        with contextlib.suppress(Conflict):  # created by an earlier look that was cut short
+            kube.create(body)
+        return None
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            return bool(condition["type"] == "Complete")
+    return None
+
+
+@dataclass
+class MetricProgress:
+    """A metric's record in ``status.analysis``; ``decide`` says Running, Successful or Failed."""
+
+    taken: int = 0
+    successful: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    next_at: float = 0.0
+    measurements: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_status(cls, raw: Mapping[str, Any] | None) -> MetricProgress:
+        raw = raw or {}
+        return cls(
+            taken=int(raw.get("taken") or 0),
+            successful=int(raw.get("successful") or 0),
+            failed=int(raw.get("failed") or 0),
+            inconclusive=int(raw.get("inconclusive") or 0),
+            next_at=float(raw.get("nextAt") or 0.0),
+            measurements=tuple(raw.get("measurements") or ()),
+        )
+
+    def as_status(self, phase: str) -> dict[str, Any]:
+        return {
+            "phase": phase,
+            "taken": self.taken,
+            "successful": self.successful,
+            "failed": self.failed,
+            "inconclusive": self.inconclusive,
+            "nextAt": self.next_at,
+            "measurements": list(self.measurements[-KEPT_MEASUREMENTS:]),
+        }
+
+    def record(
+        self, measurement: Measurement, at: float, interval: float, stamp: Callable[[float], str]
+    ) -> None:
+        self.taken += 1
+        if measurement.phase == "Successful":
+            self.successful += 1
+        elif measurement.phase == "Failed":
+            self.failed += 1
+        else:
+            self.inconclusive += 1
+        entry = {"at": stamp(at), "phase": measurement.phase, "result": _plain(measurement.result)}
+        if measurement.message:
+            entry["message"] = measurement.message
+        self.measurements = (*self.measurements, entry)
+        self.next_at = at + interval
+
+    def decide(self, metric: AnalysisMetric, *, background: bool) -> str:
+        if self.failed > metric.failure_limit:
+            return "Failed"
+        if self.inconclusive > metric.inconclusive_limit:
+            return "Inconclusive"
+        if not background and self.taken >= (metric.count or 1):
+            return "Successful"
+        return "Running"
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly copy of a result (status only holds plain data)."""
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,116 @@
+"""Rolling a Rollout back: record it, restore the stable revision, revert the spec and the repository.
+
+Order matters for crash safety. The rollback is first written to the Rollout's status (what was
+bad, what is restored, why). Then the spec is reverted to the stable template (the controller
+then serves the stable revision again), and last the GitOps repository gets its revert commit.
+A controller killed anywhere in between finds the recorded rollback on its next pass and
+finishes it; the commit's trailer makes a second commit impossible (``naksha.rollout.gitops``).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from naksha.kube import Kube, KubeError, resource_for
+from naksha.models.group import API_VERSION
+from naksha.models.rollout import RolloutSpec
+from naksha.rollout.gitops import GitOpsError, RevertRequest, revert_manifest
+from naksha.rollout.revisions import template_of
+from naksha.rollout.state import RolloutState
+
+logger = logging.getLogger(__name__)
+ROLLOUTS = resource_for(API_VERSION, "Rollout")
+SECRETS = resource_for("v1", "Secret")
+GITOPS_RETRY_SECONDS = 15.0
+
+
+def record(state: RolloutState, reason: str, now: float) -> dict[str, Any]:
+    """Mark the current revision bad and describe the rollback about to happen."""
+    bad = state.current_revision or ""
+    if bad not in state.bad_revisions:
+        state.bad_revisions.append(bad)
+    state.rollback = {
+        "badRevision": bad,
+        "stableRevision": state.stable_revision,
+        "reason": reason,
+        "at": now,
+        "specReverted": False,
+        "gitops": None,
+    }
+    return state.rollback
+
+
+def revert_spec(kube: Kube, namespace: str, name: str, state: RolloutState) -> None:
+    """Put the stable revision's template back in the Rollout's spec."""
+    assert state.rollback is not None
+    template = template_of(state.history, state.rollback["stableRevision"])
+    if template is None:
+        raise KubeError(
+            500, "NoStableTemplate", f"revision {state.rollback['stableRevision']} is not in the history"
+        )
+    # A JSON patch replaces the template whole (a merge patch would keep fields only the bad one had).
+    kube.json_patch(
+        ROLLOUTS, namespace, name, [{"op": "replace", "path": "/spec/template", "value": template}]
+    )
+    state.rollback["specReverted"] = True
+
+
+def commit_revert(
+    kube: Kube, namespace: str, name: str, spec: RolloutSpec, state: RolloutState, now: float
+) -> str | None:
+    """Make sure the repository has the revert commit; returns git's error (and retries later) or None."""
+    rollback = state.rollback
+    if spec.gitops is None or rollback is None or (rollback.get("gitops") or {}).get("commit"):
+        return None
+    attempt = rollback.get("gitops") or {}
+    if attempt.get("error") and now < float(attempt.get("retryAt") or 0):
+        return str(attempt["error"])
+    template = template_of(state.history, rollback["stableRevision"])
+    assert template is not None
+    gitops = spec.gitops
+    request = RevertRequest(
+        repo=gitops.repo,
+        branch=gitops.branch,
+        path=gitops.path,
+        namespace=namespace,
+        name=name,
+        bad_revision=str(rollback["badRevision"]),
+        stable_revision=str(rollback["stableRevision"]),
+        reason=str(rollback["reason"]),
+        stable_template=template,
+        author_name=gitops.author.name,
+        author_email=gitops.author.email,
+        credentials=_credentials(kube, namespace, gitops.credentials_secret_ref.name)
+        if gitops.credentials_secret_ref
+        else None,
+    )
+    workdir = Path(tempfile.gettempdir()) / "naksha-gitops" / f"{namespace}-{name}"
+    started = time.perf_counter()
+    try:
+        result = revert_manifest(request, workdir)
+    except (GitOpsError, KubeError) as error:
+        rollback["gitops"] = {"error": str(error), "retryAt": now + GITOPS_RETRY_SECONDS}
+        return str(error)
+    rollback["gitops"] = {
+        "commit": result.commit,
+        "created": result.created,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return None
+
+
+def _credentials(kube: Kube, namespace: str, secret: str) -> tuple[str, str]:
+    data = kube.get(SECRETS, namespace, secret).get("data") or {}
+    try:
+        user = base64.b64decode(data.get("username", "")).decode() or "git"
+        password = base64.b64decode(data.get("password") or data.get("token") or "").decode()
+    except ValueError as error:
+        raise GitOpsError(f"Secret {secret} holds undecodable credentials: {error}") from None
+    if not password:
+        raise GitOpsError(f"Secret {secret} has neither a password nor a token key")
+    return user, password
