@@ -146,11 +146,6 @@ class _Run:
             self.consumed.append(controls.ABORT)
             self._abort(abort_reason or "aborted by a user", "Aborted")
             return
-        if self.now - float(state.started_at or self.now) > self.spec.progress_deadline_seconds:
-            self._abort(
-                f"no progress within {self.spec.progress_deadline_seconds}s", "ProgressDeadlineExceeded"
-            )
-            return
         if self._background_failed():
             return
         self._walk_steps()
@@ -168,6 +163,9 @@ class _Run:
             self.message = (
                 f"revision {state.rollback['badRevision']} was rolled back: {state.rollback['reason']}"
             )
+            # Derived from the recorded rollback, not carried over: handlers may run on older bodies.
+            why = str(state.rollback.get("why") or "RolledBack")
+            self.context.set_condition(ConditionType.ROLLED_BACK, "True", why, self.message)
         else:
             self.phase, self.message = HEALTHY, f"revision {self.revision} is stable"
 
@@ -179,10 +177,19 @@ class _Run:
             if step.set_weight is not None:
                 state.canary_weight = step.set_weight
                 if not self._canary_available():
-                    self.phase, self.message = (
-                        PROGRESSING,
-                        f"waiting for the canary pods at weight {step.set_weight}%",
-                    )
+                    # The deadline covers waiting for pods only: pauses and analyses take the time they ask.
+                    if (
+                        self.now - float(state.step_started_at or self.now)
+                        > self.spec.progress_deadline_seconds
+                    ):
+                        deadline = self.spec.progress_deadline_seconds
+                        self._abort(
+                            f"the canary pods were not available within {deadline}s",
+                            "ProgressDeadlineExceeded",
+                        )
+                        return
+                    self.phase = PROGRESSING
+                    self.message = f"waiting for the canary pods at weight {step.set_weight}%"
                     return
             elif step.pause is not None:
                 if not self._pause_over(step.pause.duration):
@@ -288,7 +295,7 @@ class _Run:
 
     def _abort(self, reason: str, why: str) -> None:
         state = self.state
-        rollback.record(state, reason, self.now)
+        rollback.record(state, reason, why, self.now)
         state.canary_weight, state.step_index = 0, None
         # Durable before the spec changes: a restart finds the rollback and completes it.
         self.kube.merge_patch(

@@ -29,7 +29,7 @@ SECRETS = resource_for("v1", "Secret")
 GITOPS_RETRY_SECONDS = 15.0
 
 
-def record(state: RolloutState, reason: str, now: float) -> dict[str, Any]:
+def record(state: RolloutState, reason: str, why: str, now: float) -> dict[str, Any]:
     """Mark the current revision bad and describe the rollback about to happen."""
     bad = state.current_revision or ""
     if bad not in state.bad_revisions:
@@ -38,6 +38,7 @@ def record(state: RolloutState, reason: str, now: float) -> dict[str, Any]:
         "badRevision": bad,
         "stableRevision": state.stable_revision,
         "reason": reason,
+        "why": why,
         "at": now,
         "specReverted": False,
         "gitops": None,

@@ -1,0 +1,311 @@
+"""Rollouts on the local control plane: canary steps and analysis, promotion, and rollback in the
+cluster and in a real GitOps repository.
+
+The analysis reads an InsightStream detector's live state, which each test sets itself: a good
+version keeps the detector quiet, a bad one makes it fire.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+from tests.support import eventually
+
+GROUP, VERSION = "naksha.io", "v1alpha1"
+LABELS = {"app": "shop"}
+
+
+def template(image: str, **container: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"labels": dict(LABELS)},
+        "spec": {"containers": [{"name": "app", "image": image, **container}]},
+    }
+
+
+def rollout(name: str, image: str, steps: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Rollout",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 4,
+            "selector": {"matchLabels": dict(LABELS)},
+            "template": template(image),
+            "strategy": {"canary": {"steps": steps}},
+            **spec,
+        },
+    }
+
+
+ANALYSIS = {
+    "analysis": {
+        "metrics": [
+            {
+                "name": "errors",
+                "provider": {"insight": {"stream": "shop", "detector": "errors"}},
+                "interval": "1s",
+                "count": 2,
+            }
+        ]
+    }
+}
+STEPS = [{"setWeight": 25}, ANALYSIS, {"setWeight": 50}, {"pause": {"duration": "1s"}}]
+
+
+class Cluster:
+    def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
+        self.custom = client.CustomObjectsApi(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self.namespace = namespace
+
+    def create(self, body: dict[str, Any]) -> None:
+        self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, f"{body['kind'].lower()}s", body
+        )
+
+    def rollout(self, name: str) -> dict[str, Any]:
+        return dict(
+            self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, "rollouts", name)
+        )
+
+    def status(self, name: str) -> dict[str, Any]:
+        return dict(self.rollout(name).get("status") or {})
+
+    def patch(self, name: str, body: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, "rollouts", name, body)
+
+    def set_image(self, name: str, image: str) -> None:
+        self.patch(name, {"spec": {"template": template(image)}})
+
+    def annotate(self, name: str, key: str, value: str = "yes") -> None:
+        self.patch(name, {"metadata": {"annotations": {key: value}}})
+
+    def detector(self, active: int) -> None:
+        self.custom.patch_namespaced_custom_object_status(
+            GROUP,
+            VERSION,
+            self.namespace,
+            "insightstreams",
+            "shop",
+            {"status": {"detectors": {"errors": {"active": active}}}},
+        )
+
+    def deployment(self, name: str) -> Any:
+        return self.apps.read_namespaced_deployment(name, self.namespace)
+
+    def image_of(self, name: str) -> str:
+        return str(self.deployment(name).spec.template.spec.containers[0].image)
+
+    def wait_phase(self, name: str, phase: str, timeout: float = 60) -> dict[str, Any]:
+        return eventually(lambda: (s := self.status(name)).get("phase") == phase and s, timeout=timeout)
+
+
+@pytest.fixture
+def cluster(naksha_operator, api_client, fresh_namespace) -> Cluster:
+    cluster = Cluster(api_client, fresh_namespace)
+    cluster.create(
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "InsightStream",
+            "metadata": {"name": "shop"},
+            "spec": {
+                "source": {"type": "http", "http": {"port": 18411}},
+                "replicas": 0,
+                "detectors": [
+                    {
+                        "name": "errors",
+                        "metric": "errors",
+                        "method": "threshold",
+                        "params": {"threshold": {"above": 1}},
+                    }
+                ],
+            },
+        }
+    )
+    cluster.detector(0)
+    return cluster
+
+
+def test_a_good_version_walks_the_steps_and_becomes_stable(cluster):
+    cluster.create(rollout("shop", "shop:1", STEPS))
+    first = cluster.wait_phase("shop", "Healthy")
+    assert (
+        cluster.image_of("shop-stable") == "shop:1" and cluster.deployment("shop-stable").spec.replicas == 4
+    )
+
+    cluster.set_image("shop", "shop:2")
+    eventually(
+        lambda: (
+            cluster.status("shop").get("canaryWeight") == 25
+            and cluster.deployment("shop-canary").spec.replicas == 1
+        )
+    )
+    assert cluster.deployment("shop-stable").spec.replicas == 3
+    status = eventually(
+        lambda: (
+            (s := cluster.status("shop")).get("phase") == "Healthy"
+            and s["stableRevision"] != first["stableRevision"]
+            and s
+        ),
+        timeout=60,
+    )
+    assert (
+        cluster.image_of("shop-stable") == "shop:2" and cluster.deployment("shop-stable").spec.replicas == 4
+    )
+    assert cluster.deployment("shop-canary").spec.replicas == 0
+    measurements = status["analysis"] if status.get("analysis") else {}
+    assert measurements == {}  # analysis records are cleared once the revision is stable
+    assert [r["revision"] for r in status["revisions"]] == [first["stableRevision"], status["stableRevision"]]
+
+
+def test_a_failing_analysis_rolls_back_in_the_cluster_and_in_the_gitops_repository(cluster, tmp_path):
+    repo = gitops_repo(tmp_path, cluster.namespace, image="shop:2")
+    cluster.create(
+        rollout("shop", "shop:1", STEPS, gitops={"repo": str(repo), "branch": "main", "path": "shop.yaml"})
+    )
+    stable = cluster.wait_phase("shop", "Healthy")["stableRevision"]
+    cluster.detector(1)  # the new version makes the error detector fire
+    cluster.set_image("shop", "shop:2")
+
+    status = cluster.wait_phase("shop", "RolledBack")
+    assert status["rollback"]["badRevision"] != stable and status["rollback"]["stableRevision"] == stable
+    assert "analysis errors failed" in status["rollback"]["reason"]
+    rolled_back = next(c for c in status["conditions"] if c["type"] == "RolledBack")
+    assert rolled_back["status"] == "True" and rolled_back["reason"] == "AnalysisFailed"
+    assert cluster.rollout("shop")["spec"]["template"] == template("shop:1")  # the spec is reverted
+    assert (
+        cluster.image_of("shop-stable") == "shop:1" and cluster.deployment("shop-stable").spec.replicas == 4
+    )
+    assert cluster.deployment("shop-canary").spec.replicas == 0
+
+    commit = eventually(lambda: cluster.status("shop")["rollback"]["gitops"]["commit"])
+    assert git("rev-parse", "main", cwd=repo) == commit
+    manifest = yaml.safe_load(git("show", "main:shop.yaml", cwd=repo))
+    assert manifest["spec"]["template"] == template("shop:1")
+    message = git("log", "-1", "--format=%B", "main", cwd=repo)
+    assert f"Revert Rollout {cluster.namespace}/shop to revision {stable}" in message
+    assert status["rollback"]["badRevision"] in message and "analysis errors failed" in message
+
+
+def test_an_unreachable_repository_is_reported_and_the_cluster_still_rolls_back(cluster, tmp_path):
+    missing = tmp_path / "nowhere.git"
+    cluster.create(rollout("shop", "shop:1", STEPS, gitops={"repo": str(missing), "path": "shop.yaml"}))
+    cluster.wait_phase("shop", "Healthy")
+    cluster.detector(1)
+    cluster.set_image("shop", "shop:2")
+    cluster.wait_phase("shop", "RolledBack")
+    assert (
+        cluster.image_of("shop-stable") == "shop:1" and cluster.deployment("shop-canary").spec.replicas == 0
+    )
+    degraded = eventually(
+        lambda: next(c for c in cluster.status("shop")["conditions"] if c["type"] == "Degraded")
+    )
+    assert degraded["reason"] == "GitOpsRevertFailed" and "git clone failed" in degraded["message"]
+
+
+def test_an_indefinite_pause_waits_for_promote(cluster):
+    cluster.create(rollout("shop", "shop:1", [{"setWeight": 50}, {"pause": {}}]))
+    cluster.wait_phase("shop", "Healthy")
+    cluster.set_image("shop", "shop:2")
+    paused = cluster.wait_phase("shop", "Paused")
+    assert paused["canaryWeight"] == 50 and cluster.deployment("shop-canary").spec.replicas == 2
+    cluster.annotate("shop", "naksha.io/promote")
+    cluster.wait_phase("shop", "Healthy")
+    assert cluster.image_of("shop-stable") == "shop:2"
+    assert "naksha.io/promote" not in (cluster.rollout("shop")["metadata"].get("annotations") or {})
+
+
+def test_a_user_abort_rolls_back_and_the_same_spec_is_not_tried_again_until_retry(cluster):
+    cluster.create(rollout("shop", "shop:1", [{"setWeight": 50}, {"pause": {}}]))
+    cluster.wait_phase("shop", "Healthy")
+    cluster.set_image("shop", "shop:2")
+    cluster.wait_phase("shop", "Paused")
+    cluster.annotate("shop", "naksha.io/abort", "checkout errors seen by support")
+    status = cluster.wait_phase("shop", "RolledBack")
+    assert status["rollback"]["reason"] == "checkout errors seen by support"
+    assert cluster.image_of("shop-stable") == "shop:1"
+
+    cluster.set_image("shop", "shop:2")  # re-applied as it was, e.g. by a GitOps sync
+    degraded = cluster.wait_phase("shop", "Degraded")
+    assert (
+        "was rolled back before" in degraded["message"]
+        and cluster.deployment("shop-canary").spec.replicas == 0
+    )
+    cluster.annotate("shop", "naksha.io/retry")
+    cluster.wait_phase("shop", "Paused")
+    assert cluster.deployment("shop-canary").spec.replicas == 2
+
+
+def test_a_newer_template_mid_rollout_replaces_the_canary(cluster):
+    cluster.create(rollout("shop", "shop:1", [{"setWeight": 25}, {"pause": {}}]))
+    cluster.wait_phase("shop", "Healthy")
+    cluster.set_image("shop", "shop:2")
+    cluster.wait_phase("shop", "Paused")
+    cluster.set_image("shop", "shop:3")
+    eventually(
+        lambda: cluster.image_of("shop-canary") == "shop:3" and cluster.status("shop")["phase"] == "Paused"
+    )
+    cluster.annotate("shop", "naksha.io/promote")
+    cluster.wait_phase("shop", "Healthy")
+    assert cluster.image_of("shop-stable") == "shop:3"
+
+
+def test_canary_pods_that_never_come_up_hit_the_progress_deadline(cluster):
+    cluster.create(rollout("shop", "shop:1", [{"setWeight": 50}], progressDeadlineSeconds=3))
+    cluster.wait_phase("shop", "Healthy")
+    # A naksha image runs as a real process here; an unknown command exits at once, so it never becomes ready.
+    cluster.patch(
+        "shop", {"spec": {"template": template("ghcr.io/naksha-io/naksha:test", args=["no-such-command"])}}
+    )
+    status = cluster.wait_phase("shop", "RolledBack", timeout=60)
+    assert "not available within 3s" in status["rollback"]["reason"]
+    assert (
+        next(c for c in status["conditions"] if c["type"] == "RolledBack")["reason"]
+        == "ProgressDeadlineExceeded"
+    )
+
+
+def test_deleting_a_rollout_mid_rollout_removes_its_deployments(cluster, api_client):
+    cluster.create(rollout("shop", "shop:1", [{"setWeight": 25}, {"pause": {}}]))
+    cluster.wait_phase("shop", "Healthy")
+    cluster.set_image("shop", "shop:2")
+    cluster.wait_phase("shop", "Paused")
+    cluster.custom.delete_namespaced_custom_object(GROUP, VERSION, cluster.namespace, "rollouts", "shop")
+    names = lambda: {
+        d.metadata.name for d in cluster.apps.list_namespaced_deployment(cluster.namespace).items
+    }
+    eventually(lambda: not {"shop-stable", "shop-canary"} & names(), timeout=30)
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def gitops_repo(tmp_path: Path, namespace: str, *, image: str) -> Path:
+    """A bare repository holding the Rollout's manifest as the team pushed it (the new version)."""
+    bare = tmp_path / "gitops.git"
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)
+    seed = tmp_path / "seed"
+    git("clone", "--quiet", str(bare), str(seed), cwd=tmp_path)
+    manifest = rollout("shop", image, STEPS)
+    manifest["metadata"]["namespace"] = namespace
+    (seed / "shop.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    git("add", ".", cwd=seed)
+    git(
+        "-c",
+        "user.name=dev",
+        "-c",
+        "user.email=dev@example.com",
+        "commit",
+        "--quiet",
+        "-m",
+        "shop 2",
+        cwd=seed,
+    )
+    git("push", "--quiet", "origin", "HEAD:main", cwd=seed)
+    return bare
