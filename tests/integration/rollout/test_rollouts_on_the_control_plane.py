@@ -258,10 +258,10 @@ def test_a_newer_template_mid_rollout_replaces_the_canary(cluster):
 def test_canary_pods_that_never_come_up_hit_the_progress_deadline(cluster):
     cluster.create(rollout("shop", "shop:1", [{"setWeight": 50}], progressDeadlineSeconds=3))
     cluster.wait_phase("shop", "Healthy")
-    # A naksha image runs as a real process here; an unknown command exits at once, so it never becomes ready.
-    cluster.patch(
-        "shop", {"spec": {"template": template("ghcr.io/naksha-io/naksha:test", args=["no-such-command"])}}
-    )
+    # A naksha image runs as a real process here: one that exits at once, behind a probe nothing answers.
+    never_ready = {"httpGet": {"path": "/healthz", "port": 1}, "periodSeconds": 1}
+    broken = template("ghcr.io/naksha-io/naksha:test", args=["no-such-command"], readinessProbe=never_ready)
+    cluster.patch("shop", {"spec": {"template": broken}})
     status = cluster.wait_phase("shop", "RolledBack", timeout=60)
     assert "not available within 3s" in status["rollback"]["reason"]
     assert (
@@ -276,9 +276,10 @@ def test_deleting_a_rollout_mid_rollout_removes_its_deployments(cluster, api_cli
     cluster.set_image("shop", "shop:2")
     cluster.wait_phase("shop", "Paused")
     cluster.custom.delete_namespaced_custom_object(GROUP, VERSION, cluster.namespace, "rollouts", "shop")
-    names = lambda: {
-        d.metadata.name for d in cluster.apps.list_namespaced_deployment(cluster.namespace).items
-    }
+
+    def names() -> set[str]:
+        return {d.metadata.name for d in cluster.apps.list_namespaced_deployment(cluster.namespace).items}
+
     eventually(lambda: not {"shop-stable", "shop-canary"} & names(), timeout=30)
 
 
