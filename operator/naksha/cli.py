@@ -72,6 +72,23 @@ def _parser() -> argparse.ArgumentParser:
     demo_app.add_argument("--port", type=int, default=None, help="default: NAKSHA_DEMO_PORT or 8080")
     demo_app.set_defaults(run=_run_demo_app)
 
+    rollout = commands.add_parser("rollout", help="Rollouts: promote, abort, retry, status")
+    rollout_commands = rollout.add_subparsers(dest="rollout_command", metavar="COMMAND", required=True)
+    for verb, text in (
+        ("promote", "leave a pause and go on"),
+        ("abort", "roll back to the stable revision"),
+        ("retry", "try a rolled-back revision again"),
+        ("status", "show phase, revisions, step, analysis and rollback"),
+    ):
+        command = rollout_commands.add_parser(verb, help=text)
+        command.add_argument("name")
+        command.add_argument("--namespace", "-n", default="default")
+        if verb == "abort":
+            command.add_argument(
+                "--reason", default=None, help="recorded in the rollback and the revert commit"
+            )
+        command.set_defaults(run=_run_rollout, verb=verb)
+
     wpk = commands.add_parser("wpk", help="work packages")
     wpk_commands = wpk.add_subparsers(dest="wpk_command", metavar="COMMAND", required=True)
     wpk_commands.add_parser("list", help="print the registry of work packages").set_defaults(
@@ -118,6 +135,14 @@ def _run_demo_app(args: argparse.Namespace) -> int:
     from naksha.rollout.demo_app import run_demo_app
 
     return run_demo_app(args.port)
+
+
+def _run_rollout(args: argparse.Namespace) -> int:
+    from naksha.rollout import commands
+
+    if args.verb == "status":
+        return commands.show(args.name, args.namespace)
+    return commands.send(args.verb, args.name, args.namespace, getattr(args, "reason", None))
 
 
 def _run_wpk_list(args: argparse.Namespace) -> int:

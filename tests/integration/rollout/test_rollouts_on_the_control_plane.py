@@ -7,14 +7,16 @@ version keeps the detector quiet, a bad one makes it fire.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from kubernetes import client
-from tests.support import eventually
+from tests.support import ROOT, eventually
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
 LABELS = {"app": "shop"}
@@ -214,7 +216,7 @@ def test_an_indefinite_pause_waits_for_promote(cluster):
     cluster.set_image("shop", "shop:2")
     paused = cluster.wait_phase("shop", "Paused")
     assert paused["canaryWeight"] == 50 and cluster.deployment("shop-canary").spec.replicas == 2
-    cluster.annotate("shop", "naksha.io/promote")
+    naksha("rollout", "promote", "shop", "-n", cluster.namespace)
     cluster.wait_phase("shop", "Healthy")
     assert cluster.image_of("shop-stable") == "shop:2"
     assert "naksha.io/promote" not in (cluster.rollout("shop")["metadata"].get("annotations") or {})
@@ -225,10 +227,12 @@ def test_a_user_abort_rolls_back_and_the_same_spec_is_not_tried_again_until_retr
     cluster.wait_phase("shop", "Healthy")
     cluster.set_image("shop", "shop:2")
     cluster.wait_phase("shop", "Paused")
-    cluster.annotate("shop", "naksha.io/abort", "checkout errors seen by support")
+    naksha("rollout", "abort", "shop", "-n", cluster.namespace, "--reason", "checkout errors seen by support")
     status = cluster.wait_phase("shop", "RolledBack")
     assert status["rollback"]["reason"] == "checkout errors seen by support"
     assert cluster.image_of("shop-stable") == "shop:1"
+    shown = naksha("rollout", "status", "shop", "-n", cluster.namespace)
+    assert "Phase     RolledBack" in shown and "checkout errors seen by support" in shown
 
     cluster.set_image("shop", "shop:2")  # re-applied as it was, e.g. by a GitOps sync
     degraded = cluster.wait_phase("shop", "Degraded")
@@ -236,7 +240,7 @@ def test_a_user_abort_rolls_back_and_the_same_spec_is_not_tried_again_until_retr
         "was rolled back before" in degraded["message"]
         and cluster.deployment("shop-canary").spec.replicas == 0
     )
-    cluster.annotate("shop", "naksha.io/retry")
+    naksha("rollout", "retry", "shop", "-n", cluster.namespace)
     cluster.wait_phase("shop", "Paused")
     assert cluster.deployment("shop-canary").spec.replicas == 2
 
@@ -281,6 +285,19 @@ def test_deleting_a_rollout_mid_rollout_removes_its_deployments(cluster, api_cli
         return {d.metadata.name for d in cluster.apps.list_namespaced_deployment(cluster.namespace).items}
 
     eventually(lambda: not {"shop-stable", "shop-canary"} & names(), timeout=30)
+
+
+def naksha(*args: str) -> str:
+    """The real CLI, against the local control plane (KUBECONFIG points at it)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "naksha", *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "operator")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def git(*args: str, cwd: Path) -> str:
