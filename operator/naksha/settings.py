@@ -39,8 +39,10 @@ class OperatorSettings:
     # AgentRun HTTP API: off unless a token secret is given (NAKSHA_API_JWT_SECRET[_FILE]).
     api_port: int = 8080
     api_secret: str = field(default="", repr=False)
-    # Test hook (crash tests only): seconds an act step waits between its recorded intent and acting.
+    # Test hooks (crash tests only): seconds an act step waits between its recorded intent and
+    # acting; seconds a rollback waits between reverting the spec and committing to GitOps.
     test_pause_before_apply: float = 0.0
+    test_pause_before_gitops: float = 0.0
 
     @property
     def clusterwide(self) -> bool:
@@ -70,6 +72,7 @@ class OperatorSettings:
             api_port=_port(env, "NAKSHA_API_PORT", 8080),
             api_secret=_secret(env, "NAKSHA_API_JWT_SECRET"),
             test_pause_before_apply=float(_count(env, "NAKSHA_AGENT_TEST_PAUSE_BEFORE_APPLY", 0)),
+            test_pause_before_gitops=float(_count(env, "NAKSHA_ROLLOUT_TEST_PAUSE_BEFORE_GITOPS", 0)),
         )
 
 

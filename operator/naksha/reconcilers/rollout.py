@@ -12,6 +12,7 @@ the status. The handler runs this on every change and on a short timer.
 from __future__ import annotations
 
 import datetime
+import logging
 import time
 from typing import Any, cast
 
@@ -28,6 +29,7 @@ from naksha.rollout.revisions import remember, revision_of, template_of
 from naksha.rollout.state import RolloutState
 from naksha.workloads.rollout import build_role_deployment, canary_split, deployment_name
 
+logger = logging.getLogger(__name__)
 DEPLOYMENTS = resource_for("apps/v1", "Deployment")
 ROLLOUTS = resource_for("naksha.io/v1alpha1", "Rollout")
 HEALTHY, PROGRESSING, PAUSED, DEGRADED, ROLLED_BACK = (
@@ -312,6 +314,10 @@ class _Run:
             return
         if not current.get("specReverted"):
             rollback.revert_spec(self.kube, self.context.namespace, self.context.name, self.state)
+            pause = self.context.settings.test_pause_before_gitops
+            if pause and self.spec.gitops is not None:
+                logger.warning("pausing %.1fs between the spec revert and the GitOps commit", pause)
+                time.sleep(pause)
         error = rollback.commit_revert(
             self.kube, self.context.namespace, self.context.name, self.spec, self.state, self.now
         )
