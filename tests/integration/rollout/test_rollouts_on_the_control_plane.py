@@ -327,3 +327,33 @@ def gitops_repo(tmp_path: Path, namespace: str, *, image: str) -> Path:
     )
     git("push", "--quiet", "origin", "HEAD:main", cwd=seed)
     return bare
+
+
+def test_an_http_analysis_of_the_demo_app_rolls_back_a_version_that_fails_too_often(cluster):
+    from tests.integration.rollout.test_demo_app import demo_app
+
+    with demo_app(NAKSHA_DEMO_VERSION="v2", NAKSHA_DEMO_ERROR_RATE="0.5") as url:
+        probe = {
+            "name": "http-errors",
+            "provider": {"http": {"url": url}},
+            "successCondition": "result == 200",
+            "interval": "1s",
+            "count": 4,
+            "failureLimit": 1,
+        }
+        cluster.create(rollout("shop", "shop:1", [{"setWeight": 25}, {"analysis": {"metrics": [probe]}}]))
+        cluster.wait_phase("shop", "Healthy")
+        cluster.set_image("shop", "shop:2")
+        status = cluster.wait_phase("shop", "RolledBack")
+    assert "analysis http-errors failed: 2 failed" in status["rollback"]["reason"]
+
+
+def test_an_invalid_rollout_is_reported_with_the_reason_and_runs_nothing(cluster):
+    bad = rollout("shop", "shop:1", [{"setWeight": 25, "pause": {}}])
+    cluster.create(bad)
+    status = cluster.wait_phase("shop", "Invalid")
+    invalid = next(c for c in status["conditions"] if c["type"] == "InvalidSpec")
+    assert "exactly one of setWeight, pause, analysis" in invalid["message"]
+    assert "shop-stable" not in {
+        d.metadata.name for d in cluster.apps.list_namespaced_deployment(cluster.namespace).items
+    }
