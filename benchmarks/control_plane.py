@@ -42,7 +42,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def local_control_plane(workdir: Path) -> Iterator[tuple[str, Path]]:
+def local_control_plane(workdir: Path, *, kubelet: bool = False) -> Iterator[tuple[str, Path]]:
     port = free_port()
     kubeconfig = workdir / "kubeconfig"
     process = subprocess.Popen(
@@ -52,7 +52,7 @@ def local_control_plane(workdir: Path) -> Iterator[tuple[str, Path]]:
             "naksha",
             "local",
             "up",
-            "--no-kubelet",
+            *([] if kubelet else ["--no-kubelet"]),
             "--port",
             str(port),
             "--kubeconfig",

@@ -12,7 +12,7 @@ from naksha.models.kinds import ROLLOUT
 from naksha.reconcilers import rollout
 from naksha.reconcilers.context import ReconcileContext
 
-TICK_SECONDS = 2.0
+TICK_SECONDS = 1.0
 
 
 @kopf.on.resume(GROUP, VERSION, ROLLOUT.plural, id="reconcile")
