@@ -148,6 +148,9 @@ class _Run:
             self.consumed.append(controls.ABORT)
             self._abort(abort_reason or "aborted by a user", "Aborted")
             return
+        if self.spec.paused:
+            self.phase, self.message = PAUSED, "paused by spec.paused"
+            return
         if self._background_failed():
             return
         self._walk_steps()

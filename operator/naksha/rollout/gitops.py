@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +153,10 @@ class _Git:
     def sync(self) -> None:
         """A checkout of the branch's current tip: cloned the first time, fetched and reset after."""
         branch = self.request.branch
+        if (self.checkout / ".git").exists():
+            origin = self.run("remote", "get-url", "origin", check=False).stdout.strip()
+            if origin != self.request.repo:  # the spec points elsewhere now: start from a fresh clone
+                shutil.rmtree(self.checkout)
         if not (self.checkout / ".git").exists():
             self.checkout.parent.mkdir(parents=True, exist_ok=True)
             self.run(

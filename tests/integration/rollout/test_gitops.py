@@ -199,3 +199,11 @@ def test_a_push_that_loses_a_race_is_retried_on_top_of_the_winner(remote, tmp_pa
     assert result.created and result.commit == sha and sha != raced[0]
     assert git("log", "-1", "--format=%s", "main~1", cwd=remote) == "concurrent"
     assert message.count("Naksha-Revert") == 1
+
+
+def test_a_checkout_left_from_another_repository_is_replaced(remote, tmp_path):
+    elsewhere = tmp_path / "elsewhere.git"
+    git("clone", "--quiet", "--bare", str(remote), str(elsewhere), cwd=tmp_path)
+    revert_manifest(request(str(elsewhere)), tmp_path / "work")  # the spec used to point there
+    result = revert_manifest(request(str(remote)), tmp_path / "work")
+    assert result.created and git("rev-parse", "main", cwd=remote) == result.commit

@@ -357,3 +357,14 @@ def test_an_invalid_rollout_is_reported_with_the_reason_and_runs_nothing(cluster
     assert "shop-stable" not in {
         d.metadata.name for d in cluster.apps.list_namespaced_deployment(cluster.namespace).items
     }
+
+
+def test_spec_paused_holds_a_new_revision_until_it_is_unset(cluster):
+    cluster.create(rollout("shop", "shop:1", [{"setWeight": 50}]))
+    cluster.wait_phase("shop", "Healthy")
+    cluster.patch("shop", {"spec": {"paused": True, "template": template("shop:2")}})
+    held = cluster.wait_phase("shop", "Paused")
+    assert held["message"] == "paused by spec.paused" and cluster.deployment("shop-canary").spec.replicas == 0
+    cluster.patch("shop", {"spec": {"paused": False}})
+    cluster.wait_phase("shop", "Healthy")
+    assert cluster.image_of("shop-stable") == "shop:2"
