@@ -160,6 +160,13 @@ def test_a_good_version_walks_the_steps_and_becomes_stable(cluster):
         cluster.image_of("shop-stable") == "shop:2" and cluster.deployment("shop-stable").spec.replicas == 4
     )
     assert cluster.deployment("shop-canary").spec.replicas == 0
+    core = client.CoreV1Api(cluster.custom.api_client)
+
+    def images() -> list[str]:
+        pods = core.list_namespaced_pod(cluster.namespace, label_selector="app=shop").items
+        return sorted(p.spec.containers[0].image for p in pods if not p.metadata.deletion_timestamp)
+
+    eventually(lambda: images() == ["shop:2"] * 4, timeout=30)  # the old revision's pods are gone
     measurements = status["analysis"] if status.get("analysis") else {}
     assert measurements == {}  # analysis records are cleared once the revision is stable
     assert [r["revision"] for r in status["revisions"]] == [first["stableRevision"], status["stableRevision"]]
