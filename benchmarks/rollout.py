@@ -182,7 +182,8 @@ def rollback_round(
     try:
         committed = wait(lambda: git("rev-list", "--count", "main", cwd=repo) == "2", interval=0.05)
     except RuntimeError:
-        raise RuntimeError(f"no revert commit; the Rollout says {kubectl.rollout(name).get('status')}") from None
+        status = kubectl.rollout(name).get("status")
+        raise RuntimeError(f"no revert commit; the Rollout says {status}") from None
     return served - turned, committed - turned, cpu_seconds(operator_pid) - cpu_before
 
 
