@@ -52,8 +52,9 @@ def test_every_sample_is_accepted_by_the_operator(naksha_operator, custom, fresh
 
     obj = eventually(accepted)
     # Kinds whose controller has landed move on from Accepted to their own phases (the sample
-    # AgentRun observes a stream that does not exist here, so it may end Failed, validly).
-    assert obj["status"]["phase"] in ("Accepted", "Progressing", "Running", "Succeeded", "Failed")
+    # AgentRun observes a stream that does not exist here, so it may end Failed, validly; the
+    # sample Rollout's first revision is stable at once).
+    assert obj["status"]["phase"] in ("Accepted", "Progressing", "Running", "Succeeded", "Failed", "Healthy")
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"] == 1
 
 
