@@ -56,3 +56,25 @@ class Kubectl:
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
         return result
+
+
+def git(*args: str, cwd: Path) -> str:
+    """Run git; its output, stripped."""
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def push_all(clone: Path, message: str) -> None:
+    """Commit everything in a clone as a developer would, and push it to its main branch."""
+    git("add", ".", cwd=clone)
+    git(
+        "-c",
+        "user.name=dev",
+        "-c",
+        "user.email=dev@example.com",
+        "commit",
+        "--quiet",
+        "-m",
+        message,
+        cwd=clone,
+    )
+    git("push", "--quiet", "origin", "HEAD:main", cwd=clone)

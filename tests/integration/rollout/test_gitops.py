@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from tests.support import git, push_all
 
 from naksha.rollout.gitops import GitOpsError, RevertRequest, replace_template, revert_manifest
 
@@ -20,10 +20,6 @@ BAD = {
     "spec": {"containers": [{"name": "app", "image": "shop:1.5"}]},
 }
 PATH = "apps/checkout/rollout.yaml"
-
-
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def rollout(template: dict[str, Any], name: str = "checkout") -> dict[str, Any]:
@@ -45,19 +41,7 @@ def remote(tmp_path: Path) -> Path:
     (seed / "apps" / "checkout").mkdir(parents=True)
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "checkout"}}
     (seed / PATH).write_text(yaml.safe_dump_all([service, rollout(BAD)], sort_keys=False))
-    git("add", ".", cwd=seed)
-    git(
-        "-c",
-        "user.name=dev",
-        "-c",
-        "user.email=dev@example.com",
-        "commit",
-        "--quiet",
-        "-m",
-        "checkout 1.5",
-        cwd=seed,
-    )
-    git("push", "--quiet", "origin", "HEAD:main", cwd=seed)
+    push_all(seed, "checkout 1.5")
     return bare
 
 
@@ -111,35 +95,12 @@ def test_a_branch_that_moved_on_meanwhile_gets_the_revert_on_top(remote, tmp_pat
     other = tmp_path / "other"
     git("clone", "--quiet", str(remote), str(other), cwd=tmp_path)
     (other / "README").write_text("unrelated change\n")
-    git("add", ".", cwd=other)
-    git(
-        "-c",
-        "user.name=dev",
-        "-c",
-        "user.email=dev@example.com",
-        "commit",
-        "--quiet",
-        "-m",
-        "docs",
-        cwd=other,
-    )
-    git("push", "--quiet", "origin", "HEAD:main", cwd=other)
+    push_all(other, "docs")
     # The manifest is back at the bad template (a new bad revision), then reverted from the stale checkout.
     (other / PATH).write_text(
         yaml.safe_dump_all([next(yaml.safe_load_all((other / PATH).read_text())), rollout(BAD)])
     )
-    git(
-        "-c",
-        "user.name=dev",
-        "-c",
-        "user.email=dev@example.com",
-        "commit",
-        "--quiet",
-        "-am",
-        "1.5 again",
-        cwd=other,
-    )
-    git("push", "--quiet", "origin", "HEAD:main", cwd=other)
+    push_all(other, "1.5 again")
     result = revert_manifest(request(str(remote), bad_revision="0002"), work)
     sha, message, manifest = tip(remote)
     assert result.created and result.commit == sha
@@ -177,19 +138,7 @@ def test_a_push_that_loses_a_race_is_retried_on_top_of_the_winner(remote, tmp_pa
         sha = real_commit(self, path, message)
         if not raced:  # another writer pushes between our commit and our push, once
             (other / "README").write_text("a concurrent change\n")
-            git("add", ".", cwd=other)
-            git(
-                "-c",
-                "user.name=dev",
-                "-c",
-                "user.email=d@e.x",
-                "commit",
-                "--quiet",
-                "-m",
-                "concurrent",
-                cwd=other,
-            )
-            git("push", "--quiet", "origin", "HEAD:main", cwd=other)
+            push_all(other, "concurrent")
             raced.append(sha)
         return sha
 

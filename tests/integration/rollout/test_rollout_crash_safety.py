@@ -8,43 +8,21 @@ from pathlib import Path
 from kubernetes import client
 from tests.integration.agent.test_agentrun_crash_safety import start_operator
 from tests.integration.rollout.test_rollouts_on_the_control_plane import (
-    GROUP,
     STEPS,
-    VERSION,
     Cluster,
-    git,
     gitops_repo,
     rollout,
+    shop_stream,
     template,
 )
-from tests.support import eventually
-
-
-def stream() -> dict:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "InsightStream",
-        "metadata": {"name": "shop"},
-        "spec": {
-            "source": {"type": "http", "http": {"port": 18412}},
-            "replicas": 0,
-            "detectors": [
-                {
-                    "name": "errors",
-                    "metric": "errors",
-                    "method": "threshold",
-                    "params": {"threshold": {"above": 1}},
-                }
-            ],
-        },
-    }
+from tests.support import eventually, git
 
 
 def test_a_rollback_cut_short_after_the_spec_revert_makes_exactly_one_commit_after_a_restart(
     control_plane, api_client, naksha_crds, fresh_namespace, tmp_path: Path
 ):
     cluster = Cluster(api_client, fresh_namespace)
-    cluster.create(stream())
+    cluster.create(shop_stream(18412))
     cluster.detector(0)
     repo = gitops_repo(tmp_path, fresh_namespace, image="shop:2")
     seeded = git("rev-parse", "main", cwd=repo)

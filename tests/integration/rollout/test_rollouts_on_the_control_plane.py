@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
-from tests.support import ROOT, eventually
+from tests.support import ROOT, eventually, git, push_all
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
 LABELS = {"app": "shop"}
@@ -107,28 +107,26 @@ class Cluster:
         return eventually(lambda: (s := self.status(name)).get("phase") == phase and s, timeout=timeout)
 
 
+def shop_stream(port: int) -> dict[str, Any]:
+    """The InsightStream whose error detector the analyses read (its workers are not needed)."""
+    detector = {
+        "name": "errors",
+        "metric": "errors",
+        "method": "threshold",
+        "params": {"threshold": {"above": 1}},
+    }
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "InsightStream",
+        "metadata": {"name": "shop"},
+        "spec": {"source": {"type": "http", "http": {"port": port}}, "replicas": 0, "detectors": [detector]},
+    }
+
+
 @pytest.fixture
 def cluster(naksha_operator, api_client, fresh_namespace) -> Cluster:
     cluster = Cluster(api_client, fresh_namespace)
-    cluster.create(
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "InsightStream",
-            "metadata": {"name": "shop"},
-            "spec": {
-                "source": {"type": "http", "http": {"port": 18411}},
-                "replicas": 0,
-                "detectors": [
-                    {
-                        "name": "errors",
-                        "metric": "errors",
-                        "method": "threshold",
-                        "params": {"threshold": {"above": 1}},
-                    }
-                ],
-            },
-        }
-    )
+    cluster.create(shop_stream(18411))
     cluster.detector(0)
     return cluster
 
@@ -307,10 +305,6 @@ def naksha(*args: str) -> str:
     return result.stdout
 
 
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 def gitops_repo(tmp_path: Path, namespace: str, *, image: str) -> Path:
     """A bare repository holding the Rollout's manifest as the team pushed it (the new version)."""
     bare = tmp_path / "gitops.git"
@@ -320,19 +314,7 @@ def gitops_repo(tmp_path: Path, namespace: str, *, image: str) -> Path:
     manifest = rollout("shop", image, STEPS)
     manifest["metadata"]["namespace"] = namespace
     (seed / "shop.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    git("add", ".", cwd=seed)
-    git(
-        "-c",
-        "user.name=dev",
-        "-c",
-        "user.email=dev@example.com",
-        "commit",
-        "--quiet",
-        "-m",
-        "shop 2",
-        cwd=seed,
-    )
-    git("push", "--quiet", "origin", "HEAD:main", cwd=seed)
+    push_all(seed, "shop 2")
     return bare
 
 
