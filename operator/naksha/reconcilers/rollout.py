@@ -256,7 +256,7 @@ class _Run:
                     self.context.namespace,
                     self.context.name,
                     metric,
-                    progress.taken,
+                    f"{self.revision[:6]}-{prefix.replace('step', 's')[:10]}-{progress.taken}",
                     self.context.owner_reference(),
                 )
                 if measurement.phase != "Pending":
@@ -265,7 +265,9 @@ class _Run:
             self.state.analysis[key] = progress.as_status(verdict)
             if verdict in ("Failed", "Inconclusive"):
                 last = progress.measurements[-1] if progress.measurements else {}
-                evidence = last.get("message") or last.get("result")
+                evidence = ", ".join(
+                    part for part in (last.get("message"), f"result {last.get('result')}") if part
+                )
                 self._abort(
                     f"analysis {metric.name} {verdict.lower()}: {progress.failed} failed, "
                     f"{progress.inconclusive} inconclusive of {progress.taken} ({evidence})",

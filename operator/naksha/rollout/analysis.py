@@ -41,9 +41,13 @@ class Measurement:
 
 
 def measure(
-    kube: Kube, namespace: str, rollout: str, metric: AnalysisMetric, attempt: int, owner: dict[str, Any]
+    kube: Kube, namespace: str, rollout: str, metric: AnalysisMetric, run: str, owner: dict[str, Any]
 ) -> Measurement:
-    """Take (or, for a Job, look at) one measurement and judge it."""
+    """Take (or, for a Job, look at) one measurement and judge it.
+
+    ``run`` names this measurement among all of the Rollout's (revision, step, attempt): a Job
+    provider's Job is named after it, so a later revision never finds an earlier one's Job.
+    """
     provider = metric.provider
     try:
         if provider.prometheus is not None:
@@ -56,7 +60,7 @@ def measure(
             result = _http(provider.http.url, provider.http.json_path, parse_duration(provider.http.timeout))
         else:
             assert provider.job is not None
-            result = _job(kube, namespace, rollout, metric, attempt, owner)
+            result = _job(kube, namespace, rollout, metric, run, owner)
             if result is None:
                 return Measurement("Pending", message="the analysis Job is running")
     except (ProbeError, NotFound) as error:
@@ -115,11 +119,11 @@ def _http(url: str, json_path: str | None, timeout: float) -> Any:
 
 
 def _job(
-    kube: Kube, namespace: str, rollout: str, metric: AnalysisMetric, attempt: int, owner: dict[str, Any]
+    kube: Kube, namespace: str, rollout: str, metric: AnalysisMetric, run: str, owner: dict[str, Any]
 ) -> bool | None:
     """True/False once the measurement's Job finished; None while it runs (created on first look)."""
     assert metric.provider.job is not None
-    name = child_name(rollout, f"{metric.name}-{attempt}")
+    name = child_name(rollout, f"{metric.name}-{run}")
     try:
         job = kube.get(JOBS, namespace, name)
     except NotFound:

@@ -357,3 +357,70 @@ def test_spec_paused_holds_a_new_revision_until_it_is_unset(cluster):
     cluster.patch("shop", {"spec": {"paused": False}})
     cluster.wait_phase("shop", "Healthy")
     assert cluster.image_of("shop-stable") == "shop:2"
+
+
+def job_metric(args: list[str]) -> dict[str, Any]:
+    """An analysis Job: a naksha container (a real process on the local kubelet) whose exit decides."""
+    container = {"name": "check", "image": "ghcr.io/naksha-io/naksha:test", "args": args}
+    return {
+        "name": "smoke",
+        "provider": {
+            "job": {"template": {"template": {"spec": {"restartPolicy": "Never", "containers": [container]}}}}
+        },
+        "interval": "1s",
+    }
+
+
+def test_an_analysis_job_that_succeeds_lets_the_rollout_through_and_one_that_fails_rolls_it_back(cluster):
+    passing = rollout(
+        "shop", "shop:1", [{"setWeight": 25}, {"analysis": {"metrics": [job_metric(["wpk", "list"])]}}]
+    )
+    cluster.create(passing)
+    cluster.wait_phase("shop", "Healthy")
+    cluster.set_image("shop", "shop:2")
+    eventually(
+        lambda: (
+            cluster.status("shop")["stableRevision"] == cluster.status("shop")["currentRevision"]
+            and cluster.image_of("shop-stable") == "shop:2"
+        ),
+        timeout=60,
+    )
+
+    failing = job_metric(["no-such-command"])
+    cluster.patch(
+        "shop",
+        {
+            "spec": {
+                "strategy": {"canary": {"steps": [{"setWeight": 25}, {"analysis": {"metrics": [failing]}}]}},
+                "template": template("shop:3"),
+            }
+        },
+    )
+    status = cluster.wait_phase("shop", "RolledBack", timeout=60)
+    assert "analysis smoke failed" in status["rollback"]["reason"]
+    assert cluster.image_of("shop-stable") == "shop:2"
+
+
+def test_a_prometheus_analysis_reads_the_query_and_judges_it(cluster):
+    from tests.integration.agent.test_engine import PrometheusStandIn
+
+    prometheus = PrometheusStandIn([0.002, 0.004, 0.2])  # fine twice, then the error ratio jumps
+    metric = {
+        "name": "error-ratio",
+        "provider": {
+            "prometheus": {"address": prometheus.url, "query": 'sum(rate(errors_total{app="shop"}[1m]))'}
+        },
+        "successCondition": "result < 0.01",
+        "interval": "1s",
+        "count": 5,
+    }
+    try:
+        cluster.create(rollout("shop", "shop:1", [{"setWeight": 25}, {"analysis": {"metrics": [metric]}}]))
+        cluster.wait_phase("shop", "Healthy")
+        cluster.set_image("shop", "shop:2")
+        status = cluster.wait_phase("shop", "RolledBack")
+    finally:
+        prometheus.server.shutdown()
+    reason = status["rollback"]["reason"]
+    assert "analysis error-ratio failed: 1 failed, 0 inconclusive of 3" in reason and "result 0.2" in reason
+    assert prometheus.queries[0] == 'sum(rate(errors_total{app="shop"}[1m]))'
