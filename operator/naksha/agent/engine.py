@@ -56,7 +56,6 @@ class Engine(RunRecorder):
     ) -> None:
         spec = spec or AgentRunSpec.model_validate(body.get("spec") or {})
         super().__init__(kube, body, RunState.from_status(dict(body.get("status") or {})), spec.target, clock)
-        self.body = body
         self.settings = settings or OperatorSettings()
         self.sleep = sleep
         self.spec = spec

@@ -53,11 +53,14 @@ def ensure_job(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> 
     ]
     try:
         kube.create(job)
+    except Conflict:
+        logger.info(
+            "AgentRun %s/%s: Job %s exists already", meta["namespace"], meta["name"], job["metadata"]["name"]
+        )
+    else:
         logger.info(
             "AgentRun %s/%s: started Job %s", meta["namespace"], meta["name"], job["metadata"]["name"]
         )
-    except Conflict:
-        pass  # created before a restart of the operator
     return str(job["metadata"]["name"])
 
 

@@ -6,6 +6,7 @@ engine knew when it wrote last is what a restarted engine starts from.
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +27,7 @@ class RunGone(Exception):
     """The AgentRun itself no longer exists (deleted): its engine stops."""
 
 
-class RunRecorder:
+class RunRecorder(abc.ABC):
     """The writing half of the engine; ``_outcome`` comes from the engine, which knows the plan."""
 
     def __init__(
@@ -46,8 +47,9 @@ class RunRecorder:
         self.clock = clock
         self._pending_written = set(run.pending)
 
+    @abc.abstractmethod
     def _outcome(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The run's outcome as status reports it; the engine knows the playbooks it tried."""
 
     def _record(
         self, node: GraphNode, *, started: str | None = None, result: Any = None, error: str = ""

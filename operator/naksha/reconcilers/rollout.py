@@ -27,7 +27,8 @@ from naksha.rollout import controls, rollback
 from naksha.rollout.analysis import MetricProgress, measure
 from naksha.rollout.revisions import remember, revision_of, template_of
 from naksha.rollout.state import RolloutState
-from naksha.workloads.rollout import build_role_deployment, canary_split, deployment_name
+from naksha.workloads.naming import spec_hash
+from naksha.workloads.rollout import Role, build_role_deployment, canary_split, deployment_name
 
 logger = logging.getLogger(__name__)
 DEPLOYMENTS = resource_for("apps/v1", "Deployment")
@@ -57,7 +58,7 @@ def _reconcile(context: ReconcileContext, now: float | None, *, periodic: bool) 
     admission.accept(context)
     spec = cast(RolloutSpec, context.spec)
     state = RolloutState.from_status(context.old_status)
-    run = _Run(context, spec, state, time.time() if now is None else now)
+    run = _Run(context, spec, state, time.time() if now is None else now, periodic=periodic)
     if periodic and run.settled():
         context.extra_status.update(
             {k: v for k, v in context.old_status.items() if k not in ("phase", "conditions")}
@@ -72,8 +73,12 @@ def _reconcile(context: ReconcileContext, now: float | None, *, periodic: bool) 
 
 
 class _Run:
-    def __init__(self, context: ReconcileContext, spec: RolloutSpec, state: RolloutState, now: float) -> None:
+    def __init__(
+        self, context: ReconcileContext, spec: RolloutSpec, state: RolloutState, now: float, *, periodic: bool
+    ) -> None:
         self.context = context
+        self.periodic = periodic
+        self.applied = ""
         self.spec = spec
         self.state = state
         self.now = now
@@ -336,27 +341,37 @@ class _Run:
     # --- workloads and status -------------------------------------------------------------------
 
     def apply_workloads(self) -> None:
+        """Both Deployments as the state wants them; a timer pass skips it when nothing changed."""
         state, context = self.state, self.context
         stable_template = template_of(state.history, state.stable_revision) or dict(self.spec.template)
         stable_count, canary_count = canary_split(self.spec.replicas, state.canary_weight)
-        canary_template = dict(self.spec.template) if state.step_index is not None else stable_template
-        canary_revision = self.revision if state.step_index is not None else str(state.stable_revision)
-        selector = dict(self.spec.selector.match_labels)
-        for role, revision, template, replicas in (
+        in_progress = state.step_index is not None
+        roles: tuple[tuple[Role, str, dict[str, Any], int], ...] = (
             ("stable", str(state.stable_revision), stable_template, stable_count),
-            ("canary", canary_revision, canary_template, canary_count),
-        ):
-            body = build_role_deployment(
+            (
+                "canary",
+                self.revision if in_progress else str(state.stable_revision),
+                dict(self.spec.template) if in_progress else stable_template,
+                canary_count,
+            ),
+        )
+        bodies = [
+            build_role_deployment(
                 rollout=context.name,
                 namespace=context.namespace,
-                role=role,  # type: ignore[arg-type]
+                role=role,
                 revision=revision,
                 template=template,
-                selector=selector,
+                selector=dict(self.spec.selector.match_labels),
                 replicas=replicas,
             )
-            body["metadata"]["ownerReferences"] = [context.owner_reference()]
-            self.kube.apply(body)
+            for role, revision, template, replicas in roles
+        ]
+        self.applied = spec_hash({"deployments": bodies})
+        if not (self.periodic and self.applied == context.old_status.get("appliedWorkloads")):
+            for body in bodies:
+                body["metadata"]["ownerReferences"] = [context.owner_reference()]
+                self.kube.apply(body)
         if self.consumed:
             annotations: dict[str, Any] = dict.fromkeys(self.consumed)
             self.kube.merge_patch(
@@ -372,6 +387,7 @@ class _Run:
             **state.analysis,
         }  # a merge patch drops keys only as null
         status["message"] = self.message
+        status["appliedWorkloads"] = self.applied
         context.extra_status.update(status)
         context.phase = self.phase
         context.set_condition(

@@ -40,7 +40,14 @@ class Api(requests.Session):
 @pytest.fixture(scope="module")
 def api(naksha_operator: int) -> Iterator[Api]:
     with Api() as http:
-        eventually(lambda: http.get("/healthz").status_code == 200)
+
+        def up() -> bool:
+            try:
+                return http.get("/healthz").status_code == 200
+            except requests.ConnectionError:
+                return False  # the operator is still starting
+
+        eventually(up)
         yield http
 
 

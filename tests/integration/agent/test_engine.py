@@ -223,7 +223,7 @@ class PrometheusStandIn:
                 self.wfile.write(payload)
 
             def log_message(self, *_: Any) -> None:
-                pass
+                """Quiet: the server's access log would only clutter the test output."""
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

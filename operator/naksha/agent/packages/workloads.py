@@ -99,7 +99,7 @@ register(
 
 
 class NoParams(NakshaModel):
-    pass
+    """A work package that takes no parameters (any given one is refused when the playbook loads)."""
 
 
 def _plan_restart(context: WpkContext, params: NoParams) -> Plan:

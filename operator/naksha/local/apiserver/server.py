@@ -8,6 +8,7 @@ reactions registered, kmock's own machinery answers as usual, so tests can still
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from naksha.local.apiserver.selectors import SelectorError, parse_field_selector
 from naksha.local.apiserver.store import HISTORY_LIMIT, Store
 from naksha.local.apiserver.watching import BOOKMARK_SECONDS, WatchFilter, encode, stream
 
+logger = logging.getLogger(__name__)
 JSON = "application/json"
 _PROTOBUF_MESSAGE = (
     "the local control plane speaks JSON only: protobuf request bodies are not supported "
@@ -337,7 +339,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
             )
             await response.write_eof()
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
-            pass
+            logger.debug("a watcher of %s hung up", target.resource.plural)  # nothing left to send it
         return response
 
     def _delete_collection(self, request: aiohttp.web.BaseRequest, target: Target) -> dict[str, Any]:
