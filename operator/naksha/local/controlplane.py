@@ -3,7 +3,9 @@
 Hosting them on a dedicated thread with its own event loop keeps them answering while the
 caller blocks (a synchronous client, kopf's ``KopfRunner``, a test waiting on a condition).
 The API is served over TLS with the control plane's own CA; the kubeconfig it writes
-authenticates with a client certificate of ``ADMIN_USER`` in ``system:masters``.
+authenticates with a client certificate of ``ADMIN_USER`` in ``system:masters``. Requests are
+authorised by RBAC (``authorization_mode="rbac"``, the default, so a missing rule fails here as
+it would on a cluster) or not at all (``"always-allow"``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import yaml
 from naksha.local.apiserver import ApiEmulator
 from naksha.local.apiserver.authn import MASTERS
 from naksha.local.apiserver.pki import CertificateAuthority
+from naksha.local.apiserver.rbac import RBAC
 from naksha.local.apiserver.serviceaccounts import DefaultAccounts
 from naksha.local.apiserver.store import HISTORY_LIMIT
 from naksha.local.apiserver.watching import BOOKMARK_SECONDS
@@ -63,6 +66,7 @@ class LocalControlPlane:
         history_limit: int = HISTORY_LIMIT,
         bookmark_seconds: float = BOOKMARK_SECONDS,
         pod_token_seconds: int = DEFAULT_TOKEN_SECONDS,
+        authorization_mode: str = RBAC,
     ) -> None:
         self._host = host
         self._port = port
@@ -74,7 +78,10 @@ class LocalControlPlane:
         self.kubeconfig_path = Path(kubeconfig or self.state_dir / "kubeconfig").resolve()
         self.with_kubelet = kubelet
         self.emulator = ApiEmulator(
-            state_dir=self.state_dir, history_limit=history_limit, bookmark_seconds=bookmark_seconds
+            state_dir=self.state_dir,
+            history_limit=history_limit,
+            bookmark_seconds=bookmark_seconds,
+            authorization_mode=authorization_mode,
         )
         self.pod_token_seconds = pod_token_seconds
         self.ca = CertificateAuthority()

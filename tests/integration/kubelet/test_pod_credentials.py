@@ -7,6 +7,7 @@ real ``kubernetes`` client exactly as the pod's process does.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from tests.support import eventually, free_port
 from tests.support.identities import apply
 
 from naksha.local import LocalControlPlane
+
+RBAC = "rbac.authorization.k8s.io/v1"
 
 
 @pytest.fixture
@@ -79,10 +82,39 @@ class TestAPodsIdentity:
         assert claims["sub"] == f"system:serviceaccount:{namespace}:robot"
         assert claims["kubernetes.io"]["pod"] == {"name": "app", "uid": created.metadata.uid}
 
-        as_pod = config.new_client_from_config(config_file=str(directory / "kubeconfig"))
+    def test_a_pod_can_do_what_its_role_allows_and_gets_403_otherwise(
+        self, control_plane, api_client, kubectl, namespace
+    ):
+        apply(
+            kubectl, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot"}}, namespace
+        )
+        rule = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}
+        apply(
+            kubectl,
+            {"apiVersion": RBAC, "kind": "Role", "metadata": {"name": "reader"}, "rules": [rule]},
+            namespace,
+        )
+        binding = {
+            "apiVersion": RBAC,
+            "kind": "RoleBinding",
+            "metadata": {"name": "reader"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": namespace}],
+        }
+        apply(kubectl, binding, namespace)
+        core = client.CoreV1Api(api_client)
+        core.create_namespaced_pod(namespace, pod("reader", "robot"))
+        pid = running_process(core, namespace, "reader")
+
+        # The very kubeconfig the pod's process was started with.
+        as_pod = client.CoreV1Api(config.new_client_from_config(config_file=environment(pid)["KUBECONFIG"]))
+        assert as_pod.list_namespaced_config_map(namespace).items == []
+        with pytest.raises(ApiException) as caught:
+            as_pod.list_namespaced_secret(namespace)
+        assert caught.value.status == 403
         assert (
-            client.CoreV1Api(as_pod).read_namespaced_service_account("robot", namespace).metadata.name
-            == "robot"
+            f'User "system:serviceaccount:{namespace}:robot" cannot list resource "secrets"'
+            in json.loads(caught.value.body)["message"]
         )
 
     def test_a_pod_without_an_account_name_acts_as_default(self, control_plane, api_client, namespace):
@@ -137,4 +169,4 @@ def test_the_token_file_is_refreshed_before_it_expires(tmp_path):
         assert claims["exp"] > first_expiry
         assert claims["iat"] < first_expiry  # written before the first one expired
         as_pod = config.new_client_from_config(config_file=str(token_file.parent.parent / "kubeconfig"))
-        assert client.CoreV1Api(as_pod).read_namespaced_service_account("default", "default")
+        assert client.VersionApi(as_pod).get_code().git_version.startswith("v1.")

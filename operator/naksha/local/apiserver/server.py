@@ -21,7 +21,7 @@ import attrs
 import kmock
 import yaml
 
-from naksha.local.apiserver import discovery, errors, patching, serviceaccounts, tables
+from naksha.local.apiserver import discovery, errors, patching, rbac, serviceaccounts, tables
 from naksha.local.apiserver.access import Gate
 from naksha.local.apiserver.accounting import RequestCounter
 from naksha.local.apiserver.authn import ServiceAccountTokens, UserInfo
@@ -50,12 +50,14 @@ class ApiEmulator(kmock.KubernetesEmulator):
     state_dir: Path = attrs.field(factory=lambda: Path("."))
     history_limit: int = HISTORY_LIMIT  # watch events kept for resuming; older resourceVersions get 410
     bookmark_seconds: float = BOOKMARK_SECONDS
+    authorization_mode: str = rbac.RBAC  # or rbac.ALWAYS_ALLOW
     store: Store = attrs.field(init=False)
     catalog: Catalog = attrs.field(factory=Catalog, init=False)
     api: ObjectService = attrs.field(init=False)
     _baseline_payloads: int = attrs.field(default=0, init=False)
     served: RequestCounter = attrs.field(factory=RequestCounter, init=False)
     tokens: ServiceAccountTokens = attrs.field(init=False)
+    authorizer: rbac.Authorizer = attrs.field(init=False)
     gate: Gate = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -63,7 +65,12 @@ class ApiEmulator(kmock.KubernetesEmulator):
         self.store = Store(self.history_limit)
         self.api = ObjectService(self.store, self.catalog)
         self.tokens = ServiceAccountTokens(self.store)
-        self.gate = Gate(self.tokens)
+        self.authorizer = rbac.Authorizer(self.store, self.authorization_mode)
+        self.gate = Gate(self.tokens, self.authorizer)
+        for plural, obj in rbac.bootstrap_policy():
+            resource = self.catalog.get(rbac.GROUP, "v1", plural)
+            assert resource is not None
+            self.api.create(resource, "", obj)
         self._baseline_payloads = len(self._payloads)
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
