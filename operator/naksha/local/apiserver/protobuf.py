@@ -1,8 +1,9 @@
-"""Just enough of Kubernetes' protobuf encoding to read a TokenRequest, which ``kubectl create token`` sends.
+"""Just enough of Kubernetes' protobuf encoding to read the token and review requests kubectl sends.
 
 The emulator speaks JSON; client-go's typed clients send some bodies as protobuf only (the
-``k8s\\x00`` envelope around a ``runtime.Unknown``). TokenRequest is the one such body a user
-needs here, so it alone is decoded, into the JSON shape the emulator understands.
+``k8s\\x00`` envelope around a ``runtime.Unknown``): ``kubectl create token`` its TokenRequest,
+``kubectl auth can-i``/``whoami`` their reviews. Those kinds alone are decoded, into the JSON
+shape the emulator understands; every other protobuf body is still refused with 415.
 """
 
 from __future__ import annotations
@@ -56,6 +57,100 @@ def fields(data: bytes) -> dict[int, list[int | bytes]]:
     return found
 
 
+# Message layouts (field number -> JSON name and type) from k8s.io/api's generated.proto files.
+Schema = dict[int, tuple[str, Any]]
+_META: Schema = {1: ("name", "string"), 3: ("namespace", "string")}
+_BOUND_REF: Schema = {
+    1: ("kind", "string"),
+    2: ("apiVersion", "string"),
+    3: ("name", "string"),
+    4: ("uid", "string"),
+}
+_RESOURCE_ATTRIBUTES: Schema = {
+    1: ("namespace", "string"),
+    2: ("verb", "string"),
+    3: ("group", "string"),
+    4: ("version", "string"),
+    5: ("resource", "string"),
+    6: ("subresource", "string"),
+    7: ("name", "string"),
+}
+_NON_RESOURCE_ATTRIBUTES: Schema = {1: ("path", "string"), 2: ("verb", "string")}
+_ACCESS_SPEC: Schema = {
+    1: ("resourceAttributes", _RESOURCE_ATTRIBUTES),
+    2: ("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES),
+    3: ("user", "string"),
+    4: ("groups", "strings"),
+    5: ("extra", "extra"),
+    6: ("uid", "string"),
+}
+SPECS: dict[str, Schema] = {
+    "TokenRequest": {
+        1: ("audiences", "strings"),
+        3: ("boundObjectRef", _BOUND_REF),
+        4: ("expirationSeconds", "int"),
+    },
+    "TokenReview": {1: ("token", "string"), 2: ("audiences", "strings")},
+    "SelfSubjectReview": {},
+    "SubjectAccessReview": _ACCESS_SPEC,
+    "LocalSubjectAccessReview": _ACCESS_SPEC,
+    "SelfSubjectAccessReview": {1: _ACCESS_SPEC[1], 2: _ACCESS_SPEC[2]},
+    "SelfSubjectRulesReview": {1: ("namespace", "string")},
+}
+
+
+def _decode(data: bytes, schema: Schema) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for number, values in fields(data).items():
+        if number not in schema:
+            continue
+        name, kind = schema[number]
+        last = values[-1]
+        if kind == "strings":
+            result[name] = [v.decode() for v in values if isinstance(v, bytes)]
+        elif kind == "string" and isinstance(last, bytes):
+            result[name] = last.decode()
+        elif kind == "int" and isinstance(last, int):
+            result[name] = last
+        elif kind == "extra":  # map<string, ExtraValue{repeated string items = 1}>
+            extra: dict[str, list[str]] = {}
+            for entry in values:
+                if isinstance(entry, bytes):
+                    pair = fields(entry)
+                    key = pair.get(1, [b""])[-1]
+                    value = pair.get(2, [b""])[-1]
+                    if isinstance(key, bytes) and isinstance(value, bytes):
+                        items = fields(value).get(1, [])
+                        extra[key.decode()] = [i.decode() for i in items if isinstance(i, bytes)]
+            result[name] = extra
+        elif isinstance(kind, dict) and isinstance(last, bytes):
+            result[name] = _decode(last, kind)
+    return result
+
+
+def decode(body: bytes, kind: str) -> dict[str, Any]:
+    """A protobuf request body of ``kind`` (one of ``SPECS``) as its JSON object."""
+    if not body.startswith(MAGIC):
+        raise ProtobufError("the body does not start with the Kubernetes protobuf envelope")
+    unknown = fields(body[len(MAGIC) :])
+    type_meta = _message(unknown.get(1))
+    sent = _text(type_meta.get(2))
+    if sent and sent != kind:
+        raise ProtobufError(f"expected a {kind}, got {sent}")
+    obj = _message(unknown.get(2))
+    result: dict[str, Any] = {
+        "apiVersion": _text(type_meta.get(1)),
+        "kind": kind,
+        "metadata": _decode(_bytes(obj.get(1)), _META),
+        "spec": _decode(_bytes(obj.get(2)), SPECS[kind]),
+    }
+    return result
+
+
+def _bytes(values: list[int | bytes] | None) -> bytes:
+    return values[-1] if values and isinstance(values[-1], bytes) else b""
+
+
 def _text(values: list[int | bytes] | None) -> str:
     if not values or not isinstance(values[-1], bytes):
         return ""
@@ -66,33 +161,3 @@ def _message(values: list[int | bytes] | None) -> dict[int, list[int | bytes]]:
     if not values or not isinstance(values[-1], bytes):
         return {}
     return fields(values[-1])
-
-
-def token_request(body: bytes) -> dict[str, Any]:
-    """A protobuf ``authentication.k8s.io/v1`` TokenRequest as its JSON object."""
-    if not body.startswith(MAGIC):
-        raise ProtobufError("the body does not start with the Kubernetes protobuf envelope")
-    unknown = fields(body[len(MAGIC) :])
-    type_meta = _message(unknown.get(1))
-    kind = _text(type_meta.get(2))
-    if kind and kind != "TokenRequest":
-        raise ProtobufError(f"expected a TokenRequest, got {kind}")
-    request = _message(unknown.get(2))
-    spec = _message(request.get(2))
-    result: dict[str, Any] = {
-        "apiVersion": _text(type_meta.get(1)) or "authentication.k8s.io/v1",
-        "kind": "TokenRequest",
-        "spec": {"audiences": [v.decode() for v in spec.get(1, []) if isinstance(v, bytes)]},
-    }
-    seconds = spec.get(4)
-    if seconds and isinstance(seconds[-1], int):
-        result["spec"]["expirationSeconds"] = seconds[-1]
-    if 3 in spec:
-        ref = _message(spec.get(3))
-        result["spec"]["boundObjectRef"] = {
-            "kind": _text(ref.get(1)),
-            "apiVersion": _text(ref.get(2)),
-            "name": _text(ref.get(3)),
-            "uid": _text(ref.get(4)),
-        }
-    return result

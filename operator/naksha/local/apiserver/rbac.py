@@ -39,13 +39,13 @@ class Authorizer:
         self.mode = mode
 
     def authorize(self, attributes: Attributes) -> tuple[bool, str]:
-        """Whether the request is allowed, and a reason (why denied, for the 403 and reviews)."""
+        """Whether the request is allowed, and why: the granting binding, or what was missing."""
         if self.mode == ALWAYS_ALLOW or attributes.user.is_master:
             return True, ""
         errors: list[str] = []
-        for rule in self._rules(attributes.user, attributes.namespace, errors):
-            if rule_allows(rule, attributes):
-                return True, ""
+        for grant, rules in self._grants(attributes.user, attributes.namespace, errors):
+            if any(rule_allows(rule, attributes) for rule in rules):
+                return True, f"RBAC: allowed by {grant}"
         return False, f"RBAC: {'; '.join(errors)}" if errors else ""
 
     def rules_for(self, user: UserInfo, namespace: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -57,16 +57,22 @@ class Authorizer:
             ]
             return everything, []
         errors: list[str] = []
-        return list(self._rules(user, namespace, errors)), errors
+        rules = [rule for _, found in self._grants(user, namespace, errors) for rule in found]
+        return rules, errors
 
-    def _rules(self, user: UserInfo, namespace: str, errors: list[str]) -> Iterator[dict[str, Any]]:
+    def _grants(
+        self, user: UserInfo, namespace: str, errors: list[str]
+    ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """(who granted, rules) for each binding of ``user`` that counts in ``namespace``."""
         for binding in self.store.items(CLUSTER_ROLE_BINDINGS):
-            if _binds(binding, user, ""):
-                yield from self._role_rules(binding, "", errors)
+            subject = _bound_subject(binding, user, "")
+            if subject is not None:
+                yield _describe(binding, subject), self._role_rules(binding, "", errors)
         if namespace:
             for binding in self.store.items(ROLE_BINDINGS, namespace):
-                if _binds(binding, user, namespace):
-                    yield from self._role_rules(binding, namespace, errors)
+                subject = _bound_subject(binding, user, namespace)
+                if subject is not None:
+                    yield _describe(binding, subject), self._role_rules(binding, namespace, errors)
 
     def _role_rules(self, binding: dict[str, Any], namespace: str, errors: list[str]) -> list[dict[str, Any]]:
         ref = binding.get("roleRef") or {}
@@ -98,18 +104,33 @@ class Authorizer:
         return rules
 
 
-def _binds(binding: dict[str, Any], user: UserInfo, namespace: str) -> bool:
+def _bound_subject(binding: dict[str, Any], user: UserInfo, namespace: str) -> dict[str, Any] | None:
+    """The subject of ``binding`` that ``user`` is, if any."""
     for subject in binding.get("subjects") or []:
         kind, name = subject.get("kind"), subject.get("name")
         if kind == "User" and name == user.username:
-            return True
+            return dict(subject)
         if kind == "Group" and name in user.groups:
-            return True
+            return dict(subject)
         if kind == "ServiceAccount":
             account_namespace = subject.get("namespace") or namespace
             if user.username == f"system:serviceaccount:{account_namespace}:{name}":
-                return True
-    return False
+                return {**subject, "namespace": account_namespace}
+    return None
+
+
+def _describe(binding: dict[str, Any], subject: dict[str, Any]) -> str:
+    """``RoleBinding "b/ns" of Role "r" to ServiceAccount "sa/ns"``, as the real authorizer says it."""
+    meta = binding["metadata"]
+    ref = binding.get("roleRef") or {}
+    if meta.get("namespace"):
+        where = f'RoleBinding "{meta["name"]}/{meta["namespace"]}"'
+    else:
+        where = f'ClusterRoleBinding "{meta["name"]}"'
+    who = subject.get("name", "")
+    if subject.get("kind") == "ServiceAccount":
+        who = f"{who}/{subject['namespace']}"
+    return f'{where} of {ref.get("kind")} "{ref.get("name")}" to {subject.get("kind")} "{who}"'
 
 
 def rule_allows(rule: dict[str, Any], attributes: Attributes) -> bool:
@@ -148,7 +169,8 @@ def bootstrap_policy() -> list[tuple[str, dict[str, Any]]]:
 
     ``cluster-admin`` for ``system:masters``; discovery, version and health for every
     authenticated user; self-reviews (``kubectl auth can-i``, ``whoami``); the service-account
-    issuer's discovery documents for ServiceAccounts. ``admin``/``edit``/``view`` are not made.
+    issuer's discovery documents for ServiceAccounts; ``system:auth-delegator`` (TokenReview and
+    SubjectAccessReview, unbound) for servers that delegate. ``admin``/``edit``/``view`` are not made.
     """
     labels = {"kubernetes.io/bootstrapping": "rbac-defaults"}
     annotations = {"rbac.authorization.kubernetes.io/autoupdate": "true"}
@@ -190,6 +212,14 @@ def bootstrap_policy() -> list[tuple[str, dict[str, Any]]]:
         "system:public-info-viewer": [
             {"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}
         ],
+        "system:auth-delegator": [
+            {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+            {
+                "apiGroups": ["authorization.k8s.io"],
+                "resources": ["subjectaccessreviews"],
+                "verbs": ["create"],
+            },
+        ],
         "system:service-account-issuer-discovery": [
             {"nonResourceURLs": ["/.well-known/openid-configuration", "/openid/v1/jwks"], "verbs": ["get"]}
         ],
@@ -205,6 +235,8 @@ def bootstrap_policy() -> list[tuple[str, dict[str, Any]]]:
     for name, rules in roles.items():
         meta = {"name": name, "labels": labels, "annotations": annotations}
         objects.append(("clusterroles", {"metadata": meta, "rules": rules}))
+        if name not in bound_to:
+            continue  # granted by the bindings a user makes (system:auth-delegator)
         binding = {
             "metadata": meta,
             "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": name},

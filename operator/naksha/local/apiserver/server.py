@@ -21,7 +21,7 @@ import attrs
 import kmock
 import yaml
 
-from naksha.local.apiserver import discovery, errors, patching, rbac, serviceaccounts, tables
+from naksha.local.apiserver import discovery, errors, patching, rbac, reviews, serviceaccounts, tables
 from naksha.local.apiserver.access import Gate
 from naksha.local.apiserver.accounting import RequestCounter
 from naksha.local.apiserver.authn import ServiceAccountTokens, UserInfo
@@ -59,6 +59,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
     tokens: ServiceAccountTokens = attrs.field(init=False)
     authorizer: rbac.Authorizer = attrs.field(init=False)
     gate: Gate = attrs.field(init=False)
+    review_api: reviews.Reviews = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -67,6 +68,9 @@ class ApiEmulator(kmock.KubernetesEmulator):
         self.tokens = ServiceAccountTokens(self.store)
         self.authorizer = rbac.Authorizer(self.store, self.authorization_mode)
         self.gate = Gate(self.tokens, self.authorizer)
+        self.review_api = reviews.Reviews(self.tokens, self.authorizer)
+        for review in reviews.RESOURCES:
+            self.catalog.add(review)
         for plural, obj in rbac.bootstrap_policy():
             resource = self.catalog.get(rbac.GROUP, "v1", plural)
             assert resource is not None
@@ -98,6 +102,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
             request.method in ("POST", "PUT", "PATCH")
             and is_protobuf(request.headers.get("Content-Type", ""))
             and not serviceaccounts.is_token_request(parts)
+            and not reviews.is_review(parts)
         ):
             raise errors.unsupported_media_type(_PROTOBUF_MESSAGE)
         if request.method == "GET" and parts == ["metrics"]:
@@ -165,6 +170,11 @@ class ApiEmulator(kmock.KubernetesEmulator):
         dry_run = query.get("dryRun") == "All"
         strict = query.get("fieldValidation") == "Strict"
         resource = target.resource
+        if resource.group in reviews.GROUPS:
+            if method != "POST" or target.name is not None:
+                raise errors.method_not_allowed(f"{method} is not allowed on {resource.plural}")
+            body = await reviews.read_body(request, resource.kind)
+            return _json(self.review_api.answer(resource, target.namespace, body, request[USER]), 201)
         if target.name is None:
             if method == "GET" and flag(query.get("watch")):
                 return await self._watch(request, target)

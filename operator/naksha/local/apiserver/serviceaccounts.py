@@ -95,7 +95,7 @@ async def token_request_body(request: aiohttp.web.BaseRequest) -> Any:
     raw = await request.read()
     try:
         if is_protobuf(request.headers.get("Content-Type", "")):
-            return protobuf.token_request(raw)
+            return protobuf.decode(raw, "TokenRequest")
         return decode_json(raw) if raw else {}
     except ValueError as error:
         raise errors.bad_request(f"the TokenRequest body cannot be read: {error}") from error
