@@ -21,7 +21,16 @@ import attrs
 import kmock
 import yaml
 
-from naksha.local.apiserver import discovery, errors, patching, rbac, reviews, serviceaccounts, tables
+from naksha.local.apiserver import (
+    discovery,
+    errors,
+    openapi_v2,
+    patching,
+    rbac,
+    reviews,
+    serviceaccounts,
+    tables,
+)
 from naksha.local.apiserver.access import Gate
 from naksha.local.apiserver.accounting import RequestCounter
 from naksha.local.apiserver.authn import ServiceAccountTokens, UserInfo
@@ -107,6 +116,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
             raise errors.unsupported_media_type(_PROTOBUF_MESSAGE)
         if request.method == "GET" and parts == ["metrics"]:
             return aiohttp.web.Response(text=self.served.prometheus_text(), content_type="text/plain")
+        if request.method == "GET" and parts == ["openapi", "v2"]:
+            return _openapi_v2(self.catalog, request.headers.get("Accept", ""))
         if request.method == "GET":
             document = self._document(parts)
             if document is not None:
@@ -133,7 +144,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
         if parts == ["version"]:
             return discovery.SERVER_VERSION
         if not parts:
-            return {"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version"]}
+            return {"paths": ["/api", "/api/v1", "/apis", "/openapi/v2", "/openapi/v3", "/version"]}
         if parts in (["healthz"], ["readyz"], ["livez"]):
             return {"status": "ok"}
         if parts == ["api"]:
@@ -161,7 +172,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
             group, version = ("", parts[3]) if parts[2:3] == ["api"] else (parts[3], parts[4])
             return discovery.openapi_document(self.catalog, group, version)
         if parts[:1] == ["openapi"]:
-            raise errors.ApiError(404, "NotFound", "only /openapi/v3 is served")
+            raise errors.ApiError(404, "NotFound", "only /openapi/v2 and /openapi/v3 are served")
         return None
 
     async def _serve(self, request: aiohttp.web.BaseRequest, target: Target) -> aiohttp.web.StreamResponse:
@@ -427,6 +438,13 @@ class ApiEmulator(kmock.KubernetesEmulator):
         if request.query.get("tailLines"):
             text = "".join(text.splitlines(keepends=True)[-int(request.query["tailLines"]) :])
         return aiohttp.web.Response(text=text, content_type="text/plain")
+
+
+def _openapi_v2(catalog: Catalog, accept: str) -> aiohttp.web.Response:
+    document = openapi_v2.document(catalog)
+    if "protobuf" in accept:
+        return aiohttp.web.Response(body=openapi_v2.encode(document), content_type=openapi_v2.PROTOBUF)
+    return _json(document)
 
 
 def _scale_of(obj: dict[str, Any]) -> dict[str, Any]:
