@@ -15,9 +15,11 @@ import struct
 from collections.abc import Iterable
 from typing import Any
 
+import aiohttp.web
 import yaml
 
 from naksha.local.apiserver import discovery
+from naksha.local.apiserver.encoding import encode_json
 from naksha.local.apiserver.resources import Catalog
 
 # Asked for as ``...spec.v2@v1.0+protobuf``; answered with a media type Go's parser accepts ('@' is not).
@@ -41,6 +43,14 @@ def document(catalog: Catalog) -> dict[str, Any]:
         "paths": {},
         "definitions": definitions,
     }
+
+
+def response(catalog: Catalog, accept: str) -> aiohttp.web.Response:
+    """The document as protobuf when ``accept`` asks for it, otherwise as JSON."""
+    doc = document(catalog)
+    if "protobuf" in accept:
+        return aiohttp.web.Response(body=encode(doc), content_type=PROTOBUF)
+    return aiohttp.web.Response(body=encode_json(doc), content_type="application/json")
 
 
 def _to_v2(schema: Any) -> Any:
