@@ -162,7 +162,8 @@ def job_rules(run: str, target: ObjectTarget | None, package_needs: Iterable[str
     """What an executor Job's engine calls for ``run``: its own run, Events, playbooks, the packages.
 
     ``package_needs`` are the work packages' declarations (``"apps/deployments: get, patch"``,
-    ``"the target's kind: get, patch"``); the target's kind becomes a rule on the target only.
+    ``"the target's kind: get, patch"``). Needs on the target's kind become one rule naming the
+    target alone (packages that act, act on the run's target); other needs hold namespace-wide.
     """
     rules = [
         Rule((GROUP,), ("agentruns",), ("get",), "The run itself; the run holding a target's lock."),
@@ -170,28 +171,28 @@ def job_rules(run: str, target: ObjectTarget | None, package_needs: Iterable[str
         Rule(("",), ("events",), ("create", "patch"), "Events about the run."),
         Rule(("",), ("configmaps",), ("get",), "Playbooks, read by name."),
     ]
+    target_ref = None
     if target is not None:
         try:
-            ref = resource_for(target.api_version, target.kind)
+            target_ref = resource_for(target.api_version, target.kind)
         except KeyError:
-            ref = None  # an unknown kind is refused by the engine before any call
-        if ref is not None:
-            rules.append(
-                Rule((ref.group,), (ref.plural,), ("get", "patch"), "The target: lock, act.", (target.name,))
-            )
+            target_ref = None  # an unknown kind is refused by the engine before any call
+    target_verbs = {"get", "patch"}  # the lock annotation, read and written
     for need in sorted(set(package_needs)):
-        what, _, verbs = need.partition(":")
+        what, _, listed = need.partition(":")
+        verbs = tuple(v.strip() for v in listed.split(",") if v.strip())
         if what.strip() == "the target's kind" or "/" not in what:
-            continue  # covered by the target's rule above
+            target_verbs.update(verbs)
+            continue
         group, _, resource = what.strip().partition("/")
-        rules.append(
-            Rule(
-                ("" if group == "core" else group,),
-                (resource,),
-                tuple(v.strip() for v in verbs.split(",") if v.strip()),
-                "A work package's declared need.",
-            )
-        )
+        group = "" if group == "core" else group
+        if target_ref is not None and (group, resource) == (target_ref.group, target_ref.plural):
+            target_verbs.update(verbs)  # a package acting on the target's kind acts on the target
+            continue
+        rules.append(Rule((group,), (resource,), verbs, "A work package's declared need."))
+    if target is not None and target_ref is not None:
+        verbs = tuple(v for v in ("get", "list", "patch", "delete") if v in target_verbs)
+        rules.append(Rule((target_ref.group,), (target_ref.plural,), verbs, "The target.", (target.name,)))
     return rules
 
 

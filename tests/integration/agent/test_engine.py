@@ -318,4 +318,3 @@ def test_a_target_deleted_after_admission_is_refused_when_observed_not_failed_in
     status = run["status"]
     assert status["phase"] == "Refused" and refusal(status)["reason"] == "TargetNotFound"
     assert "TypeError" not in status["message"]
-
