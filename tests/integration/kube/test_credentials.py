@@ -19,6 +19,7 @@ import pytest
 import yaml
 from kubernetes.config import incluster_config
 from tests.support.apiserver_double import Pki, RecordingServer
+from tests.support.identities import apply, service_account_token, token_kubeconfig
 
 from naksha.handlers.lifecycle import login
 from naksha.kube import Kube, KubeError, resource_for
@@ -242,3 +243,67 @@ class TestKopfLogin:
         info = login()
         assert (info.server, info.default_namespace) == (server.url, "team-a")
         assert info.as_http_headers() == {"Authorization": "Bearer t-9"}
+
+
+class TestOnTheLocalControlPlane:
+    """The same client against a server that authenticates and evaluates RBAC."""
+
+    @pytest.fixture
+    def reader(self, kubectl, fresh_namespace) -> str:
+        apply(
+            kubectl,
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": "read-configmaps"},
+                "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}],
+            },
+            fresh_namespace,
+        )
+        apply(
+            kubectl,
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": "reader"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Role",
+                    "name": "read-configmaps",
+                },
+                "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": fresh_namespace}],
+            },
+            fresh_namespace,
+        )
+        return service_account_token(kubectl, fresh_namespace, "reader")
+
+    def kubeconfig_with_token_file(self, control_plane, tmp_path: Path, token: str) -> Path:
+        kubeconfig = token_kubeconfig(control_plane, "unused", tmp_path / "config")
+        document = yaml.safe_load(kubeconfig.read_text())
+        document["users"][0]["user"] = {"tokenFile": "token"}
+        kubeconfig.write_text(yaml.safe_dump(document))
+        (tmp_path / "token").write_text(token)
+        return kubeconfig
+
+    def test_a_service_account_token_is_allowed_its_rules_and_denied_the_rest(
+        self, control_plane, reader, fresh_namespace, tmp_path, monkeypatch, outside_a_pod
+    ):
+        use(monkeypatch, self.kubeconfig_with_token_file(control_plane, tmp_path, reader))
+        kube = Kube()
+        assert kube.list(CONFIG_MAPS, fresh_namespace) is not None
+        with pytest.raises(KubeError) as raised:
+            kube.merge_patch(CONFIG_MAPS, fresh_namespace, "x", {"data": {"a": "b"}})
+        assert raised.value.status == 403 and "system:serviceaccount" in raised.value.message
+
+    def test_the_token_file_is_read_again_when_it_changes(
+        self, control_plane, kubectl, reader, fresh_namespace, tmp_path, monkeypatch, outside_a_pod
+    ):
+        use(monkeypatch, self.kubeconfig_with_token_file(control_plane, tmp_path, reader))
+        kube = Kube()
+        kube.list(CONFIG_MAPS, fresh_namespace)
+        (tmp_path / "token").write_text("not-a-token-any-more")
+        with pytest.raises(KubeError) as raised:
+            kube.list(CONFIG_MAPS, fresh_namespace)
+        assert raised.value.status == 401
+        (tmp_path / "token").write_text(service_account_token(kubectl, fresh_namespace, "reader"))
+        assert kube.list(CONFIG_MAPS, fresh_namespace) is not None
