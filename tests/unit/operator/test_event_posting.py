@@ -33,18 +33,35 @@ def posted() -> Any:
     logger.removeHandler(poster)
 
 
-def test_a_timer_success_is_logged_but_not_posted_while_failures_and_decisions_are(posted, caplog):
+class Logged(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_a_timer_success_is_logged_but_not_posted_while_failures_and_decisions_are(posted):
     settings = kopf.OperatorSettings()
     configure_kopf(settings)
     body: Any = {"apiVersion": "naksha.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "r", "uid": "u"}}
     objects = ObjectLogger(body=body, settings=settings)
-    with caplog.at_level(logging.INFO, logger="kopf.objects"):
+    logged = Logged()
+    logger = logging.getLogger("kopf.objects")
+    logger.addHandler(logged)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
         objects.info("Timer 'advance' succeeded.")
         objects.warning("Timer 'advance' failed temporarily: 401 Unauthorized")
         objects.info("Handler 'create' succeeded.")
         objects.info("Timer 'advance' succeeded.")
+    finally:
+        logger.removeHandler(logged)
+        logger.setLevel(level)
     assert posted.messages == [
         ("WARNING", "Timer 'advance' failed temporarily: 401 Unauthorized"),
         ("INFO", "Handler 'create' succeeded."),
     ]
-    assert [r.getMessage() for r in caplog.records].count("Timer 'advance' succeeded.") == 2
+    assert logged.messages.count("Timer 'advance' succeeded.") == 2
