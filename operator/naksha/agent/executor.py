@@ -22,7 +22,7 @@ from naksha.agent import AGENT_RUNS
 from naksha.agent.engine import TERMINAL, Engine
 from naksha.agent.recorder import RunGone
 from naksha.agent.runstate import now_text
-from naksha.agent.wpk import REGISTRY, lookup
+from naksha.agent.wpk import registered
 from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.common import parse_duration
@@ -56,8 +56,7 @@ def ensure_job(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> 
     account = settings.agent_job_service_account
     if not account:
         account = name
-        lookup("wait")  # loads the registry of built-in work packages
-        needs = [need for package in REGISTRY.values() for need in package.rbac]
+        needs = [need for package in registered() for need in package.rbac]
         labels = {"app.kubernetes.io/managed-by": "naksha", RUN_LABEL: meta["name"]}
         for obj in build_identity(
             name=name,

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from tests.support import ROOT
 
-from naksha.agent.wpk import REGISTRY, lookup
+from naksha.agent.wpk import registered
 from naksha.models.common import ObjectTarget
 from naksha.settings import OperatorSettings
 from naksha.workloads.identity import OPERATOR_RULES, Rule, build_identity, job_rules, worker_rules
@@ -17,8 +17,7 @@ from naksha.workloads.rbac_files import rendered
 
 
 def package_needs() -> list[str]:
-    lookup("wait")  # loads the built-in packages
-    return [need for package in REGISTRY.values() for need in package.rbac]
+    return [need for package in registered() for need in package.rbac]
 
 
 def operator_allows(group: str, resource: str, verb: str) -> bool:
