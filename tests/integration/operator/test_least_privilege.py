@@ -167,6 +167,11 @@ def test_every_sample_reaches_its_expected_condition_within_60_s_with_no_401_or_
     assert not denials(operator_log(shipped_operator))
     assert not denials(logs(shipped_operator, fresh_namespace, "app.kubernetes.io/component=insight-worker"))
     assert not [w for w in warnings(api_client, fresh_namespace) if DENIED.search(w)]
+    # The Rollout's timer ticked every second meanwhile; none of those ticks is an Event.
+    events = client.CoreV1Api(api_client).list_namespaced_event(fresh_namespace).items
+    assert not [e for e in events if e.message.startswith("Timer ") and e.message.endswith(" succeeded.")]
+    own = [e for e in events if (e.source.component or "").startswith("naksha")]
+    assert own and all(e.count and e.first_timestamp and e.last_timestamp and e.event_time for e in own)
 
 
 def test_a_worker_and_an_executor_job_act_as_their_own_accounts_from_spike_to_recovery(
