@@ -1,24 +1,33 @@
 """Naksha as a cluster runs it: every process with only its own ServiceAccount's token, RBAC enforced.
 
-The operator runs as the Deployment of ``manifests/`` (server-side applied with the real kubectl),
-so the local kubelet starts a real ``naksha operator`` process holding nothing but the token it
-mounts for ``naksha-operator``, bound by the ClusterRole ``naksha rbac`` generated. The insight
-workers and executor-Job pods it starts are real processes too, each with the token of the account
-the operator made for it. The control plane evaluates RBAC, so a rule missing from what Naksha
-ships fails these tests with a 403 rather than a user's cluster.
+``manifests/`` is server-side applied with the real kubectl (its Deployment scaled to zero), and
+the operator runs beside it as a real ``naksha operator`` process whose kubeconfig holds nothing
+but a ``tokenFile`` with a token of the ``naksha-operator`` ServiceAccount (a TokenRequest, as
+``kubectl create token`` makes it), bound by the ClusterRole ``naksha rbac`` generated. Running it
+as a process rather than as the Deployment's pod keeps the test the same on every backend of the
+test suite (the Helm chart's test runs the operator as its pod with the token the local kubelet
+mounts), and lets the test rotate the token file under the running operator. The insight workers
+and executor-Job pods it starts are real processes on the local kubelet, each with the token of
+the account the operator made for it. The control plane evaluates RBAC, so a rule missing from
+what Naksha ships fails these tests with a 403 rather than a user's cluster.
 
-Changes to the shipped files, all for sharing one machine: free ports for the operator's metrics
-and health endpoints, a ``naksha`` worker image (so workers and Jobs run as processes), and a
-simulated image for the sample Rollout's pods (four demo apps would all bind one port).
+Changes for sharing one machine: free ports for the operator's endpoints, a ``naksha`` worker
+image (so workers and Jobs run as processes), and a simulated image for the sample Rollout's pods
+(four demo apps would all bind one port).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,49 +42,86 @@ SIMULATED = "example.com/simulated:1"
 DENIED = re.compile(r"\b(401|403)\b|Unauthorized|Forbidden|forbidden")
 
 
+@dataclass
+class ShippedOperator:
+    kubectl: Kubectl
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    token_path: Path
+
+    def log(self) -> str:
+        text = self.log_path.read_text(errors="replace")
+        assert "Activity 'login' succeeded." in text, text[-2000:]  # kopf logged in through Naksha's loader
+        return text
+
+    def rotate_token(self) -> None:
+        """What the kubelet does to a projected token: a fresh one, renamed over the old file."""
+        fresh = self.kubectl("create", "token", "naksha-operator", "-n", SYSTEM).stdout.strip()
+        staged = self.token_path.with_suffix(".new")
+        staged.write_text(fresh)
+        os.replace(staged, self.token_path)
+
+
 def shipped_manifests(kubectl: Kubectl) -> list[dict[str, Any]]:
     documents = [d for d in yaml.safe_load_all(kubectl("kustomize", str(ROOT / "manifests")).stdout) if d]
     deployment = next(d for d in documents if d["kind"] == "Deployment")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    metrics, health = free_port(), free_port()
-    overrides = {
-        "NAKSHA_METRICS_PORT": str(metrics),
-        "NAKSHA_HEALTH_PORT": str(health),
-        "NAKSHA_IMAGE": NAKSHA_IMAGE,
-    }
-    for variable in container["env"]:
-        if variable["name"] in overrides:
-            variable["value"] = overrides[variable["name"]]
-    for port in container["ports"]:
-        port["containerPort"] = {"metrics": metrics, "health": health}.get(
-            port["name"], port["containerPort"]
-        )
+    deployment["spec"]["replicas"] = 0  # the operator runs as the process below
     return documents
 
 
+def token_file_kubeconfig(admin_kubeconfig: Path, token_path: Path, path: Path) -> Path:
+    """The admin kubeconfig's cluster (server, CA) with a user that has only ``tokenFile``."""
+    document = yaml.safe_load(admin_kubeconfig.read_text())
+    document["users"] = [{"name": "naksha-operator", "user": {"tokenFile": str(token_path)}}]
+    for context in document["contexts"]:
+        context["context"]["user"] = "naksha-operator"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
-def shipped_operator(kubectl: Kubectl, api_client: client.ApiClient, naksha_crds: None) -> Iterator[Kubectl]:
+def shipped_operator(
+    kubectl: Kubectl, control_plane: Any, naksha_crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ShippedOperator]:
     manifests = yaml.safe_dump_all(shipped_manifests(kubectl))
     kubectl("apply", "--server-side", "--field-manager=naksha-test", "-f", "-", input=manifests)
-    apps = client.AppsV1Api(api_client)
-    eventually(
-        lambda: apps.read_namespaced_deployment("naksha-operator", SYSTEM).status.available_replicas == 1,
-        timeout=60,
-    )
-    yield kubectl
-    kubectl("delete", "-f", "-", "--ignore-not-found", input=manifests)
-    # The process must be gone before the next module starts an operator of its own.
-    eventually(lambda: not client.CoreV1Api(api_client).list_namespaced_pod(SYSTEM).items, timeout=60)
+    directory = tmp_path_factory.mktemp("operator")
+    token_path = directory / "token"
+    token_path.write_text(kubectl("create", "token", "naksha-operator", "-n", SYSTEM).stdout.strip())
+    kubeconfig = token_file_kubeconfig(Path(control_plane.kubeconfig_path), token_path, directory / "config")
+    health = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"}
+    env |= {
+        "KUBECONFIG": str(kubeconfig),
+        "NAKSHA_METRICS_PORT": str(free_port()),
+        "NAKSHA_HEALTH_PORT": str(health),
+        "NAKSHA_IMAGE": NAKSHA_IMAGE,
+    }
+    log_path = directory / "operator.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "naksha", "operator"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    shipped = ShippedOperator(kubectl, process, log_path, token_path)
+    try:
+        eventually(lambda: healthy(health), timeout=60)
+        yield shipped
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        kubectl("delete", "-f", "-", "--ignore-not-found", input=manifests)
 
 
 def logs(kubectl: Kubectl, namespace: str, selector: str) -> str:
     return kubectl("logs", "-n", namespace, "-l", selector, "--tail=-1", "--prefix").stdout
-
-
-def operator_log(kubectl: Kubectl) -> str:
-    text = logs(kubectl, SYSTEM, "app.kubernetes.io/component=operator")
-    assert "Activity 'login' succeeded." in text, text[-2000:]  # the log is there, and kopf used our login
-    return text
 
 
 def denials(text: str) -> list[str]:
@@ -164,8 +210,10 @@ def test_every_sample_reaches_its_expected_condition_within_60_s_with_no_401_or_
         return ["all"]
 
     eventually(reached, timeout=60 - (time.monotonic() - started), interval=0.5)
-    assert not denials(operator_log(shipped_operator))
-    assert not denials(logs(shipped_operator, fresh_namespace, "app.kubernetes.io/component=insight-worker"))
+    assert not denials(shipped_operator.log())
+    assert not denials(
+        logs(shipped_operator.kubectl, fresh_namespace, "app.kubernetes.io/component=insight-worker")
+    )
     assert not [w for w in warnings(api_client, fresh_namespace) if DENIED.search(w)]
     # The Rollout's timer ticked every second meanwhile; none of those ticks is an Event.
     events = client.CoreV1Api(api_client).list_namespaced_event(fresh_namespace).items
@@ -210,6 +258,7 @@ def test_a_worker_and_an_executor_job_act_as_their_own_accounts_from_spike_to_re
         },
     }
     custom.create_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "insightstreams", stream)
+    shipped_operator.rotate_token()  # the operator carries on with the token that replaced its first
     eventually(
         lambda: condition(get(custom, fresh_namespace, "insightstreams", "checkout"), "Ready")[0] == "True",
         timeout=60,
@@ -244,9 +293,9 @@ def test_a_worker_and_an_executor_job_act_as_their_own_accounts_from_spike_to_re
         "checkout-insight",
     )
     for selector in (f"naksha.io/agent-run={name}", "naksha.io/insightstream=checkout"):
-        text = logs(shipped_operator, fresh_namespace, selector)
+        text = logs(shipped_operator.kubectl, fresh_namespace, selector)
         assert text and not denials(text), text[-2000:]
-    assert not denials(operator_log(shipped_operator))
+    assert not denials(shipped_operator.log())
 
 
 def test_a_rule_missing_from_the_operators_role_is_a_403_here(shipped_operator, api_client, fresh_namespace):
