@@ -48,6 +48,10 @@ lint: $(STAMP) ## ruff and mypy (strict on the package)
 crds: $(STAMP) ## regenerate crds/ and the chart's CRDs from the models
 	$(BIN)/naksha crds --out crds --out charts/naksha/crds --reference docs/api-reference.md
 
+.PHONY: rbac
+rbac: $(STAMP) ## regenerate manifests/rbac.yaml and the chart's ClusterRole from the operator's rules
+	$(BIN)/naksha rbac --root .
+
 .PHONY: bench
 bench: $(STAMP) ## run the benchmarks (prints figures next to their references)
 	$(BIN)/python benchmarks/control_plane.py

@@ -5,6 +5,7 @@
 ``naksha demo``                      local control plane + operator + CRDs + samples, then a summary
 ``naksha demo-app``                  a service with a settable error rate and latency, to roll out
 ``naksha crds [--out DIR]``          write the CRDs generated from the models
+``naksha rbac [--root DIR]``         write the operator's RBAC (manifests/, the chart) from its rules
 """
 
 from __future__ import annotations
@@ -134,6 +135,10 @@ def _parser() -> argparse.ArgumentParser:
     crds.add_argument("--out", type=Path, action="append", default=[], help="directory (repeatable)")
     crds.add_argument("--reference", type=Path, default=None, help="also write the API reference here")
     crds.set_defaults(run=_run_crds)
+
+    rbac = commands.add_parser("rbac", help="write manifests/rbac.yaml and the chart's ClusterRole")
+    rbac.add_argument("--root", type=Path, default=Path("."), help="the repository's root")
+    rbac.set_defaults(run=_run_rbac)
     return parser
 
 
@@ -257,4 +262,12 @@ def _run_crds(args: argparse.Namespace) -> int:
 
         args.reference.write_text(render_reference())
         print(args.reference)
+    return 0
+
+
+def _run_rbac(args: argparse.Namespace) -> int:
+    from naksha.workloads.rbac_files import write
+
+    for path in write(args.root):
+        print(path)
     return 0

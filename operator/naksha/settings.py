@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -119,6 +120,19 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean (true/false)")
 
 
+class TimerSuccessNotPosted(logging.Filter):
+    """Keeps kopf's "Timer 'x' succeeded." out of Events (still logged): it is a heartbeat, posted
+    every tick per object, and buries what users look for. Timer failures are still posted, and the
+    reconcilers post an Event for every decision a timer pass makes."""
+
+    PATTERN = re.compile(r"^Timer '[^']*' succeeded\.$")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.INFO and self.PATTERN.match(record.getMessage()):
+            record.k8s_skip = True  # kopf's Event poster skips records marked so
+        return True
+
+
 def configure_kopf(settings: kopf.OperatorSettings) -> None:
     """Apply Naksha's choices to kopf: own finalizer, annotation storage, Events for log lines."""
     settings.persistence.finalizer = FINALIZER
@@ -130,6 +144,9 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.posting.enabled = True
     settings.posting.level = logging.INFO
     settings.posting.loggers = True
+    objects = logging.getLogger("kopf.objects")
+    if not any(isinstance(f, TimerSuccessNotPosted) for f in objects.filters):
+        objects.addFilter(TimerSuccessNotPosted())
     # Long server-side watch timeouts with a client margin: fewer reconnects, no silent stalls.
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330

@@ -152,6 +152,8 @@ class Engine(RunRecorder):
     def _admit(self) -> bool:
         try:
             guardrails.check_allowed(self.settings, self.namespace, self.spec.target)
+            if self.run.phase == "Pending":  # once, before anything runs; acting checks again
+                guardrails.check_target_exists(self.kube, self.namespace, self.spec.target)
         except guardrails.Refusal as refusal:
             self._refuse(refusal)
             return True

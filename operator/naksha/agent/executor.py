@@ -1,9 +1,12 @@
 """Executor ``job``: the operator starts a Job for the run and watches it until the run ends.
 
 The Job's pod runs the same engine as the operator does, so the run's status is the same
-whichever executor drives it. The operator's part is to create the Job (owned by the run, so
-deleting the run deletes it), and to end the run ``Failed`` with the Job's reason when the Job
-gives up (backoff limit or deadline) before the engine could finish the run itself.
+whichever executor drives it. The operator's part is to give the pod an identity (a
+ServiceAccount, Role and RoleBinding for this run alone, unless a account of the user's is
+configured), to report the run ``Pending`` with the Job's name before the pod can write, to create
+the Job (all owned by the run, so deleting the run deletes them), and to end the run ``Failed``
+with the Job's reason when the Job gives up (backoff limit or deadline) before the engine could
+finish the run itself.
 ``run_in_process`` is the pod's side: ``naksha agent-run NAME``.
 """
 
@@ -18,50 +21,106 @@ from typing import Any
 from naksha.agent import AGENT_RUNS
 from naksha.agent.engine import TERMINAL, Engine
 from naksha.agent.recorder import RunGone
-from naksha.kube import Conflict, Kube, NotFound, resource_for
+from naksha.agent.runstate import now_text
+from naksha.agent.wpk import registered
+from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.common import parse_duration
 from naksha.models.group import API_VERSION
 from naksha.settings import OperatorSettings
-from naksha.workloads.agent import build_executor_job
+from naksha.workloads.agent import RUN_LABEL, build_executor_job, executor_job_name
+from naksha.workloads.identity import build_identity, job_rules
 
 logger = logging.getLogger(__name__)
 JOBS = resource_for("batch/v1", "Job")
 
 
 def ensure_job(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> str:
-    """Create the run's Job unless it exists; returns its name."""
+    """Give the run's pod its identity, report the run Pending, create the Job unless it exists.
+
+    Returns the Job's name. The Pending status goes out before the Job exists, so the pod's own
+    first checkpoint can only come after it; it carries the resourceVersion that was read, so an
+    operator restarting while the pod runs never overwrites the pod's progress.
+    """
     meta = body["metadata"]
     spec = AgentRunSpec.model_validate(body.get("spec") or {})
+    name = executor_job_name(meta["name"])
+    owner = {
+        "apiVersion": API_VERSION,
+        "kind": "AgentRun",
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    account = settings.agent_job_service_account
+    if not account:
+        account = name
+        needs = [need for package in registered() for need in package.rbac]
+        labels = {"app.kubernetes.io/managed-by": "naksha", RUN_LABEL: meta["name"]}
+        for obj in build_identity(
+            name=name,
+            namespace=meta["namespace"],
+            rules=job_rules(meta["name"], spec.target, needs),
+            labels=labels,
+        ):
+            obj["metadata"]["ownerReferences"] = [owner]
+            kube.apply(obj)
+    if not (body.get("status") or {}).get("phase"):
+        _report_pending(kube, body, name)
     job = build_executor_job(
         run=meta["name"],
         namespace=meta["namespace"],
         image=settings.image,
         settings_env=os.environ,
-        service_account=settings.agent_job_service_account or None,
+        service_account=account,
         deadline_seconds=int(parse_duration(spec.timeouts.run)),
     )
-    job["metadata"]["ownerReferences"] = [
-        {
-            "apiVersion": API_VERSION,
-            "kind": "AgentRun",
-            "name": meta["name"],
-            "uid": meta["uid"],
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-    ]
+    job["metadata"]["ownerReferences"] = [owner]
     try:
         kube.create(job)
     except Conflict:
-        logger.info(
-            "AgentRun %s/%s: Job %s exists already", meta["namespace"], meta["name"], job["metadata"]["name"]
-        )
+        logger.info("AgentRun %s/%s: Job %s exists already", meta["namespace"], meta["name"], name)
     else:
-        logger.info(
-            "AgentRun %s/%s: started Job %s", meta["namespace"], meta["name"], job["metadata"]["name"]
-        )
-    return str(job["metadata"]["name"])
+        logger.info("AgentRun %s/%s: started Job %s", meta["namespace"], meta["name"], name)
+    return name
+
+
+def _report_pending(kube: Kube, body: dict[str, Any], job: str) -> None:
+    meta = body["metadata"]
+    stamp = now_text()
+    message = f"waiting for Job {job} to run the graph"
+    status = {
+        "phase": "Pending",
+        "job": job,
+        "message": message,
+        "observedGeneration": meta.get("generation"),
+        "conditions": [
+            {
+                "type": "Accepted",
+                "status": "True",
+                "reason": "SpecValid",
+                "message": "The spec is valid.",
+                "lastTransitionTime": stamp,
+            },
+            {
+                "type": "Progressing",
+                "status": "True",
+                "reason": "JobPending",
+                "message": message,
+                "lastTransitionTime": stamp,
+            },
+        ],
+    }
+    patch = {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": status}
+    try:
+        kube.merge_patch(AGENT_RUNS, meta["namespace"], meta["name"], patch, status=True)
+    except Conflict:
+        pass  # the run changed since it was read: its engine (or a user) wrote first, which wins
+    except NotFound as error:
+        raise RunGone(f"AgentRun {meta['namespace']}/{meta['name']} is gone") from error
+    except KubeError as error:
+        logger.warning("AgentRun %s/%s: reporting Pending failed: %s", meta["namespace"], meta["name"], error)
 
 
 def job_failure(job: dict[str, Any]) -> str | None:

@@ -52,6 +52,17 @@ def check_allowed(settings: OperatorSettings, namespace: str, target: ObjectTarg
             )
 
 
+def check_target_exists(kube: Kube, namespace: str, target: ObjectTarget | None) -> None:
+    """Refuse a run whose target does not exist: nothing it could observe or do would make sense."""
+    if target is None:
+        return
+    where = target.namespace or namespace
+    try:
+        kube.get(_ref(target), where, target.name)
+    except NotFound:
+        raise Refusal("TargetNotFound", f"{target.kind} {where}/{target.name} does not exist") from None
+
+
 def before_action(
     kube: Kube,
     settings: OperatorSettings,

@@ -15,7 +15,7 @@ from naksha import metrics
 from naksha.agent import AGENT_RUNS, guardrails
 from naksha.agent.runstate import RunState, now_text
 from naksha.kube import Kube, KubeError, NotFound
-from naksha.kube.events import event_about
+from naksha.kube.events import event_about, post_event
 from naksha.models.agentrun import GraphNode
 from naksha.models.common import ObjectTarget
 from naksha.models.group import API_VERSION
@@ -89,11 +89,10 @@ class RunRecorder(abc.ABC):
             "namespace": self.namespace,
             "uid": self.meta.get("uid"),
         }
-        event = event_about(involved, reason=reason, message=message, kind=kind, component="naksha-agent")
-        try:
-            self.kube.create(event)
-        except KubeError as error:
-            logger.warning("posting an Event for AgentRun %s/%s failed: %s", self.namespace, self.name, error)
+        post_event(
+            self.kube,
+            event_about(involved, reason=reason, message=message, kind=kind, component="naksha-agent"),
+        )
 
     def _checkpoint(self, *, outcome: dict[str, Any] | None = None, reason: str | None = None) -> None:
         status = self.run.as_status()

@@ -119,6 +119,13 @@ def lookup(name: str) -> WorkPackage:
         raise WpkError(f"unknown work package {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
 
 
+def registered() -> list[WorkPackage]:
+    """Every work package, the built-ins included."""
+    import naksha.agent.packages  # noqa: F401
+
+    return list(REGISTRY.values())
+
+
 def describe_registry() -> str:
     """The table ``naksha wpk list`` prints."""
     import naksha.agent.packages  # noqa: F401

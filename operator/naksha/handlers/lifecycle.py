@@ -1,4 +1,4 @@
-"""Operator start-up and shutdown: kopf settings, the metrics endpoint, the AgentRun HTTP API, the probe."""
+"""Operator start-up and shutdown: login, kopf settings, metrics, the AgentRun HTTP API, the probe."""
 
 from __future__ import annotations
 
@@ -11,9 +11,30 @@ from naksha import __version__, metrics
 from naksha.agent import api
 from naksha.errors import ConfigError
 from naksha.kube import Kube
+from naksha.kube.auth import Credentials
 from naksha.settings import OperatorSettings, configure_kopf
 
 logger = logging.getLogger(__name__)
+
+
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf's credentials from Naksha's own loader, so its watches and Naksha's requests agree.
+
+    kopf calls this again after a 401, which re-reads the token file or runs the exec plugin anew.
+    """
+    connection = Credentials().connection()
+    return kopf.ConnectionInfo(
+        server=connection.server,
+        ca_path=connection.ca_path,
+        insecure=connection.insecure,
+        scheme=connection.scheme,
+        token=connection.token,
+        certificate_path=connection.certificate_path,
+        private_key_path=connection.private_key_path,
+        default_namespace=connection.default_namespace,
+        expiration=connection.expiration,
+    )
 
 
 @kopf.on.startup()

@@ -2,7 +2,9 @@
 
 ``Kube`` wraps one ``kubernetes`` ApiClient with the few verbs the reconcilers and workers need,
 for any kind listed in ``naksha.kube.resources``: get, list, create, apply (server-side),
-merge-patch, status patch and delete, with API errors mapped onto Naksha's error tree.
+merge-patch, status patch and delete, with API errors mapped onto Naksha's error tree. Its
+credentials (``naksha.kube.auth``) are the ones kopf logs in with; ``naksha.kube.events`` posts
+Events with timestamps and counts.
 """
 
 from naksha.kube.client import Conflict, Kube, KubeError, NotFound, load_api_client

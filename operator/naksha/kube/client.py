@@ -1,26 +1,27 @@
 """A thin synchronous client over ``kubernetes.client.ApiClient`` for plain-dict objects.
 
 Synchronous on purpose: kopf runs sync handlers in its thread pool, and workers call it from
-an executor, so the event loops are never blocked.
+an executor, so the event loops are never blocked. Every request carries the credentials of
+``naksha.kube.auth`` (the same ones kopf logs in with); a 401 reloads them once and retries.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 import urllib3
-from kubernetes import client, config
+from kubernetes import client
 
 from naksha.errors import NakshaError, RetryableError
+from naksha.kube.auth import Credentials
 from naksha.kube.resources import ResourceRef, resource_for
 
 FIELD_MANAGER = "naksha"
-CONNECTION_POOL_SIZE = 32
 REQUEST_TIMEOUT_SECONDS = 30.0
+UNAUTHORIZED = 401
 
 
 class KubeError(NakshaError):
@@ -47,26 +48,24 @@ class Conflict(KubeError):
 
 
 def load_api_client() -> client.ApiClient:
-    """In-cluster config when running in a pod, otherwise the kubeconfig ($KUBECONFIG or ~/.kube/config)."""
-    configuration = client.Configuration()
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(
-        config.incluster_config.SERVICE_TOKEN_FILENAME
-    ):
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    else:
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=os.environ.get("KUBECONFIG") or None, client_configuration=configuration
-        )
-    # Enough pooled connections for the threads that share this client (AgentRun steps, handlers).
-    configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
-    return client.ApiClient(configuration)
+    """An ApiClient with the current credentials (in-cluster in a pod, otherwise the kubeconfig)."""
+    return Credentials().api
 
 
 class Kube:
     """Verbs over plain-dict objects of the kinds in ``naksha.kube.resources``."""
 
     def __init__(self, api_client: client.ApiClient | None = None) -> None:
-        self.api = api_client or load_api_client()
+        # A given client is used as it is; otherwise the credentials are ours to refresh.
+        self.credentials = None if api_client is not None else Credentials()
+        self._fixed_api = api_client
+
+    @property
+    def api(self) -> client.ApiClient:
+        if self.credentials is not None:
+            return self.credentials.api
+        assert self._fixed_api is not None
+        return self._fixed_api
 
     def get(self, ref: ResourceRef, namespace: str | None, name: str) -> dict[str, Any]:
         return self._call("GET", ref.path(namespace, name))
@@ -144,26 +143,43 @@ class Kube:
         query: Mapping[str, str] | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
-        # The client builds the URL and the auth headers; the body is encoded here with orjson,
-        # which is several times cheaper than the client's own walk over large status objects.
-        _, url, headers, _, _ = self.api.param_serialize(
-            method, path, query_params=list((query or {}).items()), header_params=headers
-        )
-        try:
-            response = self.api.rest_client.pool_manager.request(
-                method,
-                url,
-                body=orjson.dumps(body) if body is not None else None,
-                headers=headers,
-                timeout=REQUEST_TIMEOUT_SECONDS,
-            )
-        except urllib3.exceptions.HTTPError as error:
-            raise RetryableError(f"the Kubernetes API is unreachable: {error}") from error
+        encoded = orjson.dumps(body) if body is not None else None
+        api = self.api
+        response = self._send(api, method, path, encoded, query, content_type)
+        if response.status == UNAUTHORIZED and self.credentials is not None:
+            # Revoked or rotated under us: load the credentials again and try once more.
+            self.credentials.reload(api)
+            response = self._send(self.credentials.api, method, path, encoded, query, content_type)
         if response.status >= 400:
             raise _translate(response.status, response.data)
         data: dict[str, Any] = orjson.loads(response.data) if response.data else {}
         return data
+
+    @staticmethod
+    def _send(
+        api: client.ApiClient,
+        method: str,
+        path: str,
+        body: bytes | None,
+        query: Mapping[str, str] | None,
+        content_type: str,
+    ) -> Any:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        # The client builds the URL and the Authorization header (refreshing an expiring token
+        # first); the body is encoded with orjson, several times cheaper than the client's walk.
+        _, url, headers, _, _ = api.param_serialize(
+            method,
+            path,
+            query_params=list((query or {}).items()),
+            header_params=headers,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            return api.rest_client.pool_manager.request(
+                method, url, body=body, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS
+            )
+        except urllib3.exceptions.HTTPError as error:
+            raise RetryableError(f"the Kubernetes API is unreachable: {error}") from error
 
 
 def _translate(status: int, payload: Any) -> KubeError:

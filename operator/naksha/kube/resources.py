@@ -46,6 +46,7 @@ _BUILTIN = (
     ResourceRef("", "v1", "namespaces", "Namespace", namespaced=False),
     ResourceRef("apps", "v1", "deployments", "Deployment"),
     ResourceRef("batch", "v1", "jobs", "Job"),
+    ResourceRef("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     ResourceRef("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
 )
 _BY_KEY: dict[tuple[str, str], ResourceRef] = {(r.api_version, r.kind): r for r in _BUILTIN}

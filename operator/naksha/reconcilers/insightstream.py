@@ -1,7 +1,8 @@
 """InsightStream reconciliation: admit the spec, run its workers, report what they see.
 
-Steps, in order: validate the spec; apply the worker Deployment and Service (owned by the
-stream, so deleting it removes them); observe the Deployment's readiness; fold the workers'
+Steps, in order: validate the spec; apply the workers' ServiceAccount, Role and RoleBinding
+(``naksha.workloads.identity``), their Deployment and Service (all owned by the stream, so
+deleting it removes them); observe the Deployment's readiness; fold the workers'
 own reports (``status.workers.<pod>``, each worker patching only its own entry) into totals,
 the last anomaly per detector, and a ``Degraded`` condition when a worker cannot reach its
 source.
@@ -17,9 +18,11 @@ from naksha.models.conditions import ConditionType
 from naksha.models.insightstream import InsightStreamSpec
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext, Step, run_steps
+from naksha.workloads.identity import build_identity, worker_rules
 from naksha.workloads.insight import (
     build_worker_deployment,
     build_worker_service,
+    worker_labels,
     worker_name,
     worker_selector,
 )
@@ -34,9 +37,20 @@ PHASE_SCALED_DOWN = "ScaledDown"
 
 def ensure_workers(context: ReconcileContext) -> None:
     spec = cast(InsightStreamSpec, context.spec)
+    account = worker_name(context.name)
     objects = (
+        *build_identity(
+            name=account,
+            namespace=context.namespace,
+            rules=worker_rules(context.name),
+            labels=worker_labels(context.name),
+        ),
         build_worker_deployment(
-            name=context.name, namespace=context.namespace, spec=spec, image=context.settings.image
+            name=context.name,
+            namespace=context.namespace,
+            spec=spec,
+            image=context.settings.image,
+            service_account=account,
         ),
         build_worker_service(name=context.name, namespace=context.namespace, spec=spec),
     )

@@ -51,6 +51,8 @@ def test_a_job_pod_killed_mid_action_is_retried_and_the_action_runs_once(
     job = batch.read_namespaced_job("r-run", fresh_namespace)
     assert job.metadata.owner_references[0].kind == "AgentRun"
     assert job.spec.template.spec.containers[0].args == ["agent-run", "r", "--namespace", fresh_namespace]
+    assert job.spec.template.spec.service_account_name == "r-run"
+    assert run_status(custom, fresh_namespace, "r")["job"] == "r-run"
 
     os.killpg(running_pid(core, fresh_namespace), signal.SIGKILL)
     assert apps.read_namespaced_deployment("web", fresh_namespace).spec.replicas == 2  # not acted yet

@@ -284,14 +284,37 @@ def test_a_verify_node_without_a_verdict_fails_the_run_with_the_reason(kube, api
     assert "gave no verdict" in status["message"]
 
 
-def test_a_missing_target_is_observed_as_such_and_the_action_is_refused(kube, api_client, fresh_namespace):
+def refusal(status: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in status["conditions"] if c["type"] == "Refused")
+
+
+def test_a_run_against_a_missing_target_is_refused_before_any_node_runs(kube, api_client, fresh_namespace):
+    # The built-in playbook whose decide node compares state.replicas: it must never get that far.
     _, custom = setup(api_client, fresh_namespace, "web")
-    graph = scale_graph()
-    graph["nodes"][1]["edges"][0]["when"] = "state.anomalous"
-    spec = {"graph": graph, "target": {"kind": "Deployment", "name": "nowhere"}}
+    target = {"kind": "Deployment", "name": "nowhere"}
+    spec = {"playbookRef": {"name": "scale-out-on-latency"}, "target": target}
     status = run_to_end(kube, create_run(custom, fresh_namespace, "missing", spec), Clock())
-    assert status["state"].get("replicas") is None
-    assert status["phase"] == "Refused"
-    refused = next(c for c in status["conditions"] if c["type"] == "Refused")
-    assert refused["reason"] == "TargetNotFound"
-    assert f"Deployment {fresh_namespace}/nowhere does not exist" in refused["message"]
+    assert status["phase"] == "Refused" and status["steps"] == []
+    assert refusal(status)["reason"] == "TargetNotFound"
+    assert f"Deployment {fresh_namespace}/nowhere does not exist" in refusal(status)["message"]
+    events = client.CoreV1Api(api_client).list_namespaced_event(
+        fresh_namespace, field_selector="involvedObject.name=missing"
+    )
+    assert [(e.type, e.reason) for e in events.items] == [("Warning", "TargetNotFound")]
+
+
+def test_a_target_deleted_after_admission_is_refused_when_observed_not_failed_in_decide(
+    kube, api_client, fresh_namespace
+):
+    apps, custom = setup(api_client, fresh_namespace, "web")
+    graph = scale_graph()
+    spec = {"graph": graph, "target": {"kind": "Deployment", "name": "web"}}
+    clock = Clock()
+    engine = Engine(kube, create_run(custom, fresh_namespace, "gone", spec), clock=clock, sleep=clock.sleep)
+    assert engine.run_once() and engine.run.phase == "Running"  # admitted: the target existed
+    apps.delete_namespaced_deployment("web", fresh_namespace)
+    engine.run_to_end()
+    run = custom.get_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "agentruns", "gone")
+    status = run["status"]
+    assert status["phase"] == "Refused" and refusal(status)["reason"] == "TargetNotFound"
+    assert "TypeError" not in status["message"]

@@ -33,6 +33,7 @@ def handle(request: dict[str, Any], configs: dict[str, Any], kubeconfig: str) ->
                 create_namespace=True,
                 wait=False,
                 timeout=120,
+                server_side_apply=bool(request.get("server_side_apply")),
             )
         )
     if action == "uninstall":

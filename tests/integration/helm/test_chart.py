@@ -121,6 +121,33 @@ def test_install_creates_the_operator_objects_with_the_manifests_rbac_and_uninst
         rbac.read_cluster_role("nk-naksha")
 
 
+def ports_of(document: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = document.get("spec") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    return list(spec.get("ports") or []) + [port for c in containers for port in c.get("ports") or []]
+
+
+def test_a_server_side_applied_install_gives_every_port_a_protocol(helm, api_client, release_namespace):
+    values = {"image": {"repository": "example.com/simulated"}, "api": {"secretName": "agent-api"}}
+    release = helm(
+        "install",
+        release="ssa",
+        chart=CHART,
+        namespace=release_namespace,
+        values=values,
+        server_side_apply=True,
+    )
+    try:
+        rendered = [d for d in yaml.safe_load_all(release["manifest"]) if d]
+        ports = [port for d in rendered for port in ports_of(d)]
+        assert len(ports) == 5 and all(port["protocol"] == "TCP" for port in ports), ports
+        core = client.CoreV1Api(api_client)
+        for service in ("ssa-naksha-metrics", "ssa-naksha-api"):
+            assert core.read_namespaced_service(service, release_namespace).spec.ports[0].protocol == "TCP"
+    finally:
+        helm("uninstall", release="ssa", namespace=release_namespace)
+
+
 def test_values_select_namespaces_and_can_leave_rbac_to_the_user(helm, api_client, release_namespace):
     values = {
         "image": {"repository": "example.com/simulated", "tag": "dev"},
@@ -213,3 +240,19 @@ def test_the_plain_manifests_declare_exactly_the_expected_kinds_and_apply(kubect
     modified = rendered.replace("image: ghcr.io/naksha-io/naksha:0.1.0", "image: example.com/simulated:0.1.0")
     kubectl("apply", "-f", "-", input=modified)
     kubectl("delete", "-f", "-", "--wait=false", "--ignore-not-found", input=modified)
+
+
+def test_the_plain_manifests_apply_server_side_with_kubectl(kubectl, tmp_path):
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "resources": [os.path.relpath(ROOT / "manifests", overlay)],
+                "images": [{"name": "ghcr.io/naksha-io/naksha", "newName": "example.com/simulated"}],
+            }
+        )
+    )
+    applied = kubectl("apply", "--server-side", "--field-manager=naksha-test", "-k", str(overlay)).stdout
+    assert "service/naksha-operator-metrics serverside-applied" in applied
+    kubectl("delete", "-k", str(overlay), "--wait=false", "--ignore-not-found")

@@ -48,6 +48,18 @@ def test_spec_changes_roll_the_workers_and_deleting_the_stream_removes_them(
     )
     service = core.read_namespaced_service("cpu-insight", fresh_namespace)
     assert service.spec.ports[0].port == 18123
+    # The workers run as the stream's own account, allowed only what they call.
+    rbac = client.RbacAuthorizationV1Api(api_client)
+    deployment = apps.read_namespaced_deployment("cpu-insight", fresh_namespace)
+    assert deployment.spec.template.spec.service_account_name == "cpu-insight"
+    assert core.read_namespaced_service_account("cpu-insight", fresh_namespace).metadata.owner_references
+    role = rbac.read_namespaced_role("cpu-insight", fresh_namespace)
+    assert [(r.resources, r.resource_names) for r in role.rules] == [
+        (["insightstreams/status"], ["cpu"]),
+        (["agentruns"], None),
+    ]
+    binding = rbac.read_namespaced_role_binding("cpu-insight", fresh_namespace)
+    assert [(s.kind, s.name) for s in binding.subjects] == [("ServiceAccount", "cpu-insight")]
     before = {p.metadata.name for p in core.list_namespaced_pod(fresh_namespace).items}
     assert len(before) == 2
 
@@ -74,3 +86,5 @@ def test_spec_changes_roll_the_workers_and_deleting_the_stream_removes_them(
     eventually(lambda: not apps.list_namespaced_deployment(fresh_namespace).items, timeout=30)
     eventually(lambda: not core.list_namespaced_pod(fresh_namespace).items, timeout=30)
     assert not core.list_namespaced_service(fresh_namespace).items
+    eventually(lambda: not rbac.list_namespaced_role_binding(fresh_namespace).items)
+    assert not rbac.list_namespaced_role(fresh_namespace).items

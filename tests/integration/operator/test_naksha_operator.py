@@ -52,9 +52,10 @@ def test_every_sample_is_accepted_by_the_operator(naksha_operator, custom, fresh
 
     obj = eventually(accepted)
     # Kinds whose controller has landed move on from Accepted to their own phases (the sample
-    # AgentRun observes a stream that does not exist here, so it may end Failed, validly; the
+    # AgentRun targets a Deployment that does not exist here, so it may end Refused, validly; the
     # sample Rollout's first revision is stable at once).
-    assert obj["status"]["phase"] in ("Accepted", "Progressing", "Running", "Succeeded", "Failed", "Healthy")
+    phases = ("Accepted", "Progressing", "Running", "Succeeded", "Refused", "Healthy", "Pending")
+    assert obj["status"]["phase"] in phases
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"] == 1
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
+from naksha.agent.guardrails import Refusal
 from naksha.agent.wpk import NotYet, Plan, Result, WorkPackage, WpkContext, WpkError, register
 from naksha.kube import Conflict, NotFound, resource_for
 from naksha.kube.events import event_about
@@ -104,8 +105,12 @@ def _query_metric(context: WpkContext, params: QueryMetricParams, plan: Plan) ->
                 context.target.name,
             )
         except NotFound:
-            target = None  # observing does not need the target; acting on it is refused (TargetNotFound)
-        result["replicas"] = int((target.get("spec") or {}).get("replicas", 1)) if target else None
+            # Deleted since the run was admitted: what a decide node would weigh is gone.
+            raise Refusal(
+                "TargetNotFound",
+                f"{context.target.kind} {context.target_namespace()}/{context.target.name} does not exist",
+            ) from None
+        result["replicas"] = int((target.get("spec") or {}).get("replicas", 1))
     return result
 
 

@@ -1,0 +1,219 @@
+"""Who each Naksha process is on the API, and exactly what it may do there: the one source of RBAC.
+
+Three identities, each with the rules its code needs and nothing else:
+
+- the operator: ``OPERATOR_RULES``, shipped as the ClusterRole of ``manifests/rbac.yaml`` and of
+  the chart (both generated from here by ``naksha rbac``; a test fails when they drift);
+- an InsightStream's workers: a ServiceAccount, Role and RoleBinding per stream, in the stream's
+  namespace, applied and owned by the operator (``worker_rules``);
+- an AgentRun's executor Job: the same per run (``job_rules``), unless the operator is told to
+  use an account of the user's (``NAKSHA_AGENT_JOB_SERVICE_ACCOUNT``).
+
+Per-object accounts rather than chart-level ones: their rules name the one stream or run (and
+target) they serve, in the one namespace it lives in, which a chart installed before the streams
+exist cannot know; and deleting the stream or run deletes its account with it. The operator may
+create these Roles without the ``escalate`` or ``bind`` verbs because it holds every rule it grants
+(the API server's escalation check; a unit test keeps ``OPERATOR_RULES`` covering them).
+
+Each rule says why it exists; the AgentRun work packages declare their own needs next to their
+code (``WorkPackage.rbac``), and ``job_rules`` turns those declarations into rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from naksha.kube.resources import resource_for
+from naksha.models.common import ObjectTarget
+from naksha.models.group import GROUP
+from naksha.models.kinds import KINDS
+
+RBAC_API = "rbac.authorization.k8s.io"
+
+
+@dataclass(frozen=True)
+class Rule:
+    groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+    why: str = ""
+    names: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        rule: dict[str, Any] = {
+            "apiGroups": list(self.groups),
+            "resources": list(self.resources),
+            "verbs": list(self.verbs),
+        }
+        if self.names:
+            rule["resourceNames"] = list(self.names)
+        return rule
+
+    def allows(self, group: str, resource: str, verb: str, name: str | None = None) -> bool:
+        return (
+            group in self.groups
+            and resource in self.resources
+            and verb in self.verbs
+            and (not self.names or name in self.names)
+        )
+
+
+_PLURALS = tuple(kind.plural for kind in KINDS)
+
+OPERATOR_RULES: tuple[Rule, ...] = (
+    Rule(
+        (GROUP,),
+        _PLURALS,
+        ("get", "list", "watch", "patch"),
+        "The six kinds: kopf lists, watches and patches them (finalizers, its bookkeeping annotations);"
+        " the engine, analysis and work packages read and patch them.",
+    ),
+    Rule((GROUP,), ("agentruns",), ("create",), "The AgentRun HTTP API (POST /agent/run) creates runs."),
+    Rule(
+        (GROUP,),
+        tuple(f"{plural}/status" for plural in _PLURALS),
+        ("patch",),
+        "Every kind reports through its status subresource.",
+    ),
+    Rule(
+        ("apiextensions.k8s.io",),
+        ("customresourcedefinitions",),
+        ("list", "watch"),
+        "kopf follows the CRDs to learn which resources are served.",
+    ),
+    Rule(
+        ("",),
+        ("namespaces",),
+        ("list", "watch"),
+        "kopf follows namespaces when it watches a list of them (watchNamespaces).",
+    ),
+    Rule(
+        ("",),
+        ("events",),
+        ("create", "patch"),
+        "Events about the objects it handles; a repeated Event is counted by patching it.",
+    ),
+    Rule(
+        ("",),
+        ("pods",),
+        ("get", "list", "delete"),
+        "restart and delete-pod work packages; an InsightStream lists its worker pods to drop"
+        " reports of pods that are gone.",
+    ),
+    Rule(
+        ("",),
+        ("configmaps",),
+        ("get", "patch"),
+        "Playbooks are ConfigMaps (read by name); a ConfigMap may be an AgentRun's target"
+        " (its lock annotation, the patch and annotate work packages).",
+    ),
+    Rule(
+        ("",),
+        ("secrets",),
+        ("get",),
+        "GitOps credentials named in a Rollout's spec, read by name, never listed.",
+    ),
+    Rule(
+        ("",),
+        ("services", "serviceaccounts"),
+        ("create", "patch"),
+        "Applied (server-side apply: patch, and create when missing): each InsightStream's worker"
+        " Service, and the ServiceAccounts of its workers and of executor Jobs.",
+    ),
+    Rule(
+        ("apps",),
+        ("deployments",),
+        ("get", "create", "patch"),
+        "Insight workers and Rollout stable/canary Deployments (applied), scale and restart work"
+        " packages (patched), readiness (read).",
+    ),
+    Rule(
+        ("batch",),
+        ("jobs",),
+        ("get", "create"),
+        "AgentRuns with executor job and Rollout analysis Jobs: created, then watched by polling.",
+    ),
+    Rule(
+        (RBAC_API,),
+        ("roles", "rolebindings"),
+        ("create", "patch"),
+        "The Roles and RoleBindings of workers and executor Jobs (applied); the operator holds every"
+        " rule it grants, so it needs neither escalate nor bind.",
+    ),
+)
+
+
+def worker_rules(stream: str) -> list[Rule]:
+    """What an InsightStream's workers call: report into its status, create and find AgentRuns."""
+    return [
+        Rule((GROUP,), ("insightstreams/status",), ("patch",), "Each worker reports its own.", (stream,)),
+        Rule(
+            (GROUP,),
+            ("agentruns",),
+            ("create", "list"),
+            "Triggers create AgentRuns, deduplicated by listing the open ones by label.",
+        ),
+    ]
+
+
+def job_rules(run: str, target: ObjectTarget | None, package_needs: Iterable[str]) -> list[Rule]:
+    """What an executor Job's engine calls for ``run``: its own run, Events, playbooks, the packages.
+
+    ``package_needs`` are the work packages' declarations (``"apps/deployments: get, patch"``,
+    ``"the target's kind: get, patch"``). Needs on the target's kind become one rule naming the
+    target alone (packages that act, act on the run's target); other needs hold namespace-wide.
+    """
+    rules = [
+        Rule((GROUP,), ("agentruns",), ("get",), "The run itself; the run holding a target's lock."),
+        Rule((GROUP,), ("agentruns/status",), ("patch",), "Checkpoints of the run.", (run,)),
+        Rule(("",), ("events",), ("create", "patch"), "Events about the run."),
+        Rule(("",), ("configmaps",), ("get",), "Playbooks, read by name."),
+    ]
+    target_ref = None
+    if target is not None:
+        try:
+            target_ref = resource_for(target.api_version, target.kind)
+        except KeyError:
+            target_ref = None  # an unknown kind is refused by the engine before any call
+    target_verbs = {"get", "patch"}  # the lock annotation, read and written
+    for need in sorted(set(package_needs)):
+        what, _, listed = need.partition(":")
+        verbs = tuple(v.strip() for v in listed.split(",") if v.strip())
+        if what.strip() == "the target's kind" or "/" not in what:
+            target_verbs.update(verbs)
+            continue
+        group, _, resource = what.strip().partition("/")
+        group = "" if group == "core" else group
+        if target_ref is not None and (group, resource) == (target_ref.group, target_ref.plural):
+            target_verbs.update(verbs)  # a package acting on the target's kind acts on the target
+            continue
+        rules.append(Rule((group,), (resource,), verbs, "A work package's declared need."))
+    if target is not None and target_ref is not None:
+        verbs = tuple(v for v in ("get", "list", "patch", "delete") if v in target_verbs)
+        rules.append(Rule((target_ref.group,), (target_ref.plural,), verbs, "The target.", (target.name,)))
+    return rules
+
+
+def build_identity(
+    *, name: str, namespace: str, rules: Iterable[Rule], labels: dict[str, str]
+) -> list[dict[str, Any]]:
+    """A ServiceAccount, a Role with ``rules`` and the RoleBinding between them, all named ``name``."""
+    metadata = {"name": name, "namespace": namespace, "labels": dict(labels)}
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": dict(metadata)},
+        {
+            "apiVersion": f"{RBAC_API}/v1",
+            "kind": "Role",
+            "metadata": dict(metadata),
+            "rules": [rule.as_dict() for rule in rules],
+        },
+        {
+            "apiVersion": f"{RBAC_API}/v1",
+            "kind": "RoleBinding",
+            "metadata": dict(metadata),
+            "roleRef": {"apiGroup": RBAC_API, "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        },
+    ]

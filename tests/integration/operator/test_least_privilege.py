@@ -1,0 +1,349 @@
+"""Naksha as a cluster runs it: every process with only its own ServiceAccount's token, RBAC enforced.
+
+``manifests/`` is server-side applied with the real kubectl (its Deployment scaled to zero), and
+the operator runs beside it as a real ``naksha operator`` process whose kubeconfig holds nothing
+but a ``tokenFile`` with a token of the ``naksha-operator`` ServiceAccount (a TokenRequest, as
+``kubectl create token`` makes it), bound by the ClusterRole ``naksha rbac`` generated. Running it
+as a process rather than as the Deployment's pod keeps the test the same on every backend of the
+test suite (the Helm chart's test runs the operator as its pod with the token the local kubelet
+mounts), and lets the test rotate the token file under the running operator. The insight workers
+and executor-Job pods it starts are real processes on the local kubelet, each with the token of
+the account the operator made for it. The control plane evaluates RBAC, so a rule missing from
+what Naksha ships fails these tests with a 403 rather than a user's cluster.
+
+Changes for sharing one machine: free ports for the operator's endpoints, a ``naksha`` worker
+image (so workers and Jobs run as processes), and a simulated image for the sample Rollout's pods
+(four demo apps would all bind one port).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+from tests.support import ROOT, Kubectl, eventually, free_port
+
+GROUP, VERSION = "naksha.io", "v1alpha1"
+SYSTEM = "naksha-system"
+NAKSHA_IMAGE = "ghcr.io/naksha-io/naksha:test"  # the local kubelet runs a naksha image as a process
+SIMULATED = "example.com/simulated:1"
+# An authentication or RBAC refusal, in the API server's words. Not every 403 is one: a real API
+# server also refuses with 403 writes into a namespace being deleted (an Event about an object of
+# an earlier test), which says nothing about Naksha's credentials or rules.
+DENIED = re.compile(r"\b401\b|Unauthorized|is forbidden: User|cannot \w+ resource")
+
+
+@dataclass
+class ShippedOperator:
+    kubectl: Kubectl
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    token_path: Path
+
+    def log(self) -> str:
+        text = self.log_path.read_text(errors="replace")
+        assert "Activity 'login' succeeded." in text, text[-2000:]  # kopf logged in through Naksha's loader
+        return text
+
+    def rotate_token(self) -> None:
+        """What the kubelet does to a projected token: a fresh one, renamed over the old file."""
+        fresh = self.kubectl("create", "token", "naksha-operator", "-n", SYSTEM).stdout.strip()
+        staged = self.token_path.with_suffix(".new")
+        staged.write_text(fresh)
+        os.replace(staged, self.token_path)
+
+
+def shipped_manifests(kubectl: Kubectl) -> list[dict[str, Any]]:
+    documents = [d for d in yaml.safe_load_all(kubectl("kustomize", str(ROOT / "manifests")).stdout) if d]
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    deployment["spec"]["replicas"] = 0  # the operator runs as the process below
+    return documents
+
+
+def token_file_kubeconfig(admin_kubeconfig: Path, token_path: Path, path: Path) -> Path:
+    """The admin kubeconfig's cluster (server, CA) with a user that has only ``tokenFile``."""
+    document = yaml.safe_load(admin_kubeconfig.read_text())
+    document["users"] = [{"name": "naksha-operator", "user": {"tokenFile": str(token_path)}}]
+    for context in document["contexts"]:
+        context["context"]["user"] = "naksha-operator"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def shipped_operator(
+    kubectl: Kubectl, control_plane: Any, naksha_crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ShippedOperator]:
+    manifests = yaml.safe_dump_all(shipped_manifests(kubectl))
+    kubectl("apply", "--server-side", "--field-manager=naksha-test", "-f", "-", input=manifests)
+    directory = tmp_path_factory.mktemp("operator")
+    token_path = directory / "token"
+    token_path.write_text(kubectl("create", "token", "naksha-operator", "-n", SYSTEM).stdout.strip())
+    kubeconfig = token_file_kubeconfig(Path(control_plane.kubeconfig_path), token_path, directory / "config")
+    health = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"}
+    env |= {
+        "KUBECONFIG": str(kubeconfig),
+        "NAKSHA_METRICS_PORT": str(free_port()),
+        "NAKSHA_HEALTH_PORT": str(health),
+        "NAKSHA_IMAGE": NAKSHA_IMAGE,
+    }
+    log_path = directory / "operator.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "naksha", "operator"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    shipped = ShippedOperator(kubectl, process, log_path, token_path)
+    try:
+        eventually(lambda: healthy(health), timeout=60)
+        yield shipped
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        kubectl("delete", "-f", "-", "--ignore-not-found", input=manifests)
+
+
+def logs(kubectl: Kubectl, namespace: str, selector: str) -> str:
+    return kubectl("logs", "-n", namespace, "-l", selector, "--tail=-1", "--prefix").stdout
+
+
+def denials(text: str) -> list[str]:
+    return [line for line in text.splitlines() if DENIED.search(line)]
+
+
+def warnings(api_client: client.ApiClient, namespace: str) -> list[str]:
+    events = client.CoreV1Api(api_client).list_namespaced_event(namespace).items
+    return [
+        f"{e.involved_object.kind}/{e.involved_object.name} {e.reason}: {e.message}"
+        for e in events
+        if e.type != "Normal"
+    ]
+
+
+def simulated_deployment(name: str, replicas: int = 2) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": SIMULATED}]},
+            },
+        },
+    }
+
+
+def sample(name: str, namespace: str) -> dict[str, Any]:
+    body: dict[str, Any] = yaml.safe_load((ROOT / "crds" / "samples" / name).read_text())
+    body["metadata"]["namespace"] = namespace
+    return body
+
+
+def get(custom: client.CustomObjectsApi, namespace: str, plural: str, name: str) -> dict[str, Any]:
+    return dict(custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name))
+
+
+def condition(obj: dict[str, Any], kind: str) -> tuple[str, str] | None:
+    for item in (obj.get("status") or {}).get("conditions") or []:
+        if item["type"] == kind:
+            return item["status"], item["reason"]
+    return None
+
+
+# What each sample reaches on the local control plane: (plural, check of the object).
+EXPECTED = {
+    "insightstream.yaml": ("insightstreams", lambda o: condition(o, "Ready") == ("True", "WorkersReady")),
+    # Dry run against the Deployment the test creates: observe, no anomaly, decide, done.
+    "agentrun.yaml": ("agentruns", lambda o: (o.get("status") or {}).get("phase") == "Succeeded"),
+    "rollout.yaml": ("rollouts", lambda o: (o.get("status") or {}).get("phase") == "Healthy"),
+    "edgenode.yaml": ("edgenodes", lambda o: condition(o, "Accepted") == ("True", "SpecValid")),
+    "modelversion.yaml": ("modelversions", lambda o: condition(o, "Accepted") == ("True", "SpecValid")),
+    "chaosexperiment.yaml": ("chaosexperiments", lambda o: condition(o, "Accepted") == ("True", "SpecValid")),
+}
+
+
+def test_every_sample_reaches_its_expected_condition_within_60_s_with_no_401_or_403(
+    shipped_operator, api_client, fresh_namespace, kafka_broker
+):
+    assert sorted(EXPECTED) == sorted(p.name for p in (ROOT / "crds" / "samples").glob("*.yaml"))
+    custom = client.CustomObjectsApi(api_client)
+    client.AppsV1Api(api_client).create_namespaced_deployment(
+        fresh_namespace, simulated_deployment("checkout")
+    )
+    started = time.monotonic()
+    for name, (plural, _) in EXPECTED.items():
+        body = sample(name, fresh_namespace)
+        if plural == "insightstreams":  # loopback only: the sample's broker is the test's
+            body["spec"]["source"]["kafka"]["bootstrapServers"] = [kafka_broker.bootstrap]
+        if plural == "rollouts":
+            body["spec"]["template"]["spec"]["containers"][0]["image"] = SIMULATED
+        custom.create_namespaced_custom_object(GROUP, VERSION, fresh_namespace, plural, body)
+
+    def reached() -> list[str]:
+        missing = []
+        for name, (plural, check) in EXPECTED.items():
+            obj = get(custom, fresh_namespace, plural, sample(name, fresh_namespace)["metadata"]["name"])
+            if not check(obj):
+                missing.append(f"{name}: {json.dumps(obj.get('status'))[:300]}")
+        assert not missing, missing
+        return ["all"]
+
+    eventually(reached, timeout=60 - (time.monotonic() - started), interval=0.5)
+    assert not denials(shipped_operator.log())
+    assert not denials(
+        logs(shipped_operator.kubectl, fresh_namespace, "app.kubernetes.io/component=insight-worker")
+    )
+    assert not [w for w in warnings(api_client, fresh_namespace) if DENIED.search(w)]
+    # The Rollout's timer ticked every second meanwhile; none of those ticks is an Event.
+    events = client.CoreV1Api(api_client).list_namespaced_event(fresh_namespace).items
+    assert not [e for e in events if e.message.startswith("Timer ") and e.message.endswith(" succeeded.")]
+    own = [e for e in events if (e.source.component or "").startswith("naksha")]
+    assert own and all(e.count and e.first_timestamp and e.last_timestamp and e.event_time for e in own)
+
+
+def test_a_worker_and_an_executor_job_act_as_their_own_accounts_from_spike_to_recovery(
+    shipped_operator, api_client, fresh_namespace
+):
+    apps, custom = client.AppsV1Api(api_client), client.CustomObjectsApi(api_client)
+    apps.create_namespaced_deployment(fresh_namespace, simulated_deployment("checkout"))
+    port = free_port()
+    stream = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "InsightStream",
+        "metadata": {"name": "checkout"},
+        "spec": {
+            "source": {"type": "http", "http": {"port": port}},
+            "detectors": [
+                {
+                    "name": "p99",
+                    "metric": "http_p99_seconds",
+                    "method": "threshold",
+                    "minSamples": 3,
+                    "cooldown": "2s",
+                    "params": {"threshold": {"above": 1.0}},
+                }
+            ],
+            "triggers": [
+                {
+                    "name": "scale-out",
+                    "detector": "p99",
+                    "agentRun": {
+                        "playbook": "scale-out-on-latency",
+                        "target": {"kind": "Deployment", "name": "checkout"},
+                        "spec": {"executor": "job", "inputs": {"step": 3, "maxReplicas": 8}},
+                    },
+                }
+            ],
+        },
+    }
+    custom.create_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "insightstreams", stream)
+    shipped_operator.rotate_token()  # the operator carries on with the token that replaced its first
+    eventually(
+        lambda: condition(get(custom, fresh_namespace, "insightstreams", "checkout"), "Ready")[0] == "True",
+        timeout=60,
+    )
+    now = time.time()
+    push(port, [0.2] * 10 + [4.0] * 3, start=now - 13)
+
+    def the_run() -> str:
+        (run,) = custom.list_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "agentruns")["items"]
+        return str(run["metadata"]["name"])
+
+    name = eventually(the_run, timeout=30)  # created by the worker, as its own account
+    eventually(
+        lambda: apps.read_namespaced_deployment("checkout", fresh_namespace).spec.replicas == 5, timeout=60
+    )
+    push(port, [0.2] * 5, start=now + 3)
+    status = eventually(
+        lambda: (
+            (s := get(custom, fresh_namespace, "agentruns", name)["status"]).get("phase") == "Succeeded" and s
+        ),
+        timeout=60,
+    )
+    assert status["job"] == f"{name}-run" and status["outcome"]["resolved"] is True
+
+    core = client.CoreV1Api(api_client)
+    (job_pod,) = core.list_namespaced_pod(fresh_namespace, label_selector=f"naksha.io/agent-run={name}").items
+    (worker,) = core.list_namespaced_pod(
+        fresh_namespace, label_selector="naksha.io/insightstream=checkout"
+    ).items
+    assert (job_pod.spec.service_account_name, worker.spec.service_account_name) == (
+        f"{name}-run",
+        "checkout-insight",
+    )
+    for selector in (f"naksha.io/agent-run={name}", "naksha.io/insightstream=checkout"):
+        text = logs(shipped_operator.kubectl, fresh_namespace, selector)
+        assert text and not denials(text), text[-2000:]
+    assert not denials(shipped_operator.log())
+
+
+def test_a_rule_missing_from_the_operators_role_is_a_403_here(shipped_operator, api_client, fresh_namespace):
+    """The check above can fail: without one rule the operator cannot give workers their account."""
+    rbac = client.RbacAuthorizationV1Api(api_client)
+    role = rbac.read_cluster_role("naksha-operator")
+    kept = [r for r in role.rules if "serviceaccounts" not in (r.resources or [])]
+    assert len(kept) == len(role.rules) - 1
+    as_dicts = lambda rules: [{**r.to_dict(), "apiGroups": r.api_groups} for r in rules]  # noqa: E731
+    rbac.patch_cluster_role("naksha-operator", {"rules": as_dicts(kept)})
+    custom = client.CustomObjectsApi(api_client)
+    try:
+        body = sample("insightstream.yaml", fresh_namespace)
+        body["spec"]["replicas"] = 0
+        custom.create_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "insightstreams", body)
+        stream = eventually(
+            lambda: (
+                (o := get(custom, fresh_namespace, "insightstreams", "checkout-latency"))
+                and condition(o, "Degraded") == ("True", "WorkloadApplyFailed")
+                and o
+            ),
+            timeout=30,
+        )
+        message = next(c["message"] for c in stream["status"]["conditions"] if c["type"] == "Degraded")
+        assert "403" in message and "serviceaccounts" in message
+    finally:
+        rbac.patch_cluster_role("naksha-operator", {"rules": as_dicts(role.rules)})
+    eventually(
+        lambda: (
+            condition(get(custom, fresh_namespace, "insightstreams", "checkout-latency"), "Degraded") is None
+        ),
+        timeout=30,
+    )
+
+
+def push(port: int, values: list[float], start: float) -> None:
+    records = [
+        {"ts": start + i, "metric": "http_p99_seconds", "value": v, "labels": {"service": "checkout"}}
+        for i, v in enumerate(values)
+    ]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/ingest",
+        data=json.dumps(records).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 202
