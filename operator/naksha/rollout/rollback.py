@@ -4,7 +4,10 @@ Order matters for crash safety. The rollback is first written to the Rollout's s
 bad, what is restored, why). Then the spec is reverted to the stable template (the controller
 then serves the stable revision again), and last the GitOps repository gets its revert commit.
 A controller killed anywhere in between finds the recorded rollback on its next pass and
-finishes it; the commit's trailer makes a second commit impossible (``naksha.rollout.gitops``).
+finishes it. Each rollback gets an id when it is recorded; the revert commit carries it as a
+trailer, so an attempt that finds it on the remote knows this rollback already pushed it and
+records that commit as its own (``status.rollback.gitops``: ``commit``, ``created``,
+``alreadyPushed``) instead of pushing again (``naksha.rollout.gitops``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import base64
 import logging
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +44,7 @@ def record(state: RolloutState, reason: str, why: str, now: float) -> dict[str, 
         "reason": reason,
         "why": why,
         "at": now,
+        "id": uuid.uuid4().hex[:16],
         "specReverted": False,
         "gitops": None,
     }
@@ -86,6 +91,7 @@ def commit_revert(
         stable_template=template,
         author_name=gitops.author.name,
         author_email=gitops.author.email,
+        rollback_id=rollback.get("id"),
         credentials=_credentials(kube, namespace, gitops.credentials_secret_ref.name)
         if gitops.credentials_secret_ref
         else None,
@@ -95,13 +101,40 @@ def commit_revert(
     try:
         result = revert_manifest(request, workdir)
     except (GitOpsError, KubeError) as error:
-        rollback["gitops"] = {"error": str(error), "retryAt": now + GITOPS_RETRY_SECONDS}
+        failures = int(attempt.get("failures") or 0) + 1
+        logger.error(
+            "GitOps revert of Rollout %s/%s (revision %s) to %s failed (attempt %d, next in %.0fs): %s",
+            namespace,
+            name,
+            rollback["badRevision"],
+            gitops.repo,
+            failures,
+            GITOPS_RETRY_SECONDS,
+            error,
+        )
+        rollback["gitops"] = {
+            "error": str(error),
+            "retryAt": now + GITOPS_RETRY_SECONDS,
+            "failures": failures,
+        }
         return str(error)
     rollback["gitops"] = {
         "commit": result.commit,
         "created": result.created,
+        "alreadyPushed": result.already_pushed,
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if attempt.get("failures"):
+        rollback["gitops"]["failedAttempts"] = attempt["failures"]
+    logger.info(
+        "GitOps revert of Rollout %s/%s (revision %s): commit %s, created by this rollback: %s%s",
+        namespace,
+        name,
+        rollback["badRevision"],
+        result.commit,
+        result.created,
+        f" (cleared in the cache: {', '.join(result.recovered)})" if result.recovered else "",
+    )
     return None
 
 

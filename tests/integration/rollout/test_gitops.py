@@ -33,6 +33,10 @@ def rollout(template: dict[str, Any], name: str = "checkout") -> dict[str, Any]:
 
 @pytest.fixture
 def remote(tmp_path: Path) -> Path:
+    return seeded_remote(tmp_path)
+
+
+def seeded_remote(tmp_path: Path) -> Path:
     """A bare repository whose main branch holds the bad revision, next to another app's manifest."""
     bare = tmp_path / "gitops.git"
     git("init", "--quiet", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)
@@ -115,7 +119,9 @@ def test_a_manifest_already_at_the_stable_template_needs_no_commit(remote, tmp_p
 
 
 def test_an_unreachable_repository_is_an_error_with_gits_reason(tmp_path):
-    with pytest.raises(GitOpsError, match=r"git clone failed: .*(does not exist|not a git repository)"):
+    with pytest.raises(
+        GitOpsError, match=r"git fetch failed: fatal: .*(does not exist|not a git repository|does not appear)"
+    ):
         revert_manifest(request(str(tmp_path / "nowhere.git")), tmp_path / "work")
 
 
@@ -127,22 +133,22 @@ def test_a_manifest_without_the_rollout_is_an_error(tmp_path):
 
 
 def test_a_push_that_loses_a_race_is_retried_on_top_of_the_winner(remote, tmp_path, monkeypatch):
-    from naksha.rollout import gitops
+    from naksha.rollout.gitcache import GitCache
 
     other = tmp_path / "other"
     git("clone", "--quiet", str(remote), str(other), cwd=tmp_path)
-    real_commit = gitops._Git.commit
+    real_commit = GitCache.commit_file
     raced: list[str] = []
 
-    def commit_then_lose_the_race(self: Any, path: str, message: str) -> str:
-        sha = real_commit(self, path, message)
+    def commit_then_lose_the_race(self: GitCache, *args: Any) -> str:
+        sha = real_commit(self, *args)
         if not raced:  # another writer pushes between our commit and our push, once
             (other / "README").write_text("a concurrent change\n")
             push_all(other, "concurrent")
             raced.append(sha)
         return sha
 
-    monkeypatch.setattr(gitops._Git, "commit", commit_then_lose_the_race)
+    monkeypatch.setattr(GitCache, "commit_file", commit_then_lose_the_race)
     result = revert_manifest(request(str(remote)), tmp_path / "work")
     sha, message, _ = tip(remote)
     assert result.created and result.commit == sha and sha != raced[0]
