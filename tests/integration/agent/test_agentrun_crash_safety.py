@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -35,7 +36,15 @@ def start_operator(kubeconfig: Path, namespace: str, log: Path, **extra: str) ->
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: a kill takes its children (git...) too
     )
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the operator and every process it started, as a container's end does."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def test_a_run_killed_between_its_intent_and_its_action_acts_once_after_a_restart(
@@ -59,8 +68,7 @@ def test_a_run_killed_between_its_intent_and_its_action_acts_once_after_a_restar
         intent = eventually(intent_recorded, timeout=60)
         assert intent["plan"] == {"previous": 2, "replicas": 4}
     finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        kill_group(first)
     assert apps.read_namespaced_deployment("web", fresh_namespace).spec.replicas == 2  # nothing happened yet
 
     second = start_operator(control_plane.kubeconfig_path, fresh_namespace, log)
