@@ -100,7 +100,7 @@ def commit_revert(
     started = time.perf_counter()
     try:
         result = revert_manifest(request, workdir)
-    except (GitOpsError, KubeError) as error:
+    except (GitOpsError, KubeError, OSError) as error:  # OSError: the cache's directory itself
         failures = int(attempt.get("failures") or 0) + 1
         logger.error(
             "GitOps revert of Rollout %s/%s (revision %s) to %s failed (attempt %d, next in %.0fs): %s",
