@@ -8,9 +8,9 @@ exactly that and nothing that can be left half done:
   interrupted reset, rebase, merge or cherry-pick to finish and no index to corrupt;
 - the branch is fetched by URL into one private ref (``refs/naksha/tip``) and pushed by URL, so no
   remote-tracking ref (``refs/remotes/origin/...``) is written — and none can stay locked;
-- a commit is built with plumbing (``hash-object``, ``read-tree`` into a throw-away index file,
-  ``write-tree``, ``commit-tree``) and pushed with ``--force-with-lease=<branch>:<parent>``, so the
-  server moves the branch only from the exact tip the commit was made on (a compare-and-swap);
+- a commit is written by one ``git fast-import`` (blob, trees and commit in one pack, no index)
+  and pushed with ``--force-with-lease=<branch>:<parent>``, so the server moves the branch only
+  from the exact tip the commit was made on (a compare-and-swap);
 - every use holds an ``flock`` on ``<workdir>/lock`` that is handed to the git children too. Whoever
   gets it knows no git process of ours works in the cache (children of a killed operator that are
   still running keep it held), so every ``*.lock`` and temporary file left there is stale and
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 GIT_TIMEOUT_SECONDS = 60.0
 LOCK_WAIT_SECONDS = 30.0
 TIP = "refs/naksha/tip"
+REVERT = "refs/naksha/revert"
 # Settings for every command: nothing runs in the background after we return (a detached
 # `gc --auto` would outlive us and hold locks), and nothing asks a question.
 QUIET = ("-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.writeCommitGraph=false")
@@ -138,15 +139,13 @@ class GitCache:
             logger.warning(
                 "GitOps cache %s: cleared what an interrupted git left: %s", self.git_dir, self.recovered
             )
-        result = self._run(("rev-parse", "--is-bare-repository"), network=False, check=False)
-        if result.returncode != 0 or result.stdout.strip() != "true":
-            self.rebuild(f"git cannot read it: {result.stderr.strip()}")
+        # A cache git cannot read (a broken config, lost objects) fails the fetch or a later read;
+        # `revert_manifest` then rebuilds it, so no extra check is paid on every revert here.
 
     def _leftovers(self) -> Iterator[Path]:
         for name in IN_PROGRESS:
             if (self.git_dir / name).exists():
                 yield self.git_dir / name
-        yield from self.workdir.glob("index.*")  # throw-away index files of an interrupted commit
         for root, dirs, files in os.walk(self.git_dir):
             here = Path(root)
             if here.parent.name == "objects" and len(here.name) == 2:
@@ -166,18 +165,22 @@ class GitCache:
             shutil.rmtree(self.git_dir, ignore_errors=True)
             self.recovered.append(f"cache.git rebuilt ({why})")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._run(("init", "--quiet", "--bare", str(self.git_dir)), network=False, cwd=self.workdir)
+        self._run(("init", "--quiet", "--bare", str(self.git_dir)), network=False, outside=True)
 
     # --- reading the branch ---------------------------------------------------------------------
 
     def fetch(self, branch: str) -> str:
         """The branch's tip on the remote, with its history in the cache."""
         self._run(("fetch", "--quiet", "--no-tags", self.url, f"+refs/heads/{branch}:{TIP}"), network=True)
+        with contextlib.suppress(OSError):  # fetch writes the ref loose (nothing here packs refs)
+            loose = (self.git_dir / TIP).read_text().strip()
+            if re.fullmatch(r"[0-9a-f]{40,64}", loose):
+                return loose
         return self.rev_parse(TIP)
 
     def remote_tip(self, branch: str) -> str | None:
         """The branch's tip as the remote says it (no cache involved); None if there is no such branch."""
-        result = self._run(("ls-remote", self.url, f"refs/heads/{branch}"), network=True)
+        result = self._run(("ls-remote", self.url, f"refs/heads/{branch}"), network=True, outside=True)
         line = result.stdout.strip().splitlines()
         return line[0].split()[0] if line else None
 
@@ -215,29 +218,31 @@ class GitCache:
     def commit_file(
         self, parent: str, path: str, content: str, mode: str, message: str, author: tuple[str, str]
     ) -> str:
-        """A commit on ``parent`` that changes only ``path`` to ``content``; nothing else moves."""
-        index = self.workdir / f"index.{os.getpid()}"
-        index.unlink(missing_ok=True)
+        """A commit on ``parent`` that changes only ``path`` to ``content``; nothing else moves.
+
+        One `git fast-import` writes the blob, the trees and the commit in one pack (a kill leaves
+        at most a `tmp_pack_*` and a ref lock, both cleared by `recover`).
+        """
+        if "\n" in path or path.startswith('"'):
+            raise GitOpsError(f"cannot commit to a path like {path!r}")
         name, email = author
-        env = {
-            "GIT_INDEX_FILE": str(index),
-            "GIT_AUTHOR_NAME": name,
-            "GIT_AUTHOR_EMAIL": email,
-            "GIT_COMMITTER_NAME": name,
-            "GIT_COMMITTER_EMAIL": email,
-        }
-        try:
-            blob = self._run(("hash-object", "-w", "--stdin"), network=False, input=content).stdout.strip()
-            self._run(("read-tree", parent), network=False, env=env)
-            self._run(
-                ("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}"), network=False, env=env
+        stamp = f"{int(time.time())} +0000"
+        body, text = message.encode(), content.encode()
+        stream = (
+            f"commit {REVERT}\nmark :1\n"
+            f"author {name} <{email}> {stamp}\ncommitter {name} <{email}> {stamp}\n"
+            f"data {len(body)}\n{message}\n"
+            f"from {parent}\n"
+            f"M {mode} inline {path}\ndata {len(text)}\n{content}\n"
+            "get-mark :1\n"
+        )
+        result = self._run(("fast-import", "--quiet", "--force"), network=False, input=stream)
+        commit = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+        if not re.fullmatch(r"[0-9a-f]{40,64}", commit):
+            raise GitCommandError(
+                "fast-import", 0, f"no commit id in its answer: {result.stdout!r}", local=True
             )
-            tree = self._run(("write-tree",), network=False, env=env).stdout.strip()
-            return self._run(
-                ("commit-tree", tree, "-p", parent, "-F", "-"), network=False, env=env, input=message
-            ).stdout.strip()
-        finally:
-            index.unlink(missing_ok=True)
+        return commit
 
     def push(self, commit: str, branch: str, parent: str) -> bool:
         """Move the remote branch from ``parent`` to ``commit``; False when it was not at ``parent``."""
@@ -264,27 +269,26 @@ class GitCache:
         network: bool,
         check: bool = True,
         input: str | None = None,
-        env: dict[str, str] | None = None,
-        cwd: Path | None = None,
+        outside: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         command = ["git", *QUIET, *(self.auth if network else ()), *args]
-        if args[0] != "init":
+        if not outside:  # `outside`: a command that needs no repository (and must not read ours)
             command[1:1] = ["--git-dir", str(self.git_dir)]
         full_env = {
             **os.environ,
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_ASKPASS": "/bin/false",
             "LC_ALL": "C",
-            **(env or {}),
         }
         try:
             result = subprocess.run(
                 command,
-                cwd=cwd or self.workdir,
+                cwd=self.workdir,
                 env=full_env,
                 input=input,
                 capture_output=True,
-                text=True,
+                encoding="utf-8",
+                errors="replace",
                 timeout=GIT_TIMEOUT_SECONDS,
                 check=False,
                 pass_fds=(self._lock_fd,) if self._lock_fd is not None else (),
