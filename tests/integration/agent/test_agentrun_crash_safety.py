@@ -113,32 +113,30 @@ def test_runs_killed_at_random_moments_each_act_once_and_count_once_in_the_rate_
     )
     anomaly(custom, fresh_namespace, age=0)
     wanted: dict[str, int] = {}
-    for number in range(8):
-        name = f"web{number}"
-        apps.create_namespaced_deployment(fresh_namespace, deployment(name))
-        graph = scale_graph()
-        if number % 2:  # half relative (+2), half absolute (5): a replay must change neither twice
-            graph["nodes"][2]["params"] = {"replicas": 5}
-        wanted[name] = 5 if number % 2 else 4
-        custom.create_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            fresh_namespace,
-            "agentruns",
-            {
-                **agent_run(f"run{number}", name),
-                "spec": {"graph": graph, "target": {"kind": "Deployment", "name": name}},
-            },
-        )
-    generations = {
-        name: apps.read_namespaced_deployment(name, fresh_namespace).metadata.generation for name in wanted
-    }
+    generations: dict[str, int] = {}
+
+    def start_runs(numbers: range) -> None:
+        """Runs on their own Deployments: half relative (+2), half absolute (5)."""
+        for number in numbers:
+            name = f"web{number}"
+            apps.create_namespaced_deployment(fresh_namespace, deployment(name))
+            generations[name] = apps.read_namespaced_deployment(name, fresh_namespace).metadata.generation
+            graph = scale_graph()
+            if number % 2:  # a replay must change neither twice
+                graph["nodes"][2]["params"] = {"replicas": 5}
+            wanted[name] = 5 if number % 2 else 4
+            run = agent_run(f"run{number}", name)
+            run["spec"]["graph"] = graph
+            custom.create_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "agentruns", run)
+
     log = tmp_path / "operator.log"
     kubeconfig = control_plane.kubeconfig_path
+    start_runs(range(4))
     operator = start_operator(kubeconfig, fresh_namespace, log)
     try:
-        for _kill in range(5):
-            time.sleep(rng.uniform(0.0, 3.0))
+        for kill in range(6):  # new runs keep arriving, so kills land in every phase of a run
+            start_runs(range(4 + 2 * kill, 6 + 2 * kill))
+            time.sleep(rng.uniform(0.0, 2.5))
             kill_group(operator)
             operator = start_operator(kubeconfig, fresh_namespace, log)
 
@@ -151,7 +149,7 @@ def test_runs_killed_at_random_moments_each_act_once_and_count_once_in_the_rate_
         anomaly(custom, fresh_namespace, age=600)
 
         def phases() -> set[str]:
-            return {run_status(custom, fresh_namespace, f"run{n}").get("phase") for n in range(8)}
+            return {run_status(custom, fresh_namespace, f"run{n}").get("phase") for n in range(len(wanted))}
 
         eventually(lambda: phases() == {"Succeeded"}, timeout=60)
     finally:
