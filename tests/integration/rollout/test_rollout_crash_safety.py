@@ -50,6 +50,22 @@ def push_image(repo: Path, tmp_path: Path, image: str) -> None:
     push_all(clone, image)
 
 
+def wait_for_git(group: int, timeout: float) -> bool:
+    """True as soon as a git process runs in the operator's process group; False after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:
+                continue  # gone meanwhile
+            name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+            if int(fields[2]) == group and name.startswith("git"):
+                return True
+        time.sleep(0.005)
+    return False
+
+
 def gitops_of(status: dict[str, Any]) -> dict[str, Any]:
     return dict((status.get("rollback") or {}).get("gitops") or {})
 
@@ -155,7 +171,7 @@ def test_an_operator_killed_at_random_points_of_several_rollbacks_makes_one_reve
     kubeconfig = control_plane.kubeconfig_path
     operator = start_operator(kubeconfig, fresh_namespace, log, **environment)
     rollbacks: dict[str, str] = {}  # bad revision -> its revert commit, as the status recorded it
-    kills = 0
+    kills = in_git = 0
     try:
         with git_daemon(tmp_path) as server:
             gitops = {"repo": f"{server}/{repo.name}", "path": "shop.yaml"}
@@ -166,7 +182,7 @@ def test_an_operator_killed_at_random_points_of_several_rollbacks_makes_one_reve
                 if number > 2:
                     push_image(repo, tmp_path, f"shop:{number}")
                 cluster.set_image("shop", f"shop:{number}")  # as the GitOps sync applies it
-                for _kill in range(3):
+                for _kill in range(2):
                     if rng.random() < 0.5:  # anywhere in the rollout and its rollback
                         time.sleep(rng.uniform(0.0, 4.0))
                     else:  # somewhere after the rollback was recorded: the spec revert, the git work
@@ -180,6 +196,13 @@ def test_an_operator_killed_at_random_points_of_several_rollbacks_makes_one_reve
                         time.sleep(rng.uniform(0.0, 0.6))
                     kill_group(operator)
                     kills += 1
+                    operator = start_operator(kubeconfig, fresh_namespace, log, **environment)
+                for _kill in range(3):  # at a random moment while one of its git commands runs
+                    if not wait_for_git(operator.pid, timeout=10):
+                        break  # the revert is done: no git comes any more
+                    time.sleep(rng.uniform(0.0, 0.04))
+                    kill_group(operator)
+                    kills, in_git = kills + 1, in_git + 1
                     operator = start_operator(kubeconfig, fresh_namespace, log, **environment)
 
                 def finished() -> dict[str, Any] | None:
@@ -201,7 +224,9 @@ def test_an_operator_killed_at_random_points_of_several_rollbacks_makes_one_reve
         operator.send_signal(signal.SIGTERM)
         operator.wait(timeout=30)
     recovered = log.read_text().count("cleared what an interrupted git left")
-    print(f"{kills} kills, {recovered} caches recovered from an interrupted git; rollbacks {rollbacks}")
+    print(
+        f"{kills} kills ({in_git} during a git command), {recovered} caches recovered; rollbacks {rollbacks}"
+    )
     assert len(rollbacks) == 3
     assert_repository_intact(repo)
     assert git("rev-list", "--count", "main", cwd=repo) == "6"  # seed + 3 reverts + 2 later bad pushes
