@@ -8,9 +8,11 @@ exactly that and nothing that can be left half done:
   interrupted reset, rebase, merge or cherry-pick to finish and no index to corrupt;
 - the branch is fetched by URL into one private ref (``refs/naksha/tip``) and pushed by URL, so no
   remote-tracking ref (``refs/remotes/origin/...``) is written — and none can stay locked;
-- a commit is written by one ``git fast-import`` (blob, trees and commit in one pack, no index)
-  and pushed with ``--force-with-lease=<branch>:<parent>``, so the server moves the branch only
-  from the exact tip the commit was made on (a compare-and-swap);
+- the file and the trees above it are read with one ``git cat-file --batch``; the new blob, trees
+  and commit are written as loose objects by ``naksha.rollout.gitobjects`` (temporary file, then
+  rename: no index, no ref, no lock); the commit is pushed with
+  ``--force-with-lease=<branch>:<parent>``, so the server moves the branch only from the exact
+  tip it was made on (a compare-and-swap);
 - every use holds an ``flock`` on ``<workdir>/lock`` that is handed to the git children too. Whoever
   gets it knows no git process of ours works in the cache (children of a killed operator that are
   still running keep it held), so every ``*.lock`` and temporary file left there is stale and
@@ -37,13 +39,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from naksha.errors import NakshaError
+from naksha.rollout import gitobjects
 
 logger = logging.getLogger(__name__)
 
 GIT_TIMEOUT_SECONDS = 60.0
 LOCK_WAIT_SECONDS = 30.0
 TIP = "refs/naksha/tip"
-REVERT = "refs/naksha/revert"
 # Settings for every command: nothing runs in the background after we return (a detached
 # `gc --auto` would outlive us and hold locks), and nothing asks a question.
 QUIET = ("-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.writeCommitGraph=false")
@@ -78,9 +80,23 @@ class GitCommandError(GitOpsError):
 
 
 @dataclass(frozen=True)
-class Entry:
-    mode: str
-    blob: str
+class FileAt:
+    """A file as of one commit, with the raw trees from the root down to its directory."""
+
+    commit: str
+    parts: tuple[str, ...]  # the path's components
+    trees: tuple[bytes, ...]  # one per component: the tree that holds it
+    content: str
+    mode: bytes
+
+
+@dataclass(frozen=True)
+class Said:
+    """What one git command answered."""
+
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 class GitCache:
@@ -189,17 +205,40 @@ class GitCache:
             ("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"), network=False
         ).stdout.strip()
 
-    def entry(self, commit: str, path: str) -> Entry | None:
-        out = self._run(("ls-tree", "-z", commit, "--", path), network=False).stdout
-        if not out:
+    def read_file(self, commit: str, path: str) -> FileAt | None:
+        """``path`` at ``commit`` with the trees above it, from one `git cat-file --batch`; None if absent."""
+        parts = [part for part in path.split("/") if part]
+        if not parts or any(part in (".", "..") for part in parts) or "\n" in path:
+            raise GitOpsError(f"{path!r} is not a path inside the repository")
+        names = [f"{commit}^{{tree}}", *(f"{commit}:{'/'.join(parts[:i])}" for i in range(1, len(parts) + 1))]
+        found = self._batch(names)
+        if any(item is None for item in found):
             return None
-        mode, kind, rest = out.split(" ", 2)
-        if kind != "blob":
-            raise GitOpsError(f"{path} is a {kind}, not a file")
-        return Entry(mode=mode, blob=rest.split("\t", 1)[0])
+        objects = [item for item in found if item is not None]
+        trees, (kind, blob) = objects[:-1], objects[-1]
+        if kind != "blob" or any(tree_kind != "tree" for tree_kind, _ in trees):
+            raise GitOpsError(f"{path} is not a file on that branch")
+        mode = gitobjects.mode_of(trees[-1][1], parts[-1].encode())
+        return FileAt(commit, tuple(parts), tuple(raw for _, raw in trees), blob.decode(), mode or b"100644")
 
-    def read_blob(self, blob: str) -> str:
-        return self._run(("cat-file", "blob", blob), network=False).stdout
+    def _batch(self, names: list[str]) -> list[tuple[str, bytes] | None]:
+        """(type, content) of each object named, or None where git has no such object."""
+        out = self._exec(
+            ("cat-file", "--batch"), network=False, input="".join(f"{n}\n" for n in names).encode()
+        )
+        found: list[tuple[str, bytes] | None] = []
+        at = 0
+        for _name in names:
+            end = out.stdout.index(b"\n", at)
+            header = out.stdout[at:end].split(b" ")
+            at = end + 1
+            if len(header) != 3:  # "<name> missing" (or ambiguous)
+                found.append(None)
+                continue
+            size = int(header[2])
+            found.append((header[1].decode(), out.stdout[at : at + size]))
+            at += size + 1
+        return found
 
     def commits_with(self, tip: str, text: str) -> list[tuple[str, str]]:
         """(hash, message) of commits reachable from ``tip`` whose message holds ``text``, newest first."""
@@ -215,34 +254,22 @@ class GitCache:
 
     # --- writing one commit ---------------------------------------------------------------------
 
-    def commit_file(
-        self, parent: str, path: str, content: str, mode: str, message: str, author: tuple[str, str]
-    ) -> str:
-        """A commit on ``parent`` that changes only ``path`` to ``content``; nothing else moves.
+    def commit_file(self, file: FileAt, content: str, message: str, author: tuple[str, str]) -> str:
+        """A commit on ``file.commit`` changing only that file to ``content``; nothing else moves.
 
-        One `git fast-import` writes the blob, the trees and the commit in one pack (a kill leaves
-        at most a `tmp_pack_*` and a ref lock, both cleared by `recover`).
+        The objects are written by ``naksha.rollout.gitobjects`` (no git process, no index, no ref).
         """
-        if "\n" in path or path.startswith('"'):
-            raise GitOpsError(f"cannot commit to a path like {path!r}")
-        name, email = author
-        stamp = f"{int(time.time())} +0000"
-        body, text = message.encode(), content.encode()
-        stream = (
-            f"commit {REVERT}\nmark :1\n"
-            f"author {name} <{email}> {stamp}\ncommitter {name} <{email}> {stamp}\n"
-            f"data {len(body)}\n{message}\n"
-            f"from {parent}\n"
-            f"M {mode} inline {path}\ndata {len(text)}\n{content}\n"
-            "get-mark :1\n"
-        )
-        result = self._run(("fast-import", "--quiet", "--force"), network=False, input=stream)
-        commit = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-        if not re.fullmatch(r"[0-9a-f]{40,64}", commit):
-            raise GitCommandError(
-                "fast-import", 0, f"no commit id in its answer: {result.stdout!r}", local=True
-            )
-        return commit
+        objects = self.git_dir / "objects"
+        try:
+            sha = gitobjects.write_loose(objects, "blob", content.encode())
+            is_tree = False
+            for name, raw in zip(reversed(file.parts), reversed(file.trees), strict=True):
+                tree, _ = gitobjects.replace_entry(raw, name.encode(), sha, tree=is_tree)
+                sha, is_tree = gitobjects.write_loose(objects, "tree", tree), True
+            text = gitobjects.commit_text(sha, file.commit, author, int(time.time()), message)
+            return gitobjects.write_loose(objects, "commit", text)
+        except gitobjects.ObjectError as error:
+            raise GitOpsError(f"cannot commit {'/'.join(file.parts)}: {error}") from None
 
     def push(self, commit: str, branch: str, parent: str) -> bool:
         """Move the remote branch from ``parent`` to ``commit``; False when it was not at ``parent``."""
@@ -268,27 +295,31 @@ class GitCache:
         *,
         network: bool,
         check: bool = True,
-        input: str | None = None,
         outside: bool = False,
-    ) -> subprocess.CompletedProcess[str]:
+    ) -> Said:
+        result = self._exec(args, network=network, check=check, outside=outside)
+        return Said(result.returncode, _text(result.stdout), _text(result.stderr))
+
+    def _exec(
+        self,
+        args: tuple[str, ...],
+        *,
+        network: bool,
+        check: bool = True,
+        input: bytes | None = None,
+        outside: bool = False,
+    ) -> subprocess.CompletedProcess[bytes]:
         command = ["git", *QUIET, *(self.auth if network else ()), *args]
         if not outside:  # `outside`: a command that needs no repository (and must not read ours)
             command[1:1] = ["--git-dir", str(self.git_dir)]
-        full_env = {
-            **os.environ,
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_ASKPASS": "/bin/false",
-            "LC_ALL": "C",
-        }
+        environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "LC_ALL": "C"}
         try:
             result = subprocess.run(
                 command,
                 cwd=self.workdir,
-                env=full_env,
+                env=environment,
                 input=input,
                 capture_output=True,
-                encoding="utf-8",
-                errors="replace",
                 timeout=GIT_TIMEOUT_SECONDS,
                 check=False,
                 pass_fds=(self._lock_fd,) if self._lock_fd is not None else (),
@@ -297,17 +328,25 @@ class GitCache:
             logger.warning("GitOps: git %s took longer than %.0fs", _shown(args), GIT_TIMEOUT_SECONDS)
             raise GitOpsError(f"git {args[0]} took longer than {GIT_TIMEOUT_SECONDS:.0f}s") from None
         if check and result.returncode != 0:
-            raise self._failed(args, result, local=not network)
+            said = Said(result.returncode, _text(result.stdout), _text(result.stderr))
+            raise self._failed(args, said, local=not network)
         return result
 
-    def _failed(
-        self, args: tuple[str, ...], result: subprocess.CompletedProcess[str], *, local: bool
-    ) -> GitCommandError:
+    def _failed(self, args: tuple[str, ...], result: Said, *, local: bool) -> GitCommandError:
         stderr = (result.stderr or result.stdout).strip()
         logger.warning("GitOps: git %s exited %d: %s", _shown(args), result.returncode, stderr)
         return GitCommandError(args[0], result.returncode, stderr, local=local)
 
 
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
 def _shown(args: tuple[str, ...]) -> str:
     """A command for the log: a URL's user and password left out."""
-    return " ".join(re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", arg) for arg in args)
+    return " ".join(redact(arg) for arg in args)
+
+
+def redact(text: str) -> str:
+    """``https://user:token@host/...`` as ``https://***@host/...``."""
+    return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)

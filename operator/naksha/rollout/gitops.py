@@ -112,15 +112,14 @@ def _revert(cache: GitCache, request: RevertRequest) -> RevertResult:
             return RevertResult(commit=ours[0], created=True, already_pushed=True)
         if earlier and request.rollback_id is None:
             return RevertResult(commit=earlier[0][0], created=False, already_pushed=True)
-        entry = cache.entry(tip, request.path)
-        if entry is None:
+        file = cache.read_file(tip, request.path)
+        if file is None:
             raise GitOpsError(f"{request.path} does not exist on branch {request.branch}")
-        original = cache.read_blob(entry.blob)
-        updated = replace_template(original, request.namespace, request.name, request.stable_template)
-        if updated == original:  # an earlier rollback's revert (or someone) already restored it
+        updated = replace_template(file.content, request.namespace, request.name, request.stable_template)
+        if updated == file.content:  # an earlier rollback's revert (or someone) already restored it
             return RevertResult(commit=earlier[0][0] if earlier else None, created=False)
         author = (request.author_name, request.author_email)
-        commit = cache.commit_file(tip, request.path, updated, entry.mode, request.message(), author)
+        commit = cache.commit_file(file, updated, request.message(), author)
         if cache.push(commit, request.branch, tip):
             return RevertResult(commit=commit, created=True)
     raise GitOpsError(

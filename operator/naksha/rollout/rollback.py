@@ -23,6 +23,7 @@ from typing import Any
 from naksha.kube import Kube, KubeError, resource_for
 from naksha.models.group import API_VERSION
 from naksha.models.rollout import RolloutSpec
+from naksha.rollout.gitcache import redact
 from naksha.rollout.gitops import GitOpsError, RevertRequest, revert_manifest
 from naksha.rollout.revisions import template_of
 from naksha.rollout.state import RolloutState
@@ -71,34 +72,34 @@ def commit_revert(
 ) -> str | None:
     """Make sure the repository has the revert commit; returns git's error (and retries later) or None."""
     rollback = state.rollback
-    if spec.gitops is None or rollback is None or (rollback.get("gitops") or {}).get("commit"):
-        return None
+    if spec.gitops is None or rollback is None or "created" in (rollback.get("gitops") or {}):
+        return None  # no GitOps, no rollback, or its outcome is recorded already
     attempt = rollback.get("gitops") or {}
     if attempt.get("error") and now < float(attempt.get("retryAt") or 0):
         return str(attempt["error"])
     template = template_of(state.history, rollback["stableRevision"])
     assert template is not None
     gitops = spec.gitops
-    request = RevertRequest(
-        repo=gitops.repo,
-        branch=gitops.branch,
-        path=gitops.path,
-        namespace=namespace,
-        name=name,
-        bad_revision=str(rollback["badRevision"]),
-        stable_revision=str(rollback["stableRevision"]),
-        reason=str(rollback["reason"]),
-        stable_template=template,
-        author_name=gitops.author.name,
-        author_email=gitops.author.email,
-        rollback_id=rollback.get("id"),
-        credentials=_credentials(kube, namespace, gitops.credentials_secret_ref.name)
-        if gitops.credentials_secret_ref
-        else None,
-    )
     workdir = Path(tempfile.gettempdir()) / "naksha-gitops" / f"{namespace}-{name}"
     started = time.perf_counter()
     try:
+        request = RevertRequest(
+            repo=gitops.repo,
+            branch=gitops.branch,
+            path=gitops.path,
+            namespace=namespace,
+            name=name,
+            bad_revision=str(rollback["badRevision"]),
+            stable_revision=str(rollback["stableRevision"]),
+            reason=str(rollback["reason"]),
+            stable_template=template,
+            author_name=gitops.author.name,
+            author_email=gitops.author.email,
+            rollback_id=rollback.get("id"),
+            credentials=_credentials(kube, namespace, gitops.credentials_secret_ref.name)
+            if gitops.credentials_secret_ref
+            else None,
+        )
         result = revert_manifest(request, workdir)
     except (GitOpsError, KubeError, OSError) as error:  # OSError: the cache's directory itself
         failures = int(attempt.get("failures") or 0) + 1
@@ -107,7 +108,7 @@ def commit_revert(
             namespace,
             name,
             rollback["badRevision"],
-            gitops.repo,
+            redact(gitops.repo),
             failures,
             GITOPS_RETRY_SECONDS,
             error,

@@ -162,3 +162,28 @@ def test_a_checkout_left_from_another_repository_is_replaced(remote, tmp_path):
     revert_manifest(request(str(elsewhere)), tmp_path / "work")  # the spec used to point there
     result = revert_manifest(request(str(remote)), tmp_path / "work")
     assert result.created and git("rev-parse", "main", cwd=remote) == result.commit
+
+
+def test_the_revert_changes_only_the_manifest_and_keeps_its_mode(remote, tmp_path):
+    clone = tmp_path / "dev"
+    git("clone", "--quiet", str(remote), str(clone), cwd=tmp_path)
+    (clone / "apps" / "checkout" / "run.sh").write_text("#!/bin/sh\n")
+    (clone / "apps" / "checkout" / "run.sh").chmod(0o755)
+    (clone / PATH).chmod(0o755)  # an executable manifest, oddly
+    push_all(clone, "tools")
+    before = git("ls-tree", "-r", "main", cwd=remote).splitlines()
+    result = revert_manifest(request(str(remote)), tmp_path / "work")
+    after = git("ls-tree", "-r", "main", cwd=remote).splitlines()
+    changed = sorted(set(after) - set(before))
+    assert len(changed) == 1 and changed[0].startswith("100755 blob ") and changed[0].endswith(PATH)
+    assert git("diff", "--name-only", f"{result.commit}~1", result.commit, cwd=remote) == PATH
+    assert git("fsck", "--strict", "--no-dangling", cwd=remote) == ""
+
+
+def test_a_path_that_is_not_a_file_on_the_branch_is_an_error(remote, tmp_path):
+    with pytest.raises(GitOpsError, match="apps/checkout is not a file"):
+        revert_manifest(request(str(remote), path="apps/checkout"), tmp_path / "work")
+    with pytest.raises(GitOpsError, match=r"apps/cart\.yaml does not exist on branch main"):
+        revert_manifest(request(str(remote), path="apps/cart.yaml"), tmp_path / "work")
+    with pytest.raises(GitOpsError, match="is not a path inside the repository"):
+        revert_manifest(request(str(remote), path="../outside.yaml"), tmp_path / "work")
