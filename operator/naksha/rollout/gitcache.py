@@ -287,6 +287,18 @@ class GitCache:
             return False
         raise self._failed(("push", self.url, f"{commit}:{ref}"), result, local=False)
 
+    def tidy(self) -> None:
+        """Pack the cache when git finds it worth it (it looks at one object directory to decide).
+
+        Run in the foreground, under the lock: a detached `gc` would outlive the lock. A failure
+        only costs disk space, so it is logged and otherwise ignored.
+        """
+        self._run(
+            ("-c", "gc.auto=6700", "-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"),
+            network=False,
+            check=False,
+        )
+
     # --- running git ----------------------------------------------------------------------------
 
     def _run(
@@ -327,9 +339,12 @@ class GitCache:
         except subprocess.TimeoutExpired:
             logger.warning("GitOps: git %s took longer than %.0fs", _shown(args), GIT_TIMEOUT_SECONDS)
             raise GitOpsError(f"git {args[0]} took longer than {GIT_TIMEOUT_SECONDS:.0f}s") from None
-        if check and result.returncode != 0:
+        if result.returncode != 0:
             said = Said(result.returncode, _text(result.stdout), _text(result.stderr))
-            raise self._failed(args, said, local=not network)
+            if check:
+                raise self._failed(args, said, local=not network)
+            if args[0] != "push":  # a push's refusal is an answer, handled by `push`
+                self._failed(args, said, local=not network)  # logged all the same
         return result
 
     def _failed(self, args: tuple[str, ...], result: Said, *, local: bool) -> GitCommandError:

@@ -121,6 +121,7 @@ def _revert(cache: GitCache, request: RevertRequest) -> RevertResult:
         author = (request.author_name, request.author_email)
         commit = cache.commit_file(file, updated, request.message(), author)
         if cache.push(commit, request.branch, tip):
+            cache.tidy()
             return RevertResult(commit=commit, created=True)
     raise GitOpsError(
         f"could not push to {request.branch} after {PUSH_ATTEMPTS} attempts (the branch kept moving)"
