@@ -134,7 +134,7 @@ def detector(kubectl: Kubectl, active: int) -> None:
 
 def rollback_round(
     kubectl: Kubectl, workdir: Path, operator_pid: int, index: int
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     name = f"shop-{index}"
     repo = gitops_repo(workdir, name)
     analysis = {
@@ -184,7 +184,13 @@ def rollback_round(
     except RuntimeError:
         status = kubectl.rollout(name).get("status")
         raise RuntimeError(f"no revert commit; the Rollout says {status}") from None
-    return served - turned, committed - turned, cpu_seconds(operator_pid) - cpu_before
+    cpu = cpu_seconds(operator_pid) - cpu_before
+
+    def gitops() -> dict[str, Any]:
+        return dict(((kubectl.rollout(name).get("status") or {}).get("rollback") or {}).get("gitops") or {})
+
+    wait(lambda: "seconds" in gitops())  # the git work as the operator timed it
+    return served - turned, committed - turned, cpu, float(gitops()["seconds"])
 
 
 def many_round(kubectl: Kubectl, count: int, label: str) -> float:
@@ -265,12 +271,13 @@ def main() -> int:
             finally:
                 operator.send_signal(signal.SIGINT)
                 operator.wait(timeout=60)
-    served, committed, cpu = (statistics.median(r[i] for r in rounds) for i in range(3))
+    served, committed, cpu, git_work = (statistics.median(r[i] for r in rounds) for i in range(4))
     every = INTERVAL_SECONDS
     print(f"Rollback after the analysis turns bad (analysis interval {every:g}s, median of {args.rounds})")
     print(f"  stable serving all replicas again: {served:6.2f} s  = {served / every:.1f} intervals")
     print(f"  revert commit in the GitOps repo:  {committed:6.2f} s  = {committed / every:.1f} intervals")
     print(f"  operator CPU spent meanwhile:      {cpu:6.2f} s")
+    print(f"  of which the git work (clone/fetch, commit, push): {git_work:.3f} s wall")
     print(
         "  reference: Flagger worst case 300 s (1 min x 5); Argo Rollouts scales the canary down after 30 s"
     )

@@ -41,9 +41,11 @@ class OperatorSettings:
     api_port: int = 8080
     api_secret: str = field(default="", repr=False)
     # Test hooks (crash tests only): seconds an act step waits between its recorded intent and
-    # acting; seconds a rollback waits between reverting the spec and committing to GitOps.
+    # acting; seconds a rollback waits between reverting the spec and committing to GitOps, and
+    # between the revert commit being pushed and the status recording it.
     test_pause_before_apply: float = 0.0
     test_pause_before_gitops: float = 0.0
+    test_pause_after_gitops: float = 0.0
 
     @property
     def clusterwide(self) -> bool:
@@ -74,6 +76,7 @@ class OperatorSettings:
             api_secret=_secret(env, "NAKSHA_API_JWT_SECRET"),
             test_pause_before_apply=float(_count(env, "NAKSHA_AGENT_TEST_PAUSE_BEFORE_APPLY", 0)),
             test_pause_before_gitops=float(_count(env, "NAKSHA_ROLLOUT_TEST_PAUSE_BEFORE_GITOPS", 0)),
+            test_pause_after_gitops=float(_count(env, "NAKSHA_ROLLOUT_TEST_PAUSE_AFTER_GITOPS", 0)),
         )
 
 

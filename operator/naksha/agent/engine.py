@@ -300,6 +300,7 @@ class Engine(RunRecorder):
                 self.spec.target,
                 self.clock,
                 dry_run=self.spec.dry_run,
+                key=key,  # counted in the rate window under the plan's own key: once, even if replayed
             )
             plan = package.plan(context, parsed)
             action = {

@@ -3,8 +3,9 @@
 Every refusal is a ``Refusal`` with a CamelCase reason; the engine ends the run ``Refused`` with it
 (a condition and a Warning Event). State the guardrails need lives on the target itself, in
 annotations, so it survives operator restarts and is visible with ``kubectl describe``:
-``naksha.io/agent-run`` (the run acting on it) and ``naksha.io/agent-actions`` (timestamps of
-recent actions, for the rate limit).
+``naksha.io/agent-run`` (the run acting on it) and ``naksha.io/agent-actions`` (recent actions,
+for the rate limit: a JSON object from each action's idempotency key to its time, so an action
+replayed after a crash between taking the lock and checkpointing its plan is counted once).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def before_action(
     clock: Callable[[], float],
     *,
     dry_run: bool,
+    key: str = "",
 ) -> dict[str, Any] | None:
     """Refuse, or take the target's lock and count the action against its rate limit.
 
@@ -85,7 +87,7 @@ def before_action(
         return None
     for _attempt in range(LOCK_ATTEMPTS):
         try:
-            return _lock(kube, settings, namespace, run, target, clock)
+            return _lock(kube, settings, namespace, run, target, clock, key)
         except Conflict:
             continue  # the target changed under us: read it again
     raise Refusal("TargetBusy", f"{target.kind} {target.name} kept changing; could not take its lock")
@@ -98,6 +100,7 @@ def _lock(
     run: str,
     target: ObjectTarget,
     clock: Callable[[], float],
+    key: str,
 ) -> dict[str, Any]:
     ref = _ref(target)
     where = target.namespace or namespace
@@ -114,18 +117,23 @@ def _lock(
             "TargetBusy", f"{target.kind} {where}/{target.name} is being acted on by AgentRun {holder}"
         )
     now = clock()
-    recent = [t for t in _timestamps(annotations.get(RECENT_ACTIONS)) if now - t < settings.agent_rate_window]
-    if len(recent) >= settings.agent_rate_limit:
-        raise Refusal(
-            "RateLimited",
-            f"{target.kind} {where}/{target.name} had {len(recent)} actions in the last "
-            f"{settings.agent_rate_window:.0f}s (limit {settings.agent_rate_limit})",
-        )
-    recent.append(round(now, 3))
+    recent = {
+        action: at
+        for action, at in _recent_actions(annotations.get(RECENT_ACTIONS)).items()
+        if now - at < settings.agent_rate_window
+    }
+    if not key or key not in recent:  # a replay of a counted action is not counted again
+        if len(recent) >= settings.agent_rate_limit:
+            raise Refusal(
+                "RateLimited",
+                f"{target.kind} {where}/{target.name} had {len(recent)} actions in the last "
+                f"{settings.agent_rate_window:.0f}s (limit {settings.agent_rate_limit})",
+            )
+        recent[key or f"{me}@{now:.3f}"] = round(now, 3)
     patch = {
         "metadata": {
             "resourceVersion": metadata.get("resourceVersion"),
-            "annotations": {LOCK: me, RECENT_ACTIONS: json.dumps(recent)},
+            "annotations": {LOCK: me, RECENT_ACTIONS: json.dumps(recent, sort_keys=True)},
         }
     }
     return kube.merge_patch(ref, where, target.name, patch)
@@ -197,9 +205,14 @@ def _still_running(kube: Kube, holder: str) -> bool:
     return (run.get("status") or {}).get("phase") not in FINISHED
 
 
-def _timestamps(raw: str | None) -> list[float]:
+def _recent_actions(raw: str | None) -> dict[str, float]:
+    """Action key -> time. A list of bare timestamps (written before keys were) keeps counting."""
     try:
-        values = json.loads(raw) if raw else []
+        values = json.loads(raw) if raw else {}
     except ValueError:
-        return []
-    return [float(v) for v in values if isinstance(v, int | float)]
+        return {}
+    if isinstance(values, list):
+        values = {f"earlier-{i}": v for i, v in enumerate(values)}
+    if not isinstance(values, dict):
+        return {}
+    return {str(k): float(v) for k, v in values.items() if isinstance(v, int | float)}

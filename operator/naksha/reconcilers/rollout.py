@@ -328,9 +328,14 @@ class _Run:
             if pause and self.spec.gitops is not None:
                 logger.warning("pausing %.1fs between the spec revert and the GitOps commit", pause)
                 time.sleep(pause)
+        recorded = (current.get("gitops") or {}).get("commit")
         error = rollback.commit_revert(
             self.kube, self.context.namespace, self.context.name, self.spec, self.state, self.now
         )
+        pause = self.context.settings.test_pause_after_gitops
+        if pause and not recorded and (current.get("gitops") or {}).get("commit"):
+            logger.warning("pausing %.1fs between the GitOps push and recording it", pause)
+            time.sleep(pause)
         if error:
             self.context.set_condition(ConditionType.DEGRADED, "True", "GitOpsRevertFailed", error)
             if self.context.condition_changed(ConditionType.DEGRADED):

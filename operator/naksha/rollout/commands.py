@@ -57,9 +57,12 @@ def describe(rollout: dict[str, Any]) -> str:
             )
     rollback = status.get("rollback")
     if rollback:
-        commit = (rollback.get("gitops") or {}).get("commit")
+        gitops = rollback.get("gitops") or {}
         revisions = f"{rollback.get('badRevision')} → {rollback.get('stableRevision')}"
         lines.append(f"Rollback  {revisions}: {rollback.get('reason')}")
-        if commit:
-            lines.append(f"GitOps    revert commit {commit}")
+        if gitops.get("commit"):
+            made = "made by this rollback" if gitops.get("created") else "an earlier rollback's"
+            lines.append(f"GitOps    revert commit {gitops['commit']} ({made})")
+        elif gitops.get("error"):
+            lines.append(f"GitOps    failing ({gitops.get('failures', 1)}x): {gitops['error']}")
     return "\n".join(lines)

@@ -1,39 +1,43 @@
 """GitOps rollback: a revert commit of one Rollout's manifest, so Argo CD or Flux keep the good spec.
 
-``revert_manifest`` clones (or refreshes) the repository, finds the Rollout in the manifest file,
+``revert_manifest`` fetches the branch into a local cache (``naksha.rollout.gitcache``: a bare
+repository that recovers from being killed at any moment), finds the Rollout in the manifest file,
 puts the stable revision's pod template back in ``spec.template``, and commits and pushes with a
-message that names the Rollout, the bad and the restored revisions and the reason. The commit
-carries a trailer ``Naksha-Revert: <namespace>/<name>@<bad revision>``; a revert that finds that
-trailer on the branch already does nothing, so a controller killed between committing and
-recording it never makes a second commit. A push that loses a race with another writer is
-retried on top of the new tip.
+message that names the Rollout, the bad and the restored revisions and the reason.
 
-Credentials, when the repository needs them, go to git as an HTTP header for that one command
-(never into the clone's config or a file). Comments in the manifest file are not kept: the file
-is rewritten from its parsed YAML documents, in their order and with their keys' order.
+The commit carries two trailers: ``Naksha-Revert: <namespace>/<name>@<bad revision>`` and
+``Naksha-Rollback: <rollback id>``. Before making a commit, the branch's history on the remote is
+searched for them: a commit with this rollback's id means an earlier attempt of this same
+rollback pushed it (killed after the server accepted it, before the status recorded it), so it is
+reported as created by this rollback and nothing is pushed again. A commit with the same
+``Naksha-Revert`` but another id is an earlier rollback of the same revision (it was retried and
+failed again): it is reused when the file still holds the stable template, otherwise a new
+revert is made. A push that loses a race with another writer is redone on top of the new tip.
+
+Credentials, when the repository needs them, go to git as an HTTP header for the commands that
+reach the remote (never into the cache's config or a file). Comments in the manifest file are not
+kept: the file is rewritten from its parsed YAML documents, in their order and with their keys'
+order.
 """
 
 from __future__ import annotations
 
 import base64
-import os
-import shutil
-import subprocess
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from naksha.errors import NakshaError
+from naksha.rollout.gitcache import GitCache, GitCommandError, GitOpsError
 
+__all__ = ["GitOpsError", "RevertRequest", "RevertResult", "replace_template", "revert_manifest"]
+
+logger = logging.getLogger(__name__)
 TRAILER = "Naksha-Revert"
-GIT_TIMEOUT_SECONDS = 60.0
+ROLLBACK_TRAILER = "Naksha-Rollback"
 PUSH_ATTEMPTS = 3
-
-
-class GitOpsError(NakshaError):
-    """Git could not do it; the message carries git's own words."""
 
 
 @dataclass(frozen=True)
@@ -50,48 +54,98 @@ class RevertRequest:
     author_name: str = "naksha"
     author_email: str = "naksha@localhost"
     credentials: tuple[str, str] | None = field(default=None, repr=False)  # (username, password or token)
+    rollback_id: str | None = None  # None for rollbacks recorded before ids existed
 
     @property
     def marker(self) -> str:
         return f"{TRAILER}: {self.namespace}/{self.name}@{self.bad_revision}"
 
+    @property
+    def rollback_marker(self) -> str | None:
+        return f"{ROLLBACK_TRAILER}: {self.rollback_id}" if self.rollback_id else None
+
     def message(self) -> str:
+        trailers = "\n".join(t for t in (self.marker, self.rollback_marker) if t)
         return (
             f"Revert Rollout {self.namespace}/{self.name} to revision {self.stable_revision}\n\n"
             f"Revision {self.bad_revision} was rolled back: {self.reason}\n\n"
-            f"{self.marker}\n"
+            f"{trailers}\n"
         )
+
+    def auth(self) -> tuple[str, ...]:
+        if self.credentials is None:
+            return ()
+        user, secret = self.credentials
+        token = base64.b64encode(f"{user}:{secret}".encode()).decode()
+        return ("-c", f"http.extraHeader=Authorization: Basic {token}")
 
 
 @dataclass(frozen=True)
 class RevertResult:
-    commit: str | None  # None: the file already held the stable template, nothing to commit
-    created: bool  # False when an earlier attempt had already committed (or nothing was needed)
+    commit: str | None  # the revert commit on the branch; None when the file needed none
+    created: bool  # this rollback made that commit (in this attempt or an earlier, interrupted one)
+    already_pushed: bool = False  # found on the remote by its trailers rather than pushed now
+    recovered: tuple[str, ...] = ()  # what an interrupted git had left in the cache, now cleared
 
 
 def revert_manifest(request: RevertRequest, workdir: Path) -> RevertResult:
-    git = _Git(request, workdir / "checkout")
-    git.sync()
-    for _attempt in range(PUSH_ATTEMPTS):
-        existing = git.find_marker()
-        if existing:
-            return RevertResult(commit=existing, created=False)
-        manifest = git.checkout / request.path
+    cache = GitCache(workdir, request.repo, request.auth())
+    with cache.locked():
         try:
-            original = manifest.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise GitOpsError(f"{request.path} does not exist on branch {request.branch}") from None
-        updated = replace_template(original, request.namespace, request.name, request.stable_template)
-        if updated == original:
-            return RevertResult(commit=None, created=False)
-        manifest.write_text(updated, encoding="utf-8")
-        commit = git.commit(request.path, request.message())
-        if git.push():
+            result = _revert(cache, request)
+        except GitCommandError as error:
+            if not error.local:
+                raise
+            # Git could not read its own cache (missing or corrupt objects): it is only a cache.
+            cache.rebuild(str(error))
+            result = _revert(cache, request)
+        return RevertResult(result.commit, result.created, result.already_pushed, tuple(cache.recovered))
+
+
+def _revert(cache: GitCache, request: RevertRequest) -> RevertResult:
+    for _attempt in range(PUSH_ATTEMPTS):
+        tip = _fetch(cache, request.branch)
+        earlier = cache.commits_with(tip, request.marker)
+        ours = [sha for sha, message in earlier if _has_line(message, request.rollback_marker)]
+        if ours:
+            logger.info("GitOps revert %s is already on %s: %s", request.marker, request.branch, ours[0])
+            return RevertResult(commit=ours[0], created=True, already_pushed=True)
+        if earlier and request.rollback_id is None:
+            return RevertResult(commit=earlier[0][0], created=False, already_pushed=True)
+        file = cache.read_file(tip, request.path)
+        if file is None:
+            raise GitOpsError(f"{request.path} does not exist on branch {request.branch}")
+        updated = replace_template(file.content, request.namespace, request.name, request.stable_template)
+        if updated == file.content:  # an earlier rollback's revert (or someone) already restored it
+            return RevertResult(commit=earlier[0][0] if earlier else None, created=False)
+        author = (request.author_name, request.author_email)
+        commit = cache.commit_file(file, updated, request.message(), author)
+        if cache.push(commit, request.branch, tip):
+            cache.tidy()
             return RevertResult(commit=commit, created=True)
-        git.sync()  # someone pushed first: start again from their tip
     raise GitOpsError(
         f"could not push to {request.branch} after {PUSH_ATTEMPTS} attempts (the branch kept moving)"
     )
+
+
+def _fetch(cache: GitCache, branch: str) -> str:
+    """The branch's tip, fetched into the cache; a cache that cannot take the fetch is rebuilt."""
+    try:
+        return cache.fetch(branch)
+    except GitCommandError as error:
+        # The remote or the cache? Ask the remote alone: if it answers, the cache was at fault.
+        try:
+            remote = cache.remote_tip(branch)
+        except GitCommandError:
+            raise error from None  # the remote is unreachable: git's words about the fetch say why
+        if remote is None:
+            raise GitOpsError(f"branch {branch} does not exist in {cache.url}") from None
+        cache.rebuild(f"the fetch failed but the remote answers: {error}")
+        return cache.fetch(branch)
+
+
+def _has_line(message: str, line: str | None) -> bool:
+    return line is not None and line in (m.strip() for m in message.splitlines())
 
 
 def replace_template(text: str, namespace: str, name: str, template: dict[str, Any]) -> str:
@@ -114,90 +168,3 @@ def replace_template(text: str, namespace: str, name: str, template: dict[str, A
     if not found:
         raise GitOpsError(f"no Rollout {namespace}/{name} in the manifest")
     return yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
-
-
-class _Git:
-    def __init__(self, request: RevertRequest, checkout: Path) -> None:
-        self.request = request
-        self.checkout = checkout
-        self.env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "LC_ALL": "C"}
-
-    def _auth(self) -> list[str]:
-        if self.request.credentials is None:
-            return []
-        user, secret = self.request.credentials
-        token = base64.b64encode(f"{user}:{secret}".encode()).decode()
-        return ["-c", f"http.extraHeader=Authorization: Basic {token}"]
-
-    def run(
-        self, *args: str, cwd: Path | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        command = ["git", *self._auth(), *args]
-        try:
-            result = subprocess.run(
-                command,
-                cwd=cwd or self.checkout,
-                env=self.env,
-                capture_output=True,
-                text=True,
-                timeout=GIT_TIMEOUT_SECONDS,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise GitOpsError(f"git {args[0]} took longer than {GIT_TIMEOUT_SECONDS:.0f}s") from None
-        if check and result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            raise GitOpsError(f"git {args[0]} failed: {' / '.join(detail[-3:]) or result.returncode}")
-        return result
-
-    def sync(self) -> None:
-        """A checkout of the branch's current tip: cloned the first time, fetched and reset after."""
-        branch = self.request.branch
-        if (self.checkout / ".git").exists():
-            origin = self.run("remote", "get-url", "origin", check=False).stdout.strip()
-            if origin != self.request.repo:  # the spec points elsewhere now: start from a fresh clone
-                shutil.rmtree(self.checkout)
-        if not (self.checkout / ".git").exists():
-            self.checkout.parent.mkdir(parents=True, exist_ok=True)
-            self.run(
-                "clone",
-                "--quiet",
-                "--branch",
-                branch,
-                self.request.repo,
-                str(self.checkout),
-                cwd=self.checkout.parent,
-            )
-            return
-        self.run("fetch", "--quiet", "origin", branch)
-        self.run("reset", "--quiet", "--hard", f"origin/{branch}")
-
-    def find_marker(self) -> str | None:
-        result = self.run("log", "--format=%H", "--fixed-strings", f"--grep={self.request.marker}", "-n", "1")
-        return result.stdout.strip() or None
-
-    def commit(self, path: str, message: str) -> str:
-        author = f"{self.request.author_name} <{self.request.author_email}>"
-        identity = [
-            "-c",
-            f"user.name={self.request.author_name}",
-            "-c",
-            f"user.email={self.request.author_email}",
-        ]
-        self.run("add", "--", path)
-        self.run(*identity, "commit", "--quiet", f"--author={author}", "-m", message)
-        return self.run("rev-parse", "HEAD").stdout.strip()
-
-    def push(self) -> bool:
-        """True when pushed; False when the branch moved on meanwhile (a retry starts from its tip)."""
-        result = self.run("push", "--quiet", "origin", f"HEAD:{self.request.branch}", check=False)
-        if result.returncode == 0:
-            return True
-        if (
-            "rejected" in result.stderr
-            or "fetch first" in result.stderr
-            or "non-fast-forward" in result.stderr
-        ):
-            return False
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        raise GitOpsError(f"git push failed: {' / '.join(detail[-3:])}")

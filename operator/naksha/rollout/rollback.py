@@ -4,7 +4,10 @@ Order matters for crash safety. The rollback is first written to the Rollout's s
 bad, what is restored, why). Then the spec is reverted to the stable template (the controller
 then serves the stable revision again), and last the GitOps repository gets its revert commit.
 A controller killed anywhere in between finds the recorded rollback on its next pass and
-finishes it; the commit's trailer makes a second commit impossible (``naksha.rollout.gitops``).
+finishes it. Each rollback gets an id when it is recorded; the revert commit carries it as a
+trailer, so an attempt that finds it on the remote knows this rollback already pushed it and
+records that commit as its own (``status.rollback.gitops``: ``commit``, ``created``,
+``alreadyPushed``) instead of pushing again (``naksha.rollout.gitops``).
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import base64
 import logging
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from naksha.kube import Kube, KubeError, resource_for
 from naksha.models.group import API_VERSION
 from naksha.models.rollout import RolloutSpec
+from naksha.rollout.gitcache import redact
 from naksha.rollout.gitops import GitOpsError, RevertRequest, revert_manifest
 from naksha.rollout.revisions import template_of
 from naksha.rollout.state import RolloutState
@@ -40,6 +45,7 @@ def record(state: RolloutState, reason: str, why: str, now: float) -> dict[str, 
         "reason": reason,
         "why": why,
         "at": now,
+        "id": uuid.uuid4().hex[:16],
         "specReverted": False,
         "gitops": None,
     }
@@ -66,42 +72,70 @@ def commit_revert(
 ) -> str | None:
     """Make sure the repository has the revert commit; returns git's error (and retries later) or None."""
     rollback = state.rollback
-    if spec.gitops is None or rollback is None or (rollback.get("gitops") or {}).get("commit"):
-        return None
+    if spec.gitops is None or rollback is None or "created" in (rollback.get("gitops") or {}):
+        return None  # no GitOps, no rollback, or its outcome is recorded already
     attempt = rollback.get("gitops") or {}
     if attempt.get("error") and now < float(attempt.get("retryAt") or 0):
         return str(attempt["error"])
     template = template_of(state.history, rollback["stableRevision"])
     assert template is not None
     gitops = spec.gitops
-    request = RevertRequest(
-        repo=gitops.repo,
-        branch=gitops.branch,
-        path=gitops.path,
-        namespace=namespace,
-        name=name,
-        bad_revision=str(rollback["badRevision"]),
-        stable_revision=str(rollback["stableRevision"]),
-        reason=str(rollback["reason"]),
-        stable_template=template,
-        author_name=gitops.author.name,
-        author_email=gitops.author.email,
-        credentials=_credentials(kube, namespace, gitops.credentials_secret_ref.name)
-        if gitops.credentials_secret_ref
-        else None,
-    )
     workdir = Path(tempfile.gettempdir()) / "naksha-gitops" / f"{namespace}-{name}"
     started = time.perf_counter()
     try:
+        request = RevertRequest(
+            repo=gitops.repo,
+            branch=gitops.branch,
+            path=gitops.path,
+            namespace=namespace,
+            name=name,
+            bad_revision=str(rollback["badRevision"]),
+            stable_revision=str(rollback["stableRevision"]),
+            reason=str(rollback["reason"]),
+            stable_template=template,
+            author_name=gitops.author.name,
+            author_email=gitops.author.email,
+            rollback_id=rollback.get("id"),
+            credentials=_credentials(kube, namespace, gitops.credentials_secret_ref.name)
+            if gitops.credentials_secret_ref
+            else None,
+        )
         result = revert_manifest(request, workdir)
-    except (GitOpsError, KubeError) as error:
-        rollback["gitops"] = {"error": str(error), "retryAt": now + GITOPS_RETRY_SECONDS}
+    except (GitOpsError, KubeError, OSError) as error:  # OSError: the cache's directory itself
+        failures = int(attempt.get("failures") or 0) + 1
+        logger.error(
+            "GitOps revert of Rollout %s/%s (revision %s) to %s failed (attempt %d, next in %.0fs): %s",
+            namespace,
+            name,
+            rollback["badRevision"],
+            redact(gitops.repo),
+            failures,
+            GITOPS_RETRY_SECONDS,
+            error,
+        )
+        rollback["gitops"] = {
+            "error": str(error),
+            "retryAt": now + GITOPS_RETRY_SECONDS,
+            "failures": failures,
+        }
         return str(error)
     rollback["gitops"] = {
         "commit": result.commit,
         "created": result.created,
+        "alreadyPushed": result.already_pushed,
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if attempt.get("failures"):
+        rollback["gitops"]["failedAttempts"] = attempt["failures"]
+    logger.info(
+        "GitOps revert of Rollout %s/%s (revision %s): commit %s, created by this rollback: %s%s",
+        namespace,
+        name,
+        rollback["badRevision"],
+        result.commit,
+        result.created,
+        f" (cleared in the cache: {', '.join(result.recovered)})" if result.recovered else "",
+    )
     return None
 
 

@@ -1,23 +1,37 @@
-"""An operator killed in the middle of an act step resumes the run and acts exactly once."""
+"""An operator killed in the middle of an act step resumes the run and acts exactly once.
+
+The operator runs as ``naksha operator`` in its own process group; a kill takes the whole group.
+The rate window on each target (``naksha.io/agent-actions``) must count each action once too.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from kubernetes import client
 from tests.integration.agent.test_agentrun_on_the_control_plane import (
     GROUP,
     VERSION,
     agent_run,
     anomaly,
+    deployment,
     run_status,
+    scale_graph,
     setup,
+    stream,
 )
 from tests.support import ROOT, eventually, free_port
+
+from naksha.agent.guardrails import RECENT_ACTIONS
 
 
 def start_operator(kubeconfig: Path, namespace: str, log: Path, **extra: str) -> subprocess.Popen[bytes]:
@@ -35,7 +49,15 @@ def start_operator(kubeconfig: Path, namespace: str, log: Path, **extra: str) ->
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: a kill takes its children (git...) too
     )
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the operator and every process it started, as a container's end does."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def test_a_run_killed_between_its_intent_and_its_action_acts_once_after_a_restart(
@@ -59,8 +81,7 @@ def test_a_run_killed_between_its_intent_and_its_action_acts_once_after_a_restar
         intent = eventually(intent_recorded, timeout=60)
         assert intent["plan"] == {"previous": 2, "replicas": 4}
     finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        kill_group(first)
     assert apps.read_namespaced_deployment("web", fresh_namespace).spec.replicas == 2  # nothing happened yet
 
     second = start_operator(control_plane.kubeconfig_path, fresh_namespace, log)
@@ -78,3 +99,68 @@ def test_a_run_killed_between_its_intent_and_its_action_acts_once_after_a_restar
     assert deployment.metadata.generation == generation_before + 1
     status = run_status(custom, fresh_namespace, "r")
     assert len(status["actions"]) == 1 and next(iter(status["actions"].values()))["result"]["replicas"] == 4
+
+
+def test_runs_killed_at_random_moments_each_act_once_and_count_once_in_the_rate_window(
+    control_plane, api_client, naksha_crds, fresh_namespace, tmp_path: Path
+):
+    seed = int(os.environ.get("NAKSHA_TEST_SEED") or random.randrange(1 << 30))
+    print(f"seed {seed} (NAKSHA_TEST_SEED={seed} repeats it)")
+    rng = random.Random(seed)
+    apps, custom = client.AppsV1Api(api_client), client.CustomObjectsApi(api_client)
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, fresh_namespace, "insightstreams", stream("web-latency")
+    )
+    anomaly(custom, fresh_namespace, age=0)
+    wanted: dict[str, int] = {}
+    generations: dict[str, int] = {}
+
+    def start_runs(numbers: range) -> None:
+        """Runs on their own Deployments: half relative (+2), half absolute (5)."""
+        for number in numbers:
+            name = f"web{number}"
+            apps.create_namespaced_deployment(fresh_namespace, deployment(name))
+            generations[name] = apps.read_namespaced_deployment(name, fresh_namespace).metadata.generation
+            graph = scale_graph()
+            if number % 2:  # a replay must change neither twice
+                graph["nodes"][2]["params"] = {"replicas": 5}
+            wanted[name] = 5 if number % 2 else 4
+            run = agent_run(f"run{number}", name)
+            run["spec"]["graph"] = graph
+            custom.create_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "agentruns", run)
+
+    log = tmp_path / "operator.log"
+    kubeconfig = control_plane.kubeconfig_path
+    start_runs(range(4))
+    operator = start_operator(kubeconfig, fresh_namespace, log)
+    try:
+        for kill in range(6):  # new runs keep arriving, so kills land in every phase of a run
+            start_runs(range(4 + 2 * kill, 6 + 2 * kill))
+            time.sleep(rng.uniform(0.0, 2.5))
+            kill_group(operator)
+            operator = start_operator(kubeconfig, fresh_namespace, log)
+
+        def replicas() -> dict[str, int]:
+            return {
+                name: apps.read_namespaced_deployment(name, fresh_namespace).spec.replicas for name in wanted
+            }
+
+        eventually(lambda: replicas() == wanted, timeout=90)
+        anomaly(custom, fresh_namespace, age=600)
+
+        def phases() -> set[str]:
+            return {run_status(custom, fresh_namespace, f"run{n}").get("phase") for n in range(len(wanted))}
+
+        eventually(lambda: phases() == {"Succeeded"}, timeout=60)
+    finally:
+        operator.send_signal(signal.SIGTERM)
+        operator.wait(timeout=30)
+    for number, name in enumerate(wanted):
+        deployed = apps.read_namespaced_deployment(name, fresh_namespace)
+        assert deployed.spec.replicas == wanted[name], f"seed {seed}"
+        assert deployed.metadata.generation == generations[name] + 1, f"seed {seed}: {name} changed twice"
+        actions = run_status(custom, fresh_namespace, f"run{number}")["actions"]
+        window = json.loads(deployed.metadata.annotations[RECENT_ACTIONS])
+        assert list(window) == list(actions), (
+            f"seed {seed}: {name}'s rate window {window} for actions {list(actions)}"
+        )

@@ -33,6 +33,10 @@ def rollout(template: dict[str, Any], name: str = "checkout") -> dict[str, Any]:
 
 @pytest.fixture
 def remote(tmp_path: Path) -> Path:
+    return seeded_remote(tmp_path)
+
+
+def seeded_remote(tmp_path: Path) -> Path:
     """A bare repository whose main branch holds the bad revision, next to another app's manifest."""
     bare = tmp_path / "gitops.git"
     git("init", "--quiet", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)
@@ -115,7 +119,9 @@ def test_a_manifest_already_at_the_stable_template_needs_no_commit(remote, tmp_p
 
 
 def test_an_unreachable_repository_is_an_error_with_gits_reason(tmp_path):
-    with pytest.raises(GitOpsError, match=r"git clone failed: .*(does not exist|not a git repository)"):
+    with pytest.raises(
+        GitOpsError, match=r"git fetch failed: fatal: .*(does not exist|not a git repository|does not appear)"
+    ):
         revert_manifest(request(str(tmp_path / "nowhere.git")), tmp_path / "work")
 
 
@@ -127,22 +133,22 @@ def test_a_manifest_without_the_rollout_is_an_error(tmp_path):
 
 
 def test_a_push_that_loses_a_race_is_retried_on_top_of_the_winner(remote, tmp_path, monkeypatch):
-    from naksha.rollout import gitops
+    from naksha.rollout.gitcache import GitCache
 
     other = tmp_path / "other"
     git("clone", "--quiet", str(remote), str(other), cwd=tmp_path)
-    real_commit = gitops._Git.commit
+    real_commit = GitCache.commit_file
     raced: list[str] = []
 
-    def commit_then_lose_the_race(self: Any, path: str, message: str) -> str:
-        sha = real_commit(self, path, message)
+    def commit_then_lose_the_race(self: GitCache, *args: Any) -> str:
+        sha = real_commit(self, *args)
         if not raced:  # another writer pushes between our commit and our push, once
             (other / "README").write_text("a concurrent change\n")
             push_all(other, "concurrent")
             raced.append(sha)
         return sha
 
-    monkeypatch.setattr(gitops._Git, "commit", commit_then_lose_the_race)
+    monkeypatch.setattr(GitCache, "commit_file", commit_then_lose_the_race)
     result = revert_manifest(request(str(remote)), tmp_path / "work")
     sha, message, _ = tip(remote)
     assert result.created and result.commit == sha and sha != raced[0]
@@ -156,3 +162,28 @@ def test_a_checkout_left_from_another_repository_is_replaced(remote, tmp_path):
     revert_manifest(request(str(elsewhere)), tmp_path / "work")  # the spec used to point there
     result = revert_manifest(request(str(remote)), tmp_path / "work")
     assert result.created and git("rev-parse", "main", cwd=remote) == result.commit
+
+
+def test_the_revert_changes_only_the_manifest_and_keeps_its_mode(remote, tmp_path):
+    clone = tmp_path / "dev"
+    git("clone", "--quiet", str(remote), str(clone), cwd=tmp_path)
+    (clone / "apps" / "checkout" / "run.sh").write_text("#!/bin/sh\n")
+    (clone / "apps" / "checkout" / "run.sh").chmod(0o755)
+    (clone / PATH).chmod(0o755)  # an executable manifest, oddly
+    push_all(clone, "tools")
+    before = git("ls-tree", "-r", "main", cwd=remote).splitlines()
+    result = revert_manifest(request(str(remote)), tmp_path / "work")
+    after = git("ls-tree", "-r", "main", cwd=remote).splitlines()
+    changed = sorted(set(after) - set(before))
+    assert len(changed) == 1 and changed[0].startswith("100755 blob ") and changed[0].endswith(PATH)
+    assert git("diff", "--name-only", f"{result.commit}~1", result.commit, cwd=remote) == PATH
+    assert git("fsck", "--strict", "--no-dangling", cwd=remote) == ""
+
+
+def test_a_path_that_is_not_a_file_on_the_branch_is_an_error(remote, tmp_path):
+    with pytest.raises(GitOpsError, match="apps/checkout is not a file"):
+        revert_manifest(request(str(remote), path="apps/checkout"), tmp_path / "work")
+    with pytest.raises(GitOpsError, match=r"apps/cart\.yaml does not exist on branch main"):
+        revert_manifest(request(str(remote), path="apps/cart.yaml"), tmp_path / "work")
+    with pytest.raises(GitOpsError, match="is not a path inside the repository"):
+        revert_manifest(request(str(remote), path="../outside.yaml"), tmp_path / "work")

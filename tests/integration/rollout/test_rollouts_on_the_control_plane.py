@@ -7,6 +7,7 @@ version keeps the detector quiet, a bad one makes it fire.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -199,7 +200,8 @@ def test_a_failing_analysis_rolls_back_in_the_cluster_and_in_the_gitops_reposito
     assert status["rollback"]["badRevision"] in message and "analysis errors failed" in message
 
 
-def test_an_unreachable_repository_is_reported_and_the_cluster_still_rolls_back(cluster, tmp_path):
+def test_an_unreachable_repository_is_reported_and_the_cluster_still_rolls_back(cluster, tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="naksha.rollout")
     missing = tmp_path / "nowhere.git"
     cluster.create(rollout("shop", "shop:1", STEPS, gitops={"repo": str(missing), "path": "shop.yaml"}))
     cluster.wait_phase("shop", "Healthy")
@@ -212,7 +214,16 @@ def test_an_unreachable_repository_is_reported_and_the_cluster_still_rolls_back(
     degraded = eventually(
         lambda: next(c for c in cluster.status("shop")["conditions"] if c["type"] == "Degraded")
     )
-    assert degraded["reason"] == "GitOpsRevertFailed" and "git clone failed" in degraded["message"]
+    assert degraded["reason"] == "GitOpsRevertFailed" and "git fetch failed" in degraded["message"]
+    # The operator's log says which command failed and what git said, and that the revert failed.
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("naksha.rollout")]
+    assert any(
+        level == logging.WARNING and f"git fetch --quiet --no-tags {missing}" in text and "fatal:" in text
+        for level, text in logged
+    ), logged
+    assert any(level == logging.ERROR and "GitOps revert of Rollout" in text for level, text in logged), (
+        logged
+    )
 
 
 def test_an_indefinite_pause_waits_for_promote(cluster):
