@@ -1,9 +1,15 @@
-"""Redis Streams source: a consumer group read with XREADGROUP, acknowledged with XACK after processing.
+"""Redis Streams source: XREADGROUP, and XACK in one transaction with a checkpoint of the state.
 
-On start the consumer first re-reads its own pending entries (a restart with the same name),
-and every ``claimIdle / 2`` it takes over entries another consumer left pending longer than
-``claimIdle`` (a worker that died mid-batch) with XAUTOCLAIM. An entry's payload is its
-``data`` (or ``record``) field; an entry without one is taken as a flat record of its fields.
+Each consumer (one per worker, named after its pod) is a shard of the stream's state. Every
+``checkpointInterval`` the worker writes its state into the hash ``naksha:insight-state:<group>:<stream>``
+(field: the consumer) and acknowledges the entries that state has seen, in one MULTI/EXEC: the
+saved state always describes exactly the acknowledged entries. On start the consumer restores its
+state and re-reads its own pending entries (a restart with the same name: exactly what the state
+has not seen). Every ``claimIdle / 2`` it adopts the state of consumers that left (deleted at a
+clean stop) or went silent longer than ``claimIdle`` (in the same transaction that removes it),
+then takes over their pending entries with XAUTOCLAIM, so a departed worker's state and its
+unfinished entries move on together. An entry's payload is its ``data`` (or ``record``) field;
+an entry without one is taken as a flat record of its fields.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ import time
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError, ResponseError, WatchError
 
+from naksha.insight.checkpoint import ShardCheckpoint, StateBook, encode
 from naksha.insight.sources import BatchHandler, sleep_unless
 from naksha.models.common import parse_duration
 from naksha.models.insightstream import RedisSource as RedisSpec
@@ -37,9 +44,22 @@ def entry_payload(fields: dict[bytes, bytes]) -> bytes:
     return json.dumps(flat).encode()
 
 
+def state_key(stream: str, group: str) -> str:
+    return f"naksha:insight-state:{group}:{stream}"
+
+
 class RedisStreamSource:
+    pod_bound = True  # a consumer's shard ends with its worker; a successor adopts its state
+
     def __init__(
-        self, spec: RedisSpec, *, url: str, consumer: str, dead_letter_stream: str | None = None
+        self,
+        spec: RedisSpec,
+        *,
+        url: str,
+        consumer: str,
+        dead_letter_stream: str | None = None,
+        state: StateBook | None = None,
+        checkpoint_seconds: float = 1.0,
     ) -> None:
         self.spec = spec
         self.error: str | None = None
@@ -50,7 +70,14 @@ class RedisStreamSource:
         self._stopping = asyncio.Event()
         self._client: aioredis.Redis | None = None
         self._lag: float | None = None
+        self._state = state
+        self._interval = checkpoint_seconds
+        self._key = state_key(spec.stream, spec.group)
+        self._unacked: list[bytes] = []  # entries handled since the last checkpoint
+        self.shard = f"redis/{spec.group}/{consumer}"
         self.claimed = 0
+        self.adopted = 0
+        self.checkpoints = 0
 
     async def run(self, handle: BatchHandler) -> None:
         delay = 0.5
@@ -61,6 +88,11 @@ class RedisStreamSource:
             except (RedisError, OSError) as error:
                 self.error = f"redis stream {self.spec.stream}: {error}"
                 logger.warning("%s; retrying in %.1fs", self.error, delay)
+                # Entries handled since the last checkpoint are still pending and will be read
+                # again: forget their effect by going back to the saved state.
+                self._unacked.clear()
+                if self._state is not None:
+                    self._state.forget([self.shard])
                 await sleep_unless(self._stopping, delay)
                 delay = min(delay * 2, RETRY_CAP_SECONDS)
 
@@ -72,19 +104,92 @@ class RedisStreamSource:
             if "BUSYGROUP" not in str(error):
                 raise
         self.error = None
+        if self._state is not None:
+            saved = await client.hget(self._key, self._consumer)
+            if saved is not None:
+                self._state.restore_saved(self.shard, _bytes(saved))
         # Our own pending entries first: this consumer may be a restart of one that died mid-batch.
-        await self._process(handle, await self._read("0"))
+        cursor = "0"
+        while entries := await self._read(cursor):
+            await self._process(handle, entries)
+            cursor = _text(entries[-1][0])
         next_claim = 0.0
+        due = time.monotonic() + self._interval
         while not self._stopping.is_set():
             if time.monotonic() >= next_claim:
                 next_claim = time.monotonic() + self._claim_idle_ms / 2000
+                await self._checkpoint()  # our own entries acknowledged before anything is claimed
+                await self._adopt_departed()
                 await self._claim(handle)
             await self._process(handle, await self._read(">"))
+            if time.monotonic() >= due:
+                due = time.monotonic() + self._interval
+                await self._checkpoint()
             self._lag = await self._measure_lag(client)
+        if await self._checkpoint() and self._state is not None:
+            # A clean stop: nothing is pending, so leaving the group lets a successor adopt the
+            # state at once instead of after claimIdle.
+            await client.xgroup_delconsumer(self.spec.stream, self.spec.group, self._consumer)
+
+    async def _checkpoint(self, adopt: tuple[str, ShardCheckpoint] | None = None) -> bool:
+        """Save the state and acknowledge the entries it has seen, atomically; ``adopt`` also removes
+        a departed consumer's saved state (already merged into ours) in the same transaction."""
+        if not self._unacked and adopt is None:
+            return True  # nothing handled since the last checkpoint: the saved state is current
+        client = self._connect()
+        async with client.pipeline(transaction=True) as pipe:
+            if adopt is not None:
+                await pipe.watch(self._key)
+                if await pipe.hget(self._key, adopt[0]) is None:
+                    return False  # adopted by another worker meanwhile
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.hdel(self._key, adopt[0])
+            snapshot = None
+            if self._state is not None:
+                snapshot = self._state.snapshot(self.shard, {})
+                pipe.hset(self._key, self._consumer, encode(snapshot))
+            if self._unacked:
+                pipe.xack(self.spec.stream, self.spec.group, *self._unacked)
+            try:
+                await pipe.execute()
+            except WatchError:
+                return False
+        self._unacked.clear()
+        if snapshot is not None:
+            self._state.saved([snapshot])  # type: ignore[union-attr]
+        self.checkpoints += 1
+        return True
+
+    async def _adopt_departed(self) -> None:
+        """Merge in the saved state of consumers that left the group or stopped reading."""
+        if self._state is None:
+            return
+        client = self._connect()
+        owners = [_text(field) for field in await client.hkeys(self._key)]
+        others = [owner for owner in owners if owner != self._consumer]
+        if not others:
+            return
+        idle = {
+            _text(c.get("name")): int(c.get("idle") or 0)
+            for c in await client.xinfo_consumers(self.spec.stream, self.spec.group)
+        }
+        for owner in others:
+            if owner in idle and idle[owner] < self._claim_idle_ms:
+                continue  # alive
+            blob = await client.hget(self._key, owner)
+            if blob is None:
+                continue
+            departed = f"redis/{self.spec.group}/{owner}"
+            adopted = self._state.restore_saved(departed, _bytes(blob), into=self.shard)
+            if adopted is None:
+                continue  # unusable: left for an operator to look at, never merged
+            if await self._checkpoint(adopt=(owner, adopted)):
+                self.adopted += 1
+                logger.info("adopted the detector state of departed consumer %s", owner)
 
     async def _read(self, start: str) -> list[Entry]:
         client = self._connect()
-        block = None if start == "0" else BLOCK_MS
+        block = None if start != ">" else BLOCK_MS
         response: Any = await client.xreadgroup(
             self.spec.group, self._consumer, {self.spec.stream: start}, count=self.spec.max_batch, block=block
         )
@@ -114,8 +219,8 @@ class RedisStreamSource:
     async def _process(self, handle: BatchHandler, entries: list[Entry]) -> None:
         if not entries:
             return
-        await handle([entry_payload(fields) for _, fields in entries])
-        await self._connect().xack(self.spec.stream, self.spec.group, *(entry_id for entry_id, _ in entries))
+        await handle([entry_payload(fields) for _, fields in entries], self.shard)
+        self._unacked.extend(entry_id for entry_id, _ in entries)
 
     async def _measure_lag(self, client: aioredis.Redis) -> float | None:
         for group in await client.xinfo_groups(self.spec.stream):
@@ -151,3 +256,7 @@ class RedisStreamSource:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
