@@ -131,9 +131,10 @@ def _labels(pairs: Any) -> Labels:
 class StateBook:
     """The state a worker checkpoints: its detectors, its triggers' debounce memory, its counters.
 
-    The pipeline counts into ``counts`` (live, per shard); ``committed`` holds each shard's counts
-    as of its last saved checkpoint, which is what the worker reports: a record replayed after a
-    crash is counted once, when the checkpoint covering it is saved.
+    The pipeline counts into ``counts`` (live, per shard). ``committed`` is what the worker
+    reports: counts as of the last saved checkpoint, set by the source (a Kafka partition's own
+    counts; for Redis, the stream's totals kept in Redis), so a record replayed after a crash is
+    counted once, when the checkpoint covering it is saved.
     """
 
     def __init__(self, bank: DetectorBank, debounce: dict[DebounceKey, tuple[float, str]]) -> None:
@@ -193,7 +194,6 @@ class StateBook:
                 self.debounce[key] = (when, owner)
         if into is None:
             self.counts[checkpoint.shard] = dict(checkpoint.counts)
-            self.committed[checkpoint.shard] = dict(checkpoint.counts)
         return dropped
 
     def forget(self, shards: Iterable[str]) -> None:

@@ -138,7 +138,9 @@ class InsightWorker:
         await site.start()
         self.port = _bound_port(runner) or self.config.http_port
         logger.info("insight worker %s serving on :%d", self.config.worker, self.port)
-        reporting = asyncio.create_task(self.reporter.run(self.stopping), name="report")
+        # The last report follows the source's last checkpoint, so it carries the final counts.
+        consumed = asyncio.Event()
+        reporting = asyncio.create_task(self.reporter.run(consumed), name="report")
         consuming = None
         if self.source is not None:
             consuming = asyncio.create_task(self.source.run(self.pipeline.handle), name="consume")
@@ -155,6 +157,7 @@ class InsightWorker:
             if consuming is not None and not consuming.done():
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(consuming, timeout=30)
+            consumed.set()
             await reporting
             if self.source is not None:
                 await self.source.close()

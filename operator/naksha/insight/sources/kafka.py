@@ -195,6 +195,7 @@ class KafkaSource:
                 checkpoint = self._state.restore_saved(shard, blob)
                 if checkpoint is not None:
                     consumer.seek(shards[shard], int(checkpoint.position["offset"]))
+                    self._state.saved([checkpoint])  # its counts are the partition's, reported as they are
 
     async def revoked(self, consumer: AIOKafkaConsumer, partitions: set[TopicPartition]) -> None:
         async with self._lock:

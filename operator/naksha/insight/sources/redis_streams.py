@@ -1,15 +1,18 @@
 """Redis Streams source: XREADGROUP, and XACK in one transaction with a checkpoint of the state.
 
 Each consumer (one per worker, named after its pod) is a shard of the stream's state. Every
-``checkpointInterval`` the worker writes its state into the hash ``naksha:insight-state:<group>:<stream>``
-(field: the consumer) and acknowledges the entries that state has seen, in one MULTI/EXEC: the
-saved state always describes exactly the acknowledged entries. On start the consumer restores its
-state and re-reads its own pending entries (a restart with the same name: exactly what the state
-has not seen). Every ``claimIdle / 2`` it adopts the state of consumers that left (deleted at a
-clean stop) or went silent longer than ``claimIdle`` (in the same transaction that removes it),
-then takes over their pending entries with XAUTOCLAIM, so a departed worker's state and its
-unfinished entries move on together. An entry's payload is its ``data`` (or ``record``) field;
-an entry without one is taken as a flat record of its fields.
+``checkpointInterval`` the worker, in one MULTI/EXEC, writes its state into the hash
+``naksha:insight-state:<group>:<stream>`` (field: the consumer), adds what it counted since into
+the stream's totals (``naksha:insight-counts:<group>:<stream>``) and acknowledges the entries
+that state has seen: the saved state and the totals always describe exactly the acknowledged
+entries, whichever worker counted them, so the totals need nothing from a departed worker.
+
+On start the consumer restores its state and re-reads its own pending entries (a restart with
+the same name: exactly what the state has not seen). Every ``claimIdle / 2`` it adopts the state
+of consumers that left (deleted at a clean stop) or went silent longer than ``claimIdle`` (in the
+same transaction that removes it), then takes over their pending entries with XAUTOCLAIM, so a
+departed worker's state and its unfinished entries move on together. An entry's payload is its
+``data`` (or ``record``) field; an entry without one is taken as a flat record of its fields.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError, WatchError
 
-from naksha.insight.checkpoint import ShardCheckpoint, StateBook, encode
+from naksha.insight.checkpoint import COUNTERS, ShardCheckpoint, StateBook, encode
 from naksha.insight.sources import BatchHandler, sleep_unless
 from naksha.models.common import parse_duration
 from naksha.models.insightstream import RedisSource as RedisSpec
@@ -48,8 +51,12 @@ def state_key(stream: str, group: str) -> str:
     return f"naksha:insight-state:{group}:{stream}"
 
 
+def counts_key(stream: str, group: str) -> str:
+    return f"naksha:insight-counts:{group}:{stream}"
+
+
 class RedisStreamSource:
-    pod_bound = True  # a consumer's shard ends with its worker; a successor adopts its state
+    pod_bound = False  # the reported shard is the stream's totals, kept in Redis
 
     def __init__(
         self,
@@ -73,8 +80,11 @@ class RedisStreamSource:
         self._state = state
         self._interval = checkpoint_seconds
         self._key = state_key(spec.stream, spec.group)
+        self._counts_key = counts_key(spec.stream, spec.group)
         self._unacked: list[bytes] = []  # entries handled since the last checkpoint
+        self._flushed: dict[str, int] = {}  # this consumer's counts already added to the totals
         self.shard = f"redis/{spec.group}/{consumer}"
+        self.totals_shard = f"redis/{spec.group}/{spec.stream}"
         self.claimed = 0
         self.adopted = 0
         self.checkpoints = 0
@@ -108,6 +118,8 @@ class RedisStreamSource:
             saved = await client.hget(self._key, self._consumer)
             if saved is not None:
                 self._state.restore_saved(self.shard, _bytes(saved))
+            self._flushed = dict(self._state.counts_for(self.shard))
+            self._report_totals(await client.hgetall(self._counts_key))
         # Our own pending entries first: this consumer may be a restart of one that died mid-batch.
         cursor = "0"
         while entries := await self._read(cursor):
@@ -144,21 +156,31 @@ class RedisStreamSource:
                     return False  # adopted by another worker meanwhile
                 pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.hdel(self._key, adopt[0])
+            if self._unacked:
+                pipe.xack(self.spec.stream, self.spec.group, *self._unacked)
             snapshot = None
             if self._state is not None:
                 snapshot = self._state.snapshot(self.shard, {})
                 pipe.hset(self._key, self._consumer, encode(snapshot))
-            if self._unacked:
-                pipe.xack(self.spec.stream, self.spec.group, *self._unacked)
+                for counter, value in snapshot.counts.items():
+                    pipe.hincrby(self._counts_key, counter, value - self._flushed.get(counter, 0))
+                pipe.hgetall(self._counts_key)
             try:
-                await pipe.execute()
+                replies = await pipe.execute()
             except WatchError:
                 return False
         self._unacked.clear()
         if snapshot is not None:
-            self._state.saved([snapshot])  # type: ignore[union-attr]
+            self._flushed = dict(snapshot.counts)
+            self._report_totals(replies[-1])
         self.checkpoints += 1
         return True
+
+    def _report_totals(self, totals: dict[Any, Any]) -> None:
+        """The stream's totals (as of this checkpoint) are what this worker reports."""
+        assert self._state is not None
+        counts = {_text(name): int(value) for name, value in totals.items()}
+        self._state.committed = {self.totals_shard: {c: counts.get(c, 0) for c in COUNTERS}}
 
     async def _adopt_departed(self) -> None:
         """Merge in the saved state of consumers that left the group or stopped reading."""
