@@ -52,6 +52,7 @@ crds: $(STAMP) ## regenerate crds/ and the chart's CRDs from the models
 bench: $(STAMP) ## run the benchmarks (prints figures next to their references)
 	$(BIN)/python benchmarks/control_plane.py
 	$(BIN)/python benchmarks/insight.py
+	$(BIN)/python benchmarks/insight_recovery.py
 	$(BIN)/python benchmarks/agent.py
 	$(BIN)/python benchmarks/rollout.py
 

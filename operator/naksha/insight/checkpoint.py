@@ -143,7 +143,7 @@ class StateBook:
         self.counts: dict[str, Counts] = {}
         self.committed: dict[str, Counts] = {}
         self.unreadable = 0  # checkpoints found but refused (corrupt, unknown version)
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # reported until the next checkpoint is saved
 
     def counts_for(self, shard: str) -> Counts:
         counts = self.counts.get(shard)
@@ -169,6 +169,7 @@ class StateBook:
         """The checkpoints are durable and their records acknowledged: report their counts."""
         for checkpoint in checkpoints:
             self.committed[checkpoint.shard] = dict(checkpoint.counts)
+        self.last_error = None
 
     def restore(self, checkpoint: ShardCheckpoint, *, into: str | None = None) -> list[str]:
         """Take a saved shard back; returns the detectors whose saved state no longer fits the spec.

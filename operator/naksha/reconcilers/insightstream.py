@@ -119,17 +119,16 @@ def summarize_reports(context: ReconcileContext) -> None:
     context.extra_status.update(summarize(current.values()))
     for counter in COUNTERS:
         context.extra_status[counter] = retired[counter] + sum(entry[counter] for entry in shards.values())
-    errors = sorted(
-        {str(r[key]) for r in current.values() for key in ("sourceError", "checkpointError") if r.get(key)}
-    )
-    if errors:
-        message = "; ".join(errors)
-        context.phase = PHASE_DEGRADED
-        context.set_condition(ConditionType.DEGRADED, "True", "SourceUnreachable", message)
-        if context.condition_changed(ConditionType.DEGRADED):
-            context.event("Warning", "SourceUnreachable", message)
-    else:
-        context.clear_condition(ConditionType.DEGRADED)
+    for key, reason in (("sourceError", "SourceUnreachable"), ("checkpointError", "CheckpointFailing")):
+        errors = sorted({str(r[key]) for r in current.values() if r.get(key)})
+        if errors:
+            message = "; ".join(errors)
+            context.phase = PHASE_DEGRADED
+            context.set_condition(ConditionType.DEGRADED, "True", reason, message)
+            if context.condition_changed(ConditionType.DEGRADED):
+                context.event("Warning", reason, message)
+            return
+    context.clear_condition(ConditionType.DEGRADED)
 
 
 @dataclass

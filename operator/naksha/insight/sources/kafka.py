@@ -86,7 +86,10 @@ class KafkaSource:
         self._uncommitted: dict[TopicPartition, int] = {}  # next offset, per partition handled since
         self._owned: set[TopicPartition] = set()
         self._lock = asyncio.Lock()  # a checkpoint never sees half a batch
-        self._unrestored: KafkaError | None = None
+        # Bumped by every revocation and assignment: a batch fetched before one is stale (its
+        # partitions were handed over, or are about to be repositioned) and is dropped.
+        self._epoch = 0
+        self._to_position: set[TopicPartition] = set()  # assigned, not yet restored and positioned
         self.checkpoints = 0
 
     def shard(self, partition: TopicPartition) -> str:
@@ -126,11 +129,16 @@ class KafkaSource:
         try:
             due = time.monotonic() + self._interval
             while not self._stopping.is_set():
+                epoch = self._epoch
                 batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=self.spec.max_batch)
-                if self._unrestored is not None:
-                    error, self._unrestored = self._unrestored, None
-                    raise error  # reconnect: the next assignment tries to load the state again
                 async with self._lock:
+                    if self._to_position:
+                        # Here, not in the listener: the batch in hand was fetched from positions
+                        # aiokafka chose, and the next one comes from the restored positions.
+                        await self._position(consumer)
+                        continue
+                    if self._epoch != epoch:
+                        continue  # fetched from partitions revoked meanwhile
                     for partition, messages in batches.items():
                         payloads = [m.value for m in messages if m.value is not None]
                         if payloads:
@@ -165,8 +173,8 @@ class KafkaSource:
                 await asyncio.to_thread(self._store.save, blobs)
             except (KubeError, RetryableError, ValueError) as error:
                 # Nothing is committed: the records stay in Kafka until a checkpoint covers them.
-                self.error = f"saving the checkpoint failed: {error}"
-                logger.error("%s", self.error)
+                self._state.last_error = f"saving the checkpoint failed: {error}"
+                logger.error("%s", self._state.last_error)
                 return False
         await consumer.commit(offsets)
         if self._state is not None:
@@ -174,31 +182,44 @@ class KafkaSource:
         for partition in offsets:
             del self._uncommitted[partition]
         self.checkpoints += 1
-        if self.error and self.error.startswith("saving the checkpoint"):
-            self.error = None
         return True
 
-    async def assigned(self, consumer: AIOKafkaConsumer, partitions: set[TopicPartition]) -> None:
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
         async with self._lock:
+            self._epoch += 1
             self._owned |= partitions
-            if self._state is None or self._store is None:
-                return
-            shards = {self.shard(p): p for p in partitions}
+            self._to_position |= partitions
+
+    async def _position(self, consumer: AIOKafkaConsumer) -> None:
+        """Restore the newly assigned partitions' saved state and position each one explicitly: at
+        its checkpoint's offset, else the group's committed offset, else the beginning (hold
+        ``_lock``)."""
+        partitions = self._to_position & consumer.assignment()
+        self._to_position.clear()
+        blobs: dict[str, bytes] = {}
+        if self._state is not None and self._store is not None:
             try:
-                blobs = await asyncio.to_thread(self._store.load, list(shards))
+                blobs = await asyncio.to_thread(self._store.load, [self.shard(p) for p in partitions])
             except (KubeError, RetryableError) as error:
-                # Consuming without the saved state could miss an incident. aiokafka swallows a
-                # listener's exceptions, so the consume loop raises this before the next batch.
-                self._unrestored = KafkaStateUnavailable(f"loading the checkpoint failed: {error}")
-                return
-            for shard, blob in blobs.items():
-                checkpoint = self._state.restore_saved(shard, blob)
-                if checkpoint is not None:
-                    consumer.seek(shards[shard], int(checkpoint.position["offset"]))
-                    self._state.saved([checkpoint])  # its counts are the partition's, reported as they are
+                # Consuming without the saved state could miss an incident: reconnect and retry.
+                raise KafkaStateUnavailable(f"loading the checkpoint failed: {error}") from error
+        for partition in partitions:
+            blob = blobs.get(self.shard(partition))
+            checkpoint = None
+            if blob is not None and self._state is not None:
+                checkpoint = self._state.restore_saved(self.shard(partition), blob)
+            if checkpoint is not None:
+                consumer.seek(partition, int(checkpoint.position["offset"]))
+                self._state.saved([checkpoint])  # type: ignore[union-attr]  # its counts, as saved
+            elif (committed := await consumer.committed(partition)) is not None:
+                consumer.seek(partition, committed)
+            else:
+                await consumer.seek_to_beginning(partition)
 
     async def revoked(self, consumer: AIOKafkaConsumer, partitions: set[TopicPartition]) -> None:
         async with self._lock:
+            self._epoch += 1
+            self._to_position -= partitions
             if partitions:
                 try:
                     await self._checkpoint(consumer, partitions)
@@ -268,7 +289,8 @@ class KafkaSource:
 
 
 class KafkaStateUnavailable(KafkaError):  # type: ignore[misc]  # aiokafka's errors are untyped
-    """The saved state of assigned partitions could not be read; consuming without it is unsafe."""
+    """The saved state of assigned partitions could not be read; consuming without it is unsafe
+    (a KafkaError, so the source reconnects and the next assignment tries again)."""
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -282,4 +304,4 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.source.revoked(self.consumer, set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.source.assigned(self.consumer, set(assigned))
+        await self.source.assigned(set(assigned))

@@ -138,10 +138,17 @@ class RedisStreamSource:
                 due = time.monotonic() + self._interval
                 await self._checkpoint()
             self._lag = await self._measure_lag(client)
-        if await self._checkpoint() and self._state is not None:
-            # A clean stop: nothing is pending, so leaving the group lets a successor adopt the
-            # state at once instead of after claimIdle.
+        if await self._checkpoint() and self._state is not None and not await self._own_pending(client):
+            # A clean stop with nothing pending: leaving the group lets a successor adopt the
+            # state at once instead of after claimIdle (deleting a consumer drops its pending
+            # entries, hence the check).
             await client.xgroup_delconsumer(self.spec.stream, self.spec.group, self._consumer)
+
+    async def _own_pending(self, client: aioredis.Redis) -> bool:
+        pending = await client.xpending_range(
+            self.spec.stream, self.spec.group, min="-", max="+", count=1, consumername=self._consumer
+        )
+        return bool(pending)
 
     async def _checkpoint(self, adopt: tuple[str, ShardCheckpoint] | None = None) -> bool:
         """Save the state and acknowledge the entries it has seen, atomically; ``adopt`` also removes
