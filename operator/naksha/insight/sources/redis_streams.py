@@ -10,8 +10,9 @@ entries, whichever worker counted them, so the totals need nothing from a depart
 On start the consumer restores its state and re-reads its own pending entries (a restart with
 the same name: exactly what the state has not seen). Every ``claimIdle / 2`` it adopts the state
 of consumers that left (deleted at a clean stop) or went silent longer than ``claimIdle`` (in the
-same transaction that removes it), then takes over their pending entries with XAUTOCLAIM, so a
-departed worker's state and its unfinished entries move on together. An entry's payload is its
+same transaction that removes it), and takes over entries pending longer than ``claimIdle``
+(XPENDING, XCLAIM), adopting their owner's state first: a departed worker's state and its
+unfinished entries move on together. An entry's payload is its
 ``data`` (or ``record``) field; an entry without one is taken as a flat record of its fields.
 """
 
@@ -203,18 +204,25 @@ class RedisStreamSource:
             for c in await client.xinfo_consumers(self.spec.stream, self.spec.group)
         }
         for owner in others:
-            if owner in idle and idle[owner] < self._claim_idle_ms:
-                continue  # alive
-            blob = await client.hget(self._key, owner)
-            if blob is None:
-                continue
-            departed = f"redis/{self.spec.group}/{owner}"
-            adopted = self._state.restore_saved(departed, _bytes(blob), into=self.shard)
-            if adopted is None:
-                continue  # unusable: left for an operator to look at, never merged
-            if await self._checkpoint(adopt=(owner, adopted)):
-                self.adopted += 1
-                logger.info("adopted the detector state of departed consumer %s", owner)
+            if owner not in idle or idle[owner] >= self._claim_idle_ms:
+                await self._adopt(owner)
+
+    async def _adopt(self, owner: str) -> None:
+        """Merge a departed consumer's saved state into ours, and save ours without its, atomically."""
+        if self._state is None or owner == self._consumer:
+            return
+        blob = await self._connect().hget(self._key, owner)
+        if blob is None:
+            return
+        departed = f"redis/{self.spec.group}/{owner}"
+        adopted = self._state.restore_saved(departed, _bytes(blob), into=self.shard)
+        if adopted is None:
+            return  # unusable: logged, left in place for a person to look at, never merged
+        # If another worker adopted it meanwhile, both now hold the series: harmless, since
+        # AgentRun names are deterministic.
+        if await self._checkpoint(adopt=(owner, adopted)):
+            self.adopted += 1
+            logger.info("adopted the detector state of departed consumer %s", owner)
 
     async def _read(self, start: str) -> list[Entry]:
         client = self._connect()
@@ -228,21 +236,32 @@ class RedisStreamSource:
         return entries
 
     async def _claim(self, handle: BatchHandler) -> None:
+        """Take over entries other consumers left pending longer than ``claimIdle``, after adopting
+        their owner's saved state (the state that has seen the entries before them)."""
         client = self._connect()
-        cursor = "0-0"
         while not self._stopping.is_set():
-            reply = await client.xautoclaim(
+            pending: Any = await client.xpending_range(
                 self.spec.stream,
                 self.spec.group,
-                self._consumer,
-                self._claim_idle_ms,
-                start_id=cursor,
+                min="-",
+                max="+",
                 count=self.spec.max_batch,
+                idle=self._claim_idle_ms,
             )
-            cursor, entries = reply[0], [(i, f) for i, f in reply[1] if f is not None]
-            self.claimed += len(entries)
-            await self._process(handle, entries)
-            if cursor in (b"0-0", "0-0"):
+            by_owner: dict[str, list[Any]] = {}
+            for entry in pending:
+                owner = _text(entry["consumer"])
+                if owner != self._consumer:
+                    by_owner.setdefault(owner, []).append(entry["message_id"])
+            for owner, ids in by_owner.items():
+                await self._adopt(owner)
+                claimed: Any = await client.xclaim(
+                    self.spec.stream, self.spec.group, self._consumer, self._claim_idle_ms, ids
+                )
+                entries = [(i, f) for i, f in claimed if f is not None]  # deleted entries are dropped
+                self.claimed += len(entries)
+                await self._process(handle, entries)
+            if not by_owner or len(pending) < self.spec.max_batch:
                 return
 
     async def _process(self, handle: BatchHandler, entries: list[Entry]) -> None:
