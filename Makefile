@@ -56,6 +56,7 @@ rbac: $(STAMP) ## regenerate manifests/rbac.yaml and the chart's ClusterRole fro
 bench: $(STAMP) ## run the benchmarks (prints figures next to their references)
 	$(BIN)/python benchmarks/control_plane.py
 	$(BIN)/python benchmarks/insight.py
+	$(BIN)/python benchmarks/insight_recovery.py
 	$(BIN)/python benchmarks/agent.py
 	$(BIN)/python benchmarks/rollout.py
 

@@ -1,10 +1,12 @@
 """Benchmark of one insight worker: records/s end to end next to each source's floor, and trigger latency.
 
 Prints, side by side from one run (medians of several rounds, these machines are noisy):
-  1. Kafka (tansu): the worker's source + pipeline (consume → parse → detect → metrics → commit)
+  1. Kafka (tansu): the worker's source + pipeline (consume → parse → detect → metrics →
+     checkpoint to the stream's ConfigMap on the local control plane every second → commit)
      against the floor: raw aiokafka ``getmany`` + ``json.loads`` + commit on the same data;
-  2. Redis Streams (redis-server): the worker's source + pipeline against raw XREADGROUP +
-     decode + XACK;  target for both: >= 0.7 x the floor;
+  2. Redis Streams (redis-server): the worker's source + pipeline (checkpoint and XACK in one
+     transaction every second) against raw XREADGROUP + decode + XACK;
+     target for both: >= 0.7 x the floor; with the checkpoints' count and median save time;
   3. anomaly → AgentRun created on the local control plane (HTTP push, one new incident per
      request): p50/p95 next to the same request without an anomaly; target p50 < 500 ms;
   4. where a batch's time goes (cProfile of the pipeline, top entries).
@@ -19,6 +21,7 @@ import io
 import json
 import pstats
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -38,8 +41,10 @@ from naksha.insight.dispatch import TriggerDispatcher  # noqa: E402
 from naksha.insight.pipeline import Pipeline  # noqa: E402
 from naksha.insight.sources.kafka import KafkaSource  # noqa: E402
 from naksha.insight.sources.redis_streams import RedisStreamSource  # noqa: E402
+from naksha.insight.state_store import ConfigMapStore  # noqa: E402
 from naksha.insight.telemetry import WorkerMetrics  # noqa: E402
 from naksha.kube import Kube  # noqa: E402
+from naksha.local import LocalControlPlane  # noqa: E402
 from naksha.models.insightstream import InsightStreamSpec  # noqa: E402
 
 DETECTORS = [
@@ -119,7 +124,18 @@ async def kafka_floor(bootstrap: str, topic: str, count: int) -> float:
         await consumer.stop()
 
 
-async def kafka_worker(bootstrap: str, topic: str, count: int) -> float:
+class TimedStore(ConfigMapStore):
+    """The worker's checkpoint store, timing each save."""
+
+    saves: list[float] = []
+
+    def save(self, blobs: Any) -> None:
+        started = time.perf_counter()
+        super().save(blobs)
+        self.saves.append(time.perf_counter() - started)
+
+
+async def kafka_worker(bootstrap: str, topic: str, count: int, kube: Kube) -> float:
     spec = {
         "source": {
             "type": "kafka",
@@ -133,13 +149,18 @@ async def kafka_worker(bootstrap: str, topic: str, count: int) -> float:
         "detectors": DETECTORS,
     }
     flow = pipeline(spec)
-    source = KafkaSource(InsightStreamSpec.model_validate(spec).source.kafka, client_id="bench")  # type: ignore[arg-type]
+    source = KafkaSource(
+        InsightStreamSpec.model_validate(spec).source.kafka,  # type: ignore[arg-type]
+        client_id="bench",
+        state=flow.state,
+        store=TimedStore(kube, namespace="default", stream="bench"),
+    )
     started: list[float] = []
 
-    async def handle(payloads: list[bytes]) -> None:
+    async def handle(payloads: list[bytes], shard: str) -> None:
         if not started:
             started.append(time.perf_counter())
-        await flow.handle(payloads)
+        await flow.handle(payloads, shard)
         if flow.ingested >= count:
             source.stop()
 
@@ -188,10 +209,15 @@ async def redis_worker(url: str, stream: str, count: int) -> float:
         "detectors": DETECTORS,
     }
     flow = pipeline(spec)
-    source = RedisStreamSource(InsightStreamSpec.model_validate(spec).source.redis, url=url, consumer="w")  # type: ignore[arg-type]
+    source = RedisStreamSource(
+        InsightStreamSpec.model_validate(spec).source.redis,  # type: ignore[arg-type]
+        url=url,
+        consumer="w",
+        state=flow.state,
+    )
 
-    async def handle(payloads: list[bytes]) -> None:
-        await flow.handle(payloads)
+    async def handle(payloads: list[bytes], shard: str) -> None:
+        await flow.handle(payloads, shard)
         if flow.ingested >= count:
             source.stop()
 
@@ -205,85 +231,89 @@ async def redis_worker(url: str, stream: str, count: int) -> float:
 # --- trigger latency -----------------------------------------------------------------------------
 
 
-async def trigger_latency(incidents: int) -> tuple[list[float], list[float]]:
-    import subprocess
+def start_control_plane() -> LocalControlPlane:
+    """A local control plane with the CRDs and an InsightStream ``bench`` (owner of the checkpoints)."""
+    plane = LocalControlPlane(kubelet=False)
+    plane.start()
+    kubectl = ["kubectl", "--kubeconfig", str(plane.kubeconfig_path)]
+    subprocess.run([*kubectl, "apply", "-f", str(ROOT / "crds")], check=True, capture_output=True)
+    subprocess.run(
+        [*kubectl, "wait", "--for=condition=Established", "crd", "--all"], check=True, capture_output=True
+    )
+    stream = {"apiVersion": "naksha.io/v1alpha1", "kind": "InsightStream", "metadata": {"name": "bench"}}
+    stream["spec"] = {"source": {"type": "http"}}
+    subprocess.run(
+        [*kubectl, "apply", "-n", "default", "-f", "-"],
+        input=json.dumps(stream),
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    return plane
 
+
+async def trigger_latency(incidents: int, plane: LocalControlPlane) -> tuple[list[float], list[float]]:
     from tests.support import free_port
 
     from naksha.insight.config import WorkerConfig
     from naksha.insight.worker import InsightWorker
-    from naksha.local import LocalControlPlane
 
-    plane = LocalControlPlane(kubelet=False)
-    plane.start()
-    try:
-        kubectl = ["kubectl", "--kubeconfig", str(plane.kubeconfig_path)]
-        subprocess.run([*kubectl, "apply", "-f", str(ROOT / "crds")], check=True, capture_output=True)
-        subprocess.run(
-            [*kubectl, "wait", "--for=condition=Established", "crd", "--all"], check=True, capture_output=True
-        )
-        port = free_port()
-        spec = {
-            "source": {"type": "http", "http": {"port": port}},
-            "detectors": [
-                {
-                    "name": "spike",
-                    "metric": "latency",
-                    "method": "threshold",
-                    "minSamples": 1,
-                    "params": {"threshold": {"above": 1.0}},
-                }
-            ],
-            "triggers": [
-                {
-                    "name": "act",
-                    "detector": "spike",
-                    "maxConcurrent": 100,
-                    "agentRun": {"playbook": "scale-out"},
-                }
-            ],
-        }
-        body = {
-            "apiVersion": "naksha.io/v1alpha1",
-            "kind": "InsightStream",
-            "metadata": {"name": "bench"},
-            "spec": spec,
-        }
-        subprocess.run(
-            [*kubectl, "apply", "-n", "default", "-f", "-"],
-            input=json.dumps(body),
-            text=True,
-            check=True,
-            capture_output=True,
-        )
-        env = {
-            "NAKSHA_STREAM_NAME": "bench",
-            "NAKSHA_STREAM_NAMESPACE": "default",
-            "NAKSHA_INSIGHT_SPEC": json.dumps(spec),
-            "NAKSHA_HTTP_PORT": str(port),
-            "HOSTNAME": "bench-0",
-        }
-        kube = Kube(config.new_client_from_config(config_file=str(plane.kubeconfig_path)))
-        worker = InsightWorker(WorkerConfig.from_env(env), kube=kube, host="127.0.0.1")
-        task = asyncio.create_task(worker.run())
-        await asyncio.sleep(0.3)
-        quiet, spiking = [], []
-        async with aiohttp.ClientSession() as session:
-            for i in range(incidents):
-                series = {"labels": {"pod": f"p-{i}"}, "metric": "latency"}
-                for value, samples in ((0.1, quiet), (5.0, spiking)):
-                    record = {**series, "ts": 1_800_000_000 + i, "value": value}
-                    started = time.perf_counter()
-                    async with session.post(f"http://127.0.0.1:{port}/ingest", json=[record]) as response:
-                        assert response.status == 202
-                    samples.append(time.perf_counter() - started)
-        created = len(worker.dispatcher.created_names)
-        worker.stop()
-        await task
-        assert created == incidents, f"{created} AgentRuns for {incidents} incidents"
-        return quiet, spiking
-    finally:
-        plane.stop()
+    kubectl = ["kubectl", "--kubeconfig", str(plane.kubeconfig_path)]
+    port = free_port()
+    spec = {
+        "source": {"type": "http", "http": {"port": port}},
+        "detectors": [
+            {
+                "name": "spike",
+                "metric": "latency",
+                "method": "threshold",
+                "minSamples": 1,
+                "params": {"threshold": {"above": 1.0}},
+            }
+        ],
+        "triggers": [
+            {"name": "act", "detector": "spike", "maxConcurrent": 100, "agentRun": {"playbook": "scale-out"}}
+        ],
+    }
+    body = {
+        "apiVersion": "naksha.io/v1alpha1",
+        "kind": "InsightStream",
+        "metadata": {"name": "push"},
+        "spec": spec,
+    }
+    subprocess.run(
+        [*kubectl, "apply", "-n", "default", "-f", "-"],
+        input=json.dumps(body),
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    env = {
+        "NAKSHA_STREAM_NAME": "push",
+        "NAKSHA_STREAM_NAMESPACE": "default",
+        "NAKSHA_INSIGHT_SPEC": json.dumps(spec),
+        "NAKSHA_HTTP_PORT": str(port),
+        "HOSTNAME": "push-0",
+    }
+    kube = Kube(config.new_client_from_config(config_file=str(plane.kubeconfig_path)))
+    worker = InsightWorker(WorkerConfig.from_env(env), kube=kube, host="127.0.0.1")
+    task = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.3)
+    quiet, spiking = [], []
+    async with aiohttp.ClientSession() as session:
+        for i in range(incidents):
+            series = {"labels": {"pod": f"p-{i}"}, "metric": "latency"}
+            for value, samples in ((0.1, quiet), (5.0, spiking)):
+                record = {**series, "ts": 1_800_000_000 + i, "value": value}
+                started = time.perf_counter()
+                async with session.post(f"http://127.0.0.1:{port}/ingest", json=[record]) as response:
+                    assert response.status == 202
+                samples.append(time.perf_counter() - started)
+    created = len(worker.dispatcher.created_names)
+    worker.stop()
+    await task
+    assert created == incidents, f"{created} AgentRuns for {incidents} incidents"
+    return quiet, spiking
 
 
 async def profile_pipeline(count: int) -> str:
@@ -301,7 +331,8 @@ async def profile_pipeline(count: int) -> str:
 
 async def main(count: int, rounds: int, incidents: int) -> None:
     payloads = records(count)
-    tansu, redis_server = Tansu(), RedisServer()
+    tansu, redis_server, plane = Tansu(), RedisServer(), start_control_plane()
+    kube = Kube(config.new_client_from_config(config_file=str(plane.kubeconfig_path)))
     try:
         kafka: dict[str, list[float]] = {"floor": [], "worker": []}
         redis: dict[str, list[float]] = {"floor": [], "worker": []}
@@ -309,22 +340,27 @@ async def main(count: int, rounds: int, incidents: int) -> None:
             topic = f"bench-{uuid.uuid4().hex[:6]}"
             await kafka_produce(tansu.bootstrap, topic, payloads)
             kafka["floor"].append(await kafka_floor(tansu.bootstrap, topic, count))
-            kafka["worker"].append(await kafka_worker(tansu.bootstrap, topic, count))
+            kafka["worker"].append(await kafka_worker(tansu.bootstrap, topic, count, kube))
             stream = f"bench-{uuid.uuid4().hex[:6]}"
             await redis_fill(redis_server.url, stream, payloads)
             redis["floor"].append(await redis_floor(redis_server.url, stream, count))
             redis["worker"].append(await redis_worker(redis_server.url, stream, count))
+        quiet, spiking = await trigger_latency(incidents, plane)
     finally:
         tansu.stop()
         redis_server.stop()
+        plane.stop()
 
     print(f"One insight worker, {count:,} records per round, median of {rounds} rounds")
     print(f"{'source':>8} | {'worker rec/s':>12} | {'floor rec/s':>11} | ratio | target")
     for name, figures in (("kafka", kafka), ("redis", redis)):
         worker, floor = statistics.median(figures["worker"]), statistics.median(figures["floor"])
         print(f"{name:>8} | {worker:>12,.0f} | {floor:>11,.0f} | {worker / floor:5.2f} | >= 0.70")
-
-    quiet, spiking = await trigger_latency(incidents)
+    saves = TimedStore.saves
+    print(
+        f"Kafka checkpoints: {len(saves)} saved to the stream's ConfigMap, "
+        f"median {statistics.median(saves) * 1000:.1f} ms each (every 1 s, and at the end)"
+    )
     p = statistics.quantiles
     print(f"\nAnomaly -> AgentRun created (HTTP push, local control plane, {incidents} incidents)")
     print(f"{'request':>22} | {'p50 ms':>7} | {'p95 ms':>7}")

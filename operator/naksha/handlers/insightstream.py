@@ -23,9 +23,9 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> 
     write_result(body, patch, insightstream.reconcile, context)
 
 
-@kopf.timer(
-    GROUP, VERSION, INSIGHT_STREAM.plural, id="refresh", interval=REFRESH_SECONDS, idle=REFRESH_SECONDS
-)
+# No ``idle``: workers report every few seconds while records flow, and an idle timer would wait
+# for the reports to stop before folding them, leaving the totals stale under steady load.
+@kopf.timer(GROUP, VERSION, INSIGHT_STREAM.plural, id="refresh", interval=REFRESH_SECONDS)
 def refresh(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     context = ReconcileContext.from_body(INSIGHT_STREAM, body, kube=memo["kube"], settings=memo["config"])
     write_result(body, patch, insightstream.refresh, context, count=False)

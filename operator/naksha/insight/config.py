@@ -29,8 +29,10 @@ class WorkerConfig:
     spec: InsightStreamSpec
     http_port: int
     redis_url: str | None = None
-    # Test hook (crash tests only): seconds to hold a batch after its AgentRuns were created.
+    # Test hooks (crash tests only): seconds to hold a batch after its anomalies were detected and
+    # before their AgentRuns are created, or after they were created (before acknowledging).
     pause_after_trigger: float = 0.0
+    pause_before_trigger: float = 0.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -60,6 +62,7 @@ class WorkerConfig:
             http_port=int(port_text),
             redis_url=redis_url,
             pause_after_trigger=_seconds(env, "NAKSHA_INSIGHT_TEST_PAUSE_AFTER_TRIGGER"),
+            pause_before_trigger=_seconds(env, "NAKSHA_INSIGHT_TEST_PAUSE_BEFORE_TRIGGER"),
         )
 
     @property

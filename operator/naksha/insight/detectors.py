@@ -19,6 +19,11 @@ the records' own timestamps, so replaying a batch replays the same decisions.
 
 A ``DetectorBank`` routes records to the detectors whose metric and labels match and keeps at
 most ``max_series`` series per detector, evicting the least recently seen (counted in ``evicted``).
+
+Everything a detector remembers about a series is a ``SeriesState``, listed field by field in
+``SeriesState.FIELDS`` so ``insight.checkpoint`` can save and restore it across a worker restart
+(a new method adds its fields there). Each state also records the shard (Kafka partition, Redis
+consumer) its last record came from, so a worker saves and hands over state shard by shard.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from __future__ import annotations
 import datetime
 import math
 from collections import OrderedDict
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from naksha.insight.records import Labels, Record
 from naksha.models.common import parse_duration
@@ -35,6 +41,7 @@ from naksha.models.insightstream import Detector
 
 DEFAULT_MAX_SERIES = 10_000
 MIN_RATE_INTERVAL = 0.001
+NEVER: dict[str, float | None] = {"last_ts": None, "last_anomalous": -math.inf}  # saved as null
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +75,35 @@ class Anomaly:
 
 
 class SeriesState:
-    """What one detector remembers about one series: a handful of floats."""
+    """What one detector remembers about one series: a handful of floats, and where they came from.
 
-    __slots__ = ("count", "in_incident", "last_anomalous", "last_ts", "last_value", "mean", "variance")
+    ``count`` is the warm-up progress, ``mean``/``variance`` the EWMA baseline, ``last_ts``/
+    ``last_value`` the rate detector's previous sample, ``in_incident``/``last_anomalous`` the
+    hysteresis and cooldown. ``FIELDS`` names what a checkpoint saves, in order; ``shard`` is not
+    saved (a checkpoint is per shard already).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "count",
+        "in_incident",
+        "last_anomalous",
+        "last_ts",
+        "last_value",
+        "mean",
+        "shard",
+        "variance",
+    )
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "count",
+        "mean",
+        "variance",
+        "last_ts",
+        "last_value",
+        "in_incident",
+        "last_anomalous",
+    )
+
+    def __init__(self, shard: str = "") -> None:
         self.count = 0
         self.mean = 0.0
         self.variance = 0.0
@@ -80,6 +111,41 @@ class SeriesState:
         self.last_value = 0.0
         self.in_incident = False
         self.last_anomalous = -math.inf
+        self.shard = shard
+
+    def dump(self) -> list[Any]:
+        """The saved fields in ``FIELDS`` order; ``None`` stands for "never" (JSON has no infinity)."""
+        values: list[Any] = [getattr(self, name) for name in self.FIELDS]
+        return [None if isinstance(v, float) and math.isinf(v) else v for v in values]
+
+    @classmethod
+    def load(cls, names: Sequence[str], values: Sequence[Any], shard: str) -> SeriesState:
+        """A state from saved fields; fields the saver did not know keep their defaults.
+
+        Raises ``ValueError`` when a value has the wrong type, so a corrupt checkpoint is refused
+        whole rather than half restored.
+        """
+        if len(names) != len(values):
+            raise ValueError(f"{len(values)} values for {len(names)} fields")
+        state = cls(shard)
+        for name, value in zip(names, values, strict=True):
+            if name not in cls.FIELDS:
+                continue  # written by a newer version: ignored, the default stands
+            if name == "in_incident":
+                if not isinstance(value, bool):
+                    raise ValueError(f"{name} must be a boolean, not {value!r}")
+                state.in_incident = value
+            elif name == "count":
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise ValueError(f"{name} must be a count, not {value!r}")
+                state.count = value
+            elif value is None and name in NEVER:
+                setattr(state, name, NEVER[name])
+            elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                setattr(state, name, float(value))
+            else:
+                raise ValueError(f"{name} must be a finite number, not {value!r}")
+        return state
 
 
 class DetectorRunner:
@@ -102,6 +168,13 @@ class DetectorRunner:
         self.rate_window = parse_duration(params.rate.window) if params.rate else 0.0
         self.series: OrderedDict[Labels, SeriesState] = OrderedDict()
         self.evicted = 0
+        self.shard = ""  # the shard of the records being observed (set by the bank)
+
+    @property
+    def fingerprint(self) -> str:
+        """What saved state depends on: state saved under another method, metric or filter is not reused."""
+        labels = ",".join(f"{k}={v}" for k, v in self.required_labels)
+        return f"{self.method}|{self.metric}|{labels}"
 
     def matches(self, record: Record) -> bool:
         if record.metric != self.metric:
@@ -113,6 +186,7 @@ class DetectorRunner:
 
     def observe(self, record: Record) -> Anomaly | None:
         state = self._state(record.labels)
+        state.shard = self.shard
         score, anomalous = self._score(state, record)
         state.count += 1
         if not anomalous:
@@ -145,6 +219,26 @@ class DetectorRunner:
         else:
             self.series.move_to_end(labels)
         return state
+
+    def states(self, shards: Collection[str]) -> Iterator[tuple[Labels, SeriesState]]:
+        """The series whose last record came from one of ``shards``."""
+        return ((labels, s) for labels, s in self.series.items() if s.shard in shards)
+
+    def restore(self, labels: Labels, state: SeriesState) -> None:
+        """Take a saved state back. A series this worker already tracks keeps whichever state has
+        seen more samples (warm-up progress is what a restart must not lose)."""
+        current = self.series.get(labels)
+        if current is not None and current.count >= state.count:
+            return
+        self.series[labels] = state
+        if len(self.series) > self.max_series:
+            self.series.popitem(last=False)
+            self.evicted += 1
+
+    def forget(self, shards: Collection[str]) -> None:
+        """Drop the series of shards handed to another worker."""
+        for labels in [labels for labels, s in self.series.items() if s.shard in shards]:
+            del self.series[labels]
 
     def _score(self, state: SeriesState, record: Record) -> tuple[float, bool]:
         warm = state.count >= self.min_samples
@@ -200,6 +294,11 @@ class DetectorBank:
         self._by_metric: dict[str, list[DetectorRunner]] = {}
         for runner in self.runners:
             self._by_metric.setdefault(runner.metric, []).append(runner)
+
+    def set_shard(self, shard: str) -> None:
+        """Name the shard the next records come from (their series' state will say so)."""
+        for runner in self.runners:
+            runner.shard = shard
 
     def observe(self, record: Record) -> list[Anomaly]:
         runners = self._by_metric.get(record.metric)

@@ -45,21 +45,28 @@ class TriggerDispatcher:
         self.by_detector: dict[str, list[Trigger]] = {}
         for trigger in spec.triggers:
             self.by_detector.setdefault(trigger.detector, []).append(trigger)
-        self._last_fired: dict[tuple[str, Any], float] = {}
+        # Debounce memory, checkpointed with the shard whose records fired it:
+        # (trigger, series) -> (incident start, shard).
+        self.last_fired: dict[tuple[str, Any], tuple[float, str]] = {}
         self.created = 0
         self.created_names: list[str] = []
 
-    async def dispatch(self, anomalies: Iterable[Anomaly]) -> None:
+    async def dispatch(self, anomalies: Iterable[Anomaly], shard: str = "") -> int:
+        """Fire the triggers bound to each anomaly; returns how many of its incidents have their AgentRun
+        (created now, or found already there: a replay of a batch whose run was created before a crash)."""
+        started = 0
         for anomaly in anomalies:
             for trigger in self.by_detector.get(anomaly.detector, ()):
-                result = await self._fire(trigger, anomaly)
+                result = await self._fire(trigger, anomaly, shard)
                 self.metrics.agent_runs.labels(self.stream, trigger.name, result).inc()
+                started += result in ("created", "duplicate")
+        return started
 
-    async def _fire(self, trigger: Trigger, anomaly: Anomaly) -> str:
+    async def _fire(self, trigger: Trigger, anomaly: Anomaly, shard: str) -> str:
         debounce = parse_duration(trigger.debounce)
         series = (trigger.name, anomaly.series)
-        last = self._last_fired.get(series)
-        if last is not None and 0 <= anomaly.started_at - last < debounce:
+        last = self.last_fired.get(series)
+        if last is not None and 0 <= anomaly.started_at - last[0] < debounce:
             return "debounced"
         key = dedupe_key(self.namespace, self.stream, trigger.name, anomaly, debounce)
         try:
@@ -74,7 +81,7 @@ class TriggerDispatcher:
             return "throttled"
         else:
             result = await self._create(manifest)
-        self._remember(series, anomaly.started_at)
+        self._remember(series, anomaly.started_at, shard)
         return result
 
     async def _create(self, manifest: dict[str, Any]) -> str:
@@ -107,8 +114,8 @@ class TriggerDispatcher:
             if (run.get("status") or {}).get("phase") not in FINISHED_PHASES
         }
 
-    def _remember(self, series: tuple[str, Any], when: float) -> None:
-        self._last_fired[series] = when
-        if len(self._last_fired) > DEBOUNCE_MEMORY:
-            oldest = min(self._last_fired, key=self._last_fired.__getitem__)
-            del self._last_fired[oldest]
+    def _remember(self, series: tuple[str, Any], when: float, shard: str) -> None:
+        self.last_fired[series] = (when, shard)
+        if len(self.last_fired) > DEBOUNCE_MEMORY:
+            oldest = min(self.last_fired, key=lambda key: self.last_fired[key][0])
+            del self.last_fired[oldest]

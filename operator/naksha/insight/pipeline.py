@@ -1,10 +1,14 @@
 """The insight worker's pipeline: raw payloads → records → detectors → triggers, counted all the way.
 
-Sources hand it batches (``handle``) and HTTP push hands it request bodies (``ingest``). A
-payload may hold one record or an array of them; what cannot be parsed is counted by reason
-and dead-lettered when the stream says so, never raised. Parsing and detection are
-synchronous and in memory; only dead-lettering and AgentRun creation wait on I/O, and a batch
-is finished (so the source may acknowledge it) only after both are done.
+Sources hand it batches (``handle``, with the shard they came from) and HTTP push hands it
+request bodies (``ingest``). A payload may hold one record or an array of them; what cannot be
+parsed is counted by reason and dead-lettered when the stream says so, never raised. Parsing and
+detection are synchronous and in memory; only dead-lettering and AgentRun creation wait on I/O,
+and a batch is finished (so the source may checkpoint it) only after both are done.
+
+Counts are kept per shard in ``state`` (``insight.checkpoint.StateBook``) so they travel with
+the shard's checkpoint: ``ingested`` counts accepted records (rejected ones are counted apart,
+in ``rejected``), ``agentRuns`` the incidents whose AgentRun exists.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from naksha.insight.checkpoint import COUNTERS, StateBook
 from naksha.insight.detectors import Anomaly, DetectorBank
 from naksha.insight.dispatch import TriggerDispatcher
 from naksha.insight.http_api import IngestOutcome
@@ -37,6 +42,8 @@ class Pipeline:
         dead_letter: DeadLetter | None = None,
         max_items: int = 10_000,
         pause_after_trigger: float = 0.0,
+        pause_before_trigger: float = 0.0,
+        http_shard: str = "http",
     ) -> None:
         self.spec = spec
         self.stream = stream
@@ -45,29 +52,51 @@ class Pipeline:
         self.dead_letter = dead_letter
         self.max_items = max_items
         self.pause_after_trigger = pause_after_trigger
+        self.pause_before_trigger = pause_before_trigger
+        self.http_shard = http_shard
         self.bank = DetectorBank(spec.detectors)
+        self.state = StateBook(self.bank, dispatcher.last_fired)
         self.parser = RecordParser(spec.mapping, max_items=max_items)
-        self.ingested = 0
-        self.rejected = 0
-        self.dead_lettered = 0
-        self.anomalies = 0
+        # Report counts as of the last checkpoint (a pull source that checkpoints), or live ones.
+        self.report_committed = False
         self.last_anomaly: dict[str, dict[str, Any]] = {}
         self._evicted_seen = 0
 
-    async def handle(self, payloads: list[bytes]) -> None:
+    @property
+    def ingested(self) -> int:
+        return self._total("ingested")
+
+    @property
+    def rejected(self) -> int:
+        return self._total("rejected")
+
+    @property
+    def dead_lettered(self) -> int:
+        return self._total("deadLettered")
+
+    @property
+    def anomalies(self) -> int:
+        return self._total("anomalies")
+
+    def _total(self, counter: str) -> int:
+        return sum(counts[counter] for counts in self.state.counts.values())
+
+    async def handle(self, payloads: list[bytes], shard: str = "") -> None:
         """One batch from a pull source; returns once it is safe to acknowledge."""
-        await self._process(payloads)
+        await self._process(payloads, shard)
 
     async def ingest(self, body: bytes) -> IngestOutcome:
         """One HTTP push body: a record or an array of records."""
-        return await self._process([body])
+        return await self._process([body], self.http_shard)
 
-    async def _process(self, payloads: list[bytes]) -> IngestOutcome:
+    async def _process(self, payloads: list[bytes], shard: str) -> IngestOutcome:
         started = time.perf_counter()
         received_at = time.time()
         outcome = IngestOutcome()
         anomalies: list[Anomaly] = []
         rejects: list[bytes] = []
+        counts = self.state.counts_for(shard)
+        self.bank.set_shard(shard)
         observe = self.bank.observe
         result = ParseResult()
         parse_into = self.parser.parse_into
@@ -82,13 +111,17 @@ class Pipeline:
             outcome.rejected.append((rejection.index, rejection.reason))
             self.metrics.rejected.labels(self.stream, rejection.reason).inc()
             rejects.append(rejection.raw)
-        self._count(outcome, anomalies)
+        self._count(outcome, anomalies, counts)
         if rejects and self.dead_letter is not None:
             await self.dead_letter(rejects)
-            self.dead_lettered += len(rejects)
+            counts["deadLettered"] += len(rejects)
             self.metrics.dead_lettered.labels(self.stream).inc(len(rejects))
         if anomalies:
-            await self.dispatcher.dispatch(anomalies)
+            if self.pause_before_trigger:
+                # Test hook: the anomaly is detected and nothing is created yet.
+                logger.warning("pausing %.1fs after detecting, before triggering", self.pause_before_trigger)
+                await asyncio.sleep(self.pause_before_trigger)
+            counts["agentRuns"] += await self.dispatcher.dispatch(anomalies, shard)
             if self.pause_after_trigger:
                 # Test hook: hold the batch unacknowledged after its AgentRuns exist, so a crash
                 # test can kill the worker at the one moment a duplicate could be born.
@@ -99,12 +132,12 @@ class Pipeline:
         self.metrics.batch_seconds.labels(self.stream).observe(time.perf_counter() - started)
         return outcome
 
-    def _count(self, outcome: IngestOutcome, anomalies: list[Anomaly]) -> None:
-        self.ingested += outcome.accepted
-        self.rejected += len(outcome.rejected)
+    def _count(self, outcome: IngestOutcome, anomalies: list[Anomaly], counts: dict[str, int]) -> None:
+        counts["ingested"] += outcome.accepted
+        counts["rejected"] += len(outcome.rejected)
+        counts["anomalies"] += len(anomalies)
         self.metrics.ingested.labels(self.stream).inc(outcome.accepted)
         for anomaly in anomalies:
-            self.anomalies += 1
             self.metrics.anomalies.labels(self.stream, anomaly.detector).inc()
             self.last_anomaly[anomaly.detector] = anomaly.summary()
         evicted = self.bank.evicted
@@ -113,11 +146,11 @@ class Pipeline:
             self._evicted_seen = evicted
 
     def report(self) -> dict[str, Any]:
-        return {
-            "ingested": self.ingested,
-            "rejected": self.rejected,
-            "deadLettered": self.dead_lettered,
-            "anomalies": self.anomalies,
-            "lastAnomaly": dict(self.last_anomaly),
-            "detectors": self.bank.live_state(),
-        }
+        """Per-shard counts (what the operator folds into monotonic totals) and this worker's sums."""
+        shards = self.state.committed if self.report_committed else self.state.counts
+        report: dict[str, Any] = {"shards": {shard: dict(counts) for shard, counts in shards.items()}}
+        for counter in COUNTERS:
+            report[counter] = sum(counts[counter] for counts in shards.values())
+        report["lastAnomaly"] = dict(self.last_anomaly)
+        report["detectors"] = self.bank.live_state()
+        return report

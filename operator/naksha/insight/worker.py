@@ -2,7 +2,9 @@
 
 It serves ``/health``, ``/metrics`` (and ``/ingest`` for HTTP push streams), runs the pull
 source into the pipeline, reports into the stream's status, and on SIGTERM finishes the batch
-in flight, acknowledges it, writes a last report and exits 0.
+in flight, checkpoints and acknowledges it, writes a last report and exits 0. Pull sources
+checkpoint the detector state with what they acknowledge (``insight.checkpoint``); an HTTP push
+worker keeps its state in memory (nothing could replay what it was sent).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from typing import Any
 
 import prometheus_client
 from aiohttp import web
 
+from naksha.insight.checkpoint import StateBook
 from naksha.insight.config import WorkerConfig
 from naksha.insight.dispatch import TriggerDispatcher
 from naksha.insight.http_api import build_app
@@ -25,16 +29,26 @@ from naksha.insight.reporter import StatusReporter
 from naksha.insight.sources import PullSource
 from naksha.insight.sources.kafka import KafkaSource
 from naksha.insight.sources.redis_streams import RedisStreamSource
+from naksha.insight.state_store import ConfigMapStore
 from naksha.insight.telemetry import WorkerMetrics
 from naksha.kube import Kube
+from naksha.models.common import parse_duration
 
 logger = logging.getLogger(__name__)
 
 
-def build_source(config: WorkerConfig) -> PullSource | None:
+def build_source(config: WorkerConfig, state: StateBook, kube: Kube) -> PullSource | None:
     source = config.spec.source
+    interval = parse_duration(config.spec.checkpoint_interval)
     if source.kafka is not None:
-        return KafkaSource(source.kafka, client_id=config.worker, dead_letter_topic=config.dead_letter_target)
+        return KafkaSource(
+            source.kafka,
+            client_id=config.worker,
+            dead_letter_topic=config.dead_letter_target,
+            state=state,
+            store=ConfigMapStore(kube, namespace=config.namespace, stream=config.stream),
+            checkpoint_seconds=interval,
+        )
     if source.redis is not None:
         assert config.redis_url is not None
         return RedisStreamSource(
@@ -42,6 +56,8 @@ def build_source(config: WorkerConfig) -> PullSource | None:
             url=config.redis_url,
             consumer=config.worker,
             dead_letter_stream=config.dead_letter_target,
+            state=state,
+            checkpoint_seconds=interval,
         )
     return None
 
@@ -54,7 +70,6 @@ class InsightWorker:
         self.kube = kube or Kube()
         self.host = host
         self.metrics = WorkerMetrics(config.stream)
-        self.source = build_source(config)
         self.dispatcher = TriggerDispatcher(
             config.spec,
             namespace=config.namespace,
@@ -67,10 +82,16 @@ class InsightWorker:
             stream=config.stream,
             metrics=self.metrics,
             dispatcher=self.dispatcher,
-            dead_letter=self.source.dead_letter if self.source is not None else None,
             max_items=config.max_items_per_payload,
             pause_after_trigger=config.pause_after_trigger,
+            pause_before_trigger=config.pause_before_trigger,
+            # Each HTTP worker process counts under its own shard: nothing carries its counts over.
+            http_shard=f"http/{config.worker}/{int(time.time() * 1000)}",
         )
+        self.source = build_source(config, self.pipeline.state, self.kube)
+        if self.source is not None:
+            self.pipeline.dead_letter = self.source.dead_letter
+            self.pipeline.report_committed = True
         self.reporter = StatusReporter(
             self.kube,
             namespace=config.namespace,
@@ -83,7 +104,10 @@ class InsightWorker:
 
     def snapshot(self) -> dict[str, Any]:
         report = self.pipeline.report()
-        report["agentRunsCreated"] = self.dispatcher.created
+        # Shards that end with this pod (Redis consumers, HTTP processes) are retired by the
+        # operator once the pod is gone; Kafka partitions live on with their next reader.
+        report["shardsEndWithPod"] = self.source.pod_bound if self.source is not None else True
+        report["checkpointError"] = self.pipeline.state.last_error
         report["lag"] = self.source.lag() if self.source is not None else None
         report["sourceError"] = self.source.error if self.source is not None else None
         return report
@@ -114,7 +138,9 @@ class InsightWorker:
         await site.start()
         self.port = _bound_port(runner) or self.config.http_port
         logger.info("insight worker %s serving on :%d", self.config.worker, self.port)
-        reporting = asyncio.create_task(self.reporter.run(self.stopping), name="report")
+        # The last report follows the source's last checkpoint, so it carries the final counts.
+        consumed = asyncio.Event()
+        reporting = asyncio.create_task(self.reporter.run(consumed), name="report")
         consuming = None
         if self.source is not None:
             consuming = asyncio.create_task(self.source.run(self.pipeline.handle), name="consume")
@@ -131,6 +157,7 @@ class InsightWorker:
             if consuming is not None and not consuming.done():
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(consuming, timeout=30)
+            consumed.set()
             await reporting
             if self.source is not None:
                 await self.source.close()

@@ -161,6 +161,14 @@ class InsightStreamSpec(NakshaModel):
     triggers: list[Trigger] = Field(default_factory=list, max_length=256)
     replicas: int = Field(default=1, ge=0, le=100)
     dead_letter: DeadLetter = Field(default_factory=DeadLetter)
+    checkpoint_interval: Duration = Field(
+        default="1s",
+        description=(
+            "How often a worker saves its detector state together with the source position it "
+            "matches (Kafka, Redis); records are acknowledged only then, so a crash replays at most "
+            "this much."
+        ),
+    )
     resources: FreeForm = Field(default_factory=dict, description="Worker container resources.")
 
     @model_validator(mode="after")

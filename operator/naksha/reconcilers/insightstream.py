@@ -6,13 +6,21 @@ deleting it removes them); observe the Deployment's readiness; fold the workers'
 own reports (``status.workers.<pod>``, each worker patching only its own entry) into totals,
 the last anomaly per detector, and a ``Degraded`` condition when a worker cannot reach its
 source.
+
+The counters a user reads never go back. Workers report counts per shard (a Kafka partition,
+a Redis consumer, an HTTP worker process), as of the shard's last checkpoint, so a record
+replayed after a crash is counted once. The operator keeps the highest count seen per shard in
+``status.shards``; a shard that ends with its pod (Redis consumer, HTTP process) is folded into
+``status.retired`` once that pod is gone. The totals are ``retired`` plus every shard.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
+from naksha.insight.checkpoint import COUNTERS
 from naksha.kube import KubeError, resource_for
 from naksha.models.conditions import ConditionType
 from naksha.models.insightstream import InsightStreamSpec
@@ -33,6 +41,7 @@ PHASE_RUNNING = "Running"
 PHASE_PROGRESSING = "Progressing"
 PHASE_DEGRADED = "Degraded"
 PHASE_SCALED_DOWN = "ScaledDown"
+RETIRED_MEMORY = 256
 
 
 def ensure_workers(context: ReconcileContext) -> None:
@@ -97,40 +106,102 @@ def observe_workers(context: ReconcileContext) -> None:
 
 
 def summarize_reports(context: ReconcileContext) -> None:
-    reports: Mapping[str, Any] = context.old_status.get("workers") or {}
+    reports: Mapping[str, Any] = {
+        pod: report
+        for pod, report in (context.old_status.get("workers") or {}).items()
+        if isinstance(report, Mapping)
+    }
     live = _live_pods(context)
     stale = [pod for pod in reports if live is not None and pod not in live]
-    current = {
-        pod: report for pod, report in reports.items() if pod not in stale and isinstance(report, Mapping)
-    }
+    current = {pod: report for pod, report in reports.items() if pod not in stale}
     if stale:
         # A merge patch removes a key only when it is explicitly null.
         context.extra_status["workers"] = dict.fromkeys(stale)
-    totals = summarize(current.values())
-    context.extra_status.update(totals)
-    errors = sorted({str(r["sourceError"]) for r in current.values() if r.get("sourceError")})
-    if errors:
-        message = "; ".join(errors)
-        context.phase = PHASE_DEGRADED
-        context.set_condition(ConditionType.DEGRADED, "True", "SourceUnreachable", message)
-        if context.condition_changed(ConditionType.DEGRADED):
-            context.event("Warning", "SourceUnreachable", message)
-    else:
-        context.clear_condition(ConditionType.DEGRADED)
+    previous = context.old_status.get("shards") or {}
+    # Stale reports are folded too: a departed pod's last counts must not be lost.
+    folded = fold_counts(
+        previous,
+        context.old_status.get("retired") or {},
+        list(context.old_status.get("retiredShards") or []),
+        reports,
+        live,
+    )
+    shards, retired = folded.shards, folded.retired
+    context.extra_status["shards"] = {**dict.fromkeys(set(previous) - set(shards)), **shards}
+    context.extra_status["retired"] = retired
+    context.extra_status["retiredShards"] = folded.retired_shards
+    context.extra_status.update(summarize(current.values()))
+    for counter in COUNTERS:
+        context.extra_status[counter] = retired[counter] + sum(entry[counter] for entry in shards.values())
+    for key, reason in (("sourceError", "SourceUnreachable"), ("checkpointError", "CheckpointFailing")):
+        errors = sorted({str(r[key]) for r in current.values() if r.get(key)})
+        if errors:
+            message = "; ".join(errors)
+            context.phase = PHASE_DEGRADED
+            context.set_condition(ConditionType.DEGRADED, "True", reason, message)
+            if context.condition_changed(ConditionType.DEGRADED):
+                context.event("Warning", reason, message)
+            return
+    context.clear_condition(ConditionType.DEGRADED)
+
+
+@dataclass
+class FoldedCounts:
+    shards: dict[str, dict[str, Any]]  # shard -> counters (and "pod" when it ends with its pod)
+    retired: dict[str, int]  # counts of shards whose pod is gone
+    retired_shards: list[str]  # the most recently retired shards, never counted again
+
+
+def fold_counts(
+    previous: Mapping[str, Any],
+    retired: Mapping[str, Any],
+    retired_shards: list[str],
+    reports: Mapping[str, Mapping[str, Any]],
+    live: set[str] | None,
+) -> FoldedCounts:
+    """The shards' counts after these reports (the highest seen, per shard and counter), and the
+    retired totals after folding in the shards whose pod is gone (``live`` None: unknown, keep all).
+
+    A retired shard's name is remembered (the last ``RETIRED_MEMORY``) so a late report from its
+    worker cannot count it twice."""
+    gone = set(retired_shards)
+    shards: dict[str, dict[str, Any]] = {
+        shard: {**dict(entry), **{c: _count(entry, c) for c in COUNTERS}}
+        for shard, entry in previous.items()
+        if isinstance(entry, Mapping)
+    }
+    for pod, report in reports.items():
+        bound = bool(report.get("shardsEndWithPod"))
+        for shard, counts in (report.get("shards") or {}).items():
+            if not isinstance(counts, Mapping) or shard in gone:
+                continue
+            entry = shards.setdefault(shard, {c: 0 for c in COUNTERS})
+            for counter in COUNTERS:
+                entry[counter] = max(entry[counter], _count(counts, counter))
+            if bound:
+                entry["pod"] = pod
+    folded = {counter: _count(retired, counter) for counter in COUNTERS}
+    if live is not None:
+        for shard in [s for s, entry in shards.items() if entry.get("pod") and entry["pod"] not in live]:
+            entry = shards.pop(shard)
+            for counter in COUNTERS:
+                folded[counter] += entry[counter]
+            retired_shards.append(shard)
+    return FoldedCounts(shards, folded, retired_shards[-RETIRED_MEMORY:])
+
+
+def _count(counts: Mapping[str, Any], counter: str) -> int:
+    value = counts.get(counter)
+    return value if isinstance(value, int) and value > 0 else 0
 
 
 def summarize(reports: Any) -> dict[str, Any]:
-    """Totals across worker reports: counts and series in incident summed, lag the worst, newest anomalies."""
-    totals: dict[str, Any] = {"ingested": 0, "rejected": 0, "deadLettered": 0, "anomalies": 0, "agentRuns": 0}
+    """Across live worker reports: series in incident summed, lag the worst, the newest anomalies."""
+    totals: dict[str, Any] = {}
     lags: list[float] = []
     last: dict[str, dict[str, Any]] = {}
     live: dict[str, dict[str, int]] = {}
     for report in reports:
-        totals["ingested"] += int(report.get("ingested") or 0)
-        totals["rejected"] += int(report.get("rejected") or 0)
-        totals["deadLettered"] += int(report.get("deadLettered") or 0)
-        totals["anomalies"] += int(report.get("anomalies") or 0)
-        totals["agentRuns"] += int(report.get("agentRunsCreated") or 0)
         if report.get("lag") is not None:
             lags.append(float(report["lag"]))
         for detector, state in (report.get("detectors") or {}).items():

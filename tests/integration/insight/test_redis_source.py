@@ -35,7 +35,7 @@ async def add(url: str, stream: str, count: int, start: int = 0) -> None:
 async def consume_until(source: RedisStreamSource, wanted: int) -> list[int]:
     seen: list[int] = []
 
-    async def handle(payloads: list[bytes]) -> None:
+    async def handle(payloads: list[bytes], shard: str) -> None:
         seen.extend(json.loads(p)["value"] for p in payloads)
         if len(seen) >= wanted:
             source.stop()
@@ -63,7 +63,7 @@ async def test_entries_are_read_by_the_group_and_acknowledged(redis_broker, stre
 async def test_a_failed_batch_stays_pending_and_its_consumer_rereads_it_on_restart(redis_broker, stream):
     await add(redis_broker.url, stream, 10)
 
-    async def fail(payloads: list[bytes]) -> None:
+    async def fail(payloads: list[bytes], shard: str) -> None:
         raise RuntimeError("the pipeline failed mid-batch")
 
     with pytest.raises(RuntimeError):
@@ -77,7 +77,7 @@ async def test_a_failed_batch_stays_pending_and_its_consumer_rereads_it_on_resta
 async def test_entries_left_pending_by_a_dead_consumer_are_claimed_by_another(redis_broker, stream):
     await add(redis_broker.url, stream, 10)
 
-    async def die(payloads: list[bytes]) -> None:
+    async def die(payloads: list[bytes], shard: str) -> None:
         raise RuntimeError("the worker died")
 
     with pytest.raises(RuntimeError):

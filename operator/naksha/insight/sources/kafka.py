@@ -1,9 +1,13 @@
-"""Kafka source: a consumer group with explicit commits after each processed batch.
+"""Kafka source: a consumer group whose offsets move only with a checkpoint of the worker's state.
 
 ``auto_offset_reset="earliest"`` so a new group reads what was produced before it joined, and
-auto-commit is off: offsets move only once the pipeline has finished a batch, so a crash
-replays at most the batch in flight. Stopping lets the current batch finish and commit.
-TLS and SASL come from the files and variables the operator mounts (``workloads.insight``).
+auto-commit is off. Each partition is a shard of the worker's state. Every ``checkpointInterval``
+(and when partitions are revoked, and on stop) the worker saves each partition's state with the
+offset it matches (``insight.state_store``), then commits those offsets; on assignment it
+restores the saved state and seeks to the saved offset, which wins over the committed one (the
+two differ only after a crash between saving and committing, or when no checkpoint exists). A
+crash thus replays exactly the records the saved state has not seen. TLS and SASL come from the
+files and variables the operator mounts (``workloads.insight``).
 """
 
 from __future__ import annotations
@@ -12,13 +16,17 @@ import asyncio
 import logging
 import os
 import ssl
+import time
 from collections.abc import Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from naksha.insight.sources import BatchHandler, sleep_unless
+from naksha.errors import RetryableError
+from naksha.insight.checkpoint import StateBook, encode
+from naksha.insight.sources import BatchHandler, ShardStore, sleep_unless
+from naksha.kube import KubeError
 from naksha.models.common import parse_duration
 from naksha.models.insightstream import KafkaSource as KafkaSpec
 
@@ -50,6 +58,8 @@ def security_options(env: Mapping[str, str], spec: KafkaSpec) -> dict[str, Any]:
 
 
 class KafkaSource:
+    pod_bound = False  # a partition's shard outlives the worker that reads it
+
     def __init__(
         self,
         spec: KafkaSpec,
@@ -57,6 +67,9 @@ class KafkaSource:
         client_id: str,
         dead_letter_topic: str | None = None,
         env: Mapping[str, str] | None = None,
+        state: StateBook | None = None,
+        store: ShardStore | None = None,
+        checkpoint_seconds: float = 1.0,
     ) -> None:
         self.spec = spec
         self.error: str | None = None
@@ -67,6 +80,20 @@ class KafkaSource:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._lag: float | None = None
+        self._state = state if store is not None else None
+        self._store = store
+        self._interval = checkpoint_seconds
+        self._uncommitted: dict[TopicPartition, int] = {}  # next offset, per partition handled since
+        self._owned: set[TopicPartition] = set()
+        self._lock = asyncio.Lock()  # a checkpoint never sees half a batch
+        # Bumped by every revocation and assignment: a batch fetched before one is stale (its
+        # partitions were handed over, or are about to be repositioned) and is dropped.
+        self._epoch = 0
+        self._to_position: set[TopicPartition] = set()  # assigned, not yet restored and positioned
+        self.checkpoints = 0
+
+    def shard(self, partition: TopicPartition) -> str:
+        return f"kafka/{self.spec.group}/{partition.topic}/{partition.partition}"
 
     async def run(self, handle: BatchHandler) -> None:
         delay = 0.5
@@ -84,7 +111,6 @@ class KafkaSource:
     async def _consume(self, handle: BatchHandler) -> None:
         session_ms = int(parse_duration(self.spec.session_timeout) * 1000)
         consumer = AIOKafkaConsumer(
-            self.spec.topic,
             bootstrap_servers=self.spec.bootstrap_servers,
             group_id=self.spec.group,
             client_id=self._client_id,
@@ -95,19 +121,118 @@ class KafkaSource:
             heartbeat_interval_ms=max(100, session_ms // 3 - 1),
             **self._options,
         )
+        consumer.subscribe([self.spec.topic], listener=_Rebalance(self, consumer))
         self._consumer = consumer
         await consumer.start()
         self.error = None
+        clean = False
         try:
+            due = time.monotonic() + self._interval
             while not self._stopping.is_set():
+                epoch = self._epoch
                 batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=self.spec.max_batch)
-                payloads = [m.value for messages in batches.values() for m in messages if m.value is not None]
-                if payloads:
-                    await handle(payloads)
-                    await consumer.commit()
+                async with self._lock:
+                    if self._to_position:
+                        # Here, not in the listener: the batch in hand was fetched from positions
+                        # aiokafka chose, and the next one comes from the restored positions.
+                        await self._position(consumer)
+                        continue
+                    if self._epoch != epoch:
+                        continue  # fetched from partitions revoked meanwhile
+                    for partition, messages in batches.items():
+                        payloads = [m.value for m in messages if m.value is not None]
+                        if payloads:
+                            await handle(payloads, self.shard(partition))
+                        if messages:
+                            self._uncommitted[partition] = messages[-1].offset + 1
+                if time.monotonic() >= due:
+                    due = time.monotonic() + self._interval
+                    async with self._lock:
+                        await self._checkpoint(consumer, set(self._uncommitted))
                 self._lag = await self._measure_lag(consumer)
+            clean = True
         finally:
+            if clean:
+                async with self._lock:
+                    await self._checkpoint(consumer, set(self._uncommitted))
+            # What this consumer handled past its last checkpoint is read again by the next one,
+            # so its state is dropped too: the next assignment restores the saved state.
+            self._drop(set(self._owned))
             await self._close_consumer()
+
+    async def _checkpoint(self, consumer: AIOKafkaConsumer, partitions: set[TopicPartition]) -> bool:
+        """Save the partitions' state with their offsets, then commit them (hold ``_lock``)."""
+        offsets = {p: self._uncommitted[p] for p in partitions if p in self._uncommitted}
+        if not offsets:
+            return True
+        checkpoints = []
+        if self._state is not None and self._store is not None:
+            checkpoints = [self._state.snapshot(self.shard(p), {"offset": o}) for p, o in offsets.items()]
+            blobs = {checkpoint.shard: encode(checkpoint) for checkpoint in checkpoints}
+            try:
+                await asyncio.to_thread(self._store.save, blobs)
+            except (KubeError, RetryableError, ValueError) as error:
+                # Nothing is committed: the records stay in Kafka until a checkpoint covers them.
+                self._state.last_error = f"saving the checkpoint failed: {error}"
+                logger.error("%s", self._state.last_error)
+                return False
+        await consumer.commit(offsets)
+        if self._state is not None:
+            self._state.saved(checkpoints)
+        for partition in offsets:
+            del self._uncommitted[partition]
+        self.checkpoints += 1
+        return True
+
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
+        async with self._lock:
+            self._epoch += 1
+            self._owned |= partitions
+            self._to_position |= partitions
+
+    async def _position(self, consumer: AIOKafkaConsumer) -> None:
+        """Restore the newly assigned partitions' saved state and position each one explicitly: at
+        its checkpoint's offset, else the group's committed offset, else the beginning (hold
+        ``_lock``)."""
+        partitions = self._to_position & consumer.assignment()
+        self._to_position.clear()
+        blobs: dict[str, bytes] = {}
+        if self._state is not None and self._store is not None:
+            try:
+                blobs = await asyncio.to_thread(self._store.load, [self.shard(p) for p in partitions])
+            except (KubeError, RetryableError) as error:
+                # Consuming without the saved state could miss an incident: reconnect and retry.
+                raise KafkaStateUnavailable(f"loading the checkpoint failed: {error}") from error
+        for partition in partitions:
+            blob = blobs.get(self.shard(partition))
+            checkpoint = None
+            if blob is not None and self._state is not None:
+                checkpoint = self._state.restore_saved(self.shard(partition), blob)
+            if checkpoint is not None:
+                consumer.seek(partition, int(checkpoint.position["offset"]))
+                self._state.saved([checkpoint])  # type: ignore[union-attr]  # its counts, as saved
+            elif (committed := await consumer.committed(partition)) is not None:
+                consumer.seek(partition, committed)
+            else:
+                await consumer.seek_to_beginning(partition)
+
+    async def revoked(self, consumer: AIOKafkaConsumer, partitions: set[TopicPartition]) -> None:
+        async with self._lock:
+            self._epoch += 1
+            self._to_position -= partitions
+            if partitions:
+                try:
+                    await self._checkpoint(consumer, partitions)
+                except KafkaError as error:
+                    logger.warning("committing revoked partitions failed (%s); they are read again", error)
+            self._drop(partitions)
+
+    def _drop(self, partitions: set[TopicPartition]) -> None:
+        self._owned -= partitions
+        for partition in partitions:
+            self._uncommitted.pop(partition, None)
+        if self._state is not None:
+            self._state.forget(self.shard(p) for p in partitions)
 
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> float | None:
         """Records behind the partitions' high watermarks (known from the last fetch, no extra request)."""
@@ -161,3 +286,22 @@ class KafkaSource:
                 await consumer.stop()
             except KafkaError as error:
                 logger.warning("stopping the kafka consumer: %s", error)
+
+
+class KafkaStateUnavailable(KafkaError):  # type: ignore[misc]  # aiokafka's errors are untyped
+    """The saved state of assigned partitions could not be read; consuming without it is unsafe
+    (a KafkaError, so the source reconnects and the next assignment tries again)."""
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands partitions' state over at a rebalance: checkpoint on revoke, restore and seek on assign."""
+
+    def __init__(self, source: KafkaSource, consumer: AIOKafkaConsumer) -> None:
+        self.source = source
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.source.revoked(self.consumer, set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.source.assigned(set(assigned))

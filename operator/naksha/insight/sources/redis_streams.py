@@ -1,8 +1,18 @@
-"""Redis Streams source: a consumer group read with XREADGROUP, acknowledged with XACK after processing.
+"""Redis Streams source: XREADGROUP, and XACK in one transaction with a checkpoint of the state.
 
-On start the consumer first re-reads its own pending entries (a restart with the same name),
-and every ``claimIdle / 2`` it takes over entries another consumer left pending longer than
-``claimIdle`` (a worker that died mid-batch) with XAUTOCLAIM. An entry's payload is its
+Each consumer (one per worker, named after its pod) is a shard of the stream's state. Every
+``checkpointInterval`` the worker, in one MULTI/EXEC, writes its state into the hash
+``naksha:insight-state:<group>:<stream>`` (field: the consumer), adds what it counted since into
+the stream's totals (``naksha:insight-counts:<group>:<stream>``) and acknowledges the entries
+that state has seen: the saved state and the totals always describe exactly the acknowledged
+entries, whichever worker counted them, so the totals need nothing from a departed worker.
+
+On start the consumer restores its state and re-reads its own pending entries (a restart with
+the same name: exactly what the state has not seen). Every ``claimIdle / 2`` it adopts the state
+of consumers that left (deleted at a clean stop) or went silent longer than ``claimIdle`` (in the
+same transaction that removes it), and takes over entries pending longer than ``claimIdle``
+(XPENDING, XCLAIM), adopting their owner's state first: a departed worker's state and its
+unfinished entries move on together. An entry's payload is its
 ``data`` (or ``record``) field; an entry without one is taken as a flat record of its fields.
 """
 
@@ -15,8 +25,9 @@ import time
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError, ResponseError, WatchError
 
+from naksha.insight.checkpoint import COUNTERS, ShardCheckpoint, StateBook, encode
 from naksha.insight.sources import BatchHandler, sleep_unless
 from naksha.models.common import parse_duration
 from naksha.models.insightstream import RedisSource as RedisSpec
@@ -37,9 +48,26 @@ def entry_payload(fields: dict[bytes, bytes]) -> bytes:
     return json.dumps(flat).encode()
 
 
+def state_key(stream: str, group: str) -> str:
+    return f"naksha:insight-state:{group}:{stream}"
+
+
+def counts_key(stream: str, group: str) -> str:
+    return f"naksha:insight-counts:{group}:{stream}"
+
+
 class RedisStreamSource:
+    pod_bound = False  # the reported shard is the stream's totals, kept in Redis
+
     def __init__(
-        self, spec: RedisSpec, *, url: str, consumer: str, dead_letter_stream: str | None = None
+        self,
+        spec: RedisSpec,
+        *,
+        url: str,
+        consumer: str,
+        dead_letter_stream: str | None = None,
+        state: StateBook | None = None,
+        checkpoint_seconds: float = 1.0,
     ) -> None:
         self.spec = spec
         self.error: str | None = None
@@ -50,7 +78,17 @@ class RedisStreamSource:
         self._stopping = asyncio.Event()
         self._client: aioredis.Redis | None = None
         self._lag: float | None = None
+        self._state = state
+        self._interval = checkpoint_seconds
+        self._key = state_key(spec.stream, spec.group)
+        self._counts_key = counts_key(spec.stream, spec.group)
+        self._unacked: list[bytes] = []  # entries handled since the last checkpoint
+        self._flushed: dict[str, int] = {}  # this consumer's counts already added to the totals
+        self.shard = f"redis/{spec.group}/{consumer}"
+        self.totals_shard = f"redis/{spec.group}/{spec.stream}"
         self.claimed = 0
+        self.adopted = 0
+        self.checkpoints = 0
 
     async def run(self, handle: BatchHandler) -> None:
         delay = 0.5
@@ -61,6 +99,11 @@ class RedisStreamSource:
             except (RedisError, OSError) as error:
                 self.error = f"redis stream {self.spec.stream}: {error}"
                 logger.warning("%s; retrying in %.1fs", self.error, delay)
+                # Entries handled since the last checkpoint are still pending and will be read
+                # again: forget their effect by going back to the saved state.
+                self._unacked.clear()
+                if self._state is not None:
+                    self._state.forget([self.shard])
                 await sleep_unless(self._stopping, delay)
                 delay = min(delay * 2, RETRY_CAP_SECONDS)
 
@@ -72,19 +115,118 @@ class RedisStreamSource:
             if "BUSYGROUP" not in str(error):
                 raise
         self.error = None
+        if self._state is not None:
+            saved = await client.hget(self._key, self._consumer)
+            if saved is not None:
+                self._state.restore_saved(self.shard, _bytes(saved))
+            self._flushed = dict(self._state.counts_for(self.shard))
+            self._report_totals(await client.hgetall(self._counts_key))
         # Our own pending entries first: this consumer may be a restart of one that died mid-batch.
-        await self._process(handle, await self._read("0"))
+        cursor = "0"
+        while entries := await self._read(cursor):
+            await self._process(handle, entries)
+            cursor = _text(entries[-1][0])
         next_claim = 0.0
+        due = time.monotonic() + self._interval
         while not self._stopping.is_set():
             if time.monotonic() >= next_claim:
                 next_claim = time.monotonic() + self._claim_idle_ms / 2000
+                await self._checkpoint()  # our own entries acknowledged before anything is claimed
+                await self._adopt_departed()
                 await self._claim(handle)
             await self._process(handle, await self._read(">"))
+            if time.monotonic() >= due:
+                due = time.monotonic() + self._interval
+                await self._checkpoint()
             self._lag = await self._measure_lag(client)
+        if await self._checkpoint() and self._state is not None and not await self._own_pending(client):
+            # A clean stop with nothing pending: leaving the group lets a successor adopt the
+            # state at once instead of after claimIdle (deleting a consumer drops its pending
+            # entries, hence the check).
+            await client.xgroup_delconsumer(self.spec.stream, self.spec.group, self._consumer)
+
+    async def _own_pending(self, client: aioredis.Redis) -> bool:
+        pending = await client.xpending_range(
+            self.spec.stream, self.spec.group, min="-", max="+", count=1, consumername=self._consumer
+        )
+        return bool(pending)
+
+    async def _checkpoint(self, adopt: tuple[str, ShardCheckpoint] | None = None) -> bool:
+        """Save the state and acknowledge the entries it has seen, atomically; ``adopt`` also removes
+        a departed consumer's saved state (already merged into ours) in the same transaction."""
+        if not self._unacked and adopt is None:
+            return True  # nothing handled since the last checkpoint: the saved state is current
+        client = self._connect()
+        async with client.pipeline(transaction=True) as pipe:
+            if adopt is not None:
+                await pipe.watch(self._key)
+                if await pipe.hget(self._key, adopt[0]) is None:
+                    return False  # adopted by another worker meanwhile
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.hdel(self._key, adopt[0])
+            if self._unacked:
+                pipe.xack(self.spec.stream, self.spec.group, *self._unacked)
+            snapshot = None
+            if self._state is not None:
+                snapshot = self._state.snapshot(self.shard, {})
+                pipe.hset(self._key, self._consumer, encode(snapshot))
+                for counter, value in snapshot.counts.items():
+                    pipe.hincrby(self._counts_key, counter, value - self._flushed.get(counter, 0))
+                pipe.hgetall(self._counts_key)
+            try:
+                replies = await pipe.execute()
+            except WatchError:
+                return False
+        self._unacked.clear()
+        if snapshot is not None:
+            self._flushed = dict(snapshot.counts)
+            self._report_totals(replies[-1])
+        self.checkpoints += 1
+        return True
+
+    def _report_totals(self, totals: dict[Any, Any]) -> None:
+        """The stream's totals (as of this checkpoint) are what this worker reports."""
+        assert self._state is not None
+        counts = {_text(name): int(value) for name, value in totals.items()}
+        self._state.committed = {self.totals_shard: {c: counts.get(c, 0) for c in COUNTERS}}
+
+    async def _adopt_departed(self) -> None:
+        """Merge in the saved state of consumers that left the group or stopped reading."""
+        if self._state is None:
+            return
+        client = self._connect()
+        owners = [_text(field) for field in await client.hkeys(self._key)]
+        others = [owner for owner in owners if owner != self._consumer]
+        if not others:
+            return
+        idle = {
+            _text(c.get("name")): int(c.get("idle") or 0)
+            for c in await client.xinfo_consumers(self.spec.stream, self.spec.group)
+        }
+        for owner in others:
+            if owner not in idle or idle[owner] >= self._claim_idle_ms:
+                await self._adopt(owner)
+
+    async def _adopt(self, owner: str) -> None:
+        """Merge a departed consumer's saved state into ours, and save ours without its, atomically."""
+        if self._state is None or owner == self._consumer:
+            return
+        blob = await self._connect().hget(self._key, owner)
+        if blob is None:
+            return
+        departed = f"redis/{self.spec.group}/{owner}"
+        adopted = self._state.restore_saved(departed, _bytes(blob), into=self.shard)
+        if adopted is None:
+            return  # unusable: logged, left in place for a person to look at, never merged
+        # If another worker adopted it meanwhile, both now hold the series: harmless, since
+        # AgentRun names are deterministic.
+        if await self._checkpoint(adopt=(owner, adopted)):
+            self.adopted += 1
+            logger.info("adopted the detector state of departed consumer %s", owner)
 
     async def _read(self, start: str) -> list[Entry]:
         client = self._connect()
-        block = None if start == "0" else BLOCK_MS
+        block = None if start != ">" else BLOCK_MS
         response: Any = await client.xreadgroup(
             self.spec.group, self._consumer, {self.spec.stream: start}, count=self.spec.max_batch, block=block
         )
@@ -94,28 +236,39 @@ class RedisStreamSource:
         return entries
 
     async def _claim(self, handle: BatchHandler) -> None:
+        """Take over entries other consumers left pending longer than ``claimIdle``, after adopting
+        their owner's saved state (the state that has seen the entries before them)."""
         client = self._connect()
-        cursor = "0-0"
         while not self._stopping.is_set():
-            reply = await client.xautoclaim(
+            pending: Any = await client.xpending_range(
                 self.spec.stream,
                 self.spec.group,
-                self._consumer,
-                self._claim_idle_ms,
-                start_id=cursor,
+                min="-",
+                max="+",
                 count=self.spec.max_batch,
+                idle=self._claim_idle_ms,
             )
-            cursor, entries = reply[0], [(i, f) for i, f in reply[1] if f is not None]
-            self.claimed += len(entries)
-            await self._process(handle, entries)
-            if cursor in (b"0-0", "0-0"):
+            by_owner: dict[str, list[Any]] = {}
+            for entry in pending:
+                owner = _text(entry["consumer"])
+                if owner != self._consumer:
+                    by_owner.setdefault(owner, []).append(entry["message_id"])
+            for owner, ids in by_owner.items():
+                await self._adopt(owner)
+                claimed: Any = await client.xclaim(
+                    self.spec.stream, self.spec.group, self._consumer, self._claim_idle_ms, ids
+                )
+                entries = [(i, f) for i, f in claimed if f is not None]  # deleted entries are dropped
+                self.claimed += len(entries)
+                await self._process(handle, entries)
+            if not by_owner or len(pending) < self.spec.max_batch:
                 return
 
     async def _process(self, handle: BatchHandler, entries: list[Entry]) -> None:
         if not entries:
             return
-        await handle([entry_payload(fields) for _, fields in entries])
-        await self._connect().xack(self.spec.stream, self.spec.group, *(entry_id for entry_id, _ in entries))
+        await handle([entry_payload(fields) for _, fields in entries], self.shard)
+        self._unacked.extend(entry_id for entry_id, _ in entries)
 
     async def _measure_lag(self, client: aioredis.Redis) -> float | None:
         for group in await client.xinfo_groups(self.spec.stream):
@@ -151,3 +304,7 @@ class RedisStreamSource:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
