@@ -6,6 +6,8 @@ its name. A ``signalId`` makes the call idempotent: the run's name derives from 
 call with the same id answers 200 with the first run instead of starting another.
 ``GET /agent/status/{name}?namespace=`` returns the run's phase, conditions and outcome.
 Both need a bearer JWT (``naksha.agent.tokens``); 401 without a valid one, 403 without the scope.
+Before a run is created every namespace it would touch is checked against the caller's and the
+operator's fence (``naksha.agent.fence``): 403 with the reason, and nothing is created.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field, ValidationError, field_validator
 
-from naksha.agent import AGENT_RUNS, tokens
+from naksha.agent import AGENT_RUNS, fence, guardrails, tokens
+from naksha.agent.playbooks import PlaybookError, resolve, validate
 from naksha.kube import Conflict, Kube, KubeError, NotFound
-from naksha.models.agentrun import AgentRunSpec
+from naksha.models.agentrun import AgentRunSpec, Graph
 from naksha.models.common import FreeForm, NakshaModel, ObjectTarget
 from naksha.models.group import API_VERSION, GROUP
 
@@ -129,10 +132,11 @@ def _error(status: int, message: str, **headers: str) -> web.Response:
 class AgentApi:
     """The routes, bound to a Kube client and the token secret."""
 
-    def __init__(self, kube: Kube, secret: str, *, namespaces: tuple[str, ...] = ()) -> None:
+    def __init__(self, kube: Kube, secret: str, *, allowed: frozenset[str] | None = None) -> None:
         self.kube = kube
         self.secret = tokens.check_secret(secret)
-        self.served = frozenset(namespaces)  # the operator's own namespaces; empty means all
+        # Where the operator lets runs reach (``fence.allowed_namespaces``); None means anywhere.
+        self.allowed = allowed
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._errors])
@@ -149,6 +153,8 @@ class AgentApi:
             return _error(401, str(error), **{"WWW-Authenticate": 'Bearer realm="naksha"'})
         except tokens.Forbidden as error:
             return _error(403, str(error))
+        except guardrails.Refusal as error:
+            return _error(403, str(error), **{"X-Naksha-Reason": error.reason})
         except web.HTTPRequestEntityTooLarge:
             return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
         except web.HTTPException as error:
@@ -165,8 +171,41 @@ class AgentApi:
 
     def _authorize(self, caller: tokens.Caller, scope: str, namespace: str) -> None:
         caller.require(scope, namespace)
-        if self.served and namespace not in self.served:
+        if self.allowed is not None and namespace not in self.allowed:
             raise tokens.Forbidden(f"this operator does not serve namespace {namespace!r}")
+
+    async def _fence(self, caller: tokens.Caller, namespace: str, spec: AgentRunSpec) -> None:
+        """403 unless every namespace the run would touch is inside the caller's and the operator's fence.
+
+        The spec's own namespaces are checked before any playbook is read (a playbook in a
+        namespace outside the fence is not even looked at), then the graphs' parameters.
+        """
+        await self._check_reach(caller, namespace, spec, [])
+        graphs = await asyncio.to_thread(self._graphs, namespace, spec)
+        await self._check_reach(caller, namespace, spec, graphs)
+
+    async def _check_reach(
+        self, caller: tokens.Caller, namespace: str, spec: AgentRunSpec, graphs: list[Graph]
+    ) -> None:
+        fence.check(
+            namespace,
+            fence.reach(namespace, spec, graphs),
+            allowed=self.allowed,
+            caller=caller.namespaces,
+            caller_name=f"the token of {caller.subject!r}",
+            target=spec.target,
+        )
+
+    def _graphs(self, namespace: str, spec: AgentRunSpec) -> list[Graph]:
+        """The graphs the run may execute: its inline graph, or its playbook and fallbacks."""
+        if spec.graph is not None:
+            validate(spec.graph, source="spec.graph")
+            graphs = [spec.graph]
+        else:
+            assert spec.playbook_ref is not None
+            graphs = [resolve(self.kube, namespace, spec.playbook_ref.name, spec.playbook_ref.namespace)]
+        graphs += [resolve(self.kube, namespace, ref.name, ref.namespace) for ref in spec.fallbacks]
+        return graphs
 
     async def start_run(self, request: web.Request) -> web.Response:
         caller = self._caller(request)  # 401 before the body is even read
@@ -184,6 +223,11 @@ class AgentApi:
         try:
             manifest = run_request.manifest(received_at=_wall_clock())
         except ValueError as error:
+            return _error(400, str(error))
+        spec = AgentRunSpec.model_validate(manifest["spec"])
+        try:
+            await self._fence(caller, run_request.namespace, spec)
+        except PlaybookError as error:
             return _error(400, str(error))
         try:
             created = await asyncio.to_thread(self.kube.create, manifest)

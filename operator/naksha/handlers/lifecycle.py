@@ -8,7 +8,7 @@ from typing import Any
 import kopf
 
 from naksha import __version__, metrics
-from naksha.agent import api
+from naksha.agent import api, fence
 from naksha.errors import ConfigError
 from naksha.kube import Kube
 from naksha.settings import OperatorSettings, configure_kopf
@@ -28,7 +28,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         logger.info("AgentRun HTTP API off: set NAKSHA_API_JWT_SECRET or NAKSHA_API_JWT_SECRET_FILE")
         return
     try:
-        agent_api = api.AgentApi(memo["kube"], config.api_secret, namespaces=config.namespaces)
+        agent_api = api.AgentApi(memo["kube"], config.api_secret, allowed=fence.allowed_namespaces(config))
     except ValueError as error:
         raise ConfigError(f"NAKSHA_API_JWT_SECRET: {error}") from error
     memo["api_runner"], api_port = await api.serve(agent_api, "0.0.0.0", config.api_port)
