@@ -5,9 +5,11 @@ still applies: the API only writes the same object ``kubectl apply`` would) and 
 its name. A ``signalId`` makes the call idempotent: the run's name derives from it, and a second
 call with the same id answers 200 with the first run instead of starting another.
 ``GET /agent/status/{name}?namespace=`` returns the run's phase, conditions and outcome.
-Both need a bearer JWT (``naksha.agent.tokens``); 401 without a valid one, 403 without the scope.
-Before a run is created every namespace it would touch is checked against the caller's and the
-operator's fence (``naksha.agent.fence``): 403 with the reason, and nothing is created.
+Both need a bearer token, checked by the API's gate (``naksha.agent.api_auth``: Kubernetes
+TokenReview and SubjectAccessReview, or the opt-in shared secret): 401 without a valid one, 403
+when RBAC (or the token's scope) does not allow the request. Before a run is created every
+namespace it would touch is checked against the caller's and the operator's fence
+(``naksha.agent.fence``) and RBAC: 403 with the reason, and nothing is created.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ import datetime
 import hashlib
 import logging
 import math
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from pydantic import Field, ValidationError, field_validator
 
+from naksha.access.issuers import Unauthenticated
+from naksha.access.reviews import Denied
 from naksha.agent import AGENT_RUNS, fence, guardrails, tokens
+from naksha.agent.api_auth import Caller, Gate
 from naksha.agent.playbooks import PlaybookError, resolve, validate
 from naksha.kube import Conflict, Kube, KubeError, NotFound
 from naksha.models.agentrun import AgentRunSpec, Graph
@@ -130,11 +136,11 @@ def _error(status: int, message: str, **headers: str) -> web.Response:
 
 
 class AgentApi:
-    """The routes, bound to a Kube client and the token secret."""
+    """The routes, bound to a Kube client and a gate (``naksha.agent.api_auth``)."""
 
-    def __init__(self, kube: Kube, secret: str, *, allowed: frozenset[str] | None = None) -> None:
+    def __init__(self, kube: Kube, gate: Gate, *, allowed: frozenset[str] | None = None) -> None:
         self.kube = kube
-        self.secret = tokens.check_secret(secret)
+        self.gate = gate
         # Where the operator lets runs reach (``fence.allowed_namespaces``); None means anywhere.
         self.allowed = allowed
 
@@ -149,9 +155,9 @@ class AgentApi:
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
-        except tokens.Unauthorized as error:
+        except (tokens.Unauthorized, Unauthenticated) as error:
             return _error(401, str(error), **{"WWW-Authenticate": 'Bearer realm="naksha"'})
-        except tokens.Forbidden as error:
+        except (tokens.Forbidden, Denied) as error:
             return _error(403, str(error))
         except guardrails.Refusal as error:
             return _error(403, str(error), **{"X-Naksha-Reason": error.reason})
@@ -166,16 +172,17 @@ class AgentApi:
     async def health(self, _: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
-    def _caller(self, request: web.Request) -> tokens.Caller:
-        return tokens.authenticate(self.secret, request.headers.get("Authorization"))
+    async def _caller(self, request: web.Request) -> Caller:
+        return await asyncio.to_thread(self.gate.caller, request.headers.get("Authorization"))
 
-    def _authorize(self, caller: tokens.Caller, scope: str, namespace: str) -> None:
-        caller.require(scope, namespace)
+    def _served(self, namespace: str) -> None:
         if self.allowed is not None and namespace not in self.allowed:
-            raise tokens.Forbidden(f"this operator does not serve namespace {namespace!r}")
+            raise guardrails.Refusal(
+                "NamespaceNotAllowed", f"this operator does not let runs reach namespace {namespace!r}"
+            )
 
-    async def _fence(self, caller: tokens.Caller, namespace: str, spec: AgentRunSpec) -> None:
-        """403 unless every namespace the run would touch is inside the caller's and the operator's fence.
+    async def _fence(self, caller: Caller, namespace: str, spec: AgentRunSpec) -> None:
+        """403 unless every namespace the run would touch is inside the fences and RBAC allows it.
 
         The spec's own namespaces are checked before any playbook is read (a playbook in a
         namespace outside the fence is not even looked at), then the graphs' parameters.
@@ -185,16 +192,18 @@ class AgentApi:
         await self._check_reach(caller, namespace, spec, graphs)
 
     async def _check_reach(
-        self, caller: tokens.Caller, namespace: str, spec: AgentRunSpec, graphs: list[Graph]
+        self, caller: Caller, namespace: str, spec: AgentRunSpec, graphs: list[Graph]
     ) -> None:
+        reached = fence.reach(namespace, spec, graphs)
         fence.check(
             namespace,
-            fence.reach(namespace, spec, graphs),
+            reached,
             allowed=self.allowed,
-            caller=caller.namespaces,
+            caller=caller.fence,
             caller_name=f"the token of {caller.subject!r}",
             target=spec.target,
         )
+        await asyncio.to_thread(self.gate.may_start, caller, namespace, reached)
 
     def _graphs(self, namespace: str, spec: AgentRunSpec) -> list[Graph]:
         """The graphs the run may execute: its inline graph, or its playbook and fallbacks."""
@@ -208,7 +217,7 @@ class AgentApi:
         return graphs
 
     async def start_run(self, request: web.Request) -> web.Response:
-        caller = self._caller(request)  # 401 before the body is even read
+        caller = await self._caller(request)  # 401 before the body is even read
         try:
             body = await request.json()
         except ValueError:
@@ -219,7 +228,7 @@ class AgentApi:
             run_request = RunRequest.model_validate(body)
         except ValidationError as error:
             return _error(400, _first_errors(error))
-        self._authorize(caller, "agent:run", run_request.namespace)
+        self._served(run_request.namespace)
         try:
             manifest = run_request.manifest(received_at=_wall_clock())
         except ValueError as error:
@@ -245,7 +254,9 @@ class AgentApi:
     async def run_status(self, request: web.Request) -> web.Response:
         namespace = request.query.get("namespace", "default")
         name = request.match_info["name"]
-        self._authorize(self._caller(request), "agent:read", namespace)
+        caller = await self._caller(request)
+        self._served(namespace)
+        await asyncio.to_thread(self.gate.may_read, caller, namespace)
         try:
             run = await asyncio.to_thread(self.kube.get, AGENT_RUNS, namespace, name)
         except NotFound:
@@ -257,11 +268,13 @@ def _wall_clock() -> float:
     return datetime.datetime.now(tz=datetime.UTC).timestamp()
 
 
-async def serve(api: AgentApi, host: str, port: int) -> tuple[web.AppRunner, int]:
+async def serve(
+    api: AgentApi, host: str, port: int, *, tls: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
     """Start listening; returns the runner (to stop it) and the port (useful when 0 was asked)."""
     runner = web.AppRunner(api.application(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=tls)
     await site.start()
     bound = int(runner.addresses[0][1]) if runner.addresses else port
     return runner, bound

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from naksha.access.reviews import Access
 from naksha.agent import guardrails
 from naksha.agent.playbooks import TEMPLATE
 from naksha.agent.wpk import WorkPackage, WpkError, lookup
@@ -37,18 +38,6 @@ from naksha.models.group import GROUP
 from naksha.settings import OperatorSettings
 
 TARGET_KIND = "the target's kind"
-
-
-@dataclass(frozen=True, order=True)
-class Access:
-    """One Kubernetes permission: ``verb`` on ``group``/``resource`` (``""`` is the core group)."""
-
-    verb: str
-    group: str
-    resource: str
-
-    def __str__(self) -> str:
-        return f"{self.verb} {self.resource}{'.' + self.group if self.group else ''}"
 
 
 @dataclass

@@ -29,6 +29,7 @@ SECRET = "an-api-secret-of-at-least-32-bytes!!"
 API_PORT = free_port()
 OPERATOR_ENV = {
     "NAKSHA_AGENT_NAMESPACES": ALLOWED,
+    "NAKSHA_API_AUTH": "hs256",
     "NAKSHA_API_JWT_SECRET": SECRET,
     "NAKSHA_API_PORT": str(API_PORT),
 }

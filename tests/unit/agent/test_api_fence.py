@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from tests.unit.agent.fakes import MemoryKube, playbook_config_map
 
 from naksha.agent import api, fence, tokens
+from naksha.agent.api_auth import SharedSecretGate
 from naksha.models.agentrun import AgentRunSpec
 from naksha.settings import OperatorSettings
 
@@ -82,7 +83,7 @@ def kube() -> MemoryKube:
 
 @pytest.fixture(scope="module")
 def served(kube: MemoryKube) -> Iterator[ServedApi]:
-    server = ServedApi(api.AgentApi(kube, SECRET, allowed=ALLOWED))
+    server = ServedApi(api.AgentApi(kube, SharedSecretGate(SECRET), allowed=ALLOWED))
     yield server
     server.close()
 
