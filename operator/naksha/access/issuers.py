@@ -159,6 +159,8 @@ class Issuers:
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("the token has expired") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthenticated(f"the token's audience is not {' or '.join(issuer.audiences)}") from None
         except jwt.ImmatureSignatureError:
             raise Unauthenticated("the token is not valid yet (nbf)") from None
         except jwt.PyJWTError as error:

@@ -50,3 +50,64 @@ def playbook_config_map(namespace: str, name: str, text: str) -> dict[str, Any]:
         "metadata": {"namespace": namespace, "name": name, "labels": {"naksha.io/playbook": "true"}},
         "data": {"playbook.yaml": text},
     }
+
+
+class ReviewingKube(MemoryKube):
+    """A MemoryKube that also answers TokenReviews and SubjectAccessReviews, as an API server would.
+
+    ``tokens`` maps a token to (user, groups, audiences it is bound to); ``grants`` holds
+    (user or group, namespace, verb, group/resource[/subresource]) tuples — RBAC, flattened.
+    """
+
+    def __init__(self, objects: Mapping[tuple[str, str, str], dict[str, Any]] | None = None) -> None:
+        super().__init__(objects)
+        self.tokens: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+        self.grants: set[tuple[str, str, str, str]] = set()
+        self.token_reviews = 0
+        self.access_reviews = 0
+
+    def grant(self, subject: str, namespace: str, verb: str, resource: str) -> None:
+        self.grants.add((subject, namespace, verb, resource))
+
+    def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        if body.get("kind") == "TokenReview":
+            self.token_reviews += 1
+            return {**body, "status": self._token_status(body["spec"])}
+        if body.get("kind") == "SubjectAccessReview":
+            self.access_reviews += 1
+            return {**body, "status": self._access_status(body["spec"])}
+        return super().create(body)
+
+    def _token_status(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        known = self.tokens.get(spec["token"])
+        if known is None:
+            return {"authenticated": False, "error": "invalid bearer token"}
+        user, groups, bound = known
+        wanted = spec.get("audiences") or []
+        common = [a for a in wanted if a in bound]
+        if wanted and not common:
+            return {"authenticated": False, "error": "token audiences do not match"}
+        return {
+            "authenticated": True,
+            "user": {"username": user, "groups": list(groups)},
+            "audiences": common,
+        }
+
+    def _access_status(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        attributes = spec["resourceAttributes"]
+        resource = "/".join(
+            part
+            for part in (
+                attributes.get("group", ""),
+                attributes["resource"],
+                attributes.get("subresource", ""),
+            )
+            if part
+        )
+        for subject in (spec["user"], *spec.get("groups", [])):
+            if (subject, attributes["namespace"], attributes["verb"], resource) in self.grants:
+                return {"allowed": True, "reason": "granted"}
+        return {
+            "allowed": False,
+            "reason": f"no RBAC rule lets {spec['user']} {attributes['verb']} {resource}",
+        }
