@@ -58,7 +58,7 @@ class JwksServer(http.server.ThreadingHTTPServer):
         body = json.dumps(document).encode()
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
