@@ -224,7 +224,7 @@ async def trigger_latency(incidents: int) -> tuple[list[float], list[float]]:
         )
         port = free_port()
         spec = {
-            "source": {"type": "http", "http": {"port": port}},
+            "source": {"type": "http", "http": {"port": port, "auth": "none"}},
             "detectors": [
                 {
                     "name": "spike",

@@ -1,0 +1,111 @@
+"""Who may push telemetry into a stream: the guard in front of a worker's ``POST /ingest``.
+
+Telemetry can move production (a detector fires, an AgentRun scales or rolls back), so pushing
+it is authorised like any other write: with ``spec.source.http.auth: kubernetes`` (the default)
+the bearer token is checked with a TokenReview bound to ``spec.source.http.audience``, and the
+caller must be allowed to ``create`` the virtual subresource ``insightstreams/ingest`` of this
+stream (a SubjectAccessReview naming the stream). RBAC rather than a per-stream token: no secret
+to hand out and rotate per producer, a producer is granted or revoked with a RoleBinding, and
+``kubectl auth can-i create insightstreams --subresource=ingest`` answers who may push.
+
+With ``mtls`` a verified client certificate is required as well. Each client — the
+authenticated user, or the remote address when auth is off — has a token bucket
+(``rateLimit``). Refusals are 401 (who are you), 403 (RBAC says no), 429 (too fast, with
+``Retry-After``) and 413 (too large), each with its reason, counted in
+``naksha_insight_ingest_refused_total{code}``. Reviews run in a thread (the client is blocking)
+and are cached for a few seconds, so a steady producer costs the API server nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from naksha.access.issuers import Unauthenticated
+from naksha.access.reviews import Access, Authenticator, Authorizer, Denied, ReviewApi
+from naksha.models.group import GROUP
+from naksha.models.insightstream import HttpSource
+
+INGEST = Access("create", GROUP, "insightstreams", "ingest")
+MAX_CLIENTS = 10_000  # buckets kept; the least recently seen go first
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RateLimiter:
+    """One token bucket per client, ``rate`` tokens a second up to ``burst``; bounded in clients."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, float(burst), clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client → (tokens, at)
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> float:
+        """0 when the request may go; otherwise the seconds until it could."""
+        now = self.clock()
+        with self._lock:
+            tokens, at = self._buckets.pop(client, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+            self._buckets[client] = (tokens - 1 if wait == 0 else tokens, now)
+            while len(self._buckets) > MAX_CLIENTS:
+                self._buckets.popitem(last=False)
+        return wait
+
+
+@dataclass
+class IngestGuard:
+    namespace: str
+    stream: str
+    settings: HttpSource
+    kube: ReviewApi | None = None
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(
+            self.settings.rate_limit.requests_per_second, self.settings.rate_limit.burst, self.clock
+        )
+        self.authenticator: Authenticator | None = None
+        self.authorizer: Authorizer | None = None
+        if self.settings.auth == "kubernetes":
+            if self.kube is None:
+                raise ValueError("ingest auth kubernetes needs the Kubernetes API")
+            self.authenticator = Authenticator(
+                self.kube, audiences=[self.settings.audience], clock=self.clock
+            )
+            self.authorizer = Authorizer(self.kube, clock=self.clock)
+
+    async def admit(self, authorization: str | None, remote: str, peer_certificate: bool) -> str:
+        """The client's name when the push may go on; raises Refused with the status and reason."""
+        if self.settings.mtls and not peer_certificate:
+            raise Refused(401, "a client certificate signed by the stream's CA is required")
+        client = remote or "unknown"
+        if self.authenticator is not None and self.authorizer is not None:
+            try:
+                identity = await asyncio.to_thread(self.authenticator.authenticate, authorization)
+                await asyncio.to_thread(
+                    self.authorizer.require, identity, self.namespace, [INGEST], self.stream
+                )
+            except Unauthenticated as error:
+                raise Refused(401, str(error)) from None
+            except Denied as error:
+                raise Refused(403, str(error)) from None
+            client = identity.user
+        wait = self.limiter.take(client)
+        if wait > 0:
+            raise Refused(
+                429,
+                f"{client} is over the stream's limit of {self.settings.rate_limit.requests_per_second:g} "
+                f"requests/s (burst {self.settings.rate_limit.burst})",
+                retry_after=wait,
+            )
+        return client
