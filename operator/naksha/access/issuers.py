@@ -32,24 +32,18 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 import yaml
 
+from naksha.access.identity import Identity, Unauthenticated
 from naksha.kube import resource_for
-
-if TYPE_CHECKING:
-    from naksha.access.reviews import Identity
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
 REFRESH_SECONDS = 30.0
 FETCH_TIMEOUT_SECONDS = 5.0
 SECRETS = resource_for("v1", "Secret")
-
-
-class Unauthenticated(Exception):
-    """401: no token, or one that is forged, expired, malformed, or not meant for this endpoint."""
 
 
 class IssuerConfigError(ValueError):
@@ -130,8 +124,6 @@ class Issuers:
         return isinstance(unverified, dict) and unverified.get("iss") in self.by_name
 
     def verify(self, token: str) -> Identity:
-        from naksha.access.reviews import Identity
-
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -165,10 +157,10 @@ class Issuers:
             raise Unauthenticated("the token is not valid yet (nbf)") from None
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"invalid token: {error}") from None
-        return _identity(issuer, claims, Identity)
+        return _identity(issuer, claims)
 
 
-def _identity(issuer: Issuer, claims: Mapping[str, Any], make: Any) -> Identity:
+def _identity(issuer: Issuer, claims: Mapping[str, Any]) -> Identity:
     name = claims.get(issuer.username_claim)
     if not isinstance(name, str) or not name:
         raise Unauthenticated(f"the token has no {issuer.username_claim!r} claim to name its user")
@@ -184,8 +176,7 @@ def _identity(issuer: Issuer, claims: Mapping[str, Any], make: Any) -> Identity:
             raise Unauthenticated(
                 f"an external issuer may not name {named!r}: system: names are the cluster's"
             )
-    identity: Identity = make(user=user, groups=groups, via=issuer.issuer)
-    return identity
+    return Identity(user=user, groups=groups, via=issuer.issuer)
 
 
 # --- the issuers document ------------------------------------------------------------------------

@@ -24,17 +24,23 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from naksha.access.issuers import Issuers, Unauthenticated
+from naksha.access.identity import Denied, Identity, ReviewUnavailable, Unauthenticated
+from naksha.access.issuers import Issuers
+from naksha.errors import RetryableError
 from naksha.kube import KubeError
 
 TOKEN_REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview"}
 ACCESS_REVIEW = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview"}
 
-__all__ = ["Access", "Authenticator", "Authorizer", "Denied", "Identity", "Unauthenticated"]
-
-
-class Denied(Exception):
-    """403: the caller is known, and RBAC does not let them do this."""
+__all__ = [
+    "Access",
+    "Authenticator",
+    "Authorizer",
+    "Denied",
+    "Identity",
+    "ReviewUnavailable",
+    "Unauthenticated",
+]
 
 
 class ReviewApi(Protocol):
@@ -53,21 +59,6 @@ class Access:
     def __str__(self) -> str:
         resource = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
         return f"{self.verb} {resource}{'.' + self.group if self.group else ''}"
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who is calling, as Kubernetes names users: ``user``, ``groups``, ``uid``, ``extra``."""
-
-    user: str
-    groups: tuple[str, ...] = ()
-    uid: str = ""
-    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    via: str = "TokenReview"  # or the external issuer that vouched for it
-
-    @property
-    def key(self) -> str:
-        return "|".join([self.user, ",".join(self.groups), self.uid, repr(self.extra)])
 
 
 @dataclass
@@ -150,9 +141,11 @@ class Authenticator:
             review = self.kube.create(
                 {**TOKEN_REVIEW, "spec": {"token": token, "audiences": list(self.audiences)}}
             )
+        except RetryableError as error:
+            raise ReviewUnavailable(f"the cluster cannot review the request now: {error}") from None
         except KubeError as error:
             if error.retryable:
-                raise
+                raise ReviewUnavailable(f"the cluster cannot review the request now: {error}") from None
             raise Denied(
                 f"the operator may not review tokens (it needs create tokenreviews): {error}"
             ) from None
@@ -227,9 +220,11 @@ class Authorizer:
             spec["extra"] = {key: list(values) for key, values in identity.extra}
         try:
             review = self.kube.create({**ACCESS_REVIEW, "spec": spec})
+        except RetryableError as error:
+            raise ReviewUnavailable(f"the cluster cannot review the request now: {error}") from None
         except KubeError as error:
             if error.retryable:
-                raise
+                raise ReviewUnavailable(f"the cluster cannot review the request now: {error}") from None
             raise Denied(
                 f"the operator may not review access (it needs create subjectaccessreviews): {error}"
             ) from None

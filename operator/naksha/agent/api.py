@@ -26,8 +26,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field, ValidationError, field_validator
 
-from naksha.access.issuers import Unauthenticated
-from naksha.access.reviews import Denied
+from naksha.access.identity import Denied, ReviewUnavailable, Unauthenticated
 from naksha.agent import AGENT_RUNS, fence, guardrails, tokens
 from naksha.agent.api_auth import Caller, Gate
 from naksha.agent.playbooks import PlaybookError, resolve, validate
@@ -161,6 +160,8 @@ class AgentApi:
             return _error(403, str(error))
         except guardrails.Refusal as error:
             return _error(403, str(error), **{"X-Naksha-Reason": error.reason})
+        except ReviewUnavailable as error:
+            return _error(503, str(error), **{"Retry-After": "5"})
         except web.HTTPRequestEntityTooLarge:
             return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
         except web.HTTPException as error:

@@ -25,8 +25,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from naksha.access.issuers import Unauthenticated
-from naksha.access.reviews import Access, Authenticator, Authorizer, Denied, ReviewApi
+from naksha.access.identity import Denied, ReviewUnavailable, Unauthenticated
+from naksha.access.reviews import Access, Authenticator, Authorizer, ReviewApi
 from naksha.models.group import GROUP
 from naksha.models.insightstream import HttpSource
 
@@ -99,6 +99,8 @@ class IngestGuard:
                 raise Refused(401, str(error)) from None
             except Denied as error:
                 raise Refused(403, str(error)) from None
+            except ReviewUnavailable as error:
+                raise Refused(503, str(error), retry_after=5.0) from None
             client = identity.user
         wait = self.limiter.take(client)
         if wait > 0:

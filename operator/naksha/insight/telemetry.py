@@ -59,7 +59,7 @@ class WorkerMetrics:
         )
         self.ingest_refused = Counter(
             "naksha_insight_ingest_refused_total",
-            "POST /ingest requests refused, by HTTP status (401, 403, 413, 429).",
+            "POST /ingest requests refused, by HTTP status (401, 403, 413, 429, 503).",
             ["stream", "code"],
             registry=self.registry,
         )

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.unit.agent.fakes import ReviewingKube
 
 from naksha.access import tls
+from naksha.errors import RetryableError
 from naksha.insight.http_api import IngestOutcome, build_app
 from naksha.insight.ingest_guard import IngestGuard, RateLimiter
 from naksha.insight.telemetry import WorkerMetrics
@@ -181,3 +182,18 @@ async def test_the_ingest_port_speaks_tls_with_the_secrets_certificate(certifica
         with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
             await client.post("/ingest", data=POINT, ssl=ssl.create_default_context())
     assert len(recorder.bodies) == 1
+
+
+class UnreachableKube(ReviewingKube):
+    def create(self, body: Any) -> dict[str, Any]:
+        raise RetryableError("connection refused")
+
+
+async def test_when_the_cluster_cannot_review_the_push_is_503_with_retry_after_and_not_ingested():
+    client, recorder, metrics = await client_for(HttpSource(), UnreachableKube())
+    async with client:
+        answer = await client.post("/ingest", data=POINT, headers={"Authorization": "Bearer producer"})
+        assert answer.status == 503
+        assert answer.headers["Retry-After"] == "5"
+    assert recorder.bodies == []
+    assert refused(metrics, 503) == 1
