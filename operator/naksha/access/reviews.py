@@ -147,7 +147,7 @@ class Authenticator:
             if error.retryable:
                 raise ReviewUnavailable(f"the cluster cannot review the request now: {error}") from None
             raise Denied(
-                f"the operator may not review tokens (it needs create tokenreviews): {error}"
+                f"this server may not review tokens (its ServiceAccount needs create tokenreviews): {error}"
             ) from None
         status = review.get("status") or {}
         if not status.get("authenticated"):
@@ -226,7 +226,7 @@ class Authorizer:
             if error.retryable:
                 raise ReviewUnavailable(f"the cluster cannot review the request now: {error}") from None
             raise Denied(
-                f"the operator may not review access (it needs create subjectaccessreviews): {error}"
+                f"this server may not review access (its ServiceAccount needs create subjectaccessreviews): {error}"
             ) from None
         status = review.get("status") or {}
         allowed = bool(status.get("allowed")) and not status.get("denied")

@@ -70,6 +70,11 @@ def reach(namespace: str, spec: AgentRunSpec, graphs: Iterable[Graph] = ()) -> d
         entry.access.update(access)
 
     add(namespace, "the run itself", CREATE_RUNS)
+    if spec.target is not None:
+        try:
+            resource_for(spec.target.api_version, spec.target.kind)
+        except KeyError as error:
+            raise guardrails.Refusal("KindNotAllowed", str(error.args[0])) from None
     if spec.target is not None and spec.target.namespace:
         add(spec.target.namespace, "spec.target")
     for where, ref in _playbook_refs(spec):

@@ -115,3 +115,9 @@ def test_a_namespace_parameter_must_be_a_literal_so_the_fence_is_known_before_th
     graph = stream_graph("${inputs.where}")
     with pytest.raises(PlaybookError, match="streamNamespace must be a literal namespace name"):
         validate(graph)
+
+
+def test_a_target_of_a_kind_naksha_does_not_manage_is_refused_before_anything_else():
+    with pytest.raises(guardrails.Refusal, match="does not manage Widget") as refused:
+        fence.reach("a", spec(target={"kind": "Widget", "name": "w", "apiVersion": "example.com/v1"}))
+    assert refused.value.reason == "KindNotAllowed"
