@@ -226,7 +226,8 @@ class Authorizer:
             if error.retryable:
                 raise ReviewUnavailable(f"the cluster cannot review the request now: {error}") from None
             raise Denied(
-                f"this server may not review access (its ServiceAccount needs create subjectaccessreviews): {error}"
+                "this server may not review access (its ServiceAccount needs create "
+                f"subjectaccessreviews): {error}"
             ) from None
         status = review.get("status") or {}
         allowed = bool(status.get("allowed")) and not status.get("denied")
