@@ -53,6 +53,7 @@ bench: $(STAMP) ## run the benchmarks (prints figures next to their references)
 	$(BIN)/python benchmarks/control_plane.py
 	$(BIN)/python benchmarks/insight.py
 	$(BIN)/python benchmarks/agent.py
+	$(BIN)/python benchmarks/api_auth.py
 	$(BIN)/python benchmarks/rollout.py
 
 .PHONY: e2e

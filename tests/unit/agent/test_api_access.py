@@ -29,6 +29,8 @@ from naksha.access import issuers
 from naksha.access.reviews import Authenticator, Authorizer
 from naksha.agent import api
 from naksha.agent.api_auth import KubernetesGate
+from naksha.errors import RetryableError
+from naksha.kube import KubeError
 
 NS, OTHER = "team-a", "team-b"
 WEB = {"kind": "Deployment", "name": "web"}
@@ -388,3 +390,42 @@ def test_no_accepted_request_acts_beyond_the_callers_own_rbac(served, kube, body
 def test_a_missing_issuers_document_is_a_configuration_error(tmp_path: Path):
     with pytest.raises(issuers.IssuerConfigError):
         issuers.load(str(tmp_path / "missing.yaml"))
+
+
+class TestWhenTheClusterCannotAnswer:
+    @pytest.fixture
+    def served_by(self) -> Iterator[Any]:
+        servers: list[ServedApi] = []
+
+        def serve(fake: ReviewingKube) -> ServedApi:
+            gate = KubernetesGate(Authenticator(fake, audiences=["naksha"]), Authorizer(fake))
+            servers.append(ServedApi(api.AgentApi(fake, gate)))
+            return servers[-1]
+
+        yield serve
+        for server in servers:
+            server.close()
+
+    def test_an_unreachable_cluster_is_a_503_with_retry_after_and_nothing_is_created(self, served_by):
+        class Unreachable(ReviewingKube):
+            def create(self, body: Any) -> dict[str, Any]:
+                if body.get("kind") == "TokenReview":
+                    raise RetryableError("connection refused")
+                return super().create(body)
+
+        fake = Unreachable()
+        answer = call(served_by(fake), "sa-operator", SCALE)
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == "5"
+        assert fake.created == []
+
+    def test_an_operator_without_the_review_rbac_says_what_it_lacks(self, served_by):
+        class Forbidding(ReviewingKube):
+            def create(self, body: Any) -> dict[str, Any]:
+                if body.get("kind") == "TokenReview":
+                    raise KubeError(403, "Forbidden", "tokenreviews is forbidden")
+                return super().create(body)
+
+        answer = call(served_by(Forbidding()), "sa-operator", SCALE)
+        assert answer.status_code == 403
+        assert "needs create tokenreviews" in answer.json()["error"]
