@@ -242,6 +242,8 @@ class AgentApi:
         try:
             created = await asyncio.to_thread(self.kube.create, manifest)
         except Conflict:
+            # The first run of this signal: shown only to a caller who may read runs there.
+            await asyncio.to_thread(self.gate.may_read, caller, run_request.namespace)
             existing = await asyncio.to_thread(
                 self.kube.get, AGENT_RUNS, run_request.namespace, manifest["metadata"]["name"]
             )

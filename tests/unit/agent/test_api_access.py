@@ -429,3 +429,16 @@ class TestWhenTheClusterCannotAnswer:
         answer = call(served_by(Forbidding()), "sa-operator", SCALE)
         assert answer.status_code == 403
         assert "needs create tokenreviews" in answer.json()["error"]
+
+
+def test_a_repeated_signal_shows_the_first_run_only_to_a_caller_who_may_read_runs(served, kube):
+    kube.grant("system:serviceaccount:team-a:creator", NS, "create", "naksha.io/agentruns")
+    kube.grant("system:serviceaccount:team-a:creator", NS, "get", "apps/deployments")
+    kube.grant("system:serviceaccount:team-a:creator", NS, "patch", "apps/deployments")
+    kube.tokens["sa-creator"] = ("system:serviceaccount:team-a:creator", (), ("naksha",))
+    body = {**SCALE, "signalId": "incident-9"}
+    assert call(served, "sa-creator", body).status_code == 201
+    again = call(served, "sa-creator", body)
+    assert again.status_code == 403
+    assert "may not get agentruns" in again.json()["error"]
+    assert call(served, "sa-operator", body).json()["duplicate"] is True
