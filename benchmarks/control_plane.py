@@ -6,18 +6,21 @@ Prints, side by side, from one run:
   2. operator cycles/s: objects created → handled by the real operator → status written,
      for 200 and 1,000 objects — target >= 100 cycles/s.
 Each figure is the median of several rounds (these machines are noisy); ratios are printed
-next to the reference. The API runs in its own process (``naksha local up``), as in the demo.
+next to the reference. The API runs in its own process (``naksha local up``), as in the demo, and
+is reached as every client reaches it: over TLS, authenticated by the kubeconfig's admin certificate.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -63,26 +66,50 @@ def local_control_plane(workdir: Path, *, kubelet: bool = False) -> Iterator[tup
         stdout=subprocess.DEVNULL,
         stderr=(workdir / "apiserver.log").open("w"),
     )
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        while not kubeconfig.exists() or not _answers(url):
+        while not kubeconfig.exists() or not _answers(kubeconfig):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the local control plane did not start; see apiserver.log")
             time.sleep(0.1)
-        yield url, kubeconfig
+        yield _server(kubeconfig), kubeconfig
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
 
 
-def _answers(url: str) -> bool:
+def _server(kubeconfig: Path) -> str:
+    return str(yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"])
+
+
+def ssl_context(kubeconfig: Path) -> ssl.SSLContext:
+    """TLS with the kubeconfig's CA and admin client certificate, as every client of the API uses."""
+    user = yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]
+    cluster = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]
+    context = ssl.create_default_context(
+        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode()
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = Path(tmp) / "admin.crt", Path(tmp) / "admin.key"
+        cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
+        key.write_bytes(base64.b64decode(user["client-key-data"]))
+        context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+def session(kubeconfig: Path) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_context(kubeconfig)))
+
+
+def _answers(kubeconfig: Path) -> bool:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(url + "/version", timeout=1):
+        with urllib.request.urlopen(
+            _server(kubeconfig) + "/version", timeout=1, context=ssl_context(kubeconfig)
+        ):
             return True
-    except OSError:
+    except (OSError, KeyError, TypeError, IndexError):
         return False
 
 
@@ -117,15 +144,17 @@ async def rate(session: aiohttp.ClientSession, requests: list[tuple[str, str, An
     return len(requests) / (time.perf_counter() - started)
 
 
-async def raw_rates(url: str, sizes: list[int], rounds: int, per_round: int) -> dict[int, dict[str, float]]:
+async def raw_rates(
+    url: str, kubeconfig: Path, sizes: list[int], rounds: int, per_round: int
+) -> dict[int, dict[str, float]]:
     results: dict[int, dict[str, float]] = {}
-    async with aiohttp.ClientSession() as session:
+    async with session(kubeconfig) as client:
         namespace = "bench-raw"
-        await session.post(f"{url}/api/v1/namespaces", json={"metadata": {"name": namespace}})
+        await client.post(f"{url}/api/v1/namespaces", json={"metadata": {"name": namespace}})
         filled = 0
         base = f"{url}/api/v1/namespaces/{namespace}/configmaps"
         for size in sizes:
-            await fill(session, url, namespace, size, start=filled)
+            await fill(client, url, namespace, size, start=filled)
             filled = size
             kinds = {
                 "GET": [("GET", f"{base}/cm-{i % size}", None) for i in range(per_round)],
@@ -139,7 +168,7 @@ async def raw_rates(url: str, sizes: list[int], rounds: int, per_round: int) -> 
             }
             results[size] = {}
             for label, requests in kinds.items():
-                samples = [await rate(session, requests) for _ in range(rounds)]
+                samples = [await rate(client, requests) for _ in range(rounds)]
                 results[size][label] = statistics.median(samples)
     return results
 
@@ -175,29 +204,29 @@ def operator_cycles(url: str, kubeconfig: Path, sizes: list[int], workdir: Path)
     operator = subprocess.Popen([sys.executable, "-m", "naksha", "operator"], env=env, stdout=log, stderr=log)
     try:
         time.sleep(2.0)  # let kopf discover the resources and start its watches
-        return {size: asyncio.run(_cycles(url, size)) for size in sizes}
+        return {size: asyncio.run(_cycles(url, kubeconfig, size)) for size in sizes}
     finally:
         operator.send_signal(signal.SIGINT)
         operator.wait(timeout=30)
 
 
-async def _cycles(url: str, count: int) -> float:
+async def _cycles(url: str, kubeconfig: Path, count: int) -> float:
     sample = yaml.safe_load((ROOT / "crds" / "samples" / "edgenode.yaml").read_text())
     namespace = f"bench-op-{count}"
     base = f"{url}/apis/{GROUP}/{VERSION}/namespaces/{namespace}/edgenodes"
-    async with aiohttp.ClientSession() as session:
-        await session.post(f"{url}/api/v1/namespaces", json={"metadata": {"name": namespace}})
+    async with session(kubeconfig) as client:
+        await client.post(f"{url}/api/v1/namespaces", json={"metadata": {"name": namespace}})
         started = time.perf_counter()
 
         async def create(index: int) -> None:
             body = {**sample, "metadata": {"name": f"edge-{index}", "namespace": namespace}}
-            async with session.post(base, json=body) as response:
+            async with client.post(base, json=body) as response:
                 assert response.status == 201, await response.text()
 
         for offset in range(0, count, 100):
             await asyncio.gather(*(create(i) for i in range(offset, min(offset + 100, count))))
         while True:
-            async with session.get(base) as response:
+            async with client.get(base) as response:
                 items = (await response.json())["items"]
             handled = sum(1 for item in items if (item.get("status") or {}).get("phase") == "Accepted")
             if handled == count:
@@ -218,7 +247,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         with local_control_plane(workdir) as (url, kubeconfig):
-            raw = asyncio.run(raw_rates(url, raw_sizes, args.rounds, args.requests))
+            raw = asyncio.run(raw_rates(url, kubeconfig, raw_sizes, args.rounds, args.requests))
         with local_control_plane(_sub(workdir)) as (url, kubeconfig):
             cycles = operator_cycles(url, kubeconfig, cycle_sizes, workdir)
     print(f"Local control plane, {CONCURRENCY} concurrent clients, median of {args.rounds} rounds")

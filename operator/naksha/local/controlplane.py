@@ -2,31 +2,54 @@
 
 Hosting them on a dedicated thread with its own event loop keeps them answering while the
 caller blocks (a synchronous client, kopf's ``KopfRunner``, a test waiting on a condition).
+The API is served over TLS with the control plane's own CA; the kubeconfig it writes
+authenticates with a client certificate of ``ADMIN_USER`` in ``system:masters``. Requests are
+authorised by RBAC (``authorization_mode="rbac"``, the default, so a missing rule fails here as
+it would on a cluster) or not at all (``"always-allow"``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import signal
+import ssl
 import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import aiohttp.test_utils
 import kmock
 import yaml
 
 from naksha.local.apiserver import ApiEmulator
+from naksha.local.apiserver.authn import MASTERS
+from naksha.local.apiserver.pki import CertificateAuthority
+from naksha.local.apiserver.rbac import RBAC
+from naksha.local.apiserver.serviceaccounts import DefaultAccounts
 from naksha.local.apiserver.store import HISTORY_LIMIT
 from naksha.local.apiserver.watching import BOOKMARK_SECONDS
+from naksha.local.kubelet.credentials import DEFAULT_TOKEN_SECONDS, CredentialSource
 
 if TYPE_CHECKING:
     from naksha.local.kubelet import Kubelet
 
 logger = logging.getLogger(__name__)
-TOKEN = "naksha-local"
+ADMIN_USER = "naksha-local-admin"
+
+
+def _tls_server(context: ssl.SSLContext) -> type[aiohttp.test_utils.RawTestServer]:
+    """kmock's raw server class, listening with TLS under ``context``."""
+
+    class TlsServer(aiohttp.test_utils.RawTestServer):
+        async def start_server(self, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any) -> None:
+            kwargs.setdefault("ssl", context)
+            await super().start_server(loop, **kwargs)
+
+    return TlsServer
 
 
 class LocalControlPlane:
@@ -42,6 +65,8 @@ class LocalControlPlane:
         kubelet: bool = True,
         history_limit: int = HISTORY_LIMIT,
         bookmark_seconds: float = BOOKMARK_SECONDS,
+        pod_token_seconds: int = DEFAULT_TOKEN_SECONDS,
+        authorization_mode: str = RBAC,
     ) -> None:
         self._host = host
         self._port = port
@@ -53,8 +78,13 @@ class LocalControlPlane:
         self.kubeconfig_path = Path(kubeconfig or self.state_dir / "kubeconfig").resolve()
         self.with_kubelet = kubelet
         self.emulator = ApiEmulator(
-            state_dir=self.state_dir, history_limit=history_limit, bookmark_seconds=bookmark_seconds
+            state_dir=self.state_dir,
+            history_limit=history_limit,
+            bookmark_seconds=bookmark_seconds,
+            authorization_mode=authorization_mode,
         )
+        self.pod_token_seconds = pod_token_seconds
+        self.ca = CertificateAuthority()
         self.url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -123,28 +153,54 @@ class LocalControlPlane:
 
     async def _serve(self) -> None:
         self._stopping = asyncio.Event()
-        async with self.emulator, kmock.Server(self.emulator, host=self._host, port=self._port) as server:
-            self.url = f"http://{self._host}:{server.port}"
+        tls = self.ca.server_context(self.state_dir / "pki", hosts=(self._host, "localhost"))
+        server_cls = _tls_server(tls)
+        accounts = DefaultAccounts(self.emulator.api)
+        async with (
+            self.emulator,
+            kmock.Server(self.emulator, host=self._host, port=self._port, server_cls=server_cls) as server,
+        ):
+            self.url = f"https://{self._host}:{server.port}"
+            accounts.start()
             # Pods read the kubeconfig as they start, so it must exist before the kubelet does.
             self._write_kubeconfig()
             kubelet = None
             if self.with_kubelet:
                 from naksha.local.kubelet import Kubelet
 
-                kubelet = Kubelet(self.emulator.api, self.state_dir, self.kubeconfig_path)
+                credentials = CredentialSource(
+                    self.emulator.tokens, self.url, self.ca.certificate, self.pod_token_seconds
+                )
+                kubelet = Kubelet(self.emulator.api, self.state_dir, self.kubeconfig_path, credentials)
                 await kubelet.start()
             self.kubelet = kubelet
             self._ready.set()
             await self._stopping.wait()
             if kubelet is not None:
                 await kubelet.stop()
+            await accounts.stop()
+
+    def client_ssl_context(self, *, admin: bool = True) -> ssl.SSLContext:
+        """A TLS context trusting this control plane's CA; with ``admin``, showing the admin certificate."""
+        pki = self.state_dir / "pki"
+        context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        if admin:
+            context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        return context
 
     def _write_kubeconfig(self) -> None:
+        admin = self.ca.issue(ADMIN_USER, organizations=(MASTERS,))
+        pki = self.state_dir / "pki"
+        (pki / "admin.crt").write_bytes(admin.certificate)
+        (pki / "admin.key").touch(mode=0o600)
+        (pki / "admin.key").write_bytes(admin.key)
+        cluster = {"server": self.url, "certificate-authority-data": _b64(self.ca.certificate)}
+        user = {"client-certificate-data": _b64(admin.certificate), "client-key-data": _b64(admin.key)}
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "naksha-local", "cluster": {"server": self.url}}],
-            "users": [{"name": "naksha-local", "user": {"token": TOKEN}}],
+            "clusters": [{"name": "naksha-local", "cluster": cluster}],
+            "users": [{"name": "naksha-local", "user": user}],
             "contexts": [
                 {
                     "name": "naksha-local",
@@ -154,4 +210,13 @@ class LocalControlPlane:
             "current-context": "naksha-local",
         }
         self.kubeconfig_path.parent.mkdir(parents=True, exist_ok=True)
-        self.kubeconfig_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        # It holds the admin's private key: readable by its owner only.
+        temporary = self.kubeconfig_path.with_suffix(".tmp")
+        temporary.touch(mode=0o600)
+        temporary.chmod(0o600)
+        temporary.write_text(yaml.safe_dump(config, sort_keys=False))
+        temporary.replace(self.kubeconfig_path)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

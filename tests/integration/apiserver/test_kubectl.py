@@ -198,7 +198,7 @@ def test_protobuf_bodies_get_a_clear_415(control_plane, namespace):
         headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
     )
     with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(request, timeout=5)
+        urllib.request.urlopen(request, timeout=5, context=control_plane.client_ssl_context())
     assert caught.value.code == 415
     assert "protobuf" in caught.value.read().decode()
 

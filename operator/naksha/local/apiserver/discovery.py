@@ -19,7 +19,12 @@ SERVER_VERSION = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
-_SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"]}
+_SUB_VERBS = {
+    "status": ["get", "patch", "update"],
+    "scale": ["get", "patch", "update"],
+    "log": ["get"],
+    "token": ["create"],
+}
 
 
 def api_versions() -> dict[str, Any]:
@@ -58,7 +63,7 @@ def resource_list(catalog: Catalog, group: str, version: str) -> dict[str, Any] 
             "singularName": resource.singular,
             "namespaced": resource.namespaced,
             "kind": resource.kind,
-            "verbs": list(ALL_VERBS),
+            "verbs": list(resource.extra.get("verbs", ALL_VERBS)),
         }
         if resource.short_names:
             entry["shortNames"] = list(resource.short_names)
@@ -83,6 +88,17 @@ def resource_list(catalog: Catalog, group: str, version: str) -> dict[str, Any] 
         "apiVersion": "v1",
         "groupVersion": group_version,
         "resources": entries,
+    }
+
+
+def openid_configuration(issuer: str) -> dict[str, Any]:
+    """The service-account issuer's OIDC discovery document (``/.well-known/openid-configuration``)."""
+    return {
+        "issuer": issuer,
+        "jwks_uri": f"{issuer}/openid/v1/jwks",
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
     }
 
 

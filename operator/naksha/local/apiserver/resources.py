@@ -61,7 +61,7 @@ BUILTINS: tuple[ResourceDef, ...] = (
     _core("services", "Service", short_names=("svc",), categories=ALL, subresources=("status",)),
     _core("configmaps", "ConfigMap", short_names=("cm",)),
     _core("secrets", "Secret"),
-    _core("serviceaccounts", "ServiceAccount", short_names=("sa",)),
+    _core("serviceaccounts", "ServiceAccount", short_names=("sa",), subresources=("token",)),
     _core("events", "Event", short_names=("ev",)),
     _core("endpoints", "Endpoints", short_names=("ep",)),
     _core("persistentvolumeclaims", "PersistentVolumeClaim", short_names=("pvc",), subresources=("status",)),

@@ -1,5 +1,8 @@
 """The HTTP face of the API emulator: a kmock ``KubernetesEmulator`` with a direct fast path.
 
+Every request first passes the access gate (``access.Gate``): no credentials, 401; not allowed,
+403. The identity it acts as is kept on the request under ``USER``.
+
 When no user reaction is registered on the kmock DSL, requests skip kmock's matching (which
 rescans the request log on every request) and go straight to ``ApiServer.dispatch``; with
 reactions registered, kmock's own machinery answers as usual, so tests can still inject faults.
@@ -18,8 +21,10 @@ import attrs
 import kmock
 import yaml
 
-from naksha.local.apiserver import discovery, errors, patching, tables
+from naksha.local.apiserver import discovery, errors, patching, rbac, reviews, serviceaccounts, tables
+from naksha.local.apiserver.access import Gate
 from naksha.local.apiserver.accounting import RequestCounter
+from naksha.local.apiserver.authn import ServiceAccountTokens, UserInfo
 from naksha.local.apiserver.encoding import decode_json, encode_json
 from naksha.local.apiserver.objects import ObjectService
 from naksha.local.apiserver.requests import Target, flag, is_protobuf, parse_target, wants_table
@@ -29,6 +34,7 @@ from naksha.local.apiserver.store import HISTORY_LIMIT, Store
 from naksha.local.apiserver.watching import BOOKMARK_SECONDS, WatchFilter, encode, stream
 
 logger = logging.getLogger(__name__)
+USER = aiohttp.web.RequestKey("user", UserInfo)  # the identity a request acts as, set by the gate
 JSON = "application/json"
 _PROTOBUF_MESSAGE = (
     "the local control plane speaks JSON only: protobuf request bodies are not supported "
@@ -44,19 +50,38 @@ class ApiEmulator(kmock.KubernetesEmulator):
     state_dir: Path = attrs.field(factory=lambda: Path("."))
     history_limit: int = HISTORY_LIMIT  # watch events kept for resuming; older resourceVersions get 410
     bookmark_seconds: float = BOOKMARK_SECONDS
+    authorization_mode: str = rbac.RBAC  # or rbac.ALWAYS_ALLOW
     store: Store = attrs.field(init=False)
     catalog: Catalog = attrs.field(factory=Catalog, init=False)
     api: ObjectService = attrs.field(init=False)
     _baseline_payloads: int = attrs.field(default=0, init=False)
     served: RequestCounter = attrs.field(factory=RequestCounter, init=False)
+    tokens: ServiceAccountTokens = attrs.field(init=False)
+    authorizer: rbac.Authorizer = attrs.field(init=False)
+    gate: Gate = attrs.field(init=False)
+    review_api: reviews.Reviews = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self.store = Store(self.history_limit)
         self.api = ObjectService(self.store, self.catalog)
+        self.tokens = ServiceAccountTokens(self.store)
+        self.authorizer = rbac.Authorizer(self.store, self.authorization_mode)
+        self.gate = Gate(self.tokens, self.authorizer)
+        self.review_api = reviews.Reviews(self.tokens, self.authorizer)
+        for review in reviews.RESOURCES:
+            self.catalog.add(review)
+        for plural, obj in rbac.bootstrap_policy():
+            resource = self.catalog.get(rbac.GROUP, "v1", plural)
+            assert resource is not None
+            self.api.create(resource, "", obj)
         self._baseline_payloads = len(self._payloads)
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        try:
+            raw_request[USER] = self.gate.admit(raw_request)
+        except errors.ApiError as error:
+            return _json(error.status(), error.code)
         if len(self._payloads) > self._baseline_payloads:
             return await super().__call__(raw_request)  # user reactions registered: kmock decides
         try:
@@ -73,8 +98,11 @@ class ApiEmulator(kmock.KubernetesEmulator):
     async def dispatch(self, request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         path = request.path.rstrip("/") or "/"
         parts = [p for p in path.split("/") if p]
-        if request.method in ("POST", "PUT", "PATCH") and is_protobuf(
-            request.headers.get("Content-Type", "")
+        if (
+            request.method in ("POST", "PUT", "PATCH")
+            and is_protobuf(request.headers.get("Content-Type", ""))
+            and not serviceaccounts.is_token_request(parts)
+            and not reviews.is_review(parts)
         ):
             raise errors.unsupported_media_type(_PROTOBUF_MESSAGE)
         if request.method == "GET" and parts == ["metrics"]:
@@ -125,6 +153,10 @@ class ApiEmulator(kmock.KubernetesEmulator):
             return found
         if parts == ["openapi", "v3"]:
             return discovery.openapi_root(self.catalog)
+        if parts == [".well-known", "openid-configuration"]:
+            return discovery.openid_configuration(self.tokens.issuer)
+        if parts == ["openid", "v1", "jwks"]:
+            return self.tokens.public_jwks()
         if parts[:2] == ["openapi", "v3"]:
             group, version = ("", parts[3]) if parts[2:3] == ["api"] else (parts[3], parts[4])
             return discovery.openapi_document(self.catalog, group, version)
@@ -138,6 +170,11 @@ class ApiEmulator(kmock.KubernetesEmulator):
         dry_run = query.get("dryRun") == "All"
         strict = query.get("fieldValidation") == "Strict"
         resource = target.resource
+        if resource.group in reviews.GROUPS:
+            if method != "POST" or target.name is not None:
+                raise errors.method_not_allowed(f"{method} is not allowed on {resource.plural}")
+            body = await reviews.read_body(request, resource.kind)
+            return _json(self.review_api.answer(resource, target.namespace, body, request[USER]), 201)
         if target.name is None:
             if method == "GET" and flag(query.get("watch")):
                 return await self._watch(request, target)
@@ -151,6 +188,12 @@ class ApiEmulator(kmock.KubernetesEmulator):
                 return _json(self._delete_collection(request, target))
             raise errors.method_not_allowed(f"{method} is not allowed on a collection")
         name = target.name
+        if target.subresource == "token":
+            if method != "POST":
+                raise errors.method_not_allowed(f"{method} is not allowed on serviceaccounts/token")
+            body = await serviceaccounts.token_request_body(request)
+            token = serviceaccounts.token_request(self.api, self.tokens, target.namespace, name, body)
+            return _json(token, 201)
         if target.subresource == "log":
             return self._log(request, target)
         if target.subresource == "scale":

@@ -20,6 +20,7 @@ from naksha.local.apiserver.objects import ObjectService
 from naksha.local.apiserver.resources import ResourceDef
 from naksha.local.apiserver.store import Subscriber, WatchEvent
 from naksha.local.apiserver.tables import now
+from naksha.local.kubelet.credentials import CredentialSource
 from naksha.local.kubelet.deployments import plan_deployment
 from naksha.local.kubelet.jobs import plan_job, select_own_pods
 from naksha.local.kubelet.ownership import controller_ref, pod_phase
@@ -33,10 +34,17 @@ Key = tuple[str, str, str]  # (kind, namespace, name)
 class Kubelet:
     """Started and stopped on the emulator's loop; ``stop()`` ends every pod it runs."""
 
-    def __init__(self, api: ObjectService, state_dir: Path, kubeconfig: Path) -> None:
+    def __init__(
+        self,
+        api: ObjectService,
+        state_dir: Path,
+        kubeconfig: Path,
+        credentials: CredentialSource | None = None,
+    ) -> None:
         self.api = api
         self.state_dir = state_dir
         self.kubeconfig = kubeconfig
+        self.credentials = credentials  # pods act as their ServiceAccounts; None: as the kubeconfig's user
         self.runners: dict[tuple[str, str], PodRunner] = {}
         self._dirty: dict[Key, None] = {}
         self._wake = asyncio.Event()
@@ -112,7 +120,7 @@ class Kubelet:
             bound = self._bind(event.obj)
             if bound is None:
                 return
-            runner = PodRunner(self.api, bound, self.state_dir, self.kubeconfig)
+            runner = PodRunner(self.api, bound, self.state_dir, self.kubeconfig, self.credentials)
             self.runners[key] = runner
             await runner.start()
 

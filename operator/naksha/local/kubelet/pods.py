@@ -2,9 +2,10 @@
 
 A container runs a ``naksha`` command when its ``command[0]`` is ``naksha`` or when it has no
 command and its image's repository is named ``naksha`` (then ``args`` are the naksha
-arguments). It runs as ``python -m naksha …`` with the container's environment, a kubeconfig for
-the local control plane, and its output in ``<state_dir>/pods/<namespace>/<pod>/<container>.log``
-(served to ``kubectl logs``). Other images are reported Running and Ready and never exit.
+arguments). It runs as ``python -m naksha …`` with the container's environment, a kubeconfig that
+authenticates as the pod's ServiceAccount (``credentials``), and its output in
+``<state_dir>/pods/<namespace>/<pod>/<container>.log`` (served to ``kubectl logs``). Other images
+are reported Running and Ready and never exit.
 Readiness: ``httpGet`` and ``tcpSocket`` probes are polled on 127.0.0.1; ``exec`` probes are not
 run (the container counts as ready once started).
 """
@@ -27,6 +28,7 @@ import aiohttp
 from naksha.local.apiserver import errors
 from naksha.local.apiserver.objects import ObjectService
 from naksha.local.apiserver.tables import now
+from naksha.local.kubelet.credentials import CredentialSource, MissingServiceAccount
 
 GRACE_CAP_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 10.0
@@ -75,7 +77,14 @@ class ContainerRun:
 class PodRunner:
     """Runs the containers of one pod and reports its status through the API."""
 
-    def __init__(self, api: ObjectService, pod: dict[str, Any], state_dir: Path, kubeconfig: Path) -> None:
+    def __init__(
+        self,
+        api: ObjectService,
+        pod: dict[str, Any],
+        state_dir: Path,
+        kubeconfig: Path,
+        credentials: CredentialSource | None = None,
+    ) -> None:
         self.api = api
         self.namespace = pod["metadata"]["namespace"]
         self.name = pod["metadata"]["name"]
@@ -85,6 +94,8 @@ class PodRunner:
         self.kubeconfig = kubeconfig
         self.directory = state_dir / "pods" / self.namespace / self.name
         self.runs = {c["name"]: ContainerRun(c["name"]) for c in self.spec.get("containers") or []}
+        # Without a credential source, pods share the control plane's own kubeconfig.
+        self.credentials = credentials.for_pod(pod, self.directory) if credentials else None
         self.stopped = False
         self.started_at = now()
 
@@ -97,6 +108,8 @@ class PodRunner:
 
     async def stop(self) -> None:
         self.stopped = True
+        if self.credentials is not None:
+            self.credentials.close()
         grace = min(float(self.spec.get("terminationGracePeriodSeconds", 30)), GRACE_CAP_SECONDS)
         await asyncio.gather(*(self._terminate(run, grace) for run in self.runs.values()))
         for run in self.runs.values():
@@ -184,7 +197,13 @@ class PodRunner:
 
     def _environment(self, container: dict[str, Any]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("KUBERNETES_SERVICE_HOST", "KUBECONFIG")}
-        env.update({"KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1", "HOSTNAME": self.name})
+        kubeconfig = self.kubeconfig
+        if self.credentials is not None:
+            try:
+                kubeconfig = self.credentials.kubeconfig()
+            except MissingServiceAccount as error:
+                raise ConfigError(str(error)) from error
+        env.update({"KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1", "HOSTNAME": self.name})
         for entry in container.get("env") or []:
             value = self._env_value(entry)
             if value is not None:
