@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
@@ -42,6 +43,9 @@ from naksha.kube import Kube  # noqa: E402
 
 NAMESPACE = "bench-api"
 CONCURRENCY = 8
+REFERENCE = "no authentication (reference)"
+WARM = "TokenReview + SAR, cache warm"
+COLD = "TokenReview + SAR, cache cold (TTL 0)"
 BODY = {
     "namespace": NAMESPACE,
     "playbook": "restart-on-crash-loop",
@@ -140,8 +144,12 @@ def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
 
 
 def prepare(kubeconfig: Path) -> str:
-    """The namespace, the target, the caller's RBAC; returns the caller's token (audience naksha)."""
-    kubectl(kubeconfig, "create", "namespace", NAMESPACE)
+    """CRDs, namespace, target and the caller's RBAC; returns the caller's token (audience naksha)."""
+    kubectl(kubeconfig, "apply", "-f", str(ROOT / "crds"))
+    kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")
+    # kubectl apply (JSON) rather than imperative create (protobuf, which the emulator refuses).
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+    kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps(namespace))
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -160,25 +168,34 @@ def prepare(kubeconfig: Path) -> str:
     return kubectl(kubeconfig, "create", "token", "caller", "-n", NAMESPACE, "--audience", "naksha").strip()
 
 
-def measure(label: str, agent_api: api.AgentApi, token: str, requests: int, rounds: int) -> dict[str, float]:
-    served = ServedApi(agent_api)
+def measure(
+    configurations: dict[str, api.AgentApi], token: str, requests: int, rounds: int
+) -> dict[str, Any]:
+    """Round-robin over the configurations, so each sees the control plane in the same state."""
+    servers = {label: ServedApi(agent_api) for label, agent_api in configurations.items()}
+    results: dict[str, list[tuple[float, list[float]]]] = {label: [] for label in servers}
     try:
-        asyncio.run(load(served.url, token, CONCURRENCY))  # warm connections (and the cache, when kept)
-        results = [asyncio.run(load(served.url, token, requests)) for _ in range(rounds)]
+        for server in servers.values():
+            asyncio.run(load(server.url, token, CONCURRENCY))  # warm connections (and the caches kept)
+        for _ in range(rounds):
+            for label, server in servers.items():
+                results[label].append(asyncio.run(load(server.url, token, requests)))
     finally:
-        served.close()
-    rates = [rate for rate, _ in results]
-    latencies = [value for _, values in results for value in values]
-    figures = {
-        "rate": statistics.median(rates),
-        "p50": percentile(latencies, 0.50) * 1000,
-        "p99": percentile(latencies, 0.99) * 1000,
-    }
-    print(
-        f"  {label:<44} {figures['rate']:>8.0f} req/s"
-        f"   p50 {figures['p50']:>6.1f} ms   p99 {figures['p99']:>6.1f} ms",
-        flush=True,
-    )
+        for server in servers.values():
+            server.close()
+    figures = {}
+    for label, measured in results.items():
+        latencies = [value for _, values in measured for value in values]
+        figures[label] = {
+            "rate": statistics.median(rate for rate, _ in measured),
+            "p50": percentile(latencies, 0.50) * 1000,
+            "p99": percentile(latencies, 0.99) * 1000,
+        }
+        print(
+            f"  {label:<40} {figures[label]['rate']:>7.0f} req/s"
+            f"   p50 {figures[label]['p50']:>6.1f} ms   p99 {figures[label]['p99']:>6.1f} ms",
+            flush=True,
+        )
     return figures
 
 
@@ -199,32 +216,26 @@ def main() -> int:
         kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))
         token = prepare(kubeconfig)
         print(f"POST /agent/run, {CONCURRENCY} concurrent clients, median of {args.rounds} rounds:")
-        reference = measure(
-            "no authentication (reference)",
-            api.AgentApi(kube, AdmitEveryone()),
-            token,
-            args.requests,
-            args.rounds,
-        )
         warm_gate = KubernetesGate(
             Authenticator(kube, audiences=["naksha"], ttl=60), Authorizer(kube, ttl=60)
         )
-        warm = measure(
-            "TokenReview + SAR, cache warm", api.AgentApi(kube, warm_gate), token, args.requests, args.rounds
-        )
         cold_gate = KubernetesGate(Authenticator(kube, audiences=["naksha"], ttl=0), Authorizer(kube, ttl=0))
-        cold = measure(
-            "TokenReview + SAR, cache cold (TTL 0)",
-            api.AgentApi(kube, cold_gate),
+        figures = measure(
+            {
+                REFERENCE: api.AgentApi(kube, AdmitEveryone()),
+                WARM: api.AgentApi(kube, warm_gate),
+                COLD: api.AgentApi(kube, cold_gate),
+            },
             token,
             args.requests,
             args.rounds,
         )
         reviews = cold_gate.authenticator.reviews + cold_gate.authorizer.reviews
-        per_request = reviews / ((args.rounds * args.requests) + CONCURRENCY)
+        per_request = reviews / (args.rounds * args.requests + CONCURRENCY)
+        reference = figures[REFERENCE]["rate"]
         print(
-            f"  warm/reference {warm['rate'] / reference['rate']:.2f}x, cold/reference "
-            f"{cold['rate'] / reference['rate']:.2f}x; cold: {per_request:.1f} reviews per request"
+            f"  warm/reference {figures[WARM]['rate'] / reference:.2f}x, cold/reference "
+            f"{figures[COLD]['rate'] / reference:.2f}x; cold: {per_request:.1f} reviews per request"
         )
     return 0
 

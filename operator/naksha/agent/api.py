@@ -188,13 +188,19 @@ class AgentApi:
         The spec's own namespaces are checked before any playbook is read (a playbook in a
         namespace outside the fence is not even looked at), then the graphs' parameters.
         """
-        await self._check_reach(caller, namespace, spec, [])
+        first = await self._check_reach(caller, namespace, spec, [], {})
         graphs = await asyncio.to_thread(self._graphs, namespace, spec)
-        await self._check_reach(caller, namespace, spec, graphs)
+        await self._check_reach(caller, namespace, spec, graphs, first)
 
     async def _check_reach(
-        self, caller: Caller, namespace: str, spec: AgentRunSpec, graphs: list[Graph]
-    ) -> None:
+        self,
+        caller: Caller,
+        namespace: str,
+        spec: AgentRunSpec,
+        graphs: list[Graph],
+        checked: dict[str, fence.Reach],
+    ) -> dict[str, fence.Reach]:
+        """Check what the run reaches; the gate is asked only what ``checked`` did not cover yet."""
         reached = fence.reach(namespace, spec, graphs)
         fence.check(
             namespace,
@@ -204,7 +210,14 @@ class AgentApi:
             caller_name=f"the token of {caller.subject!r}",
             target=spec.target,
         )
-        await asyncio.to_thread(self.gate.may_start, caller, namespace, reached)
+        new = {
+            where: fence.Reach(where, entry.why, entry.access - checked[where].access)
+            if where in checked
+            else entry
+            for where, entry in reached.items()
+        }
+        await asyncio.to_thread(self.gate.may_start, caller, namespace, new)
+        return reached
 
     def _graphs(self, namespace: str, spec: AgentRunSpec) -> list[Graph]:
         """The graphs the run may execute: its inline graph, or its playbook and fallbacks."""
