@@ -228,6 +228,9 @@ class AgentApi:
             assert spec.playbook_ref is not None
             graphs = [resolve(self.kube, namespace, spec.playbook_ref.name, spec.playbook_ref.namespace)]
         graphs += [resolve(self.kube, namespace, ref.name, ref.namespace) for ref in spec.fallbacks]
+        problems = fence.target_problems(graphs, spec.target)
+        if problems:
+            raise PlaybookError("; ".join(problems))
         return graphs
 
     async def start_run(self, request: web.Request) -> web.Response:

@@ -135,6 +135,38 @@ def rules(package: WorkPackage, target: ObjectTarget | None) -> set[Access]:
     return needed
 
 
+def target_problems(graphs: Iterable[Graph], target: ObjectTarget | None) -> list[str]:
+    """Act nodes whose package cannot act on the run's target's kind (its RBAC names other kinds)."""
+    if target is None:
+        return []
+    try:
+        ref = resource_for(target.api_version, target.kind)
+    except KeyError:
+        return []
+    problems = []
+    for graph in graphs:
+        for node in graph.nodes:
+            if node.type != "act" or node.wpk is None:
+                continue
+            package = _package(node.wpk)
+            kinds = {
+                resource
+                for resource, _ in (_rule(line, None) for line in package.rbac)
+                if resource is not None
+            }
+            targetable = {resource for resource in kinds if _targetable(resource)}
+            if targetable and (ref.group, ref.plural) not in targetable and not _names_target_kind(package):
+                names = ", ".join(sorted(plural for _, plural in targetable))
+                problems.append(
+                    f"node {node.name}: {node.wpk} acts on {names}, not on the target's {target.kind}"
+                )
+    return problems
+
+
+def _names_target_kind(package: WorkPackage) -> bool:
+    return any(line.partition(":")[0].strip() == TARGET_KIND for line in package.rbac)
+
+
 def _rule(line: str, target: tuple[str, str] | None) -> tuple[tuple[str, str] | None, list[str]]:
     subject, _, verbs_text = line.partition(":")
     verbs = [verb.strip() for verb in verbs_text.split(",") if verb.strip()]

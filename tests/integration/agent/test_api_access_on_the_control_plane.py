@@ -25,6 +25,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from kubernetes import client, config
 from tests.integration.agent.test_agentrun_on_the_control_plane import deployment
 from tests.integration.insight.test_worker import create_stream, worker_env
@@ -362,3 +364,53 @@ async def test_a_pusher_granted_this_stream_ingests(ingest_worker):
     ):
         assert answer.status == 202, await answer.text()
     assert ingested(worker) == 1
+
+
+# --- the property, against the control plane's own RBAC ------------------------------------------
+
+GRANTED = {  # what the Roles above grant each ServiceAccount: (namespace, verb, resource)
+    "deployer": {(TEAM, "create", "agentruns"), (TEAM, "patch", "deployments"), (TEAM, "get", "deployments")},
+    "elsewhere": {
+        (OTHER, "create", "agentruns"),
+        (OTHER, "patch", "deployments"),
+        (OTHER, "get", "deployments"),
+    },
+    "runs-only": {(TEAM, "create", "agentruns")},
+}
+targets = st.fixed_dictionaries(
+    {"kind": st.sampled_from(["Deployment", "Deployment", "Rollout"]), "name": st.just("web")},
+    optional={"namespace": st.sampled_from([TEAM, OTHER])},
+)
+plans = st.one_of(
+    st.fixed_dictionaries({"playbook": st.sampled_from(["restart-on-crash-loop", "scale-out-on-latency"])}),
+    st.just({"spec": {"graph": SCALE}}),
+)
+bodies = st.builds(
+    lambda namespace, plan, target: {"namespace": namespace, "dryRun": True, **plan, **target},
+    st.sampled_from([TEAM, TEAM, OTHER]),
+    plans,
+    st.one_of(st.just({}), targets.map(lambda target: {"target": target})),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies, who=st.sampled_from(sorted(GRANTED)))
+def test_no_accepted_request_exceeds_what_rbac_grants_the_caller(tokens, api_client, body, who):
+    before = {ns: runs(api_client, ns) for ns in (TEAM, OTHER)}
+    headers = {"Authorization": f"Bearer {tokens[who]}"}
+    answer = requests.post(f"{BASE}/agent/run", json=body, headers=headers, timeout=10)
+    assert answer.status_code in (201, 400, 403), answer.text
+    event(f"answered {answer.status_code}")
+    after = {ns: runs(api_client, ns) for ns in (TEAM, OTHER)}
+    if answer.status_code != 201:
+        assert after == before
+        return
+    namespace = body["namespace"]
+    assert (namespace, "create", "agentruns") in GRANTED[who]
+    # Every playbook here patches a Deployment (restart, or scale on a Deployment target; scale
+    # without a target would need Rollouts too, which nobody is granted).
+    assert {(namespace, "get", "deployments"), (namespace, "patch", "deployments")} <= GRANTED[who]
+    target = body.get("target")
+    if target is not None:
+        assert target["kind"] == "Deployment"
+        assert target.get("namespace") in (None, namespace)

@@ -121,3 +121,22 @@ def test_a_target_of_a_kind_naksha_does_not_manage_is_refused_before_anything_el
     with pytest.raises(guardrails.Refusal, match="does not manage Widget") as refused:
         fence.reach("a", spec(target={"kind": "Widget", "name": "w", "apiVersion": "example.com/v1"}))
     assert refused.value.reason == "KindNotAllowed"
+
+
+def test_an_act_node_whose_package_cannot_act_on_the_targets_kind_is_named():
+    restart = Graph.model_validate(
+        {
+            "start": "r",
+            "nodes": [
+                {"name": "r", "type": "act", "wpk": "restart", "next": "e"},
+                {"name": "e", "type": "end"},
+            ],
+        }
+    )
+    rollout = spec(target={"kind": "Rollout", "name": "web"}).target
+    deployment = spec(target={"kind": "Deployment", "name": "web"}).target
+    assert fence.target_problems([restart], rollout) == [
+        "node r: restart acts on deployments, not on the target's Rollout"
+    ]
+    assert fence.target_problems([restart], deployment) == []
+    assert fence.target_problems([stream_graph("a")], rollout) == []  # scale acts on Deployments and Rollouts
