@@ -92,6 +92,11 @@ class OperatorSettings:
 API_AUTH_MODES = ("kubernetes", "hs256", "off")
 
 
+def shared_api_secret(env: Mapping[str, str] | None = None) -> str:
+    """The HS256 secret of ``NAKSHA_API_AUTH=hs256`` (for minting tokens), without the other settings."""
+    return _secret(os.environ if env is None else env, "NAKSHA_API_JWT_SECRET")
+
+
 def _api_auth(env: Mapping[str, str]) -> str:
     mode = env.get("NAKSHA_API_AUTH", "").strip().lower()
     if mode and mode not in API_AUTH_MODES:
