@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import jwt
+
 from naksha.access.identity import Denied, Identity, ReviewUnavailable, Unauthenticated
 from naksha.access.issuers import Issuers
 from naksha.errors import RetryableError
@@ -81,11 +83,13 @@ class TtlCache:
                 return None
             return entry[1]
 
-    def put(self, key: str, value: Any) -> None:
-        if self.ttl <= 0:
+    def put(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """Keep ``value`` for ``ttl`` seconds (at most the cache's own ttl)."""
+        keep = self.ttl if ttl is None else min(ttl, self.ttl)
+        if keep <= 0:
             return
         with self._lock:
-            self._entries[key] = (self.clock() + self.ttl, value)
+            self._entries[key] = (self.clock() + keep, value)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
@@ -129,7 +133,8 @@ class Authenticator:
         cached = self.cache.get(key)
         if cached is None:
             cached = self._review(token)
-            self.cache.put(key, cached)
+            # An accepted token is never trusted past its own expiry because it was cached.
+            self.cache.put(key, cached, _seconds_left(token) if isinstance(cached, Identity) else None)
         if isinstance(cached, str):
             raise Unauthenticated(cached)
         assert isinstance(cached, Identity)
@@ -163,6 +168,15 @@ class Authenticator:
             uid=str(user.get("uid") or ""),
             extra=tuple(sorted((str(k), tuple(str(v) for v in values)) for k, values in extra.items())),
         )
+
+
+def _seconds_left(token: str) -> float | None:
+    """Seconds until a JWT's ``exp`` (read, not verified: the cluster has just vouched for it)."""
+    try:
+        expiry = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return None  # not a JWT: the cache's own ttl applies
+    return float(expiry) - time.time() if isinstance(expiry, int | float) else None
 
 
 class Authorizer:

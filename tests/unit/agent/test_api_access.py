@@ -442,3 +442,15 @@ def test_a_repeated_signal_shows_the_first_run_only_to_a_caller_who_may_read_run
     assert again.status_code == 403
     assert "may not get agentruns" in again.json()["error"]
     assert call(served, "sa-operator", body).json()["duplicate"] is True
+
+
+def test_an_accepted_token_is_not_cached_past_its_own_expiry(kube):
+    soon = jwt.encode({"sub": "x", "exp": int(time.time()) + 2}, "k" * 32, algorithm="HS256")
+    kube.tokens[soon] = ("system:serviceaccount:team-a:ops", (), ("naksha",))
+    authenticator = Authenticator(kube, audiences=["naksha"], ttl=60)
+    authenticator.authenticate(f"Bearer {soon}")
+    assert len(authenticator.cache) == 1
+    time.sleep(2.1)
+    before = kube.token_reviews
+    authenticator.authenticate(f"Bearer {soon}")  # the fake still accepts it; the point is it was asked again
+    assert kube.token_reviews == before + 1
