@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 
 import aiohttp  # noqa: E402
-from benchmarks.control_plane import free_port, local_control_plane, raw_rates  # noqa: E402
+from benchmarks.control_plane import free_port, local_control_plane, raw_rates, session  # noqa: E402
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
 POLL_SECONDS = 0.2
@@ -138,13 +138,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def one_round(url: str, count: int, label: str, *, breakdown: bool = False) -> tuple[float, float]:
+async def one_round(
+    url: str, kubeconfig: Path, count: int, label: str, *, breakdown: bool = False
+) -> tuple[float, float]:
     """Runs/s for ``count`` runs, and the API requests one run needed."""
     namespace = f"bench-agent-{label}"
     runs_url = f"{url}/apis/{GROUP}/{VERSION}/namespaces/{namespace}/agentruns"
-    async with aiohttp.ClientSession() as session:
-        await prepare(session, url, namespace, count)
-        before = await snapshot(session, url)
+    async with session(kubeconfig) as client:
+        await prepare(client, url, namespace, count)
+        before = await snapshot(client, url)
         polls = 0
         started = time.perf_counter()
 
@@ -155,14 +157,14 @@ async def one_round(url: str, count: int, label: str, *, breakdown: bool = False
                 "metadata": {"name": f"run-{index}"},
                 "spec": {"graph": GRAPH, "target": {"kind": "ConfigMap", "name": f"target-{index}"}},
             }
-            async with session.post(runs_url, json=body) as response:
+            async with client.post(runs_url, json=body) as response:
                 assert response.status == 201, await response.text()
 
         for offset in range(0, count, 100):
             await asyncio.gather(*(create(i) for i in range(offset, min(offset + 100, count))))
         while True:
             polls += 1
-            async with session.get(runs_url) as response:
+            async with client.get(runs_url) as response:
                 items = (await response.json())["items"]
             phases = Counter((item.get("status") or {}).get("phase") for item in items)
             if phases["Succeeded"] == count:
@@ -175,7 +177,7 @@ async def one_round(url: str, count: int, label: str, *, breakdown: bool = False
                 raise RuntimeError(f"only {phases['Succeeded']}/{count} runs finished after 900 s")
             await asyncio.sleep(POLL_SECONDS)
         elapsed = time.perf_counter() - started
-        after = await snapshot(session, url)
+        after = await snapshot(client, url)
     delta = after - before
     own = Counter({("POST", "agentruns"): count, ("LIST", "agentruns"): polls})
     operator = {key: n for key, n in (delta - own).items() if key[0] != "WATCH"}
@@ -218,8 +220,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         (workdir / "raw").mkdir()
-        with local_control_plane(workdir / "raw") as (url, _):
-            raw = asyncio.run(raw_rates(url, [sizes[-1]], args.rounds, 2000))[sizes[-1]]
+        with local_control_plane(workdir / "raw") as (url, kubeconfig):
+            raw = asyncio.run(raw_rates(url, kubeconfig, [sizes[-1]], args.rounds, 2000))[sizes[-1]]
         (workdir / "runs").mkdir()
         with local_control_plane(workdir / "runs") as (url, kubeconfig):
             operator = run_operator(kubeconfig, workdir)
@@ -229,7 +231,9 @@ def main() -> int:
                     for size in sizes:
                         before = cpu_seconds(operator.pid), cpu_seconds(api_pid)
                         rate, per_run = asyncio.run(
-                            one_round(url, size, f"{size}-{round_number}", breakdown=args.breakdown)
+                            one_round(
+                                url, kubeconfig, size, f"{size}-{round_number}", breakdown=args.breakdown
+                            )
                         )
                         operator_ms = (cpu_seconds(operator.pid) - before[0]) * 1000 / size
                         api_ms = (cpu_seconds(api_pid) - before[1]) * 1000 / size

@@ -17,6 +17,7 @@ from typing import Any
 
 from naksha.local.apiserver.attributes import Attributes
 from naksha.local.apiserver.authn import MASTERS, UserInfo
+from naksha.local.apiserver.objects import ObjectService
 from naksha.local.apiserver.store import Store
 
 GROUP = "rbac.authorization.k8s.io"
@@ -162,6 +163,14 @@ def _url_matches(rule_url: str, path: str) -> bool:
     if rule_url == "*" or rule_url == path:
         return True
     return rule_url.endswith("*") and path.startswith(rule_url[:-1])
+
+
+def create_bootstrap_policy(api: ObjectService) -> None:
+    """Store the default roles and bindings, as a real API server does when it starts."""
+    for plural, obj in bootstrap_policy():
+        resource = api.catalog.get(GROUP, "v1", plural)
+        assert resource is not None
+        api.create(resource, "", obj)
 
 
 def bootstrap_policy() -> list[tuple[str, dict[str, Any]]]:

@@ -19,7 +19,7 @@ from naksha.local.apiserver.authn import ServiceAccountTokens, TokenError, UserI
 from naksha.local.apiserver.encoding import decode_json
 from naksha.local.apiserver.rbac import Authorizer
 from naksha.local.apiserver.requests import is_protobuf
-from naksha.local.apiserver.resources import ResourceDef
+from naksha.local.apiserver.resources import Catalog, ResourceDef
 
 AUTHENTICATION = "authentication.k8s.io"
 AUTHORIZATION = "authorization.k8s.io"
@@ -64,9 +64,11 @@ async def read_body(request: aiohttp.web.BaseRequest, kind: str) -> Any:
 class Reviews:
     """Answers review requests: ``answer(resource, URL namespace, body, caller)``."""
 
-    def __init__(self, tokens: ServiceAccountTokens, authorizer: Authorizer) -> None:
+    def __init__(self, tokens: ServiceAccountTokens, authorizer: Authorizer, catalog: Catalog) -> None:
         self.tokens = tokens
         self.authorizer = authorizer
+        for resource in RESOURCES:
+            catalog.add(resource)
 
     def answer(self, resource: ResourceDef, namespace: str, body: Any, caller: UserInfo) -> dict[str, Any]:
         if not isinstance(body, dict):

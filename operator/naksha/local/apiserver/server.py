@@ -21,7 +21,17 @@ import attrs
 import kmock
 import yaml
 
-from naksha.local.apiserver import discovery, errors, patching, rbac, reviews, serviceaccounts, tables
+from naksha.local.apiserver import (
+    discovery,
+    errors,
+    openapi_v2,
+    patching,
+    rbac,
+    reviews,
+    scaling,
+    serviceaccounts,
+    tables,
+)
 from naksha.local.apiserver.access import Gate
 from naksha.local.apiserver.accounting import RequestCounter
 from naksha.local.apiserver.authn import ServiceAccountTokens, UserInfo
@@ -68,13 +78,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
         self.tokens = ServiceAccountTokens(self.store)
         self.authorizer = rbac.Authorizer(self.store, self.authorization_mode)
         self.gate = Gate(self.tokens, self.authorizer)
-        self.review_api = reviews.Reviews(self.tokens, self.authorizer)
-        for review in reviews.RESOURCES:
-            self.catalog.add(review)
-        for plural, obj in rbac.bootstrap_policy():
-            resource = self.catalog.get(rbac.GROUP, "v1", plural)
-            assert resource is not None
-            self.api.create(resource, "", obj)
+        self.review_api = reviews.Reviews(self.tokens, self.authorizer, self.catalog)
+        rbac.create_bootstrap_policy(self.api)
         self._baseline_payloads = len(self._payloads)
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
@@ -107,6 +112,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
             raise errors.unsupported_media_type(_PROTOBUF_MESSAGE)
         if request.method == "GET" and parts == ["metrics"]:
             return aiohttp.web.Response(text=self.served.prometheus_text(), content_type="text/plain")
+        if request.method == "GET" and parts == ["openapi", "v2"]:
+            return openapi_v2.response(self.catalog, request.headers.get("Accept", ""))
         if request.method == "GET":
             document = self._document(parts)
             if document is not None:
@@ -133,7 +140,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
         if parts == ["version"]:
             return discovery.SERVER_VERSION
         if not parts:
-            return {"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version"]}
+            return {"paths": ["/api", "/api/v1", "/apis", "/openapi/v2", "/openapi/v3", "/version"]}
         if parts in (["healthz"], ["readyz"], ["livez"]):
             return {"status": "ok"}
         if parts == ["api"]:
@@ -161,7 +168,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
             group, version = ("", parts[3]) if parts[2:3] == ["api"] else (parts[3], parts[4])
             return discovery.openapi_document(self.catalog, group, version)
         if parts[:1] == ["openapi"]:
-            raise errors.ApiError(404, "NotFound", "only /openapi/v3 is served")
+            raise errors.ApiError(404, "NotFound", "only /openapi/v2 and /openapi/v3 are served")
         return None
 
     async def _serve(self, request: aiohttp.web.BaseRequest, target: Target) -> aiohttp.web.StreamResponse:
@@ -197,7 +204,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
         if target.subresource == "log":
             return self._log(request, target)
         if target.subresource == "scale":
-            return _json(await self._scale(request, target))
+            body = await _body(request) if method in ("PATCH", "PUT") else None
+            return _json(scaling.scale(self.api, target, request.headers.get("Content-Type", ""), body))
         if method == "GET" and flag(query.get("watch")):
             return await self._watch(request, target, single=name)
         if method == "GET":
@@ -391,31 +399,6 @@ class ApiEmulator(kmock.KubernetesEmulator):
             self.api.delete(target.resource, obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
         return listing
 
-    async def _scale(self, request: aiohttp.web.BaseRequest, target: Target) -> dict[str, Any]:
-        resource, name = target.resource, target.name or ""
-        if request.method in ("PATCH", "PUT"):
-            body = await _body(request)
-            if request.headers.get("Content-Type", "").startswith("application/json-patch+json"):
-                scale = patching.apply_json_patch(
-                    _scale_of(self.api.get(resource, target.namespace, name)), body
-                )
-            else:
-                scale = patching.apply_merge_patch(
-                    _scale_of(self.api.get(resource, target.namespace, name)), body
-                )
-            replicas = (scale.get("spec") or {}).get("replicas")
-            if not isinstance(replicas, int) or replicas < 0:
-                raise errors.invalid(
-                    "Scale", "autoscaling", name, [f"spec.replicas: Invalid value: {replicas!r}"]
-                )
-            self.api.patch(
-                resource,
-                target.namespace,
-                name,
-                lambda obj: patching.apply_merge_patch(obj, {"spec": {"replicas": replicas}}),
-            )
-        return _scale_of(self.api.get(resource, target.namespace, name))
-
     def _log(self, request: aiohttp.web.BaseRequest, target: Target) -> aiohttp.web.Response:
         pod = self.api.get(target.resource, target.namespace, target.name or "")
         containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
@@ -427,25 +410,6 @@ class ApiEmulator(kmock.KubernetesEmulator):
         if request.query.get("tailLines"):
             text = "".join(text.splitlines(keepends=True)[-int(request.query["tailLines"]) :])
         return aiohttp.web.Response(text=text, content_type="text/plain")
-
-
-def _scale_of(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = obj["metadata"]
-    selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {
-            k: meta[k]
-            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-            if k in meta
-        },
-        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
-        "status": {
-            "replicas": (obj.get("status") or {}).get("replicas", 0),
-            "selector": ",".join(f"{k}={v}" for k, v in selector.items()),
-        },
-    }
 
 
 def _filter(request: aiohttp.web.BaseRequest, target: Target, single: str | None = None) -> WatchFilter:

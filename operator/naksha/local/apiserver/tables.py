@@ -1,4 +1,7 @@
-"""Server-side printing: ``Table`` responses for ``kubectl get``, from CRD printer columns."""
+"""Server-side printing: ``Table`` responses for ``kubectl get``, from CRD printer columns.
+
+Built-in kinds with columns of their own (pods, deployments...) are printed by ``printers``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import datetime
 import re
 from typing import Any
 
+from naksha.local.apiserver import printers
 from naksha.local.apiserver.resources import ResourceDef
 
 _FILTER = re.compile(r"^\[\?\(@\.([A-Za-z0-9_.]+)\s*==\s*['\"]([^'\"]*)['\"]\)\]")
@@ -45,18 +49,7 @@ def json_path(obj: Any, expression: str) -> list[Any]:
 
 def _age(timestamp: Any) -> str:
     """Elapsed time the way kubectl shows it (``42s``, ``5m``, ``3h``, ``2d``)."""
-    try:
-        then = datetime.datetime.strptime(str(timestamp), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    except ValueError:
-        return "<unknown>"
-    seconds = max(0, int((datetime.datetime.now(tz=datetime.UTC) - then).total_seconds()))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 120 * 60:
-        return f"{seconds // 60}m"
-    if seconds < 48 * 3600:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+    return printers.age({"metadata": {"creationTimestamp": timestamp}})
 
 
 def _cell(obj: dict[str, Any], column: dict[str, Any]) -> Any:
@@ -77,10 +70,11 @@ def table(
     resource_version: str = "",
 ) -> dict[str, Any]:
     columns = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
+    builtin = printers.BUILTIN.get((resource.group, resource.plural)) if not resource.is_custom else None
     custom = list(resource.printer_columns)
     if not custom:
         custom = [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
-    for column in custom:
+    for column in custom if builtin is None else []:
         columns.append(
             {
                 "name": column["name"],
@@ -90,9 +84,12 @@ def table(
                 "priority": column.get("priority", 0),
             }
         )
+    if builtin is not None:
+        columns.extend(builtin[0])
     rows = []
     for obj in objects:
-        row: dict[str, Any] = {"cells": [obj["metadata"]["name"], *(_cell(obj, c) for c in custom)]}
+        cells = builtin[1](obj) if builtin is not None else [_cell(obj, c) for c in custom]
+        row: dict[str, Any] = {"cells": [obj["metadata"]["name"], *cells]}
         if include_object:
             row["object"] = {
                 "kind": "PartialObjectMetadata",
