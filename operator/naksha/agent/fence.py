@@ -75,20 +75,18 @@ def reach(namespace: str, spec: AgentRunSpec, graphs: Iterable[Graph] = ()) -> d
             resource_for(spec.target.api_version, spec.target.kind)
         except KeyError as error:
             raise guardrails.Refusal("KindNotAllowed", str(error.args[0])) from None
-    if spec.target is not None and spec.target.namespace:
-        add(spec.target.namespace, "spec.target")
+        if spec.target.namespace:
+            add(spec.target.namespace, "spec.target")
     for where, ref in _playbook_refs(spec):
         if ref:
             add(ref, where, READ_PLAYBOOKS)
-    target_ns = namespace
     for graph in graphs:
         for node in graph.nodes:
             if node.wpk is None:
                 continue
             package = _package(node.wpk)
-            needed = rules(package, spec.target)
-            if package.mode == "act":
-                add(target_ns, f"node {node.name} ({node.wpk})", *needed)
+            if package.mode == "act":  # acts happen in the run's own namespace (the rule below)
+                add(namespace, f"node {node.name} ({node.wpk})", *rules(package, spec.target))
             elsewhere = rules(package, None)  # what it reads there, not the target's kind
             for name in package.namespace_params:
                 value = node.params.get(name)
