@@ -10,8 +10,10 @@ to hand out and rotate per producer, a producer is granted or revoked with a Rol
 
 With ``mtls`` a verified client certificate is required as well. Each client — the
 authenticated user, or the remote address when auth is off — has a token bucket
-(``rateLimit``). Refusals are 401 (who are you), 403 (RBAC says no), 429 (too fast, with
-``Retry-After``) and 413 (too large), each with its reason, counted in
+(``rateLimit``); failed authentications draw from a bucket of the remote address, so a sender
+of bad tokens gets 429 before its tokens cost the API server more reviews. Refusals are 401
+(who are you), 403 (RBAC says no), 429 (too fast, with ``Retry-After``), 413 (too large) and
+503 (the cluster cannot be asked), each with its reason, counted in
 ``naksha_insight_ingest_refused_total{code}``. Reviews run in a thread (the client is blocking)
 and are cached for a few seconds, so a steady producer costs the API server nothing.
 """
@@ -61,6 +63,14 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
         return wait
 
+    def waiting(self, client: str) -> float:
+        """The seconds until ``client`` could take a token (0: now), taking none."""
+        now = self.clock()
+        with self._lock:
+            tokens, at = self._buckets.get(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
 
 @dataclass
 class IngestGuard:
@@ -72,6 +82,11 @@ class IngestGuard:
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(
+            self.settings.rate_limit.requests_per_second, self.settings.rate_limit.burst, self.clock
+        )
+        # Failed authentications per remote address: a sender of bad tokens is slowed down before
+        # its tokens reach the API server (each new token would cost a TokenReview).
+        self.failures = RateLimiter(
             self.settings.rate_limit.requests_per_second, self.settings.rate_limit.burst, self.clock
         )
         self.authenticator: Authenticator | None = None
@@ -90,12 +105,16 @@ class IngestGuard:
             raise Refused(401, "a client certificate signed by the stream's CA is required")
         client = remote or "unknown"
         if self.authenticator is not None and self.authorizer is not None:
+            blocked = self.failures.waiting(client)
+            if blocked > 0:
+                raise Refused(429, f"too many failed authentications from {client}", retry_after=blocked)
             try:
                 identity = await asyncio.to_thread(self.authenticator.authenticate, authorization)
                 await asyncio.to_thread(
                     self.authorizer.require, identity, self.namespace, [INGEST], self.stream
                 )
             except Unauthenticated as error:
+                self.failures.take(client)
                 raise Refused(401, str(error)) from None
             except Denied as error:
                 raise Refused(403, str(error)) from None

@@ -197,3 +197,17 @@ async def test_when_the_cluster_cannot_review_the_push_is_503_with_retry_after_a
         assert answer.headers["Retry-After"] == "5"
     assert recorder.bodies == []
     assert refused(metrics, 503) == 1
+
+
+async def test_a_sender_of_bad_tokens_is_slowed_down_before_more_reviews_are_asked():
+    fake = kube()
+    settings = HttpSource.model_validate({"rateLimit": {"requestsPerSecond": 1, "burst": 2}})
+    client, recorder, metrics = await client_for(settings, fake)
+    async with client:
+        codes = [
+            (await client.post("/ingest", data=POINT, headers={"Authorization": f"Bearer forged-{i}"})).status
+            for i in range(4)
+        ]
+    assert codes == [401, 401, 429, 429]
+    assert fake.token_reviews == 2
+    assert recorder.bodies == []
