@@ -211,3 +211,4 @@ async def test_a_sender_of_bad_tokens_is_slowed_down_before_more_reviews_are_ask
     assert codes == [401, 401, 429, 429]
     assert fake.token_reviews == 2
     assert recorder.bodies == []
+    assert (refused(metrics, 401), refused(metrics, 429)) == (2, 2)
