@@ -13,6 +13,7 @@ nonResourceURLs (with a trailing ``*``), each with ``*``; ClusterRoles with an
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from naksha.local.apiserver.attributes import Attributes
@@ -28,52 +29,85 @@ CLUSTER_ROLE_BINDINGS = f"{GROUP}/v1/clusterrolebindings"
 RBAC = "rbac"
 ALWAYS_ALLOW = "always-allow"
 MODES = (RBAC, ALWAYS_ALLOW)
+_KNOWN_LIMIT = 4096  # users x namespaces remembered; past it, start again
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One binding that applies to a user: who granted what, and the rules it grants."""
+
+    binding: dict[str, Any]
+    subject: dict[str, Any]
+    rules: list[dict[str, Any]]
+    errors: list[str]  # a role the binding names that does not exist
 
 
 class Authorizer:
-    """Decides ``Attributes``: ``rbac`` evaluates the stored rules, ``always-allow`` allows all."""
+    """Decides ``Attributes``: ``rbac`` evaluates the stored rules, ``always-allow`` allows all.
+
+    The bindings that apply to a user in a namespace are worked out once and kept until any
+    Role, ClusterRole or binding changes: the store's events for those four resources are
+    drained (synchronously) before each decision, so a change counts for the very next request.
+    """
 
     def __init__(self, store: Store, mode: str = RBAC) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown authorization mode {mode!r}: use one of {', '.join(MODES)}")
         self.store = store
         self.mode = mode
+        self._changes = [
+            store.subscribe(r, None) for r in (ROLES, CLUSTER_ROLES, ROLE_BINDINGS, CLUSTER_ROLE_BINDINGS)
+        ]
+        self._known: dict[tuple[str, tuple[str, ...], str], list[Grant]] = {}
+
+    def allows_everything(self, user: UserInfo) -> bool:
+        return self.mode == ALWAYS_ALLOW or user.is_master
 
     def authorize(self, attributes: Attributes) -> tuple[bool, str]:
         """Whether the request is allowed, and why: the granting binding, or what was missing."""
-        if self.mode == ALWAYS_ALLOW or attributes.user.is_master:
+        if self.allows_everything(attributes.user):
             return True, ""
-        errors: list[str] = []
-        for grant, rules in self._grants(attributes.user, attributes.namespace, errors):
-            if any(rule_allows(rule, attributes) for rule in rules):
-                return True, f"RBAC: allowed by {grant}"
+        grants = self._grants(attributes.user, attributes.namespace)
+        for grant in grants:
+            if any(rule_allows(rule, attributes) for rule in grant.rules):
+                return True, f"RBAC: allowed by {_describe(grant.binding, grant.subject)}"
+        errors = [error for grant in grants for error in grant.errors]
         return False, f"RBAC: {'; '.join(errors)}" if errors else ""
 
     def rules_for(self, user: UserInfo, namespace: str) -> tuple[list[dict[str, Any]], list[str]]:
         """Every rule that applies to ``user`` in ``namespace`` (SelfSubjectRulesReview), with errors."""
-        if self.mode == ALWAYS_ALLOW or user.is_master:
+        if self.allows_everything(user):
             everything = [
                 {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},
                 {"verbs": ["*"], "nonResourceURLs": ["*"]},
             ]
             return everything, []
-        errors: list[str] = []
-        rules = [rule for _, found in self._grants(user, namespace, errors) for rule in found]
-        return rules, errors
+        grants = self._grants(user, namespace)
+        return [r for g in grants for r in g.rules], [e for g in grants for e in g.errors]
 
-    def _grants(
-        self, user: UserInfo, namespace: str, errors: list[str]
-    ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        """(who granted, rules) for each binding of ``user`` that counts in ``namespace``."""
-        for binding in self.store.items(CLUSTER_ROLE_BINDINGS):
-            subject = _bound_subject(binding, user, "")
-            if subject is not None:
-                yield _describe(binding, subject), self._role_rules(binding, "", errors)
-        if namespace:
-            for binding in self.store.items(ROLE_BINDINGS, namespace):
-                subject = _bound_subject(binding, user, namespace)
+    def _grants(self, user: UserInfo, namespace: str) -> list[Grant]:
+        changed = False
+        for subscriber in self._changes:
+            while not subscriber.queue.empty():
+                subscriber.queue.get_nowait()
+                changed = True
+        if changed or len(self._known) > _KNOWN_LIMIT:
+            self._known.clear()
+        key = (user.username, user.groups, namespace)
+        grants = self._known.get(key)
+        if grants is None:
+            grants = self._known[key] = list(self._find_grants(user, namespace))
+        return grants
+
+    def _find_grants(self, user: UserInfo, namespace: str) -> Iterator[Grant]:
+        """The grants of each binding of ``user`` that counts in ``namespace``."""
+        scopes = [(CLUSTER_ROLE_BINDINGS, "")] + ([(ROLE_BINDINGS, namespace)] if namespace else [])
+        for resource, scope in scopes:
+            for binding in self.store.items(resource, scope if scope else None):
+                subject = _bound_subject(binding, user, scope)
                 if subject is not None:
-                    yield _describe(binding, subject), self._role_rules(binding, namespace, errors)
+                    errors: list[str] = []
+                    yield Grant(binding, subject, self._role_rules(binding, scope, errors), errors)
 
     def _role_rules(self, binding: dict[str, Any], namespace: str, errors: list[str]) -> list[dict[str, Any]]:
         ref = binding.get("roleRef") or {}
