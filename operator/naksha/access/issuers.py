@@ -37,8 +37,9 @@ from typing import Any
 import jwt
 import yaml
 
-from naksha.access.identity import Identity, Unauthenticated
-from naksha.kube import resource_for
+from naksha.access.identity import Identity, ReviewUnavailable, Unauthenticated
+from naksha.errors import RetryableError
+from naksha.kube import KubeError, resource_for
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
 REFRESH_SECONDS = 30.0
@@ -88,8 +89,10 @@ class KeySet:
         self._loaded_at = self.clock()
         try:
             document = dict(self.issuer.jwks())
-        except (OSError, ValueError) as error:
-            raise Unauthenticated(
+        except (OSError, ValueError, KubeError, RetryableError) as error:
+            # This side cannot check the token now (the JWKS file, URL or Secret cannot be read):
+            # the caller may retry, so 503 rather than 401.
+            raise ReviewUnavailable(
                 f"the keys of issuer {self.issuer.issuer} cannot be read: {error}"
             ) from None
         usable: dict[str | None, jwt.PyJWK] = {}

@@ -454,3 +454,18 @@ def test_an_accepted_token_is_not_cached_past_its_own_expiry(kube):
     before = kube.token_reviews
     authenticator.authenticate(f"Bearer {soon}")  # the fake still accepts it; the point is it was asked again
     assert kube.token_reviews == before + 1
+
+
+def test_an_issuer_whose_keys_cannot_be_read_makes_its_tokens_wait_not_fail(tmp_path):
+    from naksha.access.identity import ReviewUnavailable
+
+    issuer = issuers.parse_issuer(
+        {
+            "issuer": CI,
+            "audiences": ["naksha"],
+            "algorithm": "RS256",
+            "jwks": {"file": str(tmp_path / "gone.json")},
+        }
+    )
+    with pytest.raises(ReviewUnavailable, match="cannot be read"):
+        issuers.Issuers([issuer]).verify(external(RSA_KEY, "RS256", "ci-1", CI))
