@@ -11,6 +11,7 @@ is checked for its status and reason, and for having created or ingested nothing
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
 import time
@@ -30,7 +31,7 @@ from hypothesis import strategies as st
 from kubernetes import client, config
 from tests.integration.agent.test_agentrun_on_the_control_plane import deployment
 from tests.integration.insight.test_worker import create_stream, worker_env
-from tests.support import Kubectl, eventually, free_port
+from tests.support import ROOT, Kubectl, eventually, free_port
 from tests.support.identities import service_account_token
 
 from naksha.insight.config import WorkerConfig
@@ -269,14 +270,42 @@ STREAM_SPEC = {
 INGEST = {"apiGroups": ["naksha.io"], "resources": ["insightstreams/ingest"], "verbs": ["create"]}
 
 
+@contextlib.asynccontextmanager
+async def running_worker(
+    control_plane: Any, api_client: client.ApiClient, stream: str, port: int
+) -> AsyncIterator[InsightWorker]:
+    """A real insight worker for a new HTTP-push stream in TEAM, with auth kubernetes."""
+    spec = {**STREAM_SPEC, "source": {"type": "http", "http": {"auth": "kubernetes", "port": port}}}
+    create_stream(api_client, TEAM, stream, spec)
+    kube = Kube(config.new_client_from_config(config_file=str(control_plane.kubeconfig_path)))
+    worker = InsightWorker(
+        WorkerConfig.from_env(worker_env(TEAM, stream, spec, port)), kube=kube, host="127.0.0.1"
+    )
+    task = asyncio.create_task(worker.run())
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/health") as response:
+                    if response.status == 200:
+                        break
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.05)
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        await task
+        client.CustomObjectsApi(api_client).delete_namespaced_custom_object(
+            "naksha.io", "v1alpha1", TEAM, "insightstreams", stream
+        )
+
+
 @pytest.fixture
 async def ingest_worker(
     tokens, control_plane, api_client, kubectl
 ) -> AsyncIterator[tuple[InsightWorker, dict[str, str]]]:
     port = free_port()
-    spec = {**STREAM_SPEC, "source": {"type": "http", "http": {"auth": "kubernetes", "port": port}}}
     stream = f"push-{port}"  # a fresh name: the last test's stream may still be finalizing
-    create_stream(api_client, TEAM, stream, spec)
     found = {
         "no-rbac": service_account(kubectl, TEAM, f"pusher-none-{port}"),
         "other-namespace": service_account(kubectl, TEAM, f"pusher-other-{port}"),
@@ -293,25 +322,26 @@ async def ingest_worker(
         {**INGEST, "resourceNames": ["another"]},
     )
     grant(kubectl, TEAM, f"pusher-{port}", sa(TEAM, f"pusher-{port}"), {**INGEST, "resourceNames": [stream]})
-    kube = Kube(config.new_client_from_config(config_file=str(control_plane.kubeconfig_path)))
-    worker = InsightWorker(
-        WorkerConfig.from_env(worker_env(TEAM, stream, spec, port)), kube=kube, host="127.0.0.1"
-    )
-    task = asyncio.create_task(worker.run())
-    async with aiohttp.ClientSession() as session:
-        for _ in range(100):
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/health") as response:
-                    if response.status == 200:
-                        break
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.05)
-    yield worker, found
-    worker.stop()
-    await task
-    client.CustomObjectsApi(api_client).delete_namespaced_custom_object(
-        "naksha.io", "v1alpha1", TEAM, "insightstreams", stream
-    )
+    async with running_worker(control_plane, api_client, stream, port) as worker:
+        yield worker, found
+
+
+async def test_the_documented_rbac_example_lets_its_pusher_push_into_its_stream_only(
+    tokens, control_plane, api_client, kubectl
+):
+    text = (ROOT / "docs" / "insightstream.md").read_text()
+    example = text.split("A ready example", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    kubectl("apply", "-f", "-", input=example.replace("namespace: shop", f"namespace: {TEAM}"))
+    token = service_account_token(kubectl, TEAM, "telemetry-pusher", "--audience", "naksha")
+    point = json.dumps({"metric": "latency", "value": 0.5}).encode()
+    headers = {"Authorization": f"Bearer {token}"}
+    for stream, expected in (("checkout-latency", 202), ("checkout-errors", 403)):
+        async with (
+            running_worker(control_plane, api_client, stream, free_port()) as worker,
+            aiohttp.ClientSession() as session,
+            session.post(f"http://127.0.0.1:{worker.port}/ingest", data=point, headers=headers) as answer,
+        ):
+            assert answer.status == expected, await answer.text()
 
 
 def ingested(worker: InsightWorker) -> float:
