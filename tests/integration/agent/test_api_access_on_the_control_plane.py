@@ -444,3 +444,26 @@ def test_no_accepted_request_exceeds_what_rbac_grants_the_caller(tokens, api_cli
     if target is not None:
         assert target["kind"] == "Deployment"
         assert target.get("namespace") in (None, namespace)
+
+
+def test_the_documented_remediator_role_lets_its_deployer_start_the_builtin_playbooks(tokens, kubectl):
+    text = (ROOT / "docs" / "agentrun.md").read_text()
+    example = text.split("A ready Role for a CI deployer", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    example = example.replace("namespace: shop", f"namespace: {TEAM}").replace(
+        "namespace: ci", f"namespace: {TEAM}"
+    )
+    kubectl("apply", "-f", "-", input=example.replace("name: deployer", "name: documented-deployer"))
+    headers = {"Authorization": "Bearer " + service_account(kubectl, TEAM, "documented-deployer")}
+    for playbook in ("scale-out-on-latency", "restart-on-crash-loop"):
+        body = {
+            "namespace": TEAM,
+            "playbook": playbook,
+            "target": {"kind": "Deployment", "name": "web"},
+            "dryRun": True,
+        }
+        answer = requests.post(f"{BASE}/agent/run", json=body, headers=headers, timeout=10)
+        assert answer.status_code == 201, answer.text
+    elsewhere = requests.post(
+        f"{BASE}/agent/run", json={**body, "namespace": OTHER}, headers=headers, timeout=10
+    )
+    assert elsewhere.status_code == 403
