@@ -58,6 +58,7 @@ bench: $(STAMP) ## run the benchmarks (prints figures next to their references)
 	$(BIN)/python benchmarks/insight.py
 	$(BIN)/python benchmarks/insight_recovery.py
 	$(BIN)/python benchmarks/agent.py
+	$(BIN)/python benchmarks/api_auth.py
 	$(BIN)/python benchmarks/rollout.py
 
 .PHONY: e2e

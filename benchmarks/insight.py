@@ -261,7 +261,7 @@ async def trigger_latency(incidents: int, plane: LocalControlPlane) -> tuple[lis
     kubectl = ["kubectl", "--kubeconfig", str(plane.kubeconfig_path)]
     port = free_port()
     spec = {
-        "source": {"type": "http", "http": {"port": port}},
+        "source": {"type": "http", "http": {"port": port, "auth": "none"}},
         "detectors": [
             {
                 "name": "spike",

@@ -112,7 +112,8 @@ def _parser() -> argparse.ArgumentParser:
 
     token = agent_commands.add_parser(
         "token",
-        help="mint a bearer token for the AgentRun HTTP API (secret from NAKSHA_API_JWT_SECRET[_FILE])",
+        help="mint a shared-secret token for the AgentRun HTTP API in NAKSHA_API_AUTH=hs256 mode "
+        "(secret from NAKSHA_API_JWT_SECRET[_FILE])",
     )
     token.add_argument("--subject", required=True, help="who the token is for")
     token.add_argument(
@@ -186,9 +187,9 @@ def _run_agent_verdict(args: argparse.Namespace) -> int:
 def _run_agent_token(args: argparse.Namespace) -> int:
     from naksha.agent import tokens
     from naksha.models.common import parse_duration
-    from naksha.settings import OperatorSettings
+    from naksha.settings import shared_api_secret
 
-    secret = OperatorSettings.from_env().api_secret
+    secret = shared_api_secret()
     if not secret:
         print("naksha: set NAKSHA_API_JWT_SECRET or NAKSHA_API_JWT_SECRET_FILE", file=sys.stderr)
         return 2

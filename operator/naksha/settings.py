@@ -37,9 +37,16 @@ class OperatorSettings:
     agent_rate_window: float = 600.0
     agent_workers: int = 16  # threads that run AgentRun steps; waiting runs hold none
     agent_job_service_account: str = ""  # executor-job pods; needs the RBAC of the WPKs runs use
-    # AgentRun HTTP API: off unless a token secret is given (NAKSHA_API_JWT_SECRET[_FILE]).
+    # AgentRun HTTP API (docs/agentrun.md): off unless NAKSHA_API_AUTH is kubernetes (TokenReview,
+    # SubjectAccessReview, external issuers) or hs256 (one shared secret: the weakest, opt-in).
+    api_auth: str = ""
     api_port: int = 8080
     api_secret: str = field(default="", repr=False)
+    api_audiences: tuple[str, ...] = ("naksha",)
+    api_issuers_file: str = ""
+    api_review_ttl: float = 10.0  # seconds a TokenReview or SubjectAccessReview answer is reused
+    api_tls_dir: str = ""  # a mounted kubernetes.io/tls Secret: tls.crt, tls.key
+    api_client_ca: str = ""  # PEM file: with it, clients must present a certificate it signed
     # Test hooks (crash tests only): seconds an act step waits between its recorded intent and
     # acting; seconds a rollback waits between reverting the spec and committing to GitOps, and
     # between the revert commit being pushed and the status recording it.
@@ -74,10 +81,51 @@ class OperatorSettings:
             agent_job_service_account=env.get("NAKSHA_AGENT_JOB_SERVICE_ACCOUNT", "").strip(),
             api_port=_port(env, "NAKSHA_API_PORT", 8080),
             api_secret=_secret(env, "NAKSHA_API_JWT_SECRET"),
+            api_auth=_api_auth(env),
+            api_audiences=_names(env, "NAKSHA_API_AUDIENCES") or cls.api_audiences,
+            api_issuers_file=env.get("NAKSHA_API_JWT_ISSUERS_FILE", "").strip(),
+            api_review_ttl=_seconds(env, "NAKSHA_API_REVIEW_TTL", cls.api_review_ttl),
+            api_tls_dir=env.get("NAKSHA_API_TLS_DIR", "").strip(),
+            api_client_ca=env.get("NAKSHA_API_CLIENT_CA", "").strip(),
             test_pause_before_apply=float(_count(env, "NAKSHA_AGENT_TEST_PAUSE_BEFORE_APPLY", 0)),
             test_pause_before_gitops=float(_count(env, "NAKSHA_ROLLOUT_TEST_PAUSE_BEFORE_GITOPS", 0)),
             test_pause_after_gitops=float(_count(env, "NAKSHA_ROLLOUT_TEST_PAUSE_AFTER_GITOPS", 0)),
         )
+
+
+API_AUTH_MODES = ("kubernetes", "hs256", "off")
+
+
+def shared_api_secret(env: Mapping[str, str] | None = None) -> str:
+    """The HS256 secret of ``NAKSHA_API_AUTH=hs256`` (for minting tokens), without the other settings."""
+    return _secret(os.environ if env is None else env, "NAKSHA_API_JWT_SECRET")
+
+
+def _api_auth(env: Mapping[str, str]) -> str:
+    mode = env.get("NAKSHA_API_AUTH", "").strip().lower()
+    if mode and mode not in API_AUTH_MODES:
+        raise ConfigError(f"NAKSHA_API_AUTH={mode!r} is not one of {', '.join(API_AUTH_MODES)}")
+    has_secret = bool(env.get("NAKSHA_API_JWT_SECRET", "").strip() or env.get("NAKSHA_API_JWT_SECRET_FILE"))
+    if not mode and has_secret:
+        raise ConfigError(
+            "NAKSHA_API_JWT_SECRET is set but NAKSHA_API_AUTH is not: the shared-secret mode is the "
+            "weakest and must be chosen explicitly (NAKSHA_API_AUTH=hs256), or use "
+            "NAKSHA_API_AUTH=kubernetes"
+        )
+    return "" if mode == "off" else mode
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds between 0 and 3600")
+    return value
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:

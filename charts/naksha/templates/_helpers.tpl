@@ -33,3 +33,8 @@ app.kubernetes.io/component: operator
 {{- define "naksha.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{/* The AgentRun API's auth mode: api.auth, or hs256 when only a token Secret is named; empty: off. */}}
+{{- define "naksha.apiAuth" -}}
+{{- if .Values.api.auth -}}{{ .Values.api.auth }}{{- else if .Values.api.secretName -}}hs256{{- end -}}
+{{- end }}

@@ -5,7 +5,11 @@ still applies: the API only writes the same object ``kubectl apply`` would) and 
 its name. A ``signalId`` makes the call idempotent: the run's name derives from it, and a second
 call with the same id answers 200 with the first run instead of starting another.
 ``GET /agent/status/{name}?namespace=`` returns the run's phase, conditions and outcome.
-Both need a bearer JWT (``naksha.agent.tokens``); 401 without a valid one, 403 without the scope.
+Both need a bearer token, checked by the API's gate (``naksha.agent.api_auth``: Kubernetes
+TokenReview and SubjectAccessReview, or the opt-in shared secret): 401 without a valid one, 403
+when RBAC (or the token's scope) does not allow the request. Before a run is created every
+namespace it would touch is checked against the caller's and the operator's fence
+(``naksha.agent.fence``) and RBAC: 403 with the reason, and nothing is created.
 """
 
 from __future__ import annotations
@@ -15,15 +19,19 @@ import datetime
 import hashlib
 import logging
 import math
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from pydantic import Field, ValidationError, field_validator
 
-from naksha.agent import AGENT_RUNS, tokens
+from naksha.access.identity import Denied, ReviewUnavailable, Unauthenticated
+from naksha.agent import AGENT_RUNS, fence, guardrails, tokens
+from naksha.agent.api_auth import Caller, Gate
+from naksha.agent.playbooks import PlaybookError, resolve, validate
 from naksha.kube import Conflict, Kube, KubeError, NotFound
-from naksha.models.agentrun import AgentRunSpec
+from naksha.models.agentrun import AgentRunSpec, Graph
 from naksha.models.common import FreeForm, NakshaModel, ObjectTarget
 from naksha.models.group import API_VERSION, GROUP
 
@@ -127,12 +135,13 @@ def _error(status: int, message: str, **headers: str) -> web.Response:
 
 
 class AgentApi:
-    """The routes, bound to a Kube client and the token secret."""
+    """The routes, bound to a Kube client and a gate (``naksha.agent.api_auth``)."""
 
-    def __init__(self, kube: Kube, secret: str, *, namespaces: tuple[str, ...] = ()) -> None:
+    def __init__(self, kube: Kube, gate: Gate, *, allowed: frozenset[str] | None = None) -> None:
         self.kube = kube
-        self.secret = tokens.check_secret(secret)
-        self.served = frozenset(namespaces)  # the operator's own namespaces; empty means all
+        self.gate = gate
+        # Where the operator lets runs reach (``fence.allowed_namespaces``); None means anywhere.
+        self.allowed = allowed
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._errors])
@@ -145,10 +154,14 @@ class AgentApi:
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
-        except tokens.Unauthorized as error:
+        except (tokens.Unauthorized, Unauthenticated) as error:
             return _error(401, str(error), **{"WWW-Authenticate": 'Bearer realm="naksha"'})
-        except tokens.Forbidden as error:
+        except (tokens.Forbidden, Denied) as error:
             return _error(403, str(error))
+        except guardrails.Refusal as error:
+            return _error(403, str(error), **{"X-Naksha-Reason": error.reason})
+        except ReviewUnavailable as error:
+            return _error(503, str(error), **{"Retry-After": "5"})
         except web.HTTPRequestEntityTooLarge:
             return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
         except web.HTTPException as error:
@@ -160,16 +173,68 @@ class AgentApi:
     async def health(self, _: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
-    def _caller(self, request: web.Request) -> tokens.Caller:
-        return tokens.authenticate(self.secret, request.headers.get("Authorization"))
+    async def _caller(self, request: web.Request) -> Caller:
+        return await asyncio.to_thread(self.gate.caller, request.headers.get("Authorization"))
 
-    def _authorize(self, caller: tokens.Caller, scope: str, namespace: str) -> None:
-        caller.require(scope, namespace)
-        if self.served and namespace not in self.served:
-            raise tokens.Forbidden(f"this operator does not serve namespace {namespace!r}")
+    def _served(self, namespace: str) -> None:
+        if self.allowed is not None and namespace not in self.allowed:
+            raise guardrails.Refusal(
+                "NamespaceNotAllowed", f"this operator does not let runs reach namespace {namespace!r}"
+            )
+
+    async def _fence(self, caller: Caller, namespace: str, spec: AgentRunSpec) -> None:
+        """403 unless every namespace the run would touch is inside the fences and RBAC allows it.
+
+        The spec's own namespaces are checked before any playbook is read (a playbook in a
+        namespace outside the fence is not even looked at), then the graphs' parameters.
+        """
+        first = await self._check_reach(caller, namespace, spec, [], {})
+        graphs = await asyncio.to_thread(self._graphs, namespace, spec)
+        await self._check_reach(caller, namespace, spec, graphs, first)
+
+    async def _check_reach(
+        self,
+        caller: Caller,
+        namespace: str,
+        spec: AgentRunSpec,
+        graphs: list[Graph],
+        checked: dict[str, fence.Reach],
+    ) -> dict[str, fence.Reach]:
+        """Check what the run reaches; the gate is asked only what ``checked`` did not cover yet."""
+        reached = fence.reach(namespace, spec, graphs)
+        fence.check(
+            namespace,
+            reached,
+            allowed=self.allowed,
+            caller=caller.fence,
+            caller_name=f"the token of {caller.subject!r}",
+            target=spec.target,
+        )
+        new = {
+            where: fence.Reach(where, entry.why, entry.access - checked[where].access)
+            if where in checked
+            else entry
+            for where, entry in reached.items()
+        }
+        await asyncio.to_thread(self.gate.may_start, caller, namespace, new)
+        return reached
+
+    def _graphs(self, namespace: str, spec: AgentRunSpec) -> list[Graph]:
+        """The graphs the run may execute: its inline graph, or its playbook and fallbacks."""
+        if spec.graph is not None:
+            validate(spec.graph, source="spec.graph")
+            graphs = [spec.graph]
+        else:
+            assert spec.playbook_ref is not None
+            graphs = [resolve(self.kube, namespace, spec.playbook_ref.name, spec.playbook_ref.namespace)]
+        graphs += [resolve(self.kube, namespace, ref.name, ref.namespace) for ref in spec.fallbacks]
+        problems = fence.target_problems(graphs, spec.target)
+        if problems:
+            raise PlaybookError("; ".join(problems))
+        return graphs
 
     async def start_run(self, request: web.Request) -> web.Response:
-        caller = self._caller(request)  # 401 before the body is even read
+        caller = await self._caller(request)  # 401 before the body is even read
         try:
             body = await request.json()
         except ValueError:
@@ -180,14 +245,21 @@ class AgentApi:
             run_request = RunRequest.model_validate(body)
         except ValidationError as error:
             return _error(400, _first_errors(error))
-        self._authorize(caller, "agent:run", run_request.namespace)
+        self._served(run_request.namespace)
         try:
             manifest = run_request.manifest(received_at=_wall_clock())
         except ValueError as error:
             return _error(400, str(error))
+        spec = AgentRunSpec.model_validate(manifest["spec"])
+        try:
+            await self._fence(caller, run_request.namespace, spec)
+        except PlaybookError as error:
+            return _error(400, str(error))
         try:
             created = await asyncio.to_thread(self.kube.create, manifest)
         except Conflict:
+            # The first run of this signal: shown only to a caller who may read runs there.
+            await asyncio.to_thread(self.gate.may_read, caller, run_request.namespace)
             existing = await asyncio.to_thread(
                 self.kube.get, AGENT_RUNS, run_request.namespace, manifest["metadata"]["name"]
             )
@@ -201,7 +273,9 @@ class AgentApi:
     async def run_status(self, request: web.Request) -> web.Response:
         namespace = request.query.get("namespace", "default")
         name = request.match_info["name"]
-        self._authorize(self._caller(request), "agent:read", namespace)
+        caller = await self._caller(request)
+        self._served(namespace)
+        await asyncio.to_thread(self.gate.may_read, caller, namespace)
         try:
             run = await asyncio.to_thread(self.kube.get, AGENT_RUNS, namespace, name)
         except NotFound:
@@ -213,11 +287,13 @@ def _wall_clock() -> float:
     return datetime.datetime.now(tz=datetime.UTC).timestamp()
 
 
-async def serve(api: AgentApi, host: str, port: int) -> tuple[web.AppRunner, int]:
+async def serve(
+    api: AgentApi, host: str, port: int, *, tls: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
     """Start listening; returns the runner (to stop it) and the port (useful when 0 was asked)."""
     runner = web.AppRunner(api.application(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=tls)
     await site.start()
     bound = int(runner.addresses[0][1]) if runner.addresses else port
     return runner, bound

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from naksha import metrics
-from naksha.agent import AGENT_RUNS, guardrails
+from naksha.agent import AGENT_RUNS, fence, guardrails
 from naksha.agent.expressions import ExpressionError, compile_expression
 from naksha.agent.playbooks import PlaybookError, render_params, resolve, validate
 from naksha.agent.recorder import RunGone, RunRecorder
@@ -120,16 +120,24 @@ class Engine(RunRecorder):
     def _load_graph(self) -> bool:
         candidate = int(self.run.state.get("candidate") or 0)
         try:
+            # The fence before anything is read (a playbook in another namespace) or done, and
+            # again with the graph's own parameters once it is known.
+            fence.enforce(self.settings, self.namespace, self.spec)
             if candidate == 0 and self.spec.graph is not None:
                 validate(self.spec.graph, source="spec.graph")
-                self.graph = self.spec.graph
+                graph = self.spec.graph
             else:
                 ref = self.spec.playbook_ref if candidate == 0 else self.spec.fallbacks[candidate - 1]
                 assert ref is not None
-                self.graph = resolve(self.kube, self.namespace, ref.name, ref.namespace)
+                graph = resolve(self.kube, self.namespace, ref.name, ref.namespace)
+            fence.enforce(self.settings, self.namespace, self.spec, [graph])
         except PlaybookError as error:
             self._finish("Failed", str(error), reason="InvalidPlaybook")
             return False
+        except guardrails.Refusal as refusal:
+            self._refuse(refusal)
+            return False
+        self.graph = graph
         return True
 
     def _fall_back(self, node: GraphNode) -> bool:
@@ -238,6 +246,7 @@ class Engine(RunRecorder):
         if node.type in ("observe", "act", "verify"):
             assert node.wpk is not None
             params = render_params(node.params, self._variables())
+            fence.enforce_params(self.settings, self.namespace, node.name, lookup(node.wpk), params)
             if node.type == "act":
                 result = self._act(node, params)
             elif node.type == "verify":

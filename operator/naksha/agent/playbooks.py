@@ -222,6 +222,10 @@ def _param_problems(package: Any, params: dict[str, Any]) -> list[str]:
                 compile_expression(expression)
             except ExpressionError as error:
                 problems.append(f"template {value!r}: {error}")
+    for name in package.namespace_params:
+        named = params.get(name)
+        if named is not None and (not isinstance(named, str) or EMBEDDED.search(named)):
+            problems.append(f"{package.name}: {name} must be a literal namespace name, not a template")
     fields = package.params.model_fields
     known = {field.alias or name for name, field in fields.items()} | set(fields)
     problems += [f"{package.name} takes no parameter {key!r}" for key in params if key not in known]

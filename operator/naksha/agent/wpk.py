@@ -84,6 +84,9 @@ class WorkPackage:
     apply: ApplyFn
     revert: RevertFn | None = None
     waits: bool = False  # its plan is kept while the node waits, so a restart resumes the wait
+    # Parameters whose value names a namespace the package reads or writes in. They are fenced
+    # (``naksha.agent.fence``) and must be literal names, so the fence is known before a run starts.
+    namespace_params: tuple[str, ...] = ()
 
     @property
     def reversible(self) -> bool:

@@ -8,7 +8,10 @@ from typing import Any
 import kopf
 
 from naksha import __version__, metrics
-from naksha.agent import api
+from naksha.access import issuers, tls
+from naksha.access.reviews import Authenticator, Authorizer
+from naksha.agent import api, fence
+from naksha.agent.api_auth import Gate, KubernetesGate, SharedSecretGate
 from naksha.errors import ConfigError
 from naksha.kube import Kube
 from naksha.kube.auth import Credentials
@@ -45,15 +48,45 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo["kube"] = Kube()
     port = metrics.serve(config.metrics_port)
     logger.info("naksha %s: metrics on :%d/metrics, kill switch %s", __version__, port, config.kill_switch)
-    if not config.api_secret:
-        logger.info("AgentRun HTTP API off: set NAKSHA_API_JWT_SECRET or NAKSHA_API_JWT_SECRET_FILE")
+    if not config.api_auth:
+        logger.info("AgentRun HTTP API off: set NAKSHA_API_AUTH=kubernetes (or hs256 with a shared secret)")
         return
+    agent_api = api.AgentApi(
+        memo["kube"], _gate(config, memo["kube"]), allowed=fence.allowed_namespaces(config)
+    )
     try:
-        agent_api = api.AgentApi(memo["kube"], config.api_secret, namespaces=config.namespaces)
-    except ValueError as error:
-        raise ConfigError(f"NAKSHA_API_JWT_SECRET: {error}") from error
-    memo["api_runner"], api_port = await api.serve(agent_api, "0.0.0.0", config.api_port)
-    logger.info("AgentRun HTTP API on :%d (POST /agent/run, GET /agent/status/NAME)", api_port)
+        context = (
+            tls.server_context(config.api_tls_dir, client_ca=config.api_client_ca)
+            if config.api_tls_dir
+            else None
+        )
+    except tls.TlsConfigError as error:
+        raise ConfigError(f"NAKSHA_API_TLS_DIR: {error}") from error
+    memo["api_runner"], api_port = await api.serve(agent_api, "0.0.0.0", config.api_port, tls=context)
+    logger.info(
+        "AgentRun HTTP API on :%d (%s, %s; POST /agent/run, GET /agent/status/NAME)",
+        api_port,
+        "https" if context else "http",
+        config.api_auth,
+    )
+
+
+def _gate(config: OperatorSettings, kube: Kube) -> Gate:
+    if config.api_auth == "hs256":
+        try:
+            return SharedSecretGate(config.api_secret)
+        except ValueError as error:
+            raise ConfigError(f"NAKSHA_API_JWT_SECRET: {error}") from error
+        finally:
+            logger.warning("AgentRun HTTP API uses one shared HS256 secret: the weakest mode")
+    try:
+        external = issuers.load(config.api_issuers_file, kube) if config.api_issuers_file else None
+    except issuers.IssuerConfigError as error:
+        raise ConfigError(f"NAKSHA_API_JWT_ISSUERS_FILE: {error}") from error
+    return KubernetesGate(
+        Authenticator(kube, audiences=config.api_audiences, issuers=external, ttl=config.api_review_ttl),
+        Authorizer(kube, ttl=config.api_review_ttl),
+    )
 
 
 @kopf.on.cleanup()

@@ -57,6 +57,12 @@ class WorkerMetrics:
             ["stream"],
             registry=self.registry,
         )
+        self.ingest_refused = Counter(
+            "naksha_insight_ingest_refused_total",
+            "POST /ingest requests refused, by HTTP status (401, 403, 413, 429, 503).",
+            ["stream", "code"],
+            registry=self.registry,
+        )
         self.evicted = Counter(
             "naksha_insight_series_evicted_total",
             "Series dropped from detector state to stay under the per-detector cap.",

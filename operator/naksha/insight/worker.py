@@ -15,15 +15,18 @@ import logging
 import os
 import signal
 import time
+import ssl
 from typing import Any
 
 import prometheus_client
 from aiohttp import web
 
 from naksha.insight.checkpoint import StateBook
+from naksha.access import tls
 from naksha.insight.config import WorkerConfig
 from naksha.insight.dispatch import TriggerDispatcher
 from naksha.insight.http_api import build_app
+from naksha.insight.ingest_guard import IngestGuard
 from naksha.insight.pipeline import Pipeline
 from naksha.insight.reporter import StatusReporter
 from naksha.insight.sources import PullSource
@@ -33,6 +36,7 @@ from naksha.insight.state_store import ConfigMapStore
 from naksha.insight.telemetry import WorkerMetrics
 from naksha.kube import Kube
 from naksha.models.common import parse_duration
+from naksha.workloads.insight import INGEST_TLS_MOUNT
 
 logger = logging.getLogger(__name__)
 
@@ -123,18 +127,38 @@ class InsightWorker:
     def stop(self) -> None:
         self.stopping.set()
 
+    def _tls(self) -> ssl.SSLContext | None:
+        """The ingest port's TLS, from the mounted Secret (``spec.source.http.tlsSecretRef``)."""
+        http = self.config.spec.source.http
+        if http is None or http.tls_secret_ref is None:
+            return None
+        directory = os.environ.get("NAKSHA_INGEST_TLS_DIR", INGEST_TLS_MOUNT)
+        context = tls.server_context(
+            directory, client_ca=os.path.join(directory, "ca.crt") if http.mtls else ""
+        )
+        if http.mtls:
+            # Probes carry no certificate: the handshake lets them in, /ingest requires one.
+            context.verify_mode = ssl.CERT_OPTIONAL
+        return context
+
     async def run(self, *, handle_signals: bool = False) -> None:
         if handle_signals:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop)
         ingest = self.pipeline.ingest if self.source is None else None
+        http = self.config.spec.source.http
+        guard = IngestGuard(self.config.namespace, self.config.stream, http, self.kube) if http else None
         app = build_app(
-            metrics=self.metrics, health=self.health, ingest=ingest, max_body_bytes=self.config.max_body_bytes
+            metrics=self.metrics,
+            health=self.health,
+            ingest=ingest,
+            max_body_bytes=self.config.max_body_bytes,
+            guard=guard,
         )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.config.http_port)
+        site = web.TCPSite(runner, self.host, self.config.http_port, ssl_context=self._tls())
         await site.start()
         self.port = _bound_port(runner) or self.config.http_port
         logger.info("insight worker %s serving on :%d", self.config.worker, self.port)

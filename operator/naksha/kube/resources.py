@@ -48,6 +48,11 @@ _BUILTIN = (
     ResourceRef("batch", "v1", "jobs", "Job"),
     ResourceRef("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     ResourceRef("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    # Reviews: created, never stored; how the HTTP endpoints ask the cluster who calls and what they may do.
+    ResourceRef("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", namespaced=False),
+    ResourceRef(
+        "authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", namespaced=False
+    ),
 )
 _BY_KEY: dict[tuple[str, str], ResourceRef] = {(r.api_version, r.kind): r for r in _BUILTIN}
 for _info in KINDS:

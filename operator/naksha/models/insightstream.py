@@ -58,10 +58,36 @@ class RedisSource(NakshaModel):
         return self
 
 
+class IngestRateLimit(NakshaModel):
+    """Per client (the authenticated user, or the address without auth): a token bucket."""
+
+    requests_per_second: float = Field(default=50.0, gt=0, le=100_000)
+    burst: int = Field(default=100, ge=1, le=1_000_000)
+
+
 class HttpSource(NakshaModel):
     port: int = Field(default=8010, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=67_108_864)
     max_batch: int = Field(default=10_000, ge=1, le=1_000_000)
+    auth: Literal["kubernetes", "none"] = Field(
+        default="kubernetes",
+        description="kubernetes: POST /ingest needs a bearer token whose identity may create "
+        "insightstreams/ingest on this stream (TokenReview + SubjectAccessReview); none: open.",
+    )
+    audience: str = Field(default="naksha", min_length=1, description="The audience tokens must be bound to.")
+    rate_limit: IngestRateLimit = Field(default_factory=IngestRateLimit)
+    tls_secret_ref: SecretRef | None = Field(
+        default=None, description="A kubernetes.io/tls Secret (tls.crt, tls.key; ca.crt for mtls)."
+    )
+    mtls: bool = Field(
+        default=False, description="Require a client certificate signed by the Secret's ca.crt."
+    )
+
+    @model_validator(mode="after")
+    def _mtls_needs_tls(self) -> Self:
+        if self.mtls and self.tls_secret_ref is None:
+            raise ValueError("http.mtls needs http.tlsSecretRef (its ca.crt verifies client certificates)")
+        return self
 
 
 class Source(NakshaModel):

@@ -38,6 +38,13 @@ def build_worker_deployment(
 ) -> dict[str, Any]:
     spec_json = spec.model_dump_json(by_alias=True)
     volumes, mounts, tls_env = _tls(spec)
+    http = spec.source.http
+    scheme = "HTTP"
+    if http is not None and http.tls_secret_ref is not None:
+        # The ingest port's certificate (e.g. cert-manager's Secret); the probes speak TLS too.
+        volumes.append({"name": "ingest-tls", "secret": {"secretName": http.tls_secret_ref.name}})
+        mounts.append({"name": "ingest-tls", "mountPath": INGEST_TLS_MOUNT, "readOnly": True})
+        scheme = "HTTPS"
     container: dict[str, Any] = {
         "name": "worker",
         "image": image,
@@ -53,12 +60,12 @@ def build_worker_deployment(
         ],
         "ports": [{"name": "http", "containerPort": _http_port(spec), "protocol": "TCP"}],
         "readinessProbe": {
-            "httpGet": {"path": "/health", "port": _http_port(spec)},
+            "httpGet": {"path": "/health", "port": _http_port(spec), "scheme": scheme},
             "periodSeconds": 5,
             "failureThreshold": 3,
         },
         "livenessProbe": {
-            "httpGet": {"path": "/health", "port": _http_port(spec)},
+            "httpGet": {"path": "/health", "port": _http_port(spec), "scheme": scheme},
             "initialDelaySeconds": 10,
             "periodSeconds": 10,
         },
@@ -102,6 +109,9 @@ def build_worker_service(*, name: str, namespace: str, spec: InsightStreamSpec) 
             "ports": [{"name": "http", "port": _http_port(spec), "targetPort": "http", "protocol": "TCP"}],
         },
     }
+
+
+INGEST_TLS_MOUNT = "/etc/naksha/ingest-tls"
 
 
 def _http_port(spec: InsightStreamSpec) -> int:

@@ -14,7 +14,7 @@ from naksha.agent import tokens
 
 SECRET = "an-api-secret-of-at-least-32-bytes!!"
 API_PORT = free_port()
-OPERATOR_ENV = {"NAKSHA_API_JWT_SECRET": SECRET, "NAKSHA_API_PORT": str(API_PORT)}
+OPERATOR_ENV = {"NAKSHA_API_AUTH": "hs256", "NAKSHA_API_JWT_SECRET": SECRET, "NAKSHA_API_PORT": str(API_PORT)}
 BASE = f"http://127.0.0.1:{API_PORT}"
 WAIT_GRAPH = {
     "start": "pause",

@@ -25,7 +25,7 @@ def latency_stream() -> dict[str, Any]:
         "kind": "InsightStream",
         "metadata": {"name": "checkout"},
         "spec": {
-            "source": {"type": "http", "http": {"port": INGEST_PORT}},
+            "source": {"type": "http", "http": {"port": INGEST_PORT, "auth": "none"}},
             "detectors": [
                 {
                     "name": "p99",

@@ -167,6 +167,7 @@ def test_values_select_namespaces_and_can_leave_rbac_to_the_user(helm, api_clien
         assert env["NAKSHA_NAMESPACES"] == "team-a,team-b" and env["NAKSHA_KILL_SWITCH"] == "true"
         assert spec.template.spec.service_account_name == "existing"
         assert env["NAKSHA_AGENT_JOB_SERVICE_ACCOUNT"] == "naksha-agent" and env["NAKSHA_API_PORT"] == "8080"
+        assert env["NAKSHA_API_AUTH"] == "hs256"  # a token Secret alone keeps the shared-secret mode
         secret = next(e for e in spec.template.spec.containers[0].env if e.name == "NAKSHA_API_JWT_SECRET")
         assert (secret.value_from.secret_key_ref.name, secret.value_from.secret_key_ref.key) == (
             "agent-api",
@@ -180,6 +181,32 @@ def test_values_select_namespaces_and_can_leave_rbac_to_the_user(helm, api_clien
         assert "custom-naksha" not in names
     finally:
         helm("uninstall", release="custom", namespace=release_namespace)
+
+
+def test_the_api_in_kubernetes_mode_serves_tls_from_a_secret(helm, api_client, release_namespace):
+    values = {
+        "image": {"repository": "example.com/simulated"},
+        "api": {"auth": "kubernetes", "tls": {"secretName": "naksha-api-tls"}},
+    }
+    helm("install", release="tls", chart=CHART, namespace=release_namespace, values=values)
+    try:
+        pod = (
+            client.AppsV1Api(api_client)
+            .read_namespaced_deployment("tls-naksha", release_namespace)
+            .spec.template
+        )
+        container = pod.spec.containers[0]
+        env = {e.name: e.value for e in container.env}
+        assert env["NAKSHA_API_AUTH"] == "kubernetes" and env["NAKSHA_API_AUDIENCES"] == "naksha"
+        assert env["NAKSHA_API_TLS_DIR"] == "/etc/naksha/api-tls"
+        assert "NAKSHA_API_JWT_SECRET" not in env
+        mount = next(m for m in container.volume_mounts if m.name == "api-tls")
+        volume = next(v for v in pod.spec.volumes if v.name == "api-tls")
+        assert (mount.mount_path, mount.read_only) == ("/etc/naksha/api-tls", True)
+        assert volume.secret.secret_name == "naksha-api-tls"
+        assert client.CoreV1Api(api_client).read_namespaced_service("tls-naksha-api", release_namespace)
+    finally:
+        helm("uninstall", release="tls", namespace=release_namespace)
 
 
 def test_the_installed_operator_runs_and_handles_its_namespace(helm, api_client, release_namespace):

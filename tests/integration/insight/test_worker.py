@@ -85,7 +85,7 @@ def worker_env(namespace: str, name: str, spec: dict[str, Any], port: int, **ext
 async def http_worker(control_plane, api_client, stream_namespace) -> AsyncIterator[InsightWorker]:
     port = free_port()
     spec = {
-        "source": {"type": "http", "http": {"port": port, "maxBodyBytes": 4096}},
+        "source": {"type": "http", "http": {"port": port, "maxBodyBytes": 4096, "auth": "none"}},
         "detectors": [DETECTOR],
         "triggers": [TRIGGER],
     }

@@ -81,3 +81,14 @@ def test_a_caller_without_the_scope_or_namespace_is_forbidden():
 def test_a_short_secret_is_refused():
     with pytest.raises(ValueError, match="at least 32 bytes"):
         tokens.mint("short", "ci")
+
+
+def test_naksha_agent_token_mints_from_the_secret_alone_without_the_operators_mode(monkeypatch, capsys):
+    from naksha.cli import main
+
+    secret = "a-cli-secret-of-at-least-32-bytes-long"
+    monkeypatch.setenv("NAKSHA_API_JWT_SECRET", secret)
+    monkeypatch.delenv("NAKSHA_API_AUTH", raising=False)
+    assert main(["agent", "token", "--subject", "ci", "--ttl", "1h"]) == 0
+    caller = tokens.authenticate(secret, "Bearer " + capsys.readouterr().out.strip())
+    assert caller.subject == "ci"

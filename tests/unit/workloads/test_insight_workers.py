@@ -34,7 +34,7 @@ def env_of(deploy: dict) -> dict:
 def test_the_worker_runs_the_insight_worker_command_of_the_operator_image():
     container = deployment(KAFKA)["spec"]["template"]["spec"]["containers"][0]
     assert (container["image"], container["args"]) == ("img:1", ["insight-worker"])
-    assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": 8010}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": 8010, "scheme": "HTTP"}
 
 
 def test_replicas_and_the_spec_travel_to_the_workers():

@@ -19,7 +19,7 @@ from naksha.agent.guardrails import Refusal
 from naksha.agent.wpk import NotYet, Plan, Result, WorkPackage, WpkContext, WpkError, register
 from naksha.kube import Conflict, NotFound, resource_for
 from naksha.kube.events import event_about
-from naksha.models.common import Duration, NakshaModel, parse_duration
+from naksha.models.common import DnsLabel, Duration, NakshaModel, parse_duration
 from naksha.models.group import API_VERSION
 from naksha.probes import ProbeError, http_request, prometheus_value
 
@@ -48,6 +48,9 @@ class QueryMetricParams(NakshaModel):
     prometheus: str | None = Field(default=None, description="Prometheus base URL.")
     query: str | None = Field(default=None, description="PromQL, with prometheus.")
     stream: str | None = Field(default=None, description="InsightStream name, with detector.")
+    stream_namespace: DnsLabel | None = Field(
+        default=None, description="The InsightStream's namespace (a shared one); default: the run's."
+    )
     detector: str | None = None
     above: float | None = Field(default=None, description="With prometheus: anomalous above this.")
     below: float | None = Field(default=None, description="With prometheus: anomalous below this.")
@@ -71,10 +74,11 @@ def _query_metric(context: WpkContext, params: QueryMetricParams, plan: Plan) ->
                 or (params.below is not None and value < params.below)
             )
     elif params.stream and params.detector:
+        where = params.stream_namespace or context.namespace
         try:
-            stream = context.kube.get(STREAMS, context.namespace, params.stream)
+            stream = context.kube.get(STREAMS, where, params.stream)
         except NotFound:
-            raise WpkError(f"InsightStream {context.namespace}/{params.stream} does not exist") from None
+            raise WpkError(f"InsightStream {where}/{params.stream} does not exist") from None
         stream_status = stream.get("status") or {}
         last = (stream_status.get("lastAnomaly") or {}).get(params.detector)
         detector_state = (stream_status.get("detectors") or {}).get(params.detector)
@@ -146,6 +150,7 @@ register(
         ("naksha.io/insightstreams: get", "the target's kind: get"),
         _nothing,
         _query_metric,
+        namespace_params=("streamNamespace",),
     )
 )
 
