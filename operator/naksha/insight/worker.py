@@ -14,15 +14,15 @@ import contextlib
 import logging
 import os
 import signal
-import time
 import ssl
+import time
 from typing import Any
 
 import prometheus_client
 from aiohttp import web
 
-from naksha.insight.checkpoint import StateBook
 from naksha.access import tls
+from naksha.insight.checkpoint import StateBook
 from naksha.insight.config import WorkerConfig
 from naksha.insight.dispatch import TriggerDispatcher
 from naksha.insight.http_api import build_app
