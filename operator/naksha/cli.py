@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--state-dir", type=Path, default=None, help="pod logs and kubelet state")
     up.add_argument("--no-kubelet", action="store_true", help="serve the API only; run no pods")
     up.add_argument("--access-log", action="store_true", help="log every request (slows the API)")
+    up.add_argument(
+        "--host-network",
+        action="store_true",
+        help="run pods on the host's loopback, without network namespaces (pods' ports may collide)",
+    )
     up.set_defaults(run=_run_local_up)
 
     demo = commands.add_parser("demo", help="run the demo on the local control plane")
@@ -221,7 +226,11 @@ def _run_local_up(args: argparse.Namespace) -> int:
     if not args.access_log:
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     plane = LocalControlPlane(
-        port=args.port, state_dir=args.state_dir, kubeconfig=args.kubeconfig, kubelet=not args.no_kubelet
+        port=args.port,
+        state_dir=args.state_dir,
+        kubeconfig=args.kubeconfig,
+        kubelet=not args.no_kubelet,
+        isolate_pods=not args.host_network,
     )
     plane.start()
     print(f"local control plane at {plane.url}; kubeconfig {plane.kubeconfig_path}", flush=True)

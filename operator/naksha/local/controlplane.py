@@ -40,6 +40,7 @@ class LocalControlPlane:
         state_dir: Path | None = None,
         kubeconfig: Path | None = None,
         kubelet: bool = True,
+        isolate_pods: bool = True,
         history_limit: int = HISTORY_LIMIT,
         bookmark_seconds: float = BOOKMARK_SECONDS,
     ) -> None:
@@ -52,6 +53,7 @@ class LocalControlPlane:
         self.state_dir = Path(state_dir).resolve()
         self.kubeconfig_path = Path(kubeconfig or self.state_dir / "kubeconfig").resolve()
         self.with_kubelet = kubelet
+        self.isolate_pods = isolate_pods  # False: pods share the host's loopback (no network namespaces)
         self.emulator = ApiEmulator(
             state_dir=self.state_dir, history_limit=history_limit, bookmark_seconds=bookmark_seconds
         )
@@ -131,7 +133,13 @@ class LocalControlPlane:
             if self.with_kubelet:
                 from naksha.local.kubelet import Kubelet
 
-                kubelet = Kubelet(self.emulator.api, self.state_dir, self.kubeconfig_path)
+                kubelet = Kubelet(
+                    self.emulator.api,
+                    self.state_dir,
+                    self.kubeconfig_path,
+                    isolate=self.isolate_pods,
+                    host_ports=(server.port,),  # pods reach the API at the kubeconfig's 127.0.0.1:<port>
+                )
                 await kubelet.start()
             self.kubelet = kubelet
             self._ready.set()

@@ -4,6 +4,9 @@ It runs inside the API emulator's event loop and talks to its object service dir
 HTTP), reacting to the store's watch events. Changes are coalesced: an event marks its object
 (or the object's controller) dirty, and one worker reconciles dirty objects in order, so a
 burst of pod status updates causes one Deployment status write, not one per update.
+Each pod gets its network from ``naksha.local.network`` before its containers start (its own
+namespace and 127/8 address where the machine allows it) and gives it back when it goes;
+Services get a ClusterIP served by the node's proxy (``services.ServiceController``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from naksha.local.apiserver.tables import now
 from naksha.local.kubelet.deployments import plan_deployment
 from naksha.local.kubelet.jobs import plan_job, select_own_pods
 from naksha.local.kubelet.ownership import controller_ref, pod_phase
-from naksha.local.kubelet.pods import PodRunner
+from naksha.local.kubelet.pods import PodRunner, probe_ports
+from naksha.local.kubelet.services import ServiceController
+from naksha.local.network import NodeNetwork
 
 logger = logging.getLogger(__name__)
 NODE_NAME = "local-node"
@@ -31,10 +36,24 @@ Key = tuple[str, str, str]  # (kind, namespace, name)
 
 
 class Kubelet:
-    """Started and stopped on the emulator's loop; ``stop()`` ends every pod it runs."""
+    """Started and stopped on the emulator's loop; ``stop()`` ends every pod it runs.
 
-    def __init__(self, api: ObjectService, state_dir: Path, kubeconfig: Path) -> None:
+    ``isolate=False`` runs pods on the host's loopback (what happens anyway without root);
+    ``host_ports`` are the host's ``127.0.0.1`` ports every pod reaches (the API server's).
+    """
+
+    def __init__(
+        self,
+        api: ObjectService,
+        state_dir: Path,
+        kubeconfig: Path,
+        *,
+        isolate: bool = True,
+        host_ports: tuple[int, ...] = (),
+    ) -> None:
         self.api = api
+        self.network = NodeNetwork(isolate=isolate, host_ports=host_ports)
+        self.service_controller = ServiceController(api, self.network)
         self.state_dir = state_dir
         self.kubeconfig = kubeconfig
         self.runners: dict[tuple[str, str], PodRunner] = {}
@@ -53,6 +72,8 @@ class Kubelet:
         return resource
 
     async def start(self) -> None:
+        await self.network.start()
+        await self.service_controller.start()
         for resource in (self.pods, self.deployments, self.jobs):
             subscriber = self.api.store.subscribe(resource.key, None)
             self._subscribers.append(subscriber)
@@ -73,6 +94,8 @@ class Kubelet:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(runner.stop() for runner in self.runners.values()), return_exceptions=True)
         self.runners.clear()
+        await self.service_controller.stop()
+        await self.network.close()
 
     async def _follow(self, subscriber: Subscriber) -> None:
         resource = self.api.catalog.by_key(subscriber.resource)
@@ -102,19 +125,36 @@ class Kubelet:
         if event.type == "DELETED" or meta.get("deletionTimestamp"):
             if runner is not None:
                 del self.runners[key]
-                await runner.stop()
+                await self._end(runner)
             return
         if runner is not None and runner.uid != meta["uid"]:
             del self.runners[key]
-            await runner.stop()
+            await self._end(runner)
             runner = None
         if runner is None and pod_phase(event.obj) not in ("Succeeded", "Failed"):
             bound = self._bind(event.obj)
             if bound is None:
                 return
-            runner = PodRunner(self.api, bound, self.state_dir, self.kubeconfig)
+            spec = bound.get("spec") or {}
+            try:
+                network = await self.network.attach(
+                    meta["uid"],
+                    meta["namespace"],
+                    meta["name"],
+                    ports=set().union(*(probe_ports(c) for c in spec.get("containers") or [])),
+                    host_network=bool(spec.get("hostNetwork")),
+                )
+            except OSError as error:
+                logger.error("kubelet: pod %s/%s gets no network: %s", meta["namespace"], meta["name"], error)
+                return
+            runner = PodRunner(self.api, bound, self.state_dir, self.kubeconfig, network)
             self.runners[key] = runner
             await runner.start()
+
+    async def _end(self, runner: PodRunner) -> None:
+        """Stop the pod's processes, then take its network back (namespace, address, forwarders)."""
+        await runner.stop()
+        await self.network.detach(runner.uid)
 
     def _bind(self, pod: dict[str, Any]) -> dict[str, Any] | None:
         """Place the pod on the local node, as the scheduler would."""
