@@ -141,6 +141,7 @@ class LocalControlPlane:
                     host_ports=(server.port,),  # pods reach the API at the kubeconfig's 127.0.0.1:<port>
                 )
                 await kubelet.start()
+                self.emulator.pod_opener = kubelet.open_pod_port
             self.kubelet = kubelet
             self._ready.set()
             await self._stopping.wait()

@@ -18,7 +18,7 @@ import attrs
 import kmock
 import yaml
 
-from naksha.local.apiserver import discovery, errors, patching, tables
+from naksha.local.apiserver import discovery, errors, patching, portforwarding, tables
 from naksha.local.apiserver.accounting import RequestCounter
 from naksha.local.apiserver.encoding import decode_json, encode_json
 from naksha.local.apiserver.objects import ObjectService
@@ -49,6 +49,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
     api: ObjectService = attrs.field(init=False)
     _baseline_payloads: int = attrs.field(default=0, init=False)
     served: RequestCounter = attrs.field(factory=RequestCounter, init=False)
+    # Set by the kubelet that runs the pods: what ``pods/portforward`` connects to.
+    pod_opener: portforwarding.PodOpener | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -153,6 +155,9 @@ class ApiEmulator(kmock.KubernetesEmulator):
         name = target.name
         if target.subresource == "log":
             return self._log(request, target)
+        if target.subresource == "portforward":
+            pod = self.api.get(resource, target.namespace, name)
+            return await portforwarding.serve(request, pod, self.pod_opener)
         if target.subresource == "scale":
             return _json(await self._scale(request, target))
         if method == "GET" and flag(query.get("watch")):

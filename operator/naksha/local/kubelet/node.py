@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,13 @@ class Kubelet:
             runner = PodRunner(self.api, bound, self.state_dir, self.kubeconfig, network)
             self.runners[key] = runner
             await runner.start()
+
+    async def open_pod_port(self, namespace: str, name: str, port: int) -> socket.socket:
+        """A connection to a port of a pod this kubelet runs (``kubectl port-forward``)."""
+        runner = self.runners.get((namespace, name))
+        if runner is None:
+            raise OSError(f"pod {namespace}/{name} does not run on this node")
+        return await runner.network.open(port)
 
     async def _end(self, runner: PodRunner) -> None:
         """Stop the pod's processes, then take its network back (namespace, address, forwarders)."""
