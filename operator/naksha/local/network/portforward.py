@@ -12,7 +12,6 @@ the kubelet does, and kubectl prints it. PINGs are answered.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -193,6 +192,13 @@ class PortForwardSession:
         self.done.set_result(None)
 
     async def wait(self) -> None:
-        await self.done
-        with contextlib.suppress(asyncio.CancelledError):
+        """Until the session ends; cancelling it (the server shutting down) ends the session too."""
+        try:
+            await self.done
             await self._sending
+        finally:
+            self.close()
+            self._sending.cancel()
+            for request in self._requests.values():
+                if request.task is not None:
+                    request.task.cancel()
