@@ -115,9 +115,10 @@ class PodRunner:
         self.stopped = True
         grace = min(float(self.spec.get("terminationGracePeriodSeconds", 30)), GRACE_CAP_SECONDS)
         await asyncio.gather(*(self._terminate(run, grace) for run in self.runs.values()))
-        for run in self.runs.values():
-            for task in run.tasks:
-                task.cancel()
+        tasks = [task for run in self.runs.values() for task in run.tasks]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     @property
     def pids(self) -> list[int]:
