@@ -22,9 +22,9 @@ from tests.support.pods import (
     get,
     get_from_inside,
     listens,
+    needs_namespaces,
     netns_of,
     network_condition,
-    needs_namespaces,
 )
 
 pytestmark = needs_namespaces
@@ -99,7 +99,9 @@ def test_a_service_spreads_connections_over_its_ready_pods_and_skips_unready_one
         demo_pod("never-ready", readinessProbe={"tcpSocket": {"port": 9}, "periodSeconds": 1}),
     )
     core.create_namespaced_service(fresh_namespace, service("demo", {"app": "demo"}))
-    svc = eventually(lambda: (s := core.read_namespaced_service("demo", fresh_namespace)).spec.cluster_ip and s)
+    svc = eventually(
+        lambda: (s := core.read_namespaced_service("demo", fresh_namespace)).spec.cluster_ip and s
+    )
     address = svc.spec.cluster_ip
     assert ipaddress.ip_address(address) in ipaddress.ip_network("127.0.0.0/8")
     assert svc.spec.cluster_ips == [address]
@@ -113,7 +115,9 @@ def test_a_service_spreads_connections_over_its_ready_pods_and_skips_unready_one
     one = core.read_namespaced_pod("one", fresh_namespace)
     assert get_from_inside(netns_of(one), f"http://{address}/") in {"one", "two"}
     core.delete_namespaced_pod("two", fresh_namespace)
-    eventually(lambda: not any(p.metadata.name == "two" for p in core.list_namespaced_pod(fresh_namespace).items))
+    eventually(
+        lambda: not any(p.metadata.name == "two" for p in core.list_namespaced_pod(fresh_namespace).items)
+    )
     assert {get(f"http://{address}/") for _ in range(10)} == {"one"}
 
 
