@@ -101,7 +101,9 @@ def test_a_latency_spike_is_remediated_and_the_run_reports_resolved_with_its_tim
     )
     assert run_status(custom, fresh_namespace, name)["phase"] == "Running"  # verifying: not recovered yet
 
-    push(address, [0.2] * 5, start=now + 3)  # the scaled-out service is fast again, past the detector's cooldown
+    push(
+        address, [0.2] * 5, start=now + 3
+    )  # the scaled-out service is fast again, past the detector's cooldown
     status = eventually(
         lambda: (s := run_status(custom, fresh_namespace, name)).get("phase") == "Succeeded" and s, timeout=60
     )
