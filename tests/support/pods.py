@@ -64,6 +64,14 @@ def get(url: str, timeout: float = 5) -> str:
         return str(answer.read().decode()).strip()
 
 
+def answer(url: str) -> str | None:
+    """``GET url``'s body, or None while nothing answers there (a process still starting)."""
+    try:
+        return get(url, timeout=2)
+    except OSError:
+        return None
+
+
 def get_from_inside(netns: str, url: str) -> str:
     """``GET url`` from a process inside the network namespace ``netns`` (as one of its pod's would)."""
     code = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).read().decode(), end='')"

@@ -12,7 +12,7 @@ import yaml
 from kubernetes import client
 from tests.integration.rollout.test_rollouts_on_the_control_plane import Cluster, rollout
 from tests.support import ROOT, eventually
-from tests.support.pods import get, needs_namespaces
+from tests.support.pods import answer, needs_namespaces
 
 
 def pods_of(api_client: client.ApiClient, namespace: str, app: str) -> list[Any]:
@@ -40,12 +40,13 @@ def test_the_sample_rollouts_four_pods_on_port_8080_all_run(naksha_operator, api
         lambda: all_ready(p := pods_of(api_client, fresh_namespace, "checkout"), 4) and p, timeout=90
     )
     cluster.wait_phase("checkout", "Healthy")
-    time.sleep(3)  # long enough for a process that cannot bind its port to have crashed
+    assert len({p.status.pod_ip for p in pods}) == 4
+    for pod in pods:  # without a readiness probe a pod is Ready before its process listens
+        eventually(lambda: answer(f"http://{pod.status.pod_ip}:8080/") == "v1", timeout=30)  # noqa: B023
+    # All four listen on :8080 now; none crashed for want of its port.
     pods = pods_of(api_client, fresh_namespace, "checkout")
     assert all_ready(pods, 4)
     assert all(p.status.container_statuses[0].restart_count == 0 for p in pods)
-    assert len({p.status.pod_ip for p in pods}) == 4
-    assert all(get(f"http://{p.status.pod_ip}:8080/") == "v1" for p in pods)
     assert cluster.status("checkout")["phase"] == "Healthy"
 
 
