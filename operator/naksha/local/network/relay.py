@@ -47,8 +47,14 @@ class _Half(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.eof = True
-        if self.peer is not None and self.peer.transport is not None and self.peer.transport.can_write_eof():
-            self.peer.transport.write_eof()
+        peer = self.peer
+        if peer is None or peer.transport is None:
+            return True  # passed on when the peer is linked
+        if peer.eof:  # both directions are done: nothing more can flow
+            peer.transport.close()
+            return False
+        if peer.transport.can_write_eof():
+            peer.transport.write_eof()
         return True  # keep the other direction open until its own end
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -76,6 +82,10 @@ def _link(a: _Half, b: _Half) -> None:
         side.pending.clear()
         if side.eof and other.transport.can_write_eof():
             other.transport.write_eof()
+    if a.eof and b.eof:
+        for side in (a, b):
+            assert side.transport is not None
+            side.transport.close()
 
 
 class Forwarder:
