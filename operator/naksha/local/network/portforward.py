@@ -41,6 +41,7 @@ Sender = Callable[[bytes], Awaitable[None]]
 
 @dataclass
 class _Request:
+    key: str
     port: int = 0
     error_stream: int | None = None
     data_stream: int | None = None
@@ -114,7 +115,7 @@ class PortForwardSession:
         self._last_stream = max(self._last_stream, stream_id)
         self._queue(self.writer.syn_reply(stream_id))
         key = headers.get("requestid", str(stream_id))
-        request = self._requests.setdefault(key, _Request())
+        request = self._requests.setdefault(key, _Request(key))
         self._by_stream[stream_id] = request
         try:
             request.port = int(headers.get("port", ""))
@@ -150,6 +151,15 @@ class PortForwardSession:
             self._queue(self.writer.data(request.data_stream, b"", fin=True))
 
     async def _relay(self, request: _Request) -> None:
+        try:
+            await self._forward(request)
+        finally:
+            # Done with this connection: a long session forwards many, so forget each one.
+            self._requests.pop(request.key, None)
+            for stream in (request.error_stream, request.data_stream):
+                self._by_stream.pop(stream or 0, None)
+
+    async def _forward(self, request: _Request) -> None:
         assert request.data_stream is not None
         stream = request.data_stream
         if self.allowed_ports is not None and request.port not in self.allowed_ports:
