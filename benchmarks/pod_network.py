@@ -1,9 +1,11 @@
-"""Benchmark of pod networking: the userspace forwarder into a pod's namespace against direct loopback.
+"""Benchmark of pod networking: the userspace forwarders against direct loopback.
 
 The same small TCP server (echo one byte, or swallow a stream and answer its length) runs twice:
 on the host's 127.0.0.1 (the reference: what pods had before they got namespaces) and inside a
-pod network namespace made by ``naksha.local.network`` (reached at the pod's address through the
-host-side forwarder). Prints medians of several rounds and the forwarder/direct ratios for:
+pod network namespace made by ``naksha.local.network``. Clients are separate processes: on the
+host (direct, and host → pod through the host-side forwarder) and inside a second pod's
+namespace (pod → pod through its egress forwarder, straight into the server's namespace).
+Prints medians of several rounds and the ratios to direct loopback:
   1. connection setup: connect, one-byte round trip, close (microseconds per connection);
   2. throughput: one connection streaming 64 MiB (MiB/s).
 Needs root, ``ip``, ``nft`` and ``nsenter`` (as the kubelet does for namespaces).
@@ -18,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Coroutine
 from pathlib import Path
@@ -27,12 +28,11 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "operator"))
 
-from naksha.local.network import NodeNetwork, PodNetwork  # noqa: E402
+from naksha.local.network import NodeNetwork  # noqa: E402
 from naksha.local.network.namespaces import missing_requirements  # noqa: E402
 
 T = TypeVar("T")
 PORT = 7070
-CHUNK = 256 * 1024
 SERVER = """
 import socket, sys, threading
 def serve(conn):
@@ -64,26 +64,32 @@ def start_server(prefix: list[str], host: str, port: int) -> subprocess.Popen[st
     return process
 
 
-def setup_micros(host: str, port: int, connections: int) -> float:
-    started = time.perf_counter()
-    for _ in range(connections):
-        with socket.create_connection((host, port)) as sock:
-            sock.sendall(b"e")
-            assert sock.recv(1) == b"e"
-    return (time.perf_counter() - started) / connections * 1e6
-
-
-def throughput_mib(host: str, port: int, mebibytes: int) -> float:
-    payload = b"x" * CHUNK
-    started = time.perf_counter()
+CLIENT = """
+import socket, sys, time
+host, port, connections, mebibytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+started = time.perf_counter()
+for _ in range(connections):
     with socket.create_connection((host, port)) as sock:
-        sock.sendall(b"t")
-        for _ in range(mebibytes * 1024 * 1024 // CHUNK):
-            sock.sendall(payload)
-        sock.shutdown(socket.SHUT_WR)
-        answer = sock.recv(64)
-    assert int(answer) == mebibytes * 1024 * 1024, answer
-    return mebibytes / (time.perf_counter() - started)
+        sock.sendall(b"e")
+        assert sock.recv(1) == b"e"
+setup = (time.perf_counter() - started) / connections * 1e6
+payload = b"x" * (256 * 1024)
+started = time.perf_counter()
+with socket.create_connection((host, port)) as sock:
+    sock.sendall(b"t")
+    for _ in range(mebibytes * 4):
+        sock.sendall(payload)
+    sock.shutdown(socket.SHUT_WR)
+    assert int(sock.recv(64)) == mebibytes * 1024 * 1024
+print(setup, mebibytes / (time.perf_counter() - started))
+"""
+
+
+def measure(prefix: list[str], host: str, port: int, connections: int, mebibytes: int) -> tuple[float, float]:
+    """(microseconds per connection, MiB/s) measured by a client process (under ``prefix``)."""
+    command = [*prefix, sys.executable, "-c", CLIENT, host, str(port), str(connections), str(mebibytes)]
+    setup, speed = subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
+    return float(setup), float(speed)
 
 
 class NetworkThread:
@@ -119,36 +125,43 @@ def main() -> int:
         return 0
 
     network = NetworkThread()
-    pod: PodNetwork = network.run(network.node.attach(uuid.uuid4().hex, "bench", "server", ports={PORT}))
+    server_pod = network.run(network.node.attach(uuid.uuid4().hex, "bench", "server", ports={PORT}))
+    client_pod = network.run(network.node.attach(uuid.uuid4().hex, "bench", "client", ports=set()))
     direct_port = _free_port()
     servers = [
         start_server([], "127.0.0.1", direct_port),
-        start_server(pod.command_prefix(), pod.address, PORT),  # inside the pod's namespace
+        start_server(server_pod.command_prefix(), server_pod.address, PORT),  # inside the pod's namespace
     ]
+    paths = {
+        "direct loopback": ([], "127.0.0.1", direct_port),
+        "host -> pod": ([], server_pod.address, PORT),
+        "pod -> pod": (client_pod.command_prefix(), server_pod.address, PORT),
+    }
+    setup: dict[str, list[float]] = {name: [] for name in paths}
+    speed: dict[str, list[float]] = {name: [] for name in paths}
     try:
-        paths = {"direct": ("127.0.0.1", direct_port), "forwarder": (pod.address, PORT)}
-        for host, port in paths.values():  # warm up both paths
-            setup_micros(host, port, 20)
-            throughput_mib(host, port, 4)
-        setup: dict[str, list[float]] = {name: [] for name in paths}
-        speed: dict[str, list[float]] = {name: [] for name in paths}
-        for _ in range(args.rounds):  # interleaved, so machine noise hits both alike
-            for name, (host, port) in paths.items():
-                setup[name].append(setup_micros(host, port, args.connections))
-                speed[name].append(throughput_mib(host, port, args.mebibytes))
+        for prefix, host, port in paths.values():  # warm up every path
+            measure(prefix, host, port, 20, 4)
+        for _ in range(args.rounds):  # interleaved, so machine noise hits every path alike
+            for name, (prefix, host, port) in paths.items():
+                micros, mib = measure(prefix, host, port, args.connections, args.mebibytes)
+                setup[name].append(micros)
+                speed[name].append(mib)
     finally:
         for server in servers:
             server.kill()
             server.wait()
         network.close()
 
-    print(f"forwarder into pod {pod.address} vs direct loopback, medians of {args.rounds} rounds")
-    direct_setup, forward_setup = statistics.median(setup["direct"]), statistics.median(setup["forwarder"])
-    direct_speed, forward_speed = statistics.median(speed["direct"]), statistics.median(speed["forwarder"])
-    print(f"  connection setup  direct {direct_setup:8.0f} us   forwarder {forward_setup:8.0f} us   "
-          f"ratio {forward_setup / direct_setup:5.2f}x slower")  # fmt: skip
-    print(f"  throughput        direct {direct_speed:8.0f} MiB/s forwarder {forward_speed:8.0f} MiB/s "
-          f"ratio {forward_speed / direct_speed:5.2f} of direct")  # fmt: skip
+    print(f"pod networking against direct loopback, medians of {args.rounds} rounds")
+    base_setup, base_speed = (
+        statistics.median(setup["direct loopback"]),
+        statistics.median(speed["direct loopback"]),
+    )
+    for name in paths:
+        micros, mib = statistics.median(setup[name]), statistics.median(speed[name])
+        print(f"  {name:16} connection setup {micros:6.0f} us ({micros / base_setup:4.2f}x)   "
+              f"throughput {mib:6.0f} MiB/s ({mib / base_speed:4.2f}x)")  # fmt: skip
     return 0
 
 

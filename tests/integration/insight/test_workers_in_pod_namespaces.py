@@ -31,7 +31,8 @@ def phase(custom: client.CustomObjectsApi, namespace: str, name: str) -> str:
 
 
 def worker_pod(core: client.CoreV1Api, namespace: str, stream_name: str) -> Any:
-    (pod,) = core.list_namespaced_pod(namespace, label_selector=f"naksha.io/insightstream={stream_name}").items
+    selector = f"naksha.io/insightstream={stream_name}"
+    (pod,) = core.list_namespaced_pod(namespace, label_selector=selector).items
     return pod
 
 

@@ -21,7 +21,7 @@ POD_RANGE = "127.100.0.0/16"
 SERVICE_RANGE = "127.101.0.0/16"
 
 
-class AddressesExhausted(Exception):
+class AddressesExhausted(OSError):
     """Every address of the range is in use."""
 
 

@@ -98,14 +98,15 @@ class NodeNetwork:
             netns=netns,
             reason="NetworkNamespace",
             message=f"network namespace {netns}, address {address}",
+            neighbours=self.by_address,
         )
         self.pods[uid] = network
         try:
             await network.start(ports)
             await network.allow_host_ports(self.host_ports)
-        except (OSError, namespaces.NamespaceError):
+        except Exception as error:  # the executor's thread failing to enter the namespace, too
             await self.detach(uid)
-            raise
+            raise OSError(f"the network of pod {namespace}/{name} did not come up: {error}") from error
         return network
 
     async def detach(self, uid: str) -> None:

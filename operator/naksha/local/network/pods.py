@@ -10,7 +10,8 @@ and probe ports at once, and for any other port as soon as a process inside list
 (``/proc/net/tcp`` of the namespace is polled). The other way, the namespace's nftables rule sends
 connections to other 127/8 addresses (and to the host ports the pod was told about, such as the
 API server's) to an egress forwarder on the pod's ``127.0.0.1:15001``, which reads the original
-destination (``SO_ORIGINAL_DST``) and connects to it from the host.
+destination (``SO_ORIGINAL_DST``) and connects to it from the host, or, when it is another pod of
+the node, straight into that pod's namespace (one relay instead of two).
 
 Host (the fallback): no namespace, address 127.0.0.1, nothing forwarded: today's behaviour, said so
 in the pod's status.
@@ -24,7 +25,7 @@ import logging
 import re
 import socket
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,15 @@ class PodNetwork:
     """Where a pod's processes run and how it is reached; ``isolated`` False means the host's loopback."""
 
     def __init__(
-        self, address: str, *, netns: str | None = None, reason: str = "", message: str = ""
+        self,
+        address: str,
+        *,
+        netns: str | None = None,
+        reason: str = "",
+        message: str = "",
+        neighbours: Callable[[str], PodNetwork | None] = lambda _: None,
     ) -> None:
+        self.neighbours = neighbours  # another isolated pod of the node by its address
         self.address = address
         self.netns = netns
         self.reason = reason
@@ -93,7 +101,7 @@ class PodNetwork:
             initargs=(self.netns_path,),
         )
         listener = await self._inside(listening_socket, HOST_ADDRESS, namespaces.EGRESS_PORT)
-        self._egress = Forwarder(listener, _to_original_destination, f"egress of {self.address}")
+        self._egress = Forwarder(listener, self._to_original_destination, f"egress of {self.address}")
         await self._egress.start()
         for port in sorted(ports):
             await self.forward(port)
@@ -130,6 +138,16 @@ class PodNetwork:
         sock = await self._inside(socket.socket, socket.AF_INET, socket.SOCK_STREAM)
         return await connect(sock, self.address, port)
 
+    async def _to_original_destination(self, accepted: socket.socket) -> socket.socket:
+        """The socket the pod's process meant: its original destination, from the host or the other pod."""
+        raw = accepted.getsockopt(socket.SOL_IP, _SO_ORIGINAL_DST, 16)
+        port = struct.unpack("!H", raw[2:4])[0]
+        host = socket.inet_ntoa(raw[4:8])
+        neighbour = self.neighbours(host)
+        if neighbour is not None:
+            return await neighbour.open(port)
+        return await connect(socket.socket(socket.AF_INET, socket.SOCK_STREAM), host, port)
+
     async def _inside(self, function: Any, *args: Any) -> Any:
         if self._executor is None:
             raise OSError(f"the network of pod {self.address} is closed")
@@ -158,14 +176,6 @@ class PodNetwork:
         if self._executor is not None:
             self._executor.shutdown(wait=False)
             self._executor = None
-
-
-async def _to_original_destination(accepted: socket.socket) -> socket.socket:
-    """The socket the pod's process meant: its original destination, connected from the host."""
-    raw = accepted.getsockopt(socket.SOL_IP, _SO_ORIGINAL_DST, 16)
-    port = struct.unpack("!H", raw[2:4])[0]
-    host = socket.inet_ntoa(raw[4:8])
-    return await connect(socket.socket(socket.AF_INET, socket.SOCK_STREAM), host, port)
 
 
 def _listening_ports(address: str) -> set[int]:
