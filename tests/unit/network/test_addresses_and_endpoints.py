@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from naksha.local.network import addresses
 from naksha.local.network.addresses import AddressesExhausted, AddressPool
 from naksha.local.network.pods import host_ports_named
 from naksha.local.network.services import ready_endpoints
@@ -41,6 +43,28 @@ class TestAddressPools:
         following = [pool.allocate() for _ in range(5)]
         assert address not in following and len(set(following)) == 5
         assert pool.allocate() == address
+
+    def test_a_released_address_leaves_no_lock_file_behind(self, tmp_path: Path):
+        pool = AddressPool("127.100.0.0/29", tmp_path)
+        kept, released = pool.allocate(), pool.allocate()
+        pool.release(released)
+        assert [p.name for p in tmp_path.iterdir()] == [kept]
+
+    def test_a_taker_whose_lock_file_was_removed_before_it_locked_does_not_take_the_address(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ):
+        holder, taker = AddressPool("127.100.0.0/29", tmp_path), AddressPool("127.100.0.0/29", tmp_path)
+        address = holder.allocate()
+        lock = fcntl.flock
+
+        def released_meanwhile(fd: int, operation: int) -> None:
+            holder.release(address)  # between the taker's open and its lock, the file goes
+            lock(fd, operation)
+
+        monkeypatch.setattr(addresses.fcntl, "flock", released_meanwhile)
+        assert taker.reserve(address) is False
+        monkeypatch.undo()
+        assert taker.reserve(address) is True  # a fresh try takes it
 
     def test_ranges_outside_the_loopback_are_refused(self, tmp_path: Path):
         with pytest.raises(ValueError, match=r"127\.0\.0\.0/8"):

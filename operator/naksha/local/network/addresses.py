@@ -4,12 +4,16 @@ Several kubelets may run on one machine (test sessions side by side), and an add
 host-wide listening address, so uniqueness cannot be a per-process counter. Each address in use
 is an exclusively ``flock``-ed file in a shared directory: the lock lives exactly as long as the
 holder keeps the file open, and the kernel drops it when the holder dies, so a crashed kubelet
-never strands an address. Within a process the allocator moves on round-robin, so an address
-just released is the last to be handed out again (stale connections to it have time to die).
+never strands an address. A holder removes the file when it releases the address (still holding
+the lock), and a taker checks, once locked, that the file it locked is still the one at that path,
+so removal never lets two holders share an address. Within a process the allocator moves on
+round-robin, so an address just released is the last to be handed out again (stale connections to
+it have time to die).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import ipaddress
 import os
@@ -61,10 +65,13 @@ class AddressPool:
         return address in self._held or self._take(address)
 
     def _take(self, address: str) -> bool:
-        fd = os.open(self._directory / address, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        path = self._directory / address
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            if os.stat(path).st_ino != os.fstat(fd).st_ino:
+                raise FileNotFoundError(path)  # released and removed between our open and our lock
+        except (BlockingIOError, FileNotFoundError):
             os.close(fd)
             return False
         self._held[address] = fd
@@ -73,6 +80,8 @@ class AddressPool:
     def release(self, address: str) -> None:
         fd = self._held.pop(address, None)
         if fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._directory / address)  # while still locked: see _take
             os.close(fd)  # closing drops the lock
 
     def release_all(self) -> None:
