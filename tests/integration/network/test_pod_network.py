@@ -198,3 +198,27 @@ def test_a_pod_that_names_a_host_endpoint_reaches_it_from_its_namespace(core, fr
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_finished_pod_gives_back_its_namespace_and_address_but_keeps_its_status(core, fresh_namespace):
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "once"},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "naksha", "args": ["--version"]}],
+        },
+    }
+    core.create_namespaced_pod(fresh_namespace, body)
+    pod = eventually(
+        lambda: (p := core.read_namespaced_pod("once", fresh_namespace)).status.phase == "Succeeded" and p
+    )
+    netns, address = netns_of(pod), pod.status.pod_ip
+
+    def released() -> bool:
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        return netns not in listed and not address_in_use(address)
+
+    assert eventually(released, timeout=20)
+    assert core.read_namespaced_pod("once", fresh_namespace).status.pod_ip == address

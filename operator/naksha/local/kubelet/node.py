@@ -132,7 +132,11 @@ class Kubelet:
             del self.runners[key]
             await self._end(runner)
             runner = None
-        if runner is None and pod_phase(event.obj) not in ("Succeeded", "Failed"):
+        finished = pod_phase(event.obj) in ("Succeeded", "Failed")
+        if runner is not None and finished and runner.network.isolated:
+            # Nothing will run in it again: a finished pod keeps its status, not its namespace.
+            await self.network.detach(runner.uid)
+        if runner is None and not finished:
             bound = self._bind(event.obj)
             if bound is None:
                 return
