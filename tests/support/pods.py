@@ -1,4 +1,4 @@
-"""Helpers for tests of pod networking: pod specs, where a pod runs, and looking inside its namespace."""
+"""What tests of pod networking share: pod specs, where a pod runs, and looking inside its namespace."""
 
 from __future__ import annotations
 
