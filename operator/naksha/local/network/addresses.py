@@ -44,6 +44,7 @@ class AddressPool:
     """Hands out addresses of one 127/8 range; ``release`` (or the process ending) gives them back."""
 
     def __init__(self, cidr: str, directory: Path | None = None) -> None:
+        self.cidr = cidr
         network = ipaddress.ip_network(cidr)
         if not network.subnet_of(ipaddress.ip_network("127.0.0.0/8")):  # type: ignore[arg-type]
             raise ValueError(f"{cidr} is not inside 127.0.0.0/8")

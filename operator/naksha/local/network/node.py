@@ -47,7 +47,9 @@ class NodeNetwork:
                 logger.warning(
                     "removed network namespaces left by kubelets that are gone: %s", ", ".join(self.swept)
                 )
-        if self.unavailable:
+        if self.isolating:
+            logger.info("pods get their own network namespace and an address of %s", self._pool.cidr)
+        else:
             logger.warning(
                 "pods share the host's loopback (no network namespaces: %s); pods listening on the same "
                 "port will collide",
