@@ -60,6 +60,7 @@ bench: $(STAMP) ## run the benchmarks (prints figures next to their references)
 	$(BIN)/python benchmarks/agent.py
 	$(BIN)/python benchmarks/api_auth.py
 	$(BIN)/python benchmarks/rollout.py
+	$(BIN)/python benchmarks/pod_network.py
 
 .PHONY: e2e
 e2e: setup ## the kind + helm end-to-end tests (need Docker and kind)

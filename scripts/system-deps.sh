@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Installs the system packages the tests use: redis-server (Redis Streams tests) and git (GitOps tests).
+# Installs the system packages the tests use: redis-server (Redis Streams tests), git (GitOps tests),
+# and what the local kubelet needs to give pods network namespaces: ip (iproute2), nft (nftables),
+# nsenter (util-linux).
 # Debian/Ubuntu only; elsewhere it says what to install and fails.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "system-deps: please install: ${missing[*]}" >&2

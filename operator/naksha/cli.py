@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         default="rbac",
         help="rbac (default): Roles and bindings decide, as on a cluster; always-allow: anyone logged in",
     )
+    up.add_argument(
+        "--host-network",
+        action="store_true",
+        help="run pods on the host's loopback, without network namespaces (pods' ports may collide)",
+    )
     up.set_defaults(run=_run_local_up)
 
     demo = commands.add_parser("demo", help="run the demo on the local control plane")
@@ -238,6 +243,7 @@ def _run_local_up(args: argparse.Namespace) -> int:
         kubeconfig=args.kubeconfig,
         kubelet=not args.no_kubelet,
         authorization_mode=args.authorization_mode,
+        isolate_pods=not args.host_network,
     )
     plane.start()
     print(f"local control plane at {plane.url}; kubeconfig {plane.kubeconfig_path}", flush=True)

@@ -2,7 +2,8 @@
 
 Starts the local control plane, applies the CRDs, starts ``naksha operator`` as its own
 process, applies the samples (and one spec that breaks a rule), waits until the operator has
-reported on each, and prints what ``kubectl get naksha -A`` shows.
+reported on each and the sample Rollout's pods (four ``naksha demo-app`` processes, all on :8080,
+each in its own network namespace) are ready, and prints what ``kubectl get naksha -A`` shows.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def run_demo(*, state_dir: Path, crds: Path, samples: Path, keep: bool) -> int:
             run("apply", "-f", str(invalid))
             run("wait", "--for=condition=Accepted", "--timeout=60s", "-f", str(samples))
             run("wait", "--for=condition=InvalidSpec", "--timeout=60s", "-f", str(invalid))
+            _wait_for_ready_pods(kubectl, kubeconfig, "app=checkout")
+            run("get", "pods", "-l", "app=checkout", "-o", POD_COLUMNS)
             run("get", "naksha", "-A")
             run(
                 "get",
@@ -88,6 +91,27 @@ def run_demo(*, state_dir: Path, crds: Path, samples: Path, keep: bool) -> int:
                 _say(f"running; try: kubectl --kubeconfig {kubeconfig} get naksha -A (Ctrl-C stops)")
                 _wait_for_interrupt()
     return 0
+
+
+POD_COLUMNS = (
+    "custom-columns=NAME:.metadata.name,STATUS:.status.phase,IP:.status.podIP,"
+    "RESTARTS:.status.containerStatuses[0].restartCount"
+)
+
+
+def _wait_for_ready_pods(kubectl: str, kubeconfig: Path, selector: str, timeout: float = 90.0) -> None:
+    """Until every pod of ``selector`` is Ready (and there is one); a clear error when it does not happen."""
+    readiness = 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{" "}{end}'
+    command = [kubectl, "--kubeconfig", str(kubeconfig), "get", "pods", "-l", selector, "-o", readiness]
+    _say(f"waiting for the pods of {selector} to be ready")
+    deadline = time.monotonic() + timeout
+    states: list[str] = []
+    while time.monotonic() < deadline:
+        states = subprocess.run(command, capture_output=True, text=True, check=False).stdout.split()
+        if states and all(state == "True" for state in states):
+            return
+        time.sleep(0.5)
+    raise ConfigError(f"the pods of {selector} were not ready within {timeout:.0f}s (Ready: {states})")
 
 
 def _kubectl_runner(kubectl: str, kubeconfig: Path) -> _Kubectl:

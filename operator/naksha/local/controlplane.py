@@ -63,6 +63,7 @@ class LocalControlPlane:
         state_dir: Path | None = None,
         kubeconfig: Path | None = None,
         kubelet: bool = True,
+        isolate_pods: bool = True,
         history_limit: int = HISTORY_LIMIT,
         bookmark_seconds: float = BOOKMARK_SECONDS,
         pod_token_seconds: int = DEFAULT_TOKEN_SECONDS,
@@ -77,6 +78,7 @@ class LocalControlPlane:
         self.state_dir = Path(state_dir).resolve()
         self.kubeconfig_path = Path(kubeconfig or self.state_dir / "kubeconfig").resolve()
         self.with_kubelet = kubelet
+        self.isolate_pods = isolate_pods  # False: pods share the host's loopback (no network namespaces)
         self.emulator = ApiEmulator(
             state_dir=self.state_dir,
             history_limit=history_limit,
@@ -171,8 +173,16 @@ class LocalControlPlane:
                 credentials = CredentialSource(
                     self.emulator.tokens, self.url, self.ca.certificate, self.pod_token_seconds
                 )
-                kubelet = Kubelet(self.emulator.api, self.state_dir, self.kubeconfig_path, credentials)
+                kubelet = Kubelet(
+                    self.emulator.api,
+                    self.state_dir,
+                    self.kubeconfig_path,
+                    credentials,
+                    isolate=self.isolate_pods,
+                    host_ports=(server.port,),  # pods reach the API at the kubeconfig's 127.0.0.1:<port>
+                )
                 await kubelet.start()
+                self.emulator.pod_opener = kubelet.open_pod_port
             self.kubelet = kubelet
             self._ready.set()
             await self._stopping.wait()

@@ -6,7 +6,9 @@ template's revision (a new one starts a rollout, a known-bad one is not attempte
 the canary steps as far as they go now (setWeight → wait for the canary pods, pause, analysis),
 watching background analysis and the progress deadline; abort into a rollback when something
 fails; finish an unfinished rollback (spec revert, GitOps commit); apply both Deployments; write
-the status. The handler runs this on every change and on a short timer.
+the status. The handler runs this on every change and on a short timer. A Rollout at its stable
+revision is Healthy only while its stable pods are ready and none crash-loops (``rollout.health``);
+the timer re-checks that even when nothing else is left to do.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext
 from naksha.rollout import controls, rollback
 from naksha.rollout.analysis import MetricProgress, measure
+from naksha.rollout.health import Health, read_stable_health
 from naksha.rollout.revisions import remember, revision_of, template_of
 from naksha.rollout.state import RolloutState
 from naksha.workloads.naming import spec_hash
@@ -59,7 +62,7 @@ def _reconcile(context: ReconcileContext, now: float | None, *, periodic: bool) 
     spec = cast(RolloutSpec, context.spec)
     state = RolloutState.from_status(context.old_status)
     run = _Run(context, spec, state, time.time() if now is None else now, periodic=periodic)
-    if periodic and run.settled():
+    if periodic and run.settled() and run.health_phase() == context.old_status.get("phase"):
         context.extra_status.update(
             {k: v for k, v in context.old_status.items() if k not in ("phase", "conditions")}
         )
@@ -87,6 +90,7 @@ class _Run:
         self.message = ""
         self.phase = HEALTHY
         self.consumed: list[str] = []
+        self._health: Health | None = None
 
     def settled(self) -> bool:
         """Nothing to do: the template is the stable revision, no command, no unfinished rollback."""
@@ -107,6 +111,23 @@ class _Run:
             and not pending
             and not commands
         )
+
+    def stable_health(self) -> Health:
+        """The stable pods' health, read once per pass."""
+        if self._health is None:
+            self._health = read_stable_health(
+                self.kube, self.context.namespace, deployment_name(self.context.name, "stable"), self.now
+            )
+        return self._health
+
+    def health_phase(self) -> str:
+        """The phase a settled Rollout without a pending rollback shows: Healthy only when its pods are."""
+        if self.state.rollback is not None:
+            return ROLLED_BACK
+        health = self.stable_health()
+        if health.healthy:
+            return HEALTHY
+        return DEGRADED if health.crash_looping else PROGRESSING
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -177,7 +198,11 @@ class _Run:
             why = str(state.rollback.get("why") or "RolledBack")
             self.context.set_condition(ConditionType.ROLLED_BACK, "True", why, self.message)
         else:
-            self.phase, self.message = HEALTHY, f"revision {self.revision} is stable"
+            self.phase = self.health_phase()
+            health = self.stable_health()
+            self.message = f"revision {self.revision} is stable" + (
+                "" if health.healthy else f"; {health.message}"
+            )
 
     def _walk_steps(self) -> None:
         steps = self.spec.strategy.canary.steps

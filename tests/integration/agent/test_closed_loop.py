@@ -51,13 +51,13 @@ def latency_stream() -> dict[str, Any]:
     }
 
 
-def push(values: list[float], start: float) -> None:
+def push(address: str, values: list[float], start: float) -> None:
     records = [
         {"ts": start + i, "metric": "http_p99_seconds", "value": v, "labels": {"service": "checkout"}}
         for i, v in enumerate(values)
     ]
     request = urllib.request.Request(
-        f"http://127.0.0.1:{INGEST_PORT}/ingest",
+        f"http://{address}:{INGEST_PORT}/ingest",
         data=json.dumps(records).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
@@ -83,8 +83,13 @@ def test_a_latency_spike_is_remediated_and_the_run_reports_resolved_with_its_tim
         ),
         timeout=60,
     )
+    # The worker runs in its own network namespace: pushes go to its Service's address, as in a cluster.
+    core = client.CoreV1Api(api_client)
+    address = eventually(
+        lambda: core.read_namespaced_service("checkout-insight", fresh_namespace).spec.cluster_ip, timeout=30
+    )
     now = time.time()
-    push([0.2] * 10 + [4.0] * 3, start=now - 13)  # normal, then a spike
+    push(address, [0.2] * 10 + [4.0] * 3, start=now - 13)  # normal, then a spike
 
     def the_run() -> str:
         (run,) = custom.list_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "agentruns")["items"]
@@ -96,7 +101,9 @@ def test_a_latency_spike_is_remediated_and_the_run_reports_resolved_with_its_tim
     )
     assert run_status(custom, fresh_namespace, name)["phase"] == "Running"  # verifying: not recovered yet
 
-    push([0.2] * 5, start=now + 3)  # the scaled-out service is fast again, past the detector's cooldown
+    push(
+        address, [0.2] * 5, start=now + 3
+    )  # the scaled-out service is fast again, past the detector's cooldown
     status = eventually(
         lambda: (s := run_status(custom, fresh_namespace, name)).get("phase") == "Succeeded" and s, timeout=60
     )

@@ -138,7 +138,11 @@ def test_a_spike_on_kafka_starts_exactly_one_agent_run_with_the_signal(
         1,
     )
     assert status["lastAnomaly"]["latency"]["value"] == 4.0
-    metrics = urllib.request.urlopen(f"http://127.0.0.1:{WORKER_PORT}/metrics", timeout=5).read().decode()
+    # The worker pod has its own address (its own network namespace), where its port answers.
+    (pod,) = client.CoreV1Api(api_client).list_namespaced_pod(fresh_namespace).items
+    address = pod.status.pod_ip
+    assert address.startswith("127.") and address != "127.0.0.1"
+    metrics = urllib.request.urlopen(f"http://{address}:{WORKER_PORT}/metrics", timeout=5).read().decode()
     assert 'naksha_insight_ingested_total{stream="checkout"} 45.0' in metrics
     assert (
         'naksha_insight_agentruns_total{result="created",stream="checkout",trigger="scale-out"} 1.0'

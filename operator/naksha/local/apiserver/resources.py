@@ -57,7 +57,7 @@ def _gv(group: str, version: str, plural: str, kind: str, **kw: Any) -> Resource
 ALL = ("all",)
 BUILTINS: tuple[ResourceDef, ...] = (
     _core("namespaces", "Namespace", namespaced=False, short_names=("ns",), subresources=("status",)),
-    _core("pods", "Pod", short_names=("po",), categories=ALL, subresources=("status", "log")),
+    _core("pods", "Pod", short_names=("po",), categories=ALL, subresources=("status", "log", "portforward")),
     _core("services", "Service", short_names=("svc",), categories=ALL, subresources=("status",)),
     _core("configmaps", "ConfigMap", short_names=("cm",)),
     _core("secrets", "Secret"),

@@ -26,6 +26,7 @@ from naksha.local.apiserver import (
     errors,
     openapi_v2,
     patching,
+    portforwarding,
     rbac,
     reviews,
     scaling,
@@ -70,6 +71,8 @@ class ApiEmulator(kmock.KubernetesEmulator):
     authorizer: rbac.Authorizer = attrs.field(init=False)
     gate: Gate = attrs.field(init=False)
     review_api: reviews.Reviews = attrs.field(init=False)
+    # Set by the kubelet that runs the pods: what ``pods/portforward`` connects to.
+    pod_opener: portforwarding.PodOpener | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -203,6 +206,9 @@ class ApiEmulator(kmock.KubernetesEmulator):
             return _json(token, 201)
         if target.subresource == "log":
             return self._log(request, target)
+        if target.subresource == "portforward":
+            pod = self.api.get(resource, target.namespace, name)
+            return await portforwarding.serve(request, pod, self.pod_opener)
         if target.subresource == "scale":
             body = await _body(request) if method in ("PATCH", "PUT") else None
             return _json(scaling.scale(self.api, target, request.headers.get("Content-Type", ""), body))

@@ -4,6 +4,9 @@ It runs inside the API emulator's event loop and talks to its object service dir
 HTTP), reacting to the store's watch events. Changes are coalesced: an event marks its object
 (or the object's controller) dirty, and one worker reconciles dirty objects in order, so a
 burst of pod status updates causes one Deployment status write, not one per update.
+Each pod gets its network from ``naksha.local.network`` before its containers start (its own
+namespace and 127/8 address where the machine allows it) and gives it back when it goes;
+Services get a ClusterIP served by the node's proxy (``services.ServiceController``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,9 @@ from naksha.local.kubelet.credentials import CredentialSource
 from naksha.local.kubelet.deployments import plan_deployment
 from naksha.local.kubelet.jobs import plan_job, select_own_pods
 from naksha.local.kubelet.ownership import controller_ref, pod_phase
-from naksha.local.kubelet.pods import PodRunner
+from naksha.local.kubelet.pods import PodRunner, probe_ports
+from naksha.local.kubelet.services import ServiceController
+from naksha.local.network import NodeNetwork
 
 logger = logging.getLogger(__name__)
 NODE_NAME = "local-node"
@@ -32,7 +38,11 @@ Key = tuple[str, str, str]  # (kind, namespace, name)
 
 
 class Kubelet:
-    """Started and stopped on the emulator's loop; ``stop()`` ends every pod it runs."""
+    """Started and stopped on the emulator's loop; ``stop()`` ends every pod it runs.
+
+    ``isolate=False`` runs pods on the host's loopback (what happens anyway without root);
+    ``host_ports`` are the host's ``127.0.0.1`` ports every pod reaches (the API server's).
+    """
 
     def __init__(
         self,
@@ -40,8 +50,13 @@ class Kubelet:
         state_dir: Path,
         kubeconfig: Path,
         credentials: CredentialSource | None = None,
+        *,
+        isolate: bool = True,
+        host_ports: tuple[int, ...] = (),
     ) -> None:
         self.api = api
+        self.network = NodeNetwork(isolate=isolate, host_ports=host_ports)
+        self.service_controller = ServiceController(api, self.network)
         self.state_dir = state_dir
         self.kubeconfig = kubeconfig
         self.credentials = credentials  # pods act as their ServiceAccounts; None: as the kubeconfig's user
@@ -61,6 +76,8 @@ class Kubelet:
         return resource
 
     async def start(self) -> None:
+        await self.network.start()
+        await self.service_controller.start()
         for resource in (self.pods, self.deployments, self.jobs):
             subscriber = self.api.store.subscribe(resource.key, None)
             self._subscribers.append(subscriber)
@@ -81,6 +98,8 @@ class Kubelet:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(runner.stop() for runner in self.runners.values()), return_exceptions=True)
         self.runners.clear()
+        await self.service_controller.stop()
+        await self.network.close()
 
     async def _follow(self, subscriber: Subscriber) -> None:
         resource = self.api.catalog.by_key(subscriber.resource)
@@ -110,19 +129,47 @@ class Kubelet:
         if event.type == "DELETED" or meta.get("deletionTimestamp"):
             if runner is not None:
                 del self.runners[key]
-                await runner.stop()
+                await self._end(runner)
             return
         if runner is not None and runner.uid != meta["uid"]:
             del self.runners[key]
-            await runner.stop()
+            await self._end(runner)
             runner = None
-        if runner is None and pod_phase(event.obj) not in ("Succeeded", "Failed"):
+        finished = pod_phase(event.obj) in ("Succeeded", "Failed")
+        if runner is not None and finished and runner.network.isolated:
+            # Nothing will run in it again: a finished pod keeps its status, not its namespace.
+            await self.network.detach(runner.uid)
+        if runner is None and not finished:
             bound = self._bind(event.obj)
             if bound is None:
                 return
-            runner = PodRunner(self.api, bound, self.state_dir, self.kubeconfig, self.credentials)
+            spec = bound.get("spec") or {}
+            try:
+                network = await self.network.attach(
+                    meta["uid"],
+                    meta["namespace"],
+                    meta["name"],
+                    ports=set().union(*(probe_ports(c) for c in spec.get("containers") or [])),
+                    host_network=bool(spec.get("hostNetwork")),
+                )
+            except OSError as error:
+                logger.error("kubelet: pod %s/%s gets no network: %s", meta["namespace"], meta["name"], error)
+                return
+            runner = PodRunner(self.api, bound, self.state_dir, self.kubeconfig, network, self.credentials)
             self.runners[key] = runner
             await runner.start()
+
+    async def open_pod_port(self, namespace: str, name: str, port: int) -> socket.socket:
+        """A connection to a port of a pod this kubelet runs (``kubectl port-forward``)."""
+        runner = self.runners.get((namespace, name))
+        if runner is None:
+            raise OSError(f"pod {namespace}/{name} does not run on this node")
+        return await runner.network.open(port)
+
+    async def _end(self, runner: PodRunner) -> None:
+        """Stop the pod's processes, then take its network back (namespace, address, forwarders)."""
+        await runner.stop()
+        await self.network.detach(runner.uid)
 
     def _bind(self, pod: dict[str, Any]) -> dict[str, Any] | None:
         """Place the pod on the local node, as the scheduler would."""

@@ -4,10 +4,12 @@ A container runs a ``naksha`` command when its ``command[0]`` is ``naksha`` or w
 command and its image's repository is named ``naksha`` (then ``args`` are the naksha
 arguments). It runs as ``python -m naksha …`` with the container's environment, a kubeconfig that
 authenticates as the pod's ServiceAccount (``credentials``), and its output in
-``<state_dir>/pods/<namespace>/<pod>/<container>.log`` (served to ``kubectl logs``). Other images
-are reported Running and Ready and never exit.
-Readiness: ``httpGet`` and ``tcpSocket`` probes are polled on 127.0.0.1; ``exec`` probes are not
-run (the container counts as ready once started).
+``<state_dir>/pods/<namespace>/<pod>/<container>.log`` (served to ``kubectl logs``). Other images are reported Running and Ready and never exit.
+The process runs in the pod's network (``naksha.local.network``: its own namespace and 127/8
+address, or the host's loopback as a fallback), and ``127.0.0.1:<port>`` endpoints named in its
+environment or arguments reach the host's. Readiness: ``httpGet`` and ``tcpSocket`` probes are
+polled at the pod's address; ``exec`` probes are not run (the container counts as ready once
+started). A container that exited and waits to be restarted is ``CrashLoopBackOff`` and not ready.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from naksha.local.apiserver import errors
 from naksha.local.apiserver.objects import ObjectService
 from naksha.local.apiserver.tables import now
 from naksha.local.kubelet.credentials import CredentialSource, MissingServiceAccount
+from naksha.local.network import PodNetwork
+from naksha.local.network.pods import HOST_ADDRESS, host_ports_named
 
 GRACE_CAP_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 10.0
@@ -71,6 +75,7 @@ class ContainerRun:
     ready: bool = False
     exit_code: int | None = None
     reason: str = ""
+    last_state: dict[str, Any] = field(default_factory=dict)  # the previous run's end, once restarted
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
@@ -83,9 +88,13 @@ class PodRunner:
         pod: dict[str, Any],
         state_dir: Path,
         kubeconfig: Path,
+        network: PodNetwork | None = None,
         credentials: CredentialSource | None = None,
     ) -> None:
         self.api = api
+        self.network = network or PodNetwork(
+            HOST_ADDRESS, reason="HostNetwork", message="on the host's loopback"
+        )
         self.namespace = pod["metadata"]["namespace"]
         self.name = pod["metadata"]["name"]
         self.uid = pod["metadata"]["uid"]
@@ -112,9 +121,10 @@ class PodRunner:
             self.credentials.close()
         grace = min(float(self.spec.get("terminationGracePeriodSeconds", 30)), GRACE_CAP_SECONDS)
         await asyncio.gather(*(self._terminate(run, grace) for run in self.runs.values()))
-        for run in self.runs.values():
-            for task in run.tasks:
-                task.cancel()
+        tasks = [task for run in self.runs.values() for task in run.tasks]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     @property
     def pids(self) -> list[int]:
@@ -137,13 +147,16 @@ class PodRunner:
                 self.report(message=str(error))
                 await asyncio.sleep(2.0)
                 continue
+            expanded = [expand(argument, env) for argument in arguments]
+            await self.network.allow_host_ports(host_ports_named([*env.values(), *expanded]))
             log = (self.directory / f"{run.name}.log").open("ab")
             try:
                 run.process = await asyncio.create_subprocess_exec(
+                    *self.network.command_prefix(),
                     sys.executable,
                     "-m",
                     "naksha",
-                    *(expand(argument, env) for argument in arguments),
+                    *expanded,
                     env=env,
                     cwd=str(self.directory),
                     stdout=log,
@@ -165,8 +178,11 @@ class PodRunner:
                 self.report()
                 return
             run.restarts += 1
-            self.report()
-            await asyncio.sleep(min(2 ** (run.restarts - 1), BACKOFF_CAP_SECONDS))
+            backoff = min(2 ** (run.restarts - 1), BACKOFF_CAP_SECONDS)
+            run.last_state = {"terminated": {"exitCode": code, "reason": run.reason, "finishedAt": now()}}
+            run.reason = "CrashLoopBackOff"
+            self.report(message=f"back-off {backoff}s restarting failed container={run.name} pod={self.name}")
+            await asyncio.sleep(backoff)
 
     async def _probe_until_ready(self, container: dict[str, Any], run: ContainerRun) -> None:
         run.ready = await self._probe(container)
@@ -177,7 +193,7 @@ class PodRunner:
         await asyncio.sleep(min(float(probe.get("initialDelaySeconds", 0)), 2.0))
         period = min(float(probe.get("periodSeconds", 1)), 1.0)
         while not self.stopped:
-            if await _check(_resolve_ports(probe, container)):
+            if await _check(_resolve_ports(probe, container), self.network):
                 return True
             await asyncio.sleep(period)
         return False
@@ -220,7 +236,8 @@ class PodRunner:
                 "metadata.name": self.name,
                 "metadata.namespace": self.namespace,
                 "metadata.uid": self.uid,
-                "status.podIP": "127.0.0.1",
+                "status.podIP": self.network.address,
+                "status.hostIP": HOST_ADDRESS,
                 "spec.nodeName": "local-node",
             }
             return fields.get(path, "")
@@ -253,7 +270,7 @@ class PodRunner:
             running = run.exit_code is None and run.reason != "CreateContainerConfigError"
             if running:
                 state: dict[str, Any] = {"running": {"startedAt": self.started_at}}
-            elif run.reason == "CreateContainerConfigError":
+            elif run.reason in ("CreateContainerConfigError", "CrashLoopBackOff"):
                 state = {"waiting": {"reason": run.reason, "message": message}}
             else:
                 state = {"terminated": {"exitCode": run.exit_code, "reason": run.reason, "finishedAt": now()}}
@@ -268,6 +285,7 @@ class PodRunner:
                     "restartCount": run.restarts,
                     "state": state,
                     "started": running,
+                    **({"lastState": run.last_state} if run.last_state else {}),
                 }
             )
         phase = _phase(statuses, self.spec.get("restartPolicy", "Always"))
@@ -275,8 +293,10 @@ class PodRunner:
         flag = "True" if ready else "False"
         status = {
             "phase": phase,
-            "podIP": "127.0.0.1",
-            "hostIP": "127.0.0.1",
+            "podIP": self.network.address,
+            "podIPs": [{"ip": self.network.address}],
+            "hostIP": HOST_ADDRESS,
+            "hostIPs": [{"ip": HOST_ADDRESS}],
             "startTime": self.started_at,
             "containerStatuses": statuses,
             "conditions": [
@@ -284,6 +304,7 @@ class PodRunner:
                 {"type": "Initialized", "status": "True"},
                 {"type": "ContainersReady", "status": flag},
                 {"type": "Ready", "status": flag},
+                self.network.condition(),
             ],
         }
         with contextlib.suppress(errors.ApiError):
@@ -303,7 +324,8 @@ def _phase(statuses: list[dict[str, Any]], policy: str) -> str:
             return "Succeeded"
         if policy == "Never":
             return "Failed"
-    if any("waiting" in s["state"] for s in statuses):
+    # A container waiting to be restarted after a crash leaves its pod Running, as in Kubernetes.
+    if any(s["state"].get("waiting", {}).get("reason") not in (None, "CrashLoopBackOff") for s in statuses):
         return "Pending"
     return "Running"
 
@@ -319,25 +341,35 @@ def _resolve_ports(probe: dict[str, Any], container: dict[str, Any]) -> dict[str
     return resolved
 
 
-async def _check(probe: dict[str, Any]) -> bool:
+def probe_ports(container: dict[str, Any]) -> set[int]:
+    """The container's declared ports and its readiness probe's: forwarded from the host at once."""
+    ports = {int(p["containerPort"]) for p in container.get("ports") or [] if p.get("containerPort")}
+    probe = _resolve_ports(container.get("readinessProbe") or {}, container)
+    for handler in ("httpGet", "tcpSocket"):
+        port = (probe.get(handler) or {}).get("port")
+        if isinstance(port, int):
+            ports.add(port)
+    return ports
+
+
+async def _check(probe: dict[str, Any], network: PodNetwork) -> bool:
     if "httpGet" in probe:
         port, path = probe["httpGet"].get("port"), probe["httpGet"].get("path", "/")
         try:
             timeout = aiohttp.ClientTimeout(total=1)
             async with (
                 aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(f"http://127.0.0.1:{port}{path}") as response,
+                session.get(f"http://{network.address}:{port}{path}") as response,
             ):
                 return 200 <= response.status < 400
         except (aiohttp.ClientError, TimeoutError, OSError):
             return False
     if "tcpSocket" in probe:
+        # Straight into the pod: the host-side forwarder would accept even when nothing listens inside.
         try:
-            _, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", probe["tcpSocket"]["port"]), 1
-            )
-        except (OSError, TimeoutError):
+            sock = await asyncio.wait_for(network.open(int(probe["tcpSocket"]["port"])), 1)
+        except (OSError, TimeoutError, ValueError):
             return False
-        writer.close()
+        sock.close()
         return True
     return True
