@@ -4,7 +4,8 @@ A container runs a ``naksha`` command when its ``command[0]`` is ``naksha`` or w
 command and its image's repository is named ``naksha`` (then ``args`` are the naksha
 arguments). It runs as ``python -m naksha …`` with the container's environment, a kubeconfig that
 authenticates as the pod's ServiceAccount (``credentials``), and its output in
-``<state_dir>/pods/<namespace>/<pod>/<container>.log`` (served to ``kubectl logs``). Other images are reported Running and Ready and never exit.
+``<state_dir>/pods/<namespace>/<pod>/<container>.log`` (served to ``kubectl logs``). Other
+images are reported Running and Ready and never exit.
 The process runs in the pod's network (``naksha.local.network``: its own namespace and 127/8
 address, or the host's loopback as a fallback), and ``127.0.0.1:<port>`` endpoints named in its
 environment or arguments reach the host's. Readiness: ``httpGet`` and ``tcpSocket`` probes are
