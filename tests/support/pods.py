@@ -72,9 +72,22 @@ def answer(url: str) -> str | None:
         return None
 
 
-def get_from_inside(netns: str, url: str) -> str:
-    """``GET url`` from a process inside the network namespace ``netns`` (as one of its pod's would)."""
-    code = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).read().decode(), end='')"
+def get_from_inside(netns: str, url: str, *, pki: Path | None = None) -> str:
+    """``GET url`` from a process inside the network namespace ``netns`` (as one of its pod's would).
+
+    With ``pki`` (a local control plane's ``pki`` directory) the request trusts its CA and presents
+    its admin certificate, as the API server requires.
+    """
+    context = "None"
+    if pki is not None:
+        context = (
+            f"__import__('ssl').create_default_context(cafile={str(pki / 'ca.crt')!r}); "
+            f"c.load_cert_chain({str(pki / 'admin.crt')!r}, {str(pki / 'admin.key')!r})"
+        )
+    code = (
+        f"import urllib.request; c = {context}; "
+        f"print(urllib.request.urlopen({url!r}, timeout=5, context=c).read().decode(), end='')"
+    )
     result = subprocess.run(
         ["nsenter", f"--net={NETNS_DIR / netns}", "--", sys.executable, "-c", code],
         capture_output=True,

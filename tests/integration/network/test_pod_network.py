@@ -78,7 +78,9 @@ def test_a_pod_reaches_another_pod_at_its_address_and_itself_at_its_own(core, fr
 def test_a_pod_reaches_the_api_server_on_the_hosts_loopback(core, fresh_namespace, control_plane):
     (pod,) = start_pods(core, fresh_namespace, "caller")
     # The pod's kubeconfig says 127.0.0.1:<api port>: inside the namespace that is the host's API server.
-    answer = get_from_inside(netns_of(pod), f"{control_plane.url}/version")
+    answer = get_from_inside(
+        netns_of(pod), f"{control_plane.url}/version", pki=control_plane.state_dir / "pki"
+    )
     assert '"gitVersion"' in answer
 
 
