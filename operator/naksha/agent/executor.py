@@ -2,7 +2,7 @@
 
 The Job's pod runs the same engine as the operator does, so the run's status is the same
 whichever executor drives it. The operator's part is to give the pod an identity (a
-ServiceAccount, Role and RoleBinding for this run alone, unless a account of the user's is
+ServiceAccount, Role and RoleBinding for this run alone, unless an account of the user's is
 configured), to report the run ``Pending`` with the Job's name before the pod can write, to create
 the Job (all owned by the run, so deleting the run deletes them), and to end the run ``Failed``
 with the Job's reason when the Job gives up (backoff limit or deadline) before the engine could

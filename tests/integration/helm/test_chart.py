@@ -280,6 +280,9 @@ def test_the_plain_manifests_apply_server_side_with_kubectl(kubectl, tmp_path):
             }
         )
     )
+    # An earlier test deleted the same namespace without waiting; a real API server refuses writes
+    # into a namespace until its deletion has finished.
+    eventually(lambda: kubectl("get", "namespace", "naksha-system", check=False).returncode != 0, timeout=60)
     applied = kubectl("apply", "--server-side", "--field-manager=naksha-test", "-k", str(overlay)).stdout
     assert "service/naksha-operator-metrics serverside-applied" in applied
     kubectl("delete", "-k", str(overlay), "--wait=false", "--ignore-not-found")

@@ -95,6 +95,9 @@ def shipped_operator(
     kubectl: Kubectl, control_plane: Any, naksha_crds: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ShippedOperator]:
     manifests = yaml.safe_dump_all(shipped_manifests(kubectl))
+    # Another test may have deleted naksha-system without waiting: a real API server refuses writes
+    # into a namespace until its deletion has finished.
+    eventually(lambda: kubectl("get", "namespace", SYSTEM, check=False).returncode != 0, timeout=60)
     kubectl("apply", "--server-side", "--field-manager=naksha-test", "-f", "-", input=manifests)
     directory = tmp_path_factory.mktemp("operator")
     token_path = directory / "token"
