@@ -8,6 +8,7 @@ import kopf
 
 from naksha.handlers.common import write_result
 from naksha.models.group import GROUP, VERSION
+from naksha.models.insightstream import InsightStreamSpec
 from naksha.models.kinds import INSIGHT_STREAM
 from naksha.reconcilers import insightstream
 from naksha.reconcilers.context import ReconcileContext
@@ -29,3 +30,17 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> 
 def refresh(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     context = ReconcileContext.from_body(INSIGHT_STREAM, body, kube=memo["kube"], settings=memo["config"])
     write_result(body, patch, insightstream.refresh, context, count=False)
+
+
+def _reviews_callers(spec: kopf.Spec, **_: Any) -> bool:
+    try:
+        return insightstream.reviews_callers(InsightStreamSpec.model_validate(dict(spec)))
+    except ValueError:
+        return False  # an invalid spec never got workers, so never a binding
+
+
+# Not optional: a cluster-scoped binding outlives its namespaced stream unless the operator deletes
+# it, so kopf holds such a stream (a finalizer) until this ran. Other streams get no finalizer.
+@kopf.on.delete(GROUP, VERSION, INSIGHT_STREAM.plural, id="forget-review-binding", when=_reviews_callers)
+def forget_review_binding(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
+    insightstream.forget_review_binding(memo["kube"], namespace or "", name)

@@ -48,6 +48,9 @@ _BUILTIN = (
     ResourceRef("batch", "v1", "jobs", "Job"),
     ResourceRef("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     ResourceRef("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    ResourceRef(
+        "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False
+    ),
     # Reviews: created, never stored; how the HTTP endpoints ask the cluster who calls and what they may do.
     ResourceRef("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", namespaced=False),
     ResourceRef(

@@ -21,12 +21,17 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from naksha.insight.checkpoint import COUNTERS
-from naksha.kube import KubeError, resource_for
+from naksha.kube import Kube, KubeError, resource_for
 from naksha.models.conditions import ConditionType
 from naksha.models.insightstream import InsightStreamSpec
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext, Step, run_steps
-from naksha.workloads.identity import build_identity, worker_rules
+from naksha.workloads.identity import (
+    build_identity,
+    build_review_binding,
+    review_binding_name,
+    worker_rules,
+)
 from naksha.workloads.insight import (
     build_worker_deployment,
     build_worker_service,
@@ -37,6 +42,7 @@ from naksha.workloads.insight import (
 
 DEPLOYMENT = resource_for("apps/v1", "Deployment")
 POD = resource_for("v1", "Pod")
+CLUSTER_ROLE_BINDING = resource_for("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")
 PHASE_RUNNING = "Running"
 PHASE_PROGRESSING = "Progressing"
 PHASE_DEGRADED = "Degraded"
@@ -65,16 +71,41 @@ def ensure_workers(context: ReconcileContext) -> None:
     )
     for obj in objects:
         obj["metadata"]["ownerReferences"] = [context.owner_reference()]
-        try:
+    what = "the workers' objects"
+    try:
+        for obj in objects:
+            what = f"{obj['kind']} {obj['metadata']['name']}"
             context.api().apply(obj)
-        except KubeError as error:
-            message = f"applying {obj['kind']} {obj['metadata']['name']} failed: {error}"
-            context.phase = PHASE_DEGRADED
-            context.set_condition(ConditionType.DEGRADED, "True", "WorkloadApplyFailed", message)
-            context.event("Warning", "WorkloadApplyFailed", message)
-            context.retry_after = 10.0
-            context.halt()
-            return
+        what = f"ClusterRoleBinding {review_binding_name(context.namespace, context.name)}"
+        if reviews_callers(spec):
+            binding = build_review_binding(
+                namespace=context.namespace,
+                stream=context.name,
+                account=account,
+                labels=worker_labels(context.name),
+            )
+            context.api().apply(binding)
+        else:
+            forget_review_binding(context.api(), context.namespace, context.name)
+    except KubeError as error:
+        message = f"applying {what} failed: {error}"
+        context.phase = PHASE_DEGRADED
+        context.set_condition(ConditionType.DEGRADED, "True", "WorkloadApplyFailed", message)
+        context.event("Warning", "WorkloadApplyFailed", message)
+        context.retry_after = 10.0
+        context.halt()
+        return
+
+
+def reviews_callers(spec: InsightStreamSpec) -> bool:
+    """Whether the stream's workers review their callers' tokens (HTTP push with ``auth: kubernetes``)."""
+    http = spec.source.http
+    return spec.source.type == "http" and (http is None or http.auth == "kubernetes")
+
+
+def forget_review_binding(kube: Kube, namespace: str, stream: str) -> None:
+    """Delete the stream's cluster-scoped binding (no owner reference can do it); absent is fine."""
+    kube.delete(CLUSTER_ROLE_BINDING, None, review_binding_name(namespace, stream))
 
 
 def observe_workers(context: ReconcileContext) -> None:

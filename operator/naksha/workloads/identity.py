@@ -9,6 +9,13 @@ Three identities, each with the rules its code needs and nothing else:
 - an AgentRun's executor Job: the same per run (``job_rules``), unless the operator is told to
   use an account of the user's (``NAKSHA_AGENT_JOB_SERVICE_ACCOUNT``).
 
+The workers of an HTTP push stream with ``auth: kubernetes`` also review their callers' tokens
+(TokenReview, SubjectAccessReview), which are cluster-scoped: a namespaced Role cannot grant them.
+The shipped ClusterRole ``naksha-access-reviewer`` (``REVIEWER_RULES``) holds just those two, and
+the operator binds it to such a stream's account with one ClusterRoleBinding per stream
+(``build_review_binding``), removed when the stream stops needing it or is deleted. A
+cluster-scoped binding cannot be owned by a namespaced stream, so the operator deletes it itself.
+
 Per-object accounts rather than chart-level ones: their rules name the one stream or run (and
 target) they serve, in the one namespace it lives in, which a chart installed before the streams
 exist cannot know; and deleting the stream or run deletes its account with it. The operator may
@@ -142,6 +149,42 @@ OPERATOR_RULES: tuple[Rule, ...] = (
         "The Roles and RoleBindings of workers and executor Jobs (applied); the operator holds every"
         " rule it grants, so it needs neither escalate nor bind.",
     ),
+    Rule(
+        (RBAC_API,),
+        ("clusterrolebindings",),
+        ("create", "patch", "delete"),
+        "Binds naksha-access-reviewer to the workers of each HTTP stream that authenticates its"
+        " pushes (applied; deleted with the stream, which cannot own a cluster-scoped object).",
+    ),
+    Rule(
+        ("authentication.k8s.io",),
+        ("tokenreviews",),
+        ("create",),
+        "The AgentRun HTTP API authenticates bearer tokens with TokenReview.",
+    ),
+    Rule(
+        ("authorization.k8s.io",),
+        ("subjectaccessreviews",),
+        ("create",),
+        "The AgentRun HTTP API authorises each caller with SubjectAccessReview.",
+    ),
+)
+
+REVIEWER_ROLE = "naksha-access-reviewer"
+REVIEWER_RULES: tuple[Rule, ...] = (
+    Rule(
+        ("authentication.k8s.io",),
+        ("tokenreviews",),
+        ("create",),
+        "An HTTP push stream's workers authenticate POST /ingest bearer tokens with TokenReview.",
+    ),
+    Rule(
+        ("authorization.k8s.io",),
+        ("subjectaccessreviews",),
+        ("create",),
+        "An HTTP push stream's workers authorise POST /ingest callers (create insightstreams/ingest)"
+        " with SubjectAccessReview.",
+    ),
 )
 
 
@@ -217,3 +260,21 @@ def build_identity(
             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
         },
     ]
+
+
+def review_binding_name(namespace: str, stream: str) -> str:
+    """The ClusterRoleBinding of one stream's workers to ``REVIEWER_ROLE`` (unique per namespace)."""
+    return f"{REVIEWER_ROLE}:{namespace}:{stream}"
+
+
+def build_review_binding(
+    *, namespace: str, stream: str, account: str, labels: dict[str, str]
+) -> dict[str, Any]:
+    """Lets ``account`` (a stream's workers) create TokenReviews and SubjectAccessReviews."""
+    return {
+        "apiVersion": f"{RBAC_API}/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": review_binding_name(namespace, stream), "labels": dict(labels)},
+        "roleRef": {"apiGroup": RBAC_API, "kind": "ClusterRole", "name": REVIEWER_ROLE},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+    }

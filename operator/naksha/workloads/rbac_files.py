@@ -11,7 +11,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from naksha.workloads.identity import OPERATOR_RULES, Rule
+from naksha.workloads.identity import OPERATOR_RULES, REVIEWER_ROLE, REVIEWER_RULES, Rule
 
 MANIFEST = Path("manifests") / "rbac.yaml"
 CHART_ROLE = Path("charts") / "naksha" / "templates" / "clusterrole.yaml"
@@ -74,7 +74,15 @@ subjects:
   - kind: ServiceAccount
     name: {NAME}
     namespace: {NAMESPACE}
+---
+# Bound by the operator, one ClusterRoleBinding per HTTP push stream, to that stream's workers.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {REVIEWER_ROLE}
+{_LABELS}rules:
 """
+        + _rules(REVIEWER_RULES, "  ")
     )
 
 
@@ -94,6 +102,20 @@ metadata:
 rules:
 """
         + _rules(OPERATOR_RULES, "  ")
+        + """---
+# Bound by the operator, one ClusterRoleBinding per HTTP push stream, to that stream's workers.
+# Its name is fixed: the operator binds it by that name.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: """
+        + REVIEWER_ROLE
+        + """
+  labels:
+    {{- include "naksha.labels" . | nindent 4 }}
+rules:
+"""
+        + _rules(REVIEWER_RULES, "  ")
         + "{{- end }}\n"
     )
 
