@@ -154,7 +154,7 @@ class TestAPodsIdentity:
 
 
 def test_the_token_file_is_refreshed_before_it_expires(tmp_path):
-    with LocalControlPlane(state_dir=tmp_path, pod_token_seconds=4) as plane:
+    with LocalControlPlane(state_dir=tmp_path, pod_token_seconds=10) as plane:
         api = config.new_client_from_config(config_file=str(plane.kubeconfig_path))
         core = client.CoreV1Api(api)
         eventually(lambda: core.read_namespaced_service_account("default", "default"))
@@ -164,7 +164,7 @@ def test_the_token_file_is_refreshed_before_it_expires(tmp_path):
         first = token_file.read_text()
         first_expiry = jwt.decode(first, options={"verify_signature": False})["exp"]
 
-        second = eventually(lambda: (t := token_file.read_text()) != first and t, timeout=10)
+        second = eventually(lambda: (t := token_file.read_text()) != first and t, timeout=20)
         claims = jwt.decode(second, options={"verify_signature": False})
         assert claims["exp"] > first_expiry
         assert claims["iat"] < first_expiry  # written before the first one expired
