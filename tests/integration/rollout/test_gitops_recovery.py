@@ -68,6 +68,7 @@ class TestLeftoversInTheCache:
             "shallow.lock",
             "HEAD.lock",
             "objects/pack/tmp_pack_x1Y2z3",
+            "objects/pack/.tmp-4242-pack-0123abcd.idx",  # a repack cut short
         ]
         for name in stale:
             (cache / name).parent.mkdir(parents=True, exist_ok=True)
