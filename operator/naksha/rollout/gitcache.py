@@ -167,7 +167,7 @@ class GitCache:
             if here.parent.name == "objects" and len(here.name) == 2:
                 dirs.clear()  # loose objects: written by rename, never locked
             for name in files:
-                if name.endswith(".lock") or name.startswith(("tmp_", "incoming-")):
+                if name.endswith(".lock") or name.startswith(("tmp_", ".tmp-", "incoming-")):
                     yield here / name
             for name in list(dirs):
                 if name.startswith("incoming-"):  # quarantine of an interrupted receive
