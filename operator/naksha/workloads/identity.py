@@ -36,6 +36,7 @@ from naksha.kube.resources import resource_for
 from naksha.models.common import ObjectTarget
 from naksha.models.group import GROUP
 from naksha.models.kinds import KINDS
+from naksha.workloads.naming import child_name
 
 RBAC_API = "rbac.authorization.k8s.io"
 
@@ -112,9 +113,10 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     Rule(
         ("",),
         ("configmaps",),
-        ("get", "patch"),
+        ("get", "patch", "create"),
         "Playbooks are ConfigMaps (read by name); a ConfigMap may be an AgentRun's target"
-        " (its lock annotation, the patch and annotate work packages).",
+        " (its lock annotation, the patch and annotate work packages); create: held so that it may"
+        " grant it to workers, whose first checkpoint creates their state ConfigMap.",
     ),
     Rule(
         ("",),
@@ -190,8 +192,29 @@ REVIEWER_RULES: tuple[Rule, ...] = (
 
 def worker_rules(stream: str) -> list[Rule]:
     """What an InsightStream's workers call: report into its status, create and find AgentRuns."""
+    state = child_name(stream, "insight-state")
     return [
         Rule((GROUP,), ("insightstreams/status",), ("patch",), "Each worker reports its own.", (stream,)),
+        Rule(
+            (GROUP,),
+            ("insightstreams",),
+            ("get",),
+            "The stream itself: the owner of its checkpoint ConfigMap.",
+            (stream,),
+        ),
+        Rule(
+            ("",),
+            ("configmaps",),
+            ("get", "patch"),
+            "Kafka workers checkpoint detector state with their offsets in this one ConfigMap.",
+            (state,),
+        ),
+        Rule(
+            ("",),
+            ("configmaps",),
+            ("create",),
+            "The first checkpoint creates that ConfigMap (a create cannot be limited by name).",
+        ),
         Rule(
             (GROUP,),
             ("agentruns",),

@@ -34,6 +34,7 @@ import pytest
 import yaml
 from kubernetes import client
 from tests.support import ROOT, Kubectl, eventually, free_port
+from tests.support.identities import apply, service_account_token
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
 SYSTEM = "naksha-system"
@@ -229,7 +230,7 @@ def test_every_sample_reaches_its_expected_condition_within_60_s_with_no_401_or_
 
 
 def test_a_worker_and_an_executor_job_act_as_their_own_accounts_from_spike_to_recovery(
-    shipped_operator, api_client, fresh_namespace
+    shipped_operator, api_client, fresh_namespace, kubectl
 ):
     apps, custom = client.AppsV1Api(api_client), client.CustomObjectsApi(api_client)
     apps.create_namespaced_deployment(fresh_namespace, simulated_deployment("checkout"))
@@ -269,8 +270,19 @@ def test_a_worker_and_an_executor_job_act_as_their_own_accounts_from_spike_to_re
         lambda: condition(get(custom, fresh_namespace, "insightstreams", "checkout"), "Ready")[0] == "True",
         timeout=60,
     )
+    # The worker reviews the pusher's token itself (its account is bound to naksha-access-reviewer),
+    # and runs in its own network namespace: pushes go to its Service's address, as in a cluster.
+    token = pusher_token(kubectl, fresh_namespace, stream="checkout")
+    address = eventually(
+        lambda: (
+            client.CoreV1Api(api_client)
+            .read_namespaced_service("checkout-insight", fresh_namespace)
+            .spec.cluster_ip
+        ),
+        timeout=30,
+    )
     now = time.time()
-    push(port, [0.2] * 10 + [4.0] * 3, start=now - 13)
+    push(address, port, token, [0.2] * 10 + [4.0] * 3, start=now - 13)
 
     def the_run() -> str:
         (run,) = custom.list_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "agentruns")["items"]
@@ -280,7 +292,7 @@ def test_a_worker_and_an_executor_job_act_as_their_own_accounts_from_spike_to_re
     eventually(
         lambda: apps.read_namespaced_deployment("checkout", fresh_namespace).spec.replicas == 5, timeout=60
     )
-    push(port, [0.2] * 5, start=now + 3)
+    push(address, port, token, [0.2] * 5, start=now + 3)
     status = eventually(
         lambda: (
             (s := get(custom, fresh_namespace, "agentruns", name)["status"]).get("phase") == "Succeeded" and s
@@ -337,15 +349,33 @@ def test_a_rule_missing_from_the_operators_role_is_a_403_here(shipped_operator, 
     )
 
 
-def push(port: int, values: list[float], start: float) -> None:
+def pusher_token(kubectl: Kubectl, namespace: str, stream: str) -> str:
+    """A token of a ServiceAccount that may push to ``stream`` only (create insightstreams/ingest)."""
+    name = "pusher"
+    rule = {"apiGroups": [GROUP], "resources": ["insightstreams/ingest"], "verbs": ["create"]}
+    apply(kubectl, {**_meta("Role", name), "rules": [{**rule, "resourceNames": [stream]}]}, namespace)
+    binding = {
+        **_meta("RoleBinding", name),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+    }
+    apply(kubectl, binding, namespace)
+    return service_account_token(kubectl, namespace, name, "--audience", "naksha")
+
+
+def _meta(kind: str, name: str) -> dict[str, Any]:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": {"name": name}}
+
+
+def push(address: str, port: int, token: str, values: list[float], start: float) -> None:
     records = [
         {"ts": start + i, "metric": "http_p99_seconds", "value": v, "labels": {"service": "checkout"}}
         for i, v in enumerate(values)
     ]
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/ingest",
+        f"http://{address}:{port}/ingest",
         data=json.dumps(records).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=5) as answer:

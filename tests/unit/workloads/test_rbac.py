@@ -12,7 +12,16 @@ from tests.support import ROOT
 from naksha.agent.wpk import registered
 from naksha.models.common import ObjectTarget
 from naksha.settings import OperatorSettings
-from naksha.workloads.identity import OPERATOR_RULES, Rule, build_identity, job_rules, worker_rules
+from naksha.workloads.identity import (
+    OPERATOR_RULES,
+    REVIEWER_ROLE,
+    Rule,
+    build_identity,
+    build_review_binding,
+    job_rules,
+    review_binding_name,
+    worker_rules,
+)
 from naksha.workloads.rbac_files import rendered
 
 
@@ -67,14 +76,27 @@ class TestTheOperatorHoldsWhatItGrants:
 
 class TestPerObjectIdentities:
     def test_a_workers_role_names_its_own_stream_for_status(self):
-        (status, runs) = worker_rules("checkout")
+        (status, stream, state, create_state, runs) = worker_rules("checkout")
         assert status.as_dict() == {
             "apiGroups": ["naksha.io"],
             "resources": ["insightstreams/status"],
             "verbs": ["patch"],
             "resourceNames": ["checkout"],
         }
+        assert stream.names == ("checkout",) and stream.verbs == ("get",)
+        assert state.names == ("checkout-insight-state",) and set(state.verbs) == {"get", "patch"}
+        assert create_state.verbs == ("create",) and not create_state.names
         assert runs.resources == ("agentruns",) and set(runs.verbs) == {"create", "list"}
+
+    def test_workers_of_a_push_stream_are_bound_to_the_reviewer_role_by_name(self):
+        binding = build_review_binding(
+            namespace="shop", stream="checkout", account="checkout-insight", labels={}
+        )
+        assert binding["metadata"]["name"] == review_binding_name("shop", "checkout")
+        assert binding["roleRef"]["name"] == REVIEWER_ROLE
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "checkout-insight", "namespace": "shop"}
+        ]
 
     def test_a_jobs_role_names_its_run_and_its_target(self):
         target = ObjectTarget.model_validate({"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"})
