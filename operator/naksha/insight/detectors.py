@@ -122,30 +122,34 @@ class SeriesState:
     def load(cls, names: Sequence[str], values: Sequence[Any], shard: str) -> SeriesState:
         """A state from saved fields; fields the saver did not know keep their defaults.
 
-        Raises ``ValueError`` when a value has the wrong type, so a corrupt checkpoint is refused
-        whole rather than half restored.
+        Each value is checked against the type of its field's default (a boolean, a count, a
+        float that ``NEVER`` may leave unset), so a new field needs no code here. Raises
+        ``ValueError`` when a value does not fit, so a corrupt checkpoint is refused whole rather
+        than half restored.
         """
         if len(names) != len(values):
             raise ValueError(f"{len(values)} values for {len(names)} fields")
         state = cls(shard)
         for name, value in zip(names, values, strict=True):
-            if name not in cls.FIELDS:
-                continue  # written by a newer version: ignored, the default stands
-            if name == "in_incident":
-                if not isinstance(value, bool):
-                    raise ValueError(f"{name} must be a boolean, not {value!r}")
-                state.in_incident = value
-            elif name == "count":
-                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    raise ValueError(f"{name} must be a count, not {value!r}")
-                state.count = value
-            elif value is None and name in NEVER:
-                setattr(state, name, NEVER[name])
-            elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-                setattr(state, name, float(value))
-            else:
-                raise ValueError(f"{name} must be a finite number, not {value!r}")
+            if name in cls.FIELDS:  # a field written by a newer version is ignored
+                setattr(state, name, _checked(name, getattr(state, name), value))
         return state
+
+
+def _checked(name: str, default: Any, value: Any) -> Any:
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{name} must be a boolean, not {value!r}")
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        raise ValueError(f"{name} must be a count, not {value!r}")
+    if value is None and name in NEVER:
+        return NEVER[name]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise ValueError(f"{name} must be a finite number, not {value!r}")
 
 
 class DetectorRunner:
