@@ -104,6 +104,26 @@ class ThresholdParams(NakshaModel):
 class EwmaParams(NakshaModel):
     alpha: float = Field(default=0.1, gt=0, le=1, description="Smoothing factor.")
     zscore: float = Field(default=4.0, gt=0, description="Anomaly when |z| exceeds this.")
+    min_relative_spread: float = Field(
+        default=0.01,
+        ge=0,
+        description="Floor of the standard deviation as a fraction of |mean| (a flat baseline has a spread).",
+    )
+    min_spread: float = Field(
+        default=1e-6, gt=0, description="Absolute floor of the standard deviation (a series flat at 0)."
+    )
+    anomalous_weight: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Share of alpha an anomalous sample, clipped to the zscore bound, still teaches.",
+    )
+    rebaseline_samples: int = Field(
+        default=60,
+        ge=1,
+        le=1_000_000,
+        description="Anomalous samples in one incident after which the baseline is learnt anew.",
+    )
 
 
 class RateParams(NakshaModel):
@@ -125,6 +145,12 @@ class Detector(NakshaModel):
     params: DetectorParams = Field(default_factory=DetectorParams)
     min_samples: int = Field(default=30, ge=1, le=1_000_000, description="Warm-up before alerting.")
     cooldown: Duration = Field(default="60s", description="Quiet time after an anomaly (hysteresis).")
+    cooldown_samples: int = Field(
+        default=10,
+        ge=1,
+        le=1_000_000,
+        description="Normal samples in a row an incident also needs before the series may alert again.",
+    )
 
     @model_validator(mode="after")
     def _params_for_method(self) -> Self:
