@@ -44,7 +44,7 @@ from naksha.insight.records import Record  # noqa: E402
 from naksha.models.insightstream import Detector  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "nab" / "nab-v1.tar.xz"
-METHODS = ("ewma", "threshold", "rate")
+METHODS = ("predictive", "ewma", "threshold", "rate")
 SCOREBOARD = (
     ("ARTime", 74.9),
     ("Numenta HTM", 70.1),

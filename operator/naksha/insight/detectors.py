@@ -1,7 +1,7 @@
 """Anomaly detectors, per series, in constant memory each, with hysteresis so one incident is one anomaly.
 
-Three methods score a sample against the series' recent behaviour (``insight.methods``), each
-with a continuous score in [0, 1]:
+Four methods score a sample against the series' recent behaviour (``insight.methods``,
+``insight.predictive``), each with a continuous score in [0, 1]:
 
 - ``threshold``: outside ``above``/``below`` is anomalous.
 - ``ewma``: the z-score of the sample against an exponentially weighted mean and variance whose
@@ -9,6 +9,8 @@ with a continuous score in [0, 1]:
 - ``rate``: change per second from the previous sample, anomalous past ``maxChangePerSecond``;
   two samples further apart than ``window`` give no rate (the gap says nothing about speed), and
   samples closer than a millisecond are skipped.
+- ``predictive``: the anomaly likelihood of the recent prediction error, judged against the
+  series' own error distribution.
 
 Every method waits for ``minSamples`` samples of a series before it may alert (for ``ewma`` the
 baseline needs them; for the others it keeps a fresh series from alerting on its first point).
@@ -37,11 +39,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from naksha.insight.methods import EwmaSettings, ewma_score, rate_score, threshold_score
+from naksha.insight.predictive import PredictiveSettings, predictive_score
 from naksha.insight.records import Labels, Record
 from naksha.models.common import parse_duration
-from naksha.models.insightstream import Detector, EwmaParams
+from naksha.models.insightstream import Detector, EwmaParams, PredictiveParams
 
 DEFAULT_MAX_SERIES = 10_000
+# The statistical methods keep an incident open until the series has been normal for a while (an
+# incident of a noisy series flaps); a fixed bound is crisp, so its incident ends at once.
+DEFAULT_COOLDOWN_SAMPLES = {"ewma": 300, "predictive": 300, "threshold": 1, "rate": 1}
 MAX_SAVED_LIST = 64  # no list in a series' state is longer (constant memory per series)
 NEVER: dict[str, float | None] = {"last_ts": None, "last_anomalous": -math.inf}  # saved as null
 
@@ -201,7 +207,7 @@ class DetectorRunner:
         self.required_labels = tuple(sorted(detector.labels.items()))
         self.min_samples = detector.min_samples
         self.cooldown = parse_duration(detector.cooldown)
-        self.cooldown_samples = detector.cooldown_samples
+        self.cooldown_samples = detector.cooldown_samples or DEFAULT_COOLDOWN_SAMPLES[detector.method]
         self.max_series = max_series
         params = detector.params
         self.above = params.threshold.above if params.threshold else None
@@ -215,6 +221,14 @@ class DetectorRunner:
             anomalous_weight=ewma.anomalous_weight,
             rebaseline_samples=ewma.rebaseline_samples,
             min_samples=detector.min_samples,
+        )
+        predictive = params.predictive or PredictiveParams()
+        self.predictive = PredictiveSettings(
+            alpha=predictive.alpha,
+            threshold=predictive.threshold,
+            short_samples=predictive.short_samples,
+            history_samples=predictive.history_samples,
+            learn_samples=max(predictive.learn_samples, detector.min_samples),
         )
         self.max_rate = params.rate.max_change_per_second if params.rate else math.inf
         self.rate_window = parse_duration(params.rate.window) if params.rate else 0.0
@@ -312,6 +326,8 @@ class DetectorRunner:
 
     def _score(self, state: SeriesState, record: Record) -> tuple[float, bool]:
         method = self.method
+        if method == "predictive":
+            return predictive_score(state, record.ts, record.value, self.predictive)
         if method == "ewma":
             return ewma_score(state, record.value, self.ewma)
         warm = state.count >= self.min_samples

@@ -1,6 +1,6 @@
 """The ways a statistical detector goes wrong on real series, each checked with the defaults a user
-gets from ``method: ewma`` and no params: one incident is one anomaly, and the detector
-is neither deaf nor noisy afterwards."""
+gets from ``method: ewma`` or ``method: predictive`` and no params: one incident is one anomaly,
+and the detector is neither deaf nor noisy afterwards."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from naksha.models.insightstream import Detector
 
 FIVE_MINUTES = 300.0
 DAY = 86_400.0
-METHODS = ["ewma"]
+METHODS = ["ewma", "predictive"]
 
 
 def bank_with_defaults(method: str) -> DetectorBank:
@@ -78,6 +78,18 @@ def test_a_daily_cycle_is_normal(method):
         100 + 30 * math.sin(2 * math.pi * i * FIVE_MINUTES / DAY) + rng.gauss(0, 2.0) for i in range(288 * 14)
     ]
     assert feed(bank, values) == []
+
+
+def test_the_predictive_detector_learns_a_nightly_batch_that_recurs_every_day():
+    bank = bank_with_defaults("predictive")
+    rng = random.Random(9)
+    values = []
+    for i in range(288 * 21):
+        nightly = 60.0 if (i % 288) in range(24, 30) else 0.0  # 02:00-02:30 every night
+        values.append(100 + nightly + rng.gauss(0, 2.0))
+    anomalies = feed(bank, values)
+    # The first nights are surprises; once learnt, the batch is part of the day.
+    assert all(a.started_at < 7 * DAY for a in anomalies)
 
 
 @pytest.mark.parametrize("method", METHODS)

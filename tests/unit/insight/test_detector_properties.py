@@ -17,6 +17,7 @@ PARAMS = {
     "threshold": {"threshold": {"above": 10.0, "below": -10.0}},
     "ewma": {},
     "rate": {"rate": {"maxChangePerSecond": 5.0}},
+    "predictive": {},
 }
 values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
