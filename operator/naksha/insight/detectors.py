@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import operator
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -145,13 +146,12 @@ class SeriesState:
         self.season: list[float] = []  # only the predictive method fills it (24 floats)
         self.shard = shard
 
-    def dump(self) -> list[Any]:
-        """The saved fields in ``FIELDS`` order; ``None`` stands for "never" (JSON has no infinity)."""
-        values: list[Any] = [getattr(self, name) for name in self.FIELDS]
-        return [
-            None if isinstance(v, float) and math.isinf(v) else list(v) if isinstance(v, list) else v
-            for v in values
-        ]
+    def dump(self) -> tuple[Any, ...]:
+        """The saved fields in ``FIELDS`` order. A checkpoint dumps every series, so this is one
+        C call: "never" (an infinite ``last_anomalous``) stays infinite here and becomes JSON
+        ``null`` when orjson writes it, as ``load`` expects."""
+        values: tuple[Any, ...] = _SAVED(self)
+        return values
 
     @classmethod
     def load(cls, names: Sequence[str], values: Sequence[Any], shard: str) -> SeriesState:
@@ -169,6 +169,9 @@ class SeriesState:
             if name in cls.FIELDS:  # a field written by a newer version is ignored
                 setattr(state, name, _checked(name, getattr(state, name), value))
         return state
+
+
+_SAVED = operator.attrgetter(*SeriesState.FIELDS)
 
 
 def _checked(name: str, default: Any, value: Any) -> Any:

@@ -104,21 +104,26 @@ def summarize_reports(context: ReconcileContext) -> None:
         # A merge patch removes a key only when it is explicitly null.
         context.extra_status["workers"] = dict.fromkeys(stale)
     previous = context.old_status.get("shards") or {}
+    retired = context.old_status.get("retired")
+    if retired is None and not previous:
+        # A status written before counts were kept per shard: its totals carry on as retired.
+        retired = {counter: context.old_status.get(counter) for counter in COUNTERS}
     # Stale reports are folded too: a departed pod's last counts must not be lost.
     folded = fold_counts(
         previous,
-        context.old_status.get("retired") or {},
+        retired,
         list(context.old_status.get("retiredShards") or []),
         reports,
         live,
     )
-    shards, retired = folded.shards, folded.retired
+    shards = folded.shards
     context.extra_status["shards"] = {**dict.fromkeys(set(previous) - set(shards)), **shards}
-    context.extra_status["retired"] = retired
+    context.extra_status["retired"] = folded.retired
     context.extra_status["retiredShards"] = folded.retired_shards
     context.extra_status.update(summarize(current.values()))
     for counter in COUNTERS:
-        context.extra_status[counter] = retired[counter] + sum(entry[counter] for entry in shards.values())
+        total = folded.retired[counter] + sum(entry[counter] for entry in shards.values())
+        context.extra_status[counter] = total
     for key, reason in (("sourceError", "SourceUnreachable"), ("checkpointError", "CheckpointFailing")):
         errors = sorted({str(r[key]) for r in current.values() if r.get(key)})
         if errors:
@@ -140,7 +145,7 @@ class FoldedCounts:
 
 def fold_counts(
     previous: Mapping[str, Any],
-    retired: Mapping[str, Any],
+    retired: Mapping[str, Any] | None,
     retired_shards: list[str],
     reports: Mapping[str, Mapping[str, Any]],
     live: set[str] | None,
@@ -166,7 +171,7 @@ def fold_counts(
                 entry[counter] = max(entry[counter], _count(counts, counter))
             if bound:
                 entry["pod"] = pod
-    folded = {counter: _count(retired, counter) for counter in COUNTERS}
+    folded = {counter: _count(retired or {}, counter) for counter in COUNTERS}
     if live is not None:
         for shard in [s for s, entry in shards.items() if entry.get("pod") and entry["pod"] not in live]:
             entry = shards.pop(shard)
