@@ -55,6 +55,7 @@ bench: $(STAMP) ## run the benchmarks (prints figures next to their references)
 	$(BIN)/python benchmarks/insight_recovery.py
 	$(BIN)/python benchmarks/agent.py
 	$(BIN)/python benchmarks/rollout.py
+	$(BIN)/python benchmarks/detectors.py
 
 .PHONY: e2e
 e2e: setup ## the kind + helm end-to-end tests (need Docker and kind)
