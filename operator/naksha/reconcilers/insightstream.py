@@ -187,17 +187,19 @@ def _count(counts: Mapping[str, Any], counter: str) -> int:
 
 
 def summarize(reports: Any) -> dict[str, Any]:
-    """Across live worker reports: series in incident summed, lag the worst, the newest anomalies."""
+    """Across live worker reports: series in incident summed, the highest detector score of the
+    workers' last batches, lag the worst, the newest anomalies."""
     totals: dict[str, Any] = {}
     lags: list[float] = []
     last: dict[str, dict[str, Any]] = {}
-    live: dict[str, dict[str, int]] = {}
+    live: dict[str, dict[str, Any]] = {}
     for report in reports:
         if report.get("lag") is not None:
             lags.append(float(report["lag"]))
         for detector, state in (report.get("detectors") or {}).items():
-            entry = live.setdefault(detector, {"active": 0})
+            entry = live.setdefault(detector, {"active": 0, "score": 0.0})
             entry["active"] += int((state or {}).get("active") or 0)
+            entry["score"] = max(entry["score"], float((state or {}).get("score") or 0.0))
         for detector, anomaly in (report.get("lastAnomaly") or {}).items():
             if detector not in last or str(anomaly.get("detectedAt", "")) > str(
                 last[detector].get("detectedAt", "")
