@@ -48,7 +48,7 @@ from naksha.models.insightstream import Detector, EwmaParams, PredictiveParams
 DEFAULT_MAX_SERIES = 10_000
 # The statistical methods keep an incident open until the series has been normal for a while (an
 # incident of a noisy series flaps); a fixed bound is crisp, so its incident ends at once.
-DEFAULT_COOLDOWN_SAMPLES = {"ewma": 300, "predictive": 300, "threshold": 1, "rate": 1}
+DEFAULT_COOLDOWN_SAMPLES = {"ewma": 150, "predictive": 200, "threshold": 1, "rate": 1}
 MAX_SAVED_LIST = 64  # no list in a series' state is longer (constant memory per series)
 NEVER: dict[str, float | None] = {"last_ts": None, "last_anomalous": -math.inf}  # saved as null
 

@@ -176,7 +176,7 @@ class Detector(NakshaModel):
         le=1_000_000,
         description=(
             "Normal samples in a row an incident also needs before the series may alert again "
-            "(default: 300 for ewma and predictive, 1 for threshold and rate)."
+            "(default: 150 for ewma, 200 for predictive, 1 for threshold and rate)."
         ),
     )
 
