@@ -61,6 +61,7 @@ bench: $(STAMP) ## run the benchmarks (prints figures next to their references)
 	$(BIN)/python benchmarks/api_auth.py
 	$(BIN)/python benchmarks/rollout.py
 	$(BIN)/python benchmarks/pod_network.py
+	$(BIN)/python benchmarks/detectors.py
 
 .PHONY: e2e
 e2e: setup ## the kind + helm end-to-end tests (need Docker and kind)

@@ -6,7 +6,8 @@ Prints, side by side from one run (medians of several rounds, these machines are
      against the floor: raw aiokafka ``getmany`` + ``json.loads`` + commit on the same data;
   2. Redis Streams (redis-server): the worker's source + pipeline (checkpoint and XACK in one
      transaction every second) against raw XREADGROUP + decode + XACK;
-     target for both: >= 0.7 x the floor; with the checkpoints' count and median save time;
+     target for both: >= 0.7 x the floor; with the checkpoints' count and median save time, and
+     the same worker without saving state (acknowledging as often), to isolate their cost;
   3. anomaly → AgentRun created on the local control plane (HTTP push, one new incident per
      request): p50/p95 next to the same request without an anomaly; target p50 < 500 ms;
   4. where a batch's time goes (cProfile of the pipeline, top entries).
@@ -135,7 +136,8 @@ class TimedStore(ConfigMapStore):
         self.saves.append(time.perf_counter() - started)
 
 
-async def kafka_worker(bootstrap: str, topic: str, count: int, kube: Kube) -> float:
+async def kafka_worker(bootstrap: str, topic: str, count: int, kube: Kube | None) -> float:
+    """Records/s of the worker's Kafka source and pipeline; ``kube`` None: no state saved."""
     spec = {
         "source": {
             "type": "kafka",
@@ -153,7 +155,7 @@ async def kafka_worker(bootstrap: str, topic: str, count: int, kube: Kube) -> fl
         InsightStreamSpec.model_validate(spec).source.kafka,  # type: ignore[arg-type]
         client_id="bench",
         state=flow.state,
-        store=TimedStore(kube, namespace="default", stream="bench"),
+        store=TimedStore(kube, namespace="default", stream="bench") if kube is not None else None,
     )
     started: list[float] = []
 
@@ -200,7 +202,7 @@ async def redis_floor(url: str, stream: str, count: int) -> float:
     return count / elapsed
 
 
-async def redis_worker(url: str, stream: str, count: int) -> float:
+async def redis_worker(url: str, stream: str, count: int, *, save_state: bool = True) -> float:
     spec = {
         "source": {
             "type": "redis",
@@ -213,7 +215,7 @@ async def redis_worker(url: str, stream: str, count: int) -> float:
         InsightStreamSpec.model_validate(spec).source.redis,  # type: ignore[arg-type]
         url=url,
         consumer="w",
-        state=flow.state,
+        state=flow.state if save_state else None,
     )
 
     async def handle(payloads: list[bytes], shard: str) -> None:
@@ -334,17 +336,19 @@ async def main(count: int, rounds: int, incidents: int) -> None:
     tansu, redis_server, plane = Tansu(), RedisServer(), start_control_plane()
     kube = Kube(config.new_client_from_config(config_file=str(plane.kubeconfig_path)))
     try:
-        kafka: dict[str, list[float]] = {"floor": [], "worker": []}
-        redis: dict[str, list[float]] = {"floor": [], "worker": []}
+        kafka: dict[str, list[float]] = {"floor": [], "worker": [], "stateless": []}
+        redis: dict[str, list[float]] = {"floor": [], "worker": [], "stateless": []}
         for _ in range(rounds):
             topic = f"bench-{uuid.uuid4().hex[:6]}"
             await kafka_produce(tansu.bootstrap, topic, payloads)
             kafka["floor"].append(await kafka_floor(tansu.bootstrap, topic, count))
             kafka["worker"].append(await kafka_worker(tansu.bootstrap, topic, count, kube))
+            kafka["stateless"].append(await kafka_worker(tansu.bootstrap, topic, count, None))
             stream = f"bench-{uuid.uuid4().hex[:6]}"
             await redis_fill(redis_server.url, stream, payloads)
             redis["floor"].append(await redis_floor(redis_server.url, stream, count))
             redis["worker"].append(await redis_worker(redis_server.url, stream, count))
+            redis["stateless"].append(await redis_worker(redis_server.url, stream, count, save_state=False))
         quiet, spiking = await trigger_latency(incidents, plane)
     finally:
         tansu.stop()
@@ -352,10 +356,14 @@ async def main(count: int, rounds: int, incidents: int) -> None:
         plane.stop()
 
     print(f"One insight worker, {count:,} records per round, median of {rounds} rounds")
-    print(f"{'source':>8} | {'worker rec/s':>12} | {'floor rec/s':>11} | ratio | target")
+    print(f"{'source':>8} | {'worker rec/s':>12} | {'floor rec/s':>11} | ratio | target | no state saved")
     for name, figures in (("kafka", kafka), ("redis", redis)):
         worker, floor = statistics.median(figures["worker"]), statistics.median(figures["floor"])
-        print(f"{name:>8} | {worker:>12,.0f} | {floor:>11,.0f} | {worker / floor:5.2f} | >= 0.70")
+        stateless = statistics.median(figures["stateless"])
+        print(
+            f"{name:>8} | {worker:>12,.0f} | {floor:>11,.0f} | {worker / floor:5.2f} | >= 0.70 "
+            f"| {stateless / floor:5.2f}"
+        )
     saves = TimedStore.saves
     print(
         f"Kafka checkpoints: {len(saves)} saved to the stream's ConfigMap, "

@@ -19,13 +19,14 @@ shard afresh from the source's own committed position.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from naksha.insight.detectors import DetectorBank, SeriesState
 from naksha.insight.records import Labels
@@ -67,21 +68,21 @@ def encode(checkpoint: ShardCheckpoint) -> bytes:
         "detectors": {
             name: {
                 "fingerprint": fingerprint,
-                "series": [[[list(pair) for pair in labels], state.dump()] for labels, state in series],
+                "series": [[labels, state.dump()] for labels, state in series],  # tuples: JSON arrays
             }
             for name, (fingerprint, series) in checkpoint.detectors.items()
         },
         "debounce": [
-            [trigger, metric, [list(pair) for pair in labels], when]
+            [trigger, metric, labels, when]
             for (trigger, (metric, labels)), when in checkpoint.debounce.items()
         ],
     }
-    return zlib.compress(json.dumps(document, separators=(",", ":"), allow_nan=False).encode(), 1)
+    return zlib.compress(orjson.dumps(document), 1)
 
 
 def decode(blob: bytes) -> ShardCheckpoint:
     try:
-        document = json.loads(zlib.decompress(blob))
+        document = orjson.loads(zlib.decompress(blob))
     except (zlib.error, ValueError) as error:
         raise CheckpointError(f"not a checkpoint (compressed JSON expected): {error}") from None
     if not isinstance(document, dict):

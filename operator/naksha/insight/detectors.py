@@ -1,20 +1,23 @@
 """Anomaly detectors, per series, in constant memory each, with hysteresis so one incident is one anomaly.
 
-Three methods score a sample against the series' recent behaviour:
+Four methods score a sample against the series' recent behaviour (``insight.methods``,
+``insight.predictive``), each with a continuous score in [0, 1]:
 
-- ``threshold``: outside ``above``/``below`` is anomalous; the score is the distance past the bound.
-- ``ewma``: an exponentially weighted mean and variance (factor ``alpha``), seeded by the plain
-  mean and variance of the warm-up samples; the score is the z-score of the sample against them,
-  anomalous past ``zscore``. Anomalous samples do not feed the baseline, so a long incident does
-  not teach the detector that the incident is normal.
+- ``threshold``: outside ``above``/``below`` is anomalous.
+- ``ewma``: the z-score of the sample against an exponentially weighted mean and variance whose
+  spread has a floor and which keeps learning, slowly, during an incident.
 - ``rate``: change per second from the previous sample, anomalous past ``maxChangePerSecond``;
   two samples further apart than ``window`` give no rate (the gap says nothing about speed), and
   samples closer than a millisecond are skipped.
+- ``predictive``: the anomaly likelihood of the recent prediction error, judged against the
+  series' own error distribution.
 
 Every method waits for ``minSamples`` samples of a series before it may alert (for ``ewma`` the
 baseline needs them; for the others it keeps a fresh series from alerting on its first point).
 An alert opens an incident: the series raises one ``Anomaly`` and then stays quiet until it has
-been normal again and ``cooldown`` has passed since the incident's last anomalous sample. Time is
+been normal for ``cooldownSamples`` samples in a row and ``cooldown`` has passed since the
+incident's last anomalous sample (counting samples keeps a series sampled less often than the
+cooldown from alerting in bursts). Samples whose value or timestamp is not finite are ignored. Time is
 the records' own timestamps, so replaying a batch replays the same decisions.
 
 A ``DetectorBank`` routes records to the detectors whose metric and labels match and keeps at
@@ -30,17 +33,23 @@ from __future__ import annotations
 
 import datetime
 import math
+import operator
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from naksha.insight.methods import EwmaSettings, ewma_score, rate_score, threshold_score
+from naksha.insight.predictive import PredictiveSettings, predictive_score
 from naksha.insight.records import Labels, Record
 from naksha.models.common import parse_duration
-from naksha.models.insightstream import Detector
+from naksha.models.insightstream import Detector, EwmaParams, PredictiveParams
 
 DEFAULT_MAX_SERIES = 10_000
-MIN_RATE_INTERVAL = 0.001
+# The statistical methods keep an incident open until the series has been normal for a while (an
+# incident of a noisy series flaps); a fixed bound is crisp, so its incident ends at once.
+DEFAULT_COOLDOWN_SAMPLES = {"ewma": 150, "predictive": 200, "threshold": 1, "rate": 1}
+MAX_SAVED_LIST = 64  # no list in a series' state is longer (constant memory per series)
 NEVER: dict[str, float | None] = {"last_ts": None, "last_anomalous": -math.inf}  # saved as null
 
 
@@ -77,19 +86,29 @@ class Anomaly:
 class SeriesState:
     """What one detector remembers about one series: a handful of floats, and where they came from.
 
-    ``count`` is the warm-up progress, ``mean``/``variance`` the EWMA baseline, ``last_ts``/
-    ``last_value`` the rate detector's previous sample, ``in_incident``/``last_anomalous`` the
-    hysteresis and cooldown. ``FIELDS`` names what a checkpoint saves, in order; ``shard`` is not
-    saved (a checkpoint is per shard already).
+    ``count`` is every sample seen, ``learned`` those in the current baseline (warm-up progress;
+    a re-baseline starts it again), ``mean``/``variance`` the EWMA baseline (for ``predictive``:
+    the distribution of its recent error), ``last_ts``/``last_value`` the rate detector's previous
+    sample, ``level``/``scale``/``recent``/``season`` the predictive detector's prediction, typical
+    error, recent error and typical error per hour of the day, ``in_incident``/``last_anomalous``/
+    ``quiet``/``incident_samples`` the hysteresis and cooldown. ``FIELDS`` names what a checkpoint
+    saves, in order; ``shard`` is not saved (a checkpoint is per shard already).
     """
 
     __slots__ = (
         "count",
         "in_incident",
+        "incident_samples",
         "last_anomalous",
         "last_ts",
         "last_value",
+        "learned",
+        "level",
         "mean",
+        "quiet",
+        "recent",
+        "scale",
+        "season",
         "shard",
         "variance",
     )
@@ -101,51 +120,84 @@ class SeriesState:
         "last_value",
         "in_incident",
         "last_anomalous",
+        "learned",
+        "quiet",
+        "incident_samples",
+        "level",
+        "scale",
+        "recent",
+        "season",
     )
 
     def __init__(self, shard: str = "") -> None:
         self.count = 0
+        self.learned = 0
         self.mean = 0.0
         self.variance = 0.0
         self.last_ts: float | None = None
         self.last_value = 0.0
         self.in_incident = False
         self.last_anomalous = -math.inf
+        self.quiet = 0
+        self.incident_samples = 0
+        self.level = 0.0
+        self.scale = 0.0
+        self.recent = 0.0
+        self.season: list[float] = []  # only the predictive method fills it (24 floats)
         self.shard = shard
 
-    def dump(self) -> list[Any]:
-        """The saved fields in ``FIELDS`` order; ``None`` stands for "never" (JSON has no infinity)."""
-        values: list[Any] = [getattr(self, name) for name in self.FIELDS]
-        return [None if isinstance(v, float) and math.isinf(v) else v for v in values]
+    def dump(self) -> tuple[Any, ...]:
+        """The saved fields in ``FIELDS`` order. A checkpoint dumps every series, so this is one
+        C call: "never" (an infinite ``last_anomalous``) stays infinite here and becomes JSON
+        ``null`` when orjson writes it, as ``load`` expects."""
+        values: tuple[Any, ...] = _SAVED(self)
+        return values
 
     @classmethod
     def load(cls, names: Sequence[str], values: Sequence[Any], shard: str) -> SeriesState:
         """A state from saved fields; fields the saver did not know keep their defaults.
 
-        Raises ``ValueError`` when a value has the wrong type, so a corrupt checkpoint is refused
-        whole rather than half restored.
+        Each value is checked against the type of its field's default (a boolean, a count, a
+        float that ``NEVER`` may leave unset), so a new field needs no code here. Raises
+        ``ValueError`` when a value does not fit, so a corrupt checkpoint is refused whole rather
+        than half restored.
         """
         if len(names) != len(values):
             raise ValueError(f"{len(values)} values for {len(names)} fields")
         state = cls(shard)
         for name, value in zip(names, values, strict=True):
-            if name not in cls.FIELDS:
-                continue  # written by a newer version: ignored, the default stands
-            if name == "in_incident":
-                if not isinstance(value, bool):
-                    raise ValueError(f"{name} must be a boolean, not {value!r}")
-                state.in_incident = value
-            elif name == "count":
-                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    raise ValueError(f"{name} must be a count, not {value!r}")
-                state.count = value
-            elif value is None and name in NEVER:
-                setattr(state, name, NEVER[name])
-            elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-                setattr(state, name, float(value))
-            else:
-                raise ValueError(f"{name} must be a finite number, not {value!r}")
+            if name in cls.FIELDS:  # a field written by a newer version is ignored
+                setattr(state, name, _checked(name, getattr(state, name), value))
         return state
+
+
+_SAVED = operator.attrgetter(*SeriesState.FIELDS)
+
+
+def _checked(name: str, default: Any, value: Any) -> Any:
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{name} must be a boolean, not {value!r}")
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        raise ValueError(f"{name} must be a count, not {value!r}")
+    if isinstance(default, list):
+        if (
+            isinstance(value, list)
+            and len(value) <= MAX_SAVED_LIST
+            and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
+            )
+        ):
+            return [float(v) for v in value]
+        raise ValueError(f"{name} must be a list of at most {MAX_SAVED_LIST} finite numbers, not {value!r}")
+    if value is None and name in NEVER:
+        return NEVER[name]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise ValueError(f"{name} must be a finite number, not {value!r}")
 
 
 class DetectorRunner:
@@ -158,16 +210,35 @@ class DetectorRunner:
         self.required_labels = tuple(sorted(detector.labels.items()))
         self.min_samples = detector.min_samples
         self.cooldown = parse_duration(detector.cooldown)
+        self.cooldown_samples = detector.cooldown_samples or DEFAULT_COOLDOWN_SAMPLES[detector.method]
         self.max_series = max_series
         params = detector.params
         self.above = params.threshold.above if params.threshold else None
         self.below = params.threshold.below if params.threshold else None
-        self.alpha = params.ewma.alpha if params.ewma else 0.1
-        self.zscore = params.ewma.zscore if params.ewma else 4.0
+        ewma = params.ewma or EwmaParams()
+        self.ewma = EwmaSettings(
+            alpha=ewma.alpha,
+            zscore=ewma.zscore,
+            min_relative_spread=ewma.min_relative_spread,
+            min_spread=ewma.min_spread,
+            anomalous_weight=ewma.anomalous_weight,
+            rebaseline_samples=ewma.rebaseline_samples,
+            min_samples=detector.min_samples,
+        )
+        predictive = params.predictive or PredictiveParams()
+        self.predictive = PredictiveSettings(
+            alpha=predictive.alpha,
+            threshold=predictive.threshold,
+            short_samples=predictive.short_samples,
+            history_samples=predictive.history_samples,
+            learn_samples=max(predictive.learn_samples, detector.min_samples),
+        )
         self.max_rate = params.rate.max_change_per_second if params.rate else math.inf
         self.rate_window = parse_duration(params.rate.window) if params.rate else 0.0
         self.series: OrderedDict[Labels, SeriesState] = OrderedDict()
         self.evicted = 0
+        self.peak = 0.0  # highest score since the bank last took the peaks
+        self.last_peak = 0.0  # the peak the bank took last
         self.shard = ""  # the shard of the records being observed (set by the bank)
 
     @property
@@ -185,18 +256,29 @@ class DetectorRunner:
         return all(labels.get(key) == value for key, value in self.required_labels)
 
     def observe(self, record: Record) -> Anomaly | None:
+        ts = record.ts
+        if not (math.isfinite(record.value) and math.isfinite(ts)):
+            return None  # the parser refuses these; a detector must not be poisoned by one anyway
         state = self._state(record.labels)
         state.shard = self.shard
         score, anomalous = self._score(state, record)
         state.count += 1
+        if score > self.peak:
+            self.peak = score
         if not anomalous:
-            if state.in_incident and record.ts - state.last_anomalous >= self.cooldown:
-                state.in_incident = False
+            if state.in_incident:
+                state.quiet += 1
+                if state.quiet >= self.cooldown_samples and ts - state.last_anomalous >= self.cooldown:
+                    state.in_incident = False
+                    state.incident_samples = 0
             return None
-        state.last_anomalous = record.ts
+        state.last_anomalous = ts
+        state.quiet = 0
         if state.in_incident:
+            state.incident_samples += 1
             return None
         state.in_incident = True
+        state.incident_samples = 1
         return Anomaly(
             detector=self.name,
             method=self.method,
@@ -204,10 +286,15 @@ class DetectorRunner:
             labels=record.labels,
             value=record.value,
             score=score,
-            started_at=record.ts,
-            detected_at=record.ts,
+            started_at=ts,
+            detected_at=ts,
             window=self._window(),
         )
+
+    def take_peak(self) -> float:
+        """The highest score since the last call (what the score gauge shows per batch)."""
+        self.last_peak, self.peak = self.peak, 0.0
+        return self.last_peak
 
     def _state(self, labels: Labels) -> SeriesState:
         state = self.series.get(labels)
@@ -241,46 +328,17 @@ class DetectorRunner:
             del self.series[labels]
 
     def _score(self, state: SeriesState, record: Record) -> tuple[float, bool]:
+        method = self.method
+        if method == "predictive":
+            return predictive_score(state, record.ts, record.value, self.predictive)
+        if method == "ewma":
+            return ewma_score(state, record.value, self.ewma)
         warm = state.count >= self.min_samples
-        value = record.value
-        if self.method == "threshold":
-            score = max(
-                value - self.above if self.above is not None else -math.inf,
-                self.below - value if self.below is not None else -math.inf,
-            )
-            return score, warm and score > 0
-        if self.method == "rate":
-            return self._rate(state, record, warm)
-        return self._ewma(state, value, warm)
-
-    def _rate(self, state: SeriesState, record: Record, warm: bool) -> tuple[float, bool]:
-        previous_ts, previous_value = state.last_ts, state.last_value
-        if previous_ts is not None and record.ts - previous_ts < MIN_RATE_INTERVAL:
-            return 0.0, False  # out of order or simultaneous: no rate to speak of
-        state.last_ts, state.last_value = record.ts, record.value
-        if previous_ts is None or record.ts - previous_ts > self.rate_window:
-            return 0.0, False
-        rate = abs(record.value - previous_value) / (record.ts - previous_ts)
-        return rate / self.max_rate, warm and rate > self.max_rate
-
-    def _ewma(self, state: SeriesState, value: float, warm: bool) -> tuple[float, bool]:
-        if not warm:
-            # Warm-up: the plain running mean and variance (Welford) of the first samples give the
-            # EWMA an unbiased baseline to start from, instead of a variance that starts at zero.
-            delta = value - state.mean
-            state.mean += delta / (state.count + 1)
-            state.variance += (delta * (value - state.mean) - state.variance) / (state.count + 1)
-            return 0.0, False
-        deviation = value - state.mean
-        spread = math.sqrt(state.variance)
-        # A flat baseline has no spread: any departure from it is infinitely unusual.
-        score = abs(deviation) / spread if spread > 0 else (math.inf if deviation else 0.0)
-        anomalous = score > self.zscore
-        if not anomalous:
-            increment = self.alpha * deviation
-            state.mean += increment
-            state.variance = (1 - self.alpha) * (state.variance + deviation * increment)
-        return (score if math.isfinite(score) else 1e9), anomalous
+        if method == "threshold":
+            score, anomalous = threshold_score(self.above, self.below, record.value)
+        else:
+            score, anomalous = rate_score(state, record.ts, record.value, self.max_rate, self.rate_window)
+        return score, warm and anomalous
 
     def _window(self) -> float:
         return self.rate_window if self.method == "rate" else 0.0
@@ -316,10 +374,18 @@ class DetectorBank:
     def evicted(self) -> int:
         return sum(runner.evicted for runner in self.runners)
 
-    def live_state(self) -> dict[str, dict[str, int]]:
-        """Per detector, how many series are in an incident now (0: the detector has recovered)."""
+    def take_peaks(self) -> dict[str, float]:
+        """Per detector, the highest score since the last call."""
+        return {runner.name: runner.take_peak() for runner in self.runners}
+
+    def live_state(self) -> dict[str, dict[str, int | float]]:
+        """Per detector, how many series are in an incident now (0: the detector has recovered) and
+        the highest score of the last batch."""
         return {
-            runner.name: {"active": sum(1 for state in runner.series.values() if state.in_incident)}
+            runner.name: {
+                "active": sum(1 for state in runner.series.values() if state.in_incident),
+                "score": round(runner.last_peak, 6),
+            }
             for runner in self.runners
         }
 

@@ -140,6 +140,8 @@ class Pipeline:
         for anomaly in anomalies:
             self.metrics.anomalies.labels(self.stream, anomaly.detector).inc()
             self.last_anomaly[anomaly.detector] = anomaly.summary()
+        for detector, peak in self.bank.take_peaks().items():
+            self.metrics.score.labels(self.stream, detector).set(peak)
         evicted = self.bank.evicted
         if evicted > self._evicted_seen:
             self.metrics.evicted.labels(self.stream).inc(evicted - self._evicted_seen)

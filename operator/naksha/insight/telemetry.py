@@ -63,6 +63,12 @@ class WorkerMetrics:
             ["stream", "code"],
             registry=self.registry,
         )
+        self.score = Gauge(
+            "naksha_insight_detector_score",
+            "Highest detector score (0 to 1; past the method's bound is anomalous) in the last batch.",
+            ["stream", "detector"],
+            registry=self.registry,
+        )
         self.evicted = Counter(
             "naksha_insight_series_evicted_total",
             "Series dropped from detector state to stay under the per-detector cap.",

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from naksha.models.common import DnsLabel, Duration, FreeForm, NakshaModel, SecretKeyRef, SecretRef
 
 SourceType = Literal["kafka", "redis", "http"]
-DetectorMethod = Literal["threshold", "ewma", "rate"]
+DetectorMethod = Literal["threshold", "ewma", "rate", "predictive"]
 
 
 class KafkaTLS(NakshaModel):
@@ -128,8 +128,28 @@ class ThresholdParams(NakshaModel):
 
 
 class EwmaParams(NakshaModel):
-    alpha: float = Field(default=0.1, gt=0, le=1, description="Smoothing factor.")
-    zscore: float = Field(default=4.0, gt=0, description="Anomaly when |z| exceeds this.")
+    alpha: float = Field(default=0.02, gt=0, le=1, description="Smoothing factor.")
+    zscore: float = Field(default=8.0, gt=0, description="Anomaly when |z| exceeds this.")
+    min_relative_spread: float = Field(
+        default=0.01,
+        ge=0,
+        description="Floor of the standard deviation as a fraction of |mean| (a flat baseline has a spread).",
+    )
+    min_spread: float = Field(
+        default=1e-6, gt=0, description="Absolute floor of the standard deviation (a series flat at 0)."
+    )
+    anomalous_weight: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Share of alpha an anomalous sample, clipped to the zscore bound, still teaches.",
+    )
+    rebaseline_samples: int = Field(
+        default=60,
+        ge=1,
+        le=1_000_000,
+        description="Anomalous samples in one incident after which the baseline is learnt anew.",
+    )
 
 
 class RateParams(NakshaModel):
@@ -137,10 +157,35 @@ class RateParams(NakshaModel):
     max_change_per_second: float = Field(gt=0)
 
 
+class PredictiveParams(NakshaModel):
+    alpha: float = Field(
+        default=0.9, gt=0, le=1, description="Smoothing of the level that predicts the next value."
+    )
+    threshold: float = Field(
+        default=0.6,
+        gt=0,
+        lt=1,
+        description="Anomaly when the score (the log-scaled anomaly likelihood) reaches this.",
+    )
+    short_samples: int = Field(
+        default=4, ge=1, le=10_000, description="Samples averaged into the recent prediction error."
+    )
+    history_samples: int = Field(
+        default=2000,
+        ge=10,
+        le=1_000_000,
+        description="Samples of the error distribution the recent error is compared with.",
+    )
+    learn_samples: int = Field(
+        default=200, ge=1, le=1_000_000, description="Samples learnt before the detector may alert."
+    )
+
+
 class DetectorParams(NakshaModel):
     threshold: ThresholdParams | None = None
     ewma: EwmaParams | None = None
     rate: RateParams | None = None
+    predictive: PredictiveParams | None = None
 
 
 class Detector(NakshaModel):
@@ -151,6 +196,15 @@ class Detector(NakshaModel):
     params: DetectorParams = Field(default_factory=DetectorParams)
     min_samples: int = Field(default=30, ge=1, le=1_000_000, description="Warm-up before alerting.")
     cooldown: Duration = Field(default="60s", description="Quiet time after an anomaly (hysteresis).")
+    cooldown_samples: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Normal samples in a row an incident also needs before the series may alert again "
+            "(default: 150 for ewma, 200 for predictive, 1 for threshold and rate)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _params_for_method(self) -> Self:

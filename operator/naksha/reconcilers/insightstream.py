@@ -149,21 +149,26 @@ def summarize_reports(context: ReconcileContext) -> None:
         # A merge patch removes a key only when it is explicitly null.
         context.extra_status["workers"] = dict.fromkeys(stale)
     previous = context.old_status.get("shards") or {}
+    retired = context.old_status.get("retired")
+    if retired is None and not previous:
+        # A status written before counts were kept per shard: its totals carry on as retired.
+        retired = {counter: context.old_status.get(counter) for counter in COUNTERS}
     # Stale reports are folded too: a departed pod's last counts must not be lost.
     folded = fold_counts(
         previous,
-        context.old_status.get("retired") or {},
+        retired,
         list(context.old_status.get("retiredShards") or []),
         reports,
         live,
     )
-    shards, retired = folded.shards, folded.retired
+    shards = folded.shards
     context.extra_status["shards"] = {**dict.fromkeys(set(previous) - set(shards)), **shards}
-    context.extra_status["retired"] = retired
+    context.extra_status["retired"] = folded.retired
     context.extra_status["retiredShards"] = folded.retired_shards
     context.extra_status.update(summarize(current.values()))
     for counter in COUNTERS:
-        context.extra_status[counter] = retired[counter] + sum(entry[counter] for entry in shards.values())
+        total = folded.retired[counter] + sum(entry[counter] for entry in shards.values())
+        context.extra_status[counter] = total
     for key, reason in (("sourceError", "SourceUnreachable"), ("checkpointError", "CheckpointFailing")):
         errors = sorted({str(r[key]) for r in current.values() if r.get(key)})
         if errors:
@@ -185,7 +190,7 @@ class FoldedCounts:
 
 def fold_counts(
     previous: Mapping[str, Any],
-    retired: Mapping[str, Any],
+    retired: Mapping[str, Any] | None,
     retired_shards: list[str],
     reports: Mapping[str, Mapping[str, Any]],
     live: set[str] | None,
@@ -211,7 +216,7 @@ def fold_counts(
                 entry[counter] = max(entry[counter], _count(counts, counter))
             if bound:
                 entry["pod"] = pod
-    folded = {counter: _count(retired, counter) for counter in COUNTERS}
+    folded = {counter: _count(retired or {}, counter) for counter in COUNTERS}
     if live is not None:
         for shard in [s for s, entry in shards.items() if entry.get("pod") and entry["pod"] not in live]:
             entry = shards.pop(shard)
@@ -227,17 +232,19 @@ def _count(counts: Mapping[str, Any], counter: str) -> int:
 
 
 def summarize(reports: Any) -> dict[str, Any]:
-    """Across live worker reports: series in incident summed, lag the worst, the newest anomalies."""
+    """Across live worker reports: series in incident summed, the highest detector score of the
+    workers' last batches, lag the worst, the newest anomalies."""
     totals: dict[str, Any] = {}
     lags: list[float] = []
     last: dict[str, dict[str, Any]] = {}
-    live: dict[str, dict[str, int]] = {}
+    live: dict[str, dict[str, Any]] = {}
     for report in reports:
         if report.get("lag") is not None:
             lags.append(float(report["lag"]))
         for detector, state in (report.get("detectors") or {}).items():
-            entry = live.setdefault(detector, {"active": 0})
+            entry = live.setdefault(detector, {"active": 0, "score": 0.0})
             entry["active"] += int((state or {}).get("active") or 0)
+            entry["score"] = max(entry["score"], float((state or {}).get("score") or 0.0))
         for detector, anomaly in (report.get("lastAnomaly") or {}).items():
             if detector not in last or str(anomaly.get("detectedAt", "")) > str(
                 last[detector].get("detectedAt", "")

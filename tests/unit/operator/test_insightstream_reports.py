@@ -85,8 +85,11 @@ def test_without_reports_the_lag_is_unknown_rather_than_zero():
 def test_series_in_an_incident_are_summed_per_detector_so_recovery_means_zero_everywhere():
     totals = summarize(
         [
-            {"detectors": {"latency": {"active": 1}, "errors": {"active": 0}}},
-            {"detectors": {"latency": {"active": 2}}},
+            {"detectors": {"latency": {"active": 1, "score": 0.7}, "errors": {"active": 0}}},
+            {"detectors": {"latency": {"active": 2, "score": 0.9}}},
         ]
     )
-    assert totals["detectors"] == {"latency": {"active": 3}, "errors": {"active": 0}}
+    assert totals["detectors"] == {
+        "latency": {"active": 3, "score": 0.9},  # the highest score any worker saw
+        "errors": {"active": 0, "score": 0.0},  # a worker from before scores: none
+    }
