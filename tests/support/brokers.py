@@ -272,6 +272,54 @@ class ApacheKafka(_Server):
         self._dir.cleanup()
 
 
+async def committed_offsets(broker: Tansu | ApacheKafka, group: str, topic: str) -> dict[int, int]:
+    """A group's committed offsets on a topic, per partition (partitions without a commit left out).
+
+    Apache Kafka answers through its admin API (OffsetFetch for the whole group, as
+    ``kafka-consumer-groups.sh --describe`` does); tansu cannot decode that request, so there a
+    consumer of the group asks for each partition's committed offset.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    if broker.kind == "kafka":
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+        finally:
+            await admin.close()
+        return {
+            tp.partition: meta.offset
+            for tp, meta in offsets.items()
+            if tp.topic == topic and meta.offset >= 0
+        }
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # refreshes the metadata that lists the partitions
+        found = {}
+        for partition in consumer.partitions_for_topic(topic) or set():
+            offset = await consumer.committed(TopicPartition(topic, partition))
+            if offset is not None:
+                found[partition] = offset
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def create_topics(broker: Tansu | ApacheKafka, *names: str, partitions: int = 3) -> None:
+    """Create topics up front (Apache Kafka creates one on a producer's first send, not on a subscription)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+    finally:
+        await admin.close()
+
+
 def kafka_for_tests(choice: str = "auto", *, required: bool = False) -> Tansu | ApacheKafka:
     """The session's Kafka-protocol broker.
 

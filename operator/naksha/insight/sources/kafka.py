@@ -1,9 +1,17 @@
 """Kafka source: a consumer group with explicit commits after each processed batch.
 
-``auto_offset_reset="earliest"`` so a new group reads what was produced before it joined, and
-auto-commit is off: offsets move only once the pipeline has finished a batch, so a crash
+Auto-commit is off: offsets move only once the pipeline has finished a batch, so a crash
 replays at most the batch in flight. Stopping lets the current batch finish and commit.
 TLS and SASL come from the files and variables the operator mounts (``workloads.insight``).
+
+Where a group starts (``startOffset``): ``earliest`` reads what the topic holds; ``latest``
+seeks each partition the group has no offset for to its end and commits that end at once, so a
+worker that dies before its first batch does not move the starting point on. What the broker
+can do is asked once (`kafka_broker.probe`): on Apache Kafka the dead-letter producer is
+idempotent (a retried send after a lost acknowledgement writes nothing twice), records of
+aborted transactions are skipped (read_committed), and ``seek_to_end`` is trusted; on a broker
+without producer ids (tansu) the producer is a plain one with acks=all, and the end is taken from
+the first fetch's high watermark, because its ListOffsets answer lies inside the last batch.
 """
 
 from __future__ import annotations
@@ -15,16 +23,18 @@ import ssl
 from collections.abc import Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from naksha.insight.sources import BatchHandler, sleep_unless
+from naksha.insight.sources.kafka_broker import BrokerCapabilities, probe
 from naksha.models.common import parse_duration
 from naksha.models.insightstream import KafkaSource as KafkaSpec
 
 logger = logging.getLogger(__name__)
 POLL_MS = 500
 RETRY_CAP_SECONDS = 10.0
+METADATA_MAX_AGE_MS = 30_000
 
 
 def security_options(env: Mapping[str, str], spec: KafkaSpec) -> dict[str, Any]:
@@ -67,6 +77,17 @@ class KafkaSource:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._lag: float | None = None
+        self._capabilities: BrokerCapabilities | None = None
+        # New partitions of a `latest` group whose end is still to be read from a fetch (inexact brokers).
+        self._end_from_fetch: set[TopicPartition] = set()
+
+    async def capabilities(self) -> BrokerCapabilities:
+        """What the broker can do, asked once; raises KafkaError while it cannot be reached."""
+        if self._capabilities is None:
+            self._capabilities = await probe(
+                self.spec.bootstrap_servers, client_id=self._client_id, options=self._options
+            )
+        return self._capabilities
 
     async def run(self, handle: BatchHandler) -> None:
         delay = 0.5
@@ -82,25 +103,34 @@ class KafkaSource:
                 delay = min(delay * 2, RETRY_CAP_SECONDS)
 
     async def _consume(self, handle: BatchHandler) -> None:
+        capabilities = await self.capabilities()
         session_ms = int(parse_duration(self.spec.session_timeout) * 1000)
         consumer = AIOKafkaConsumer(
-            self.spec.topic,
             bootstrap_servers=self.spec.bootstrap_servers,
             group_id=self.spec.group,
             client_id=self._client_id,
             enable_auto_commit=False,
+            # For an offset the broker no longer holds (retention); new partitions of a `latest`
+            # group are moved to the end by `_StartAtEnd` before anything is fetched.
             auto_offset_reset="earliest",
+            isolation_level="read_committed" if capabilities.producer_ids else "read_uncommitted",
             session_timeout_ms=session_ms,
+            # A topic created after the worker subscribed is found within this (default: 5 minutes).
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
             # Kafka wants heartbeats well inside the session timeout; a third is its own default ratio.
             heartbeat_interval_ms=max(100, session_ms // 3 - 1),
             **self._options,
         )
         self._consumer = consumer
         await consumer.start()
+        listener = _StartAtEnd(self, consumer) if self.spec.start_offset == "latest" else None
+        consumer.subscribe([self.spec.topic], listener=listener)
         self.error = None
         try:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=self.spec.max_batch)
+                if self._end_from_fetch:
+                    batches = await self._skip_to_fetched_end(consumer, batches)
                 payloads = [m.value for messages in batches.values() for m in messages if m.value is not None]
                 if payloads:
                     await handle(payloads)
@@ -108,6 +138,39 @@ class KafkaSource:
                 self._lag = await self._measure_lag(consumer)
         finally:
             await self._close_consumer()
+
+    async def start_new_partitions_at_end(
+        self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]
+    ) -> None:
+        """A `latest` group's partitions without a committed offset start at their end, pinned by a commit."""
+        fresh = [tp for tp in assigned if await consumer.committed(tp) is None]
+        if not fresh:
+            return
+        await consumer.seek_to_end(*fresh)
+        if (await self.capabilities()).exact_end_offsets:
+            await consumer.commit({tp: await consumer.position(tp) for tp in fresh})
+        else:
+            self._end_from_fetch.update(fresh)
+
+    async def _skip_to_fetched_end(
+        self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[Any]]
+    ) -> dict[TopicPartition, list[Any]]:
+        """On an inexact broker: drop what precedes the high watermark of a new partition's first fetch."""
+        pinned: dict[TopicPartition, int] = {}
+        for tp in list(self._end_from_fetch):
+            end = consumer.highwater(tp) if tp in consumer.assignment() else None
+            if tp not in consumer.assignment():
+                self._end_from_fetch.discard(tp)
+            if end is None:
+                continue
+            batches[tp] = [record for record in batches.get(tp, []) if record.offset >= end]
+            if await consumer.position(tp) < end:
+                consumer.seek(tp, end)
+            pinned[tp] = end
+            self._end_from_fetch.discard(tp)
+        if pinned:
+            await consumer.commit(pinned)
+        return batches
 
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> float | None:
         """Records behind the partitions' high watermarks (known from the last fetch, no extra request)."""
@@ -131,7 +194,11 @@ class KafkaSource:
             return
         if self._producer is None:
             self._producer = AIOKafkaProducer(
-                bootstrap_servers=self.spec.bootstrap_servers, client_id=self._client_id, **self._options
+                bootstrap_servers=self.spec.bootstrap_servers,
+                client_id=self._client_id,
+                enable_idempotence=(await self.capabilities()).producer_ids,
+                acks="all",
+                **self._options,
             )
             await self._producer.start()
         batch = self._producer.create_batch()
@@ -155,9 +222,25 @@ class KafkaSource:
             self._producer = None
 
     async def _close_consumer(self) -> None:
+        self._end_from_fetch.clear()
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
             try:
                 await consumer.stop()
             except KafkaError as error:
                 logger.warning("stopping the kafka consumer: %s", error)
+
+
+class _StartAtEnd(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Moves a `latest` group's newly assigned, never committed partitions to their end."""
+
+    def __init__(self, source: KafkaSource, consumer: AIOKafkaConsumer) -> None:
+        self._source = source
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Nothing to flush: offsets are committed after every batch, before the next poll.
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._source.start_new_partitions_at_end(self._consumer, assigned)
