@@ -84,6 +84,25 @@ def tansu_broker() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def prometheus_server() -> Iterator[object]:
+    """One real Prometheus per session, scraping every second what the tests name (``set_targets``).
+
+    Skipped where prometheus is not installed, except on CI (``$CI``, or
+    ``NAKSHA_TEST_PROMETHEUS=required`` as ``.ci/run`` sets), where its absence is a failure.
+    """
+    from tests.support.prometheus import PrometheusServer, prometheus_binary
+
+    required = bool(os.environ.get("CI")) or os.environ.get("NAKSHA_TEST_PROMETHEUS") == "required"
+    if prometheus_binary() is None and not required:
+        pytest.skip("prometheus is not installed (make setup installs Debian's package)")
+    server = PrometheusServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def redis_broker() -> Iterator[object]:
     """One redis-server per session; tests use their own streams."""
     from tests.support.brokers import RedisServer
