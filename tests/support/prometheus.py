@@ -98,10 +98,14 @@ class PrometheusServer:
 
     def set_targets(self, name: str, targets: list[str], labels: dict[str, str] | None = None) -> None:
         """Scrape ``targets`` (``host:port``, /metrics) with ``labels``, in place of ``name``'s last set."""
-        groups = [{"targets": targets, "labels": labels or {}}] if targets else []
+        self.set_groups(name, [(target, labels or {}) for target in targets])
+
+    def set_groups(self, name: str, groups: list[tuple[str, dict[str, str]]]) -> None:
+        """Scrape each ``host:port`` with its own labels, in place of ``name``'s last set."""
+        body = [{"targets": [target], "labels": labels} for target, labels in groups]
         path = self.targets_dir / f"{name}.json"
         partial = path.with_suffix(".tmp")
-        partial.write_text(json.dumps(groups))
+        partial.write_text(json.dumps(body))
         os.replace(partial, path)  # atomic: Prometheus never reads half a file
 
     def remove_targets(self, name: str) -> None:
