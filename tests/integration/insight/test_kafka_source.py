@@ -101,7 +101,7 @@ async def test_a_new_latest_group_reads_only_records_produced_after_it_joined(ea
     source = KafkaSource(spec(each_broker, topic, "g-latest", start_offset="latest"), client_id="w")
     seen: list[bytes] = []
 
-    async def handle(payloads: list[bytes]) -> None:
+    async def handle(payloads: list[bytes], *_: Any) -> None:
         seen.extend(payloads)
         if any(p == b"new-4" for p in seen):
             source.stop()

@@ -27,7 +27,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 
 from naksha.insight.sources import BatchHandler, sleep_unless
-from naksha.insight.sources.kafka_broker import BrokerCapabilities, probe
+from naksha.insight.sources.kafka_broker import (
+    BrokerCapabilities,
+    probe,
+    skip_to_fetched_end,
+    start_at_end,
+)
 from naksha.models.common import parse_duration
 from naksha.models.insightstream import KafkaSource as KafkaSpec
 
@@ -130,7 +135,7 @@ class KafkaSource:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=self.spec.max_batch)
                 if self._end_from_fetch:
-                    batches = await self._skip_to_fetched_end(consumer, batches)
+                    batches = await skip_to_fetched_end(consumer, batches, self._end_from_fetch)
                 payloads = [m.value for messages in batches.values() for m in messages if m.value is not None]
                 if payloads:
                     await handle(payloads)
@@ -142,35 +147,8 @@ class KafkaSource:
     async def start_new_partitions_at_end(
         self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]
     ) -> None:
-        """A `latest` group's partitions without a committed offset start at their end, pinned by a commit."""
-        fresh = [tp for tp in assigned if await consumer.committed(tp) is None]
-        if not fresh:
-            return
-        await consumer.seek_to_end(*fresh)
-        if (await self.capabilities()).exact_end_offsets:
-            await consumer.commit({tp: await consumer.position(tp) for tp in fresh})
-        else:
-            self._end_from_fetch.update(fresh)
-
-    async def _skip_to_fetched_end(
-        self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[Any]]
-    ) -> dict[TopicPartition, list[Any]]:
-        """On an inexact broker: drop what precedes the high watermark of a new partition's first fetch."""
-        pinned: dict[TopicPartition, int] = {}
-        for tp in list(self._end_from_fetch):
-            end = consumer.highwater(tp) if tp in consumer.assignment() else None
-            if tp not in consumer.assignment():
-                self._end_from_fetch.discard(tp)
-            if end is None:
-                continue
-            batches[tp] = [record for record in batches.get(tp, []) if record.offset >= end]
-            if await consumer.position(tp) < end:
-                consumer.seek(tp, end)
-            pinned[tp] = end
-            self._end_from_fetch.discard(tp)
-        if pinned:
-            await consumer.commit(pinned)
-        return batches
+        """For a `latest` group: its never-committed partitions start at their end (see `kafka_broker`)."""
+        self._end_from_fetch |= await start_at_end(consumer, assigned, await self.capabilities())
 
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> float | None:
         """Records behind the partitions' high watermarks (known from the last fetch, no extra request)."""

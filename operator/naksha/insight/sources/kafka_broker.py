@@ -1,4 +1,4 @@
-"""What the Kafka-protocol broker behind a source can do, asked once when the source starts.
+"""What the Kafka-protocol broker behind a source can do, asked once; and a `latest` start on it.
 
 Apache Kafka grants producer ids (idempotent producers, transactions) and answers ListOffsets
 with the partition's true end. Some Kafka-protocol brokers do neither: tansu, the embedded broker
@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError, for_code
 from aiokafka.protocol.transaction import InitProducerIdRequest
@@ -76,3 +77,47 @@ async def probe(
         response.error_code,
     )
     return BrokerCapabilities.minimal()
+
+
+async def start_at_end(
+    consumer: AIOKafkaConsumer, assigned: set[TopicPartition], capabilities: BrokerCapabilities
+) -> set[TopicPartition]:
+    """Seek the assigned partitions the group never committed to their end.
+
+    Where the broker's end offsets are exact the end is committed at once, so that the start is
+    pinned even if the worker dies before its first batch. Returns the partitions whose end is
+    still to be read from a fetch (`skip_to_fetched_end`), on brokers whose answer is inexact.
+    """
+    fresh = [tp for tp in assigned if await consumer.committed(tp) is None]
+    if not fresh:
+        return set()
+    await consumer.seek_to_end(*fresh)
+    if not capabilities.exact_end_offsets:
+        return set(fresh)
+    await consumer.commit({tp: await consumer.position(tp) for tp in fresh})
+    return set()
+
+
+async def skip_to_fetched_end(
+    consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[Any]], pending: set[TopicPartition]
+) -> dict[TopicPartition, list[Any]]:
+    """Drop what precedes the high watermark of a pending partition's first fetch, and commit that end.
+
+    ``pending`` loses the partitions settled here (and those no longer assigned).
+    """
+    pinned: dict[TopicPartition, int] = {}
+    for tp in list(pending):
+        if tp not in consumer.assignment():
+            pending.discard(tp)
+            continue
+        end = consumer.highwater(tp)
+        if end is None:
+            continue  # not fetched yet
+        batches[tp] = [record for record in batches.get(tp, []) if record.offset >= end]
+        if await consumer.position(tp) < end:
+            consumer.seek(tp, end)
+        pinned[tp] = end
+        pending.discard(tp)
+    if pinned:
+        await consumer.commit(pinned)
+    return batches
