@@ -227,3 +227,24 @@ async def test_an_unreachable_broker_is_reported_as_the_source_error():
         source.stop()
         await asyncio.wait_for(task, timeout=15)
         await source.close()
+
+
+async def test_records_of_an_aborted_transaction_are_never_handed_to_the_pipeline(kafka_broker, topic):
+    if kafka_broker.kind != "kafka":
+        pytest.skip("tansu has no transactions (it grants no producer ids)")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, transactional_id=f"tx-{topic}")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send(topic, b'{"metric": "m", "value": 1}', partition=0)
+        with pytest.raises(RuntimeError, match="abandoned"):
+            async with producer.transaction():
+                await producer.send(topic, b'{"metric": "m", "value": 666}', partition=0)
+                await producer.flush()
+                raise RuntimeError("abandoned")
+        async with producer.transaction():
+            await producer.send(topic, b'{"metric": "m", "value": 2}', partition=0)
+    finally:
+        await producer.stop()
+    seen = await consume_until(KafkaSource(spec(kafka_broker, topic, "g-tx"), client_id="w"), 2)
+    assert [json.loads(p)["value"] for p in seen] == [1, 2]
