@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 setup: system-deps $(STAMP) helm-venv kafka-jars ## install system packages, create the virtualenv(s), install the project
 
 .PHONY: system-deps
-system-deps: ## system packages the tests use (redis-server, git), via apt when missing
+system-deps: ## system packages the tests use (redis-server, git, Java, Maven, prometheus), via apt when missing
 	@bash scripts/system-deps.sh
 
 .PHONY: kafka-jars

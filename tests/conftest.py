@@ -73,7 +73,7 @@ def kafka_broker(request: pytest.FixtureRequest) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def tansu_broker() -> Iterator[object]:
-    """tansu, the embedded broker of `make demo`, for the tests that must cover it whatever ``--kafka`` is."""
+    """tansu, the embedded Kafka-protocol broker (a pinned wheel, no JVM), for tests that must cover it."""
     from tests.support.brokers import Tansu
 
     broker = Tansu()

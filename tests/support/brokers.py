@@ -5,8 +5,8 @@ start (a JVM), tansu never frees memory, so sharing them is both cheap and safe.
 
 `kafka_for_tests` chooses the Kafka-protocol broker: Apache Kafka (KRaft, jars fetched by
 ``scripts/fetch-kafka.sh``) when it is available, which CI requires, else tansu, the embedded
-broker `make demo` uses. ``python -m tests.support.brokers kafka|tansu`` runs one in the
-foreground (``make kafka``).
+broker that needs no JVM (a pinned wheel). ``python -m tests.support.brokers kafka|tansu`` runs
+one in the foreground (``make kafka``).
 """
 
 from __future__ import annotations

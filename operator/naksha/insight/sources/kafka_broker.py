@@ -6,7 +6,8 @@ of ``naksha demo``, refuses ``InitProducerId`` and answers the "latest" ListOffs
 batch's base offset + 1, so a seek to the end lands inside the last batch. The one probe
 (``InitProducerId`` without a transactional id, which Kafka answers at once and which reserves
 nothing) tells the two apart; `KafkaSource` then uses what the broker has and works around what
-it lacks.
+it lacks. A refusal of any other kind (a principal not authorised to produce) gets the same
+conservative path as a broker without producer ids: correct everywhere, merely less strict.
 """
 
 from __future__ import annotations
