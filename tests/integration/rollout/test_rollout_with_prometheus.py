@@ -64,11 +64,12 @@ def demo_rollout(namespace: str, prometheus_url: str, template: dict[str, Any]) 
         "name": "error-rate",
         "provider": {"prometheus": {"address": prometheus_url, "query": error_ratio(namespace)}},
         # A new canary is found, then needs two scrapes in the window before rate() has a value.
-        "initialDelay": "6s",
+        "initialDelay": "8s",
         "interval": "2s",
-        "count": 4,
+        "count": 5,
         "failureCondition": "result > 0.1",
-        "inconclusiveLimit": 5,
+        # Until Prometheus has two samples of the new canary, the ratio has no value: tolerated.
+        "inconclusiveLimit": 10,
     }
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
@@ -109,22 +110,28 @@ class PodTargets:
 
     def _discover(self) -> None:
         while not self._stop.wait(0.5):
-            pods = self.core.list_namespaced_pod(self.namespace, label_selector="app=demo").items
-            groups = []
-            for pod in pods:
-                ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
-                if not ready or not pod.status.pod_ip or pod.metadata.deletion_timestamp:
-                    continue
-                port = scrape_port(pod.spec.containers[0])
-                labels = {
-                    "job": "demo-pods",
-                    "namespace": self.namespace,
-                    "pod": pod.metadata.name,
-                    "role": pod.metadata.labels.get(ROLE_LABEL, ""),
-                }
-                groups.append((f"{pod.status.pod_ip}:{port}", labels))
-            self.urls = [f"http://{target}/" for target, _ in groups]
+            try:
+                pods = self.core.list_namespaced_pod(self.namespace, label_selector="app=demo").items
+            except client.ApiException:
+                continue  # the namespace is being created or deleted: look again
+            groups = [target for pod in pods if (target := self._target(pod)) is not None]
+            self.urls = [f"http://{address}/" for address, _ in groups]
             self.prometheus.set_groups(self.namespace, groups)
+
+    def _target(self, pod: Any) -> tuple[str, dict[str, str]] | None:
+        """``podIP:port`` and labels of a ready pod; None for one not (or no longer) serving."""
+        status = pod.status
+        if status is None or not status.pod_ip or pod.metadata.deletion_timestamp:
+            return None
+        if not any(c.type == "Ready" and c.status == "True" for c in status.conditions or []):
+            return None
+        labels = {
+            "job": "demo-pods",
+            "namespace": self.namespace,
+            "pod": pod.metadata.name,
+            "role": (pod.metadata.labels or {}).get(ROLE_LABEL, ""),
+        }
+        return f"{status.pod_ip}:{scrape_port(pod.spec.containers[0])}", labels
 
     def _load(self) -> None:
         while not self._stop.is_set():
