@@ -5,10 +5,15 @@ serves steady traffic; the session's Prometheus scrapes it every second, and the
 PromQL users write: an error ratio from ``rate()`` over the request counters, a latency quantile
 with ``histogram_quantile``, ``sum by``. A query that does not parse and a server that is down
 are measured too: both are inconclusive measurements with Prometheus' reason, never a crash.
+An insight worker's own ``/metrics`` are scraped and queried the same way.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -17,8 +22,8 @@ from typing import Any
 
 import pytest
 from tests.integration.agent.test_engine import Clock, create_run, run_to_end
-from tests.integration.rollout.test_demo_app import demo_app
-from tests.support import eventually, free_port
+from tests.integration.rollout.test_demo_app import demo_app, status_of
+from tests.support import ROOT, eventually, free_port
 
 from naksha.models.rollout import AnalysisMetric
 from naksha.rollout.analysis import MetricProgress, measure
@@ -198,3 +203,54 @@ def test_query_metric_fails_the_run_with_the_parse_error_rather_than_guessing(
     status = run_to_end(kube, create_run(custom, fresh_namespace, "broken", {"graph": graph}), Clock())
     assert status["phase"] == "Failed"
     assert "node observe: prometheus refused the query (bad_data, HTTP 400)" in status["message"]
+
+
+def test_an_insight_workers_metrics_are_scraped_and_queried_by_stream_and_reason(
+    prometheus_server, control_plane, api_client, naksha_crds, fresh_namespace, tmp_path
+):
+    from kubernetes import client
+
+    port = free_port()
+    threshold = {"threshold": {"above": 100}}
+    detector = {"name": "latency", "metric": "latency", "method": "threshold", "params": threshold}
+    spec = {"source": {"type": "http", "http": {"port": port}}, "detectors": [detector]}
+    body = {
+        "apiVersion": "naksha.io/v1alpha1",
+        "kind": "InsightStream",
+        "metadata": {"name": "scraped"},
+        "spec": spec,
+    }
+    client.CustomObjectsApi(api_client).create_namespaced_custom_object(
+        "naksha.io", "v1alpha1", fresh_namespace, "insightstreams", body
+    )
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(control_plane.kubeconfig_path),
+        "PYTHONPATH": str(ROOT / "operator"),
+        "NAKSHA_STREAM_NAME": "scraped",
+        "NAKSHA_STREAM_NAMESPACE": fresh_namespace,
+        "NAKSHA_INSIGHT_SPEC": json.dumps(spec),
+        "NAKSHA_HTTP_PORT": str(port),
+        "HOSTNAME": "scraped-worker-0",
+    }
+    with (tmp_path / "worker.log").open("wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "naksha", "insight-worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    selector = 'job="insight-workers",stream="scraped"'
+    try:
+        eventually(lambda: status_of(f"http://127.0.0.1:{port}/health") == 200, timeout=30)
+        prometheus_server.set_targets("insight", [f"127.0.0.1:{port}"], {"job": "insight-workers"})
+        records = [{"metric": "latency", "value": 0.1 * i} for i in range(20)] + [42, 43, 44]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/ingest", data=json.dumps(records).encode(), method="POST"
+        )
+        assert urllib.request.urlopen(request, timeout=10).status == 202
+        ingested = f"sum(naksha_insight_ingested_total{{{selector}}})"
+        eventually(lambda: value_of(prometheus_server, ingested) == 20, timeout=30, interval=0.5)
+        rejected = f'sum by (reason) (naksha_insight_rejected_total{{{selector},reason="not_object"}})'
+        assert measured(prometheus_server.url, rejected).result == 3
+    finally:
+        prometheus_server.remove_targets("insight")
+        worker.terminate()
+        worker.wait(timeout=30)
