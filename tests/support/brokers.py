@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -343,6 +344,9 @@ def main(argv: list[str]) -> int:
     if broker is None:
         print(f"usage: python -m tests.support.brokers [kafka|tansu], not {kind!r}", file=sys.stderr)
         return 2
+    # Ctrl-C and SIGTERM both stop the broker cleanly (SIGINT may arrive ignored in a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"{broker.kind} listening on {broker.bootstrap} (Ctrl-C stops it)", flush=True)
     try:
         broker.process.wait()
