@@ -20,11 +20,19 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 .PHONY: setup
-setup: system-deps $(STAMP) helm-venv ## install system packages, create the virtualenv(s), install the project
+setup: system-deps $(STAMP) helm-venv kafka-jars ## install system packages, create the virtualenv(s), install the project
 
 .PHONY: system-deps
-system-deps: ## system packages the tests use (redis-server, git), via apt when missing
+system-deps: ## system packages the tests use (redis-server, git, Java, Maven, prometheus), via apt when missing
 	@bash scripts/system-deps.sh
+
+.PHONY: kafka-jars
+kafka-jars: system-deps ## fetch the Apache Kafka broker's jars with Maven into ~/.cache/naksha (once per version)
+	@bash scripts/fetch-kafka.sh
+
+.PHONY: kafka
+kafka: $(STAMP) kafka-jars ## run an Apache Kafka broker (KRaft, one node) on a free loopback port, in the foreground
+	$(BIN)/python -m tests.support.brokers kafka
 
 .PHONY: helm-venv
 helm-venv: ## Python 3.12 virtualenv with helm-sdkpy for the chart tests (skipped if no 3.12)

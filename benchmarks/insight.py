@@ -1,9 +1,12 @@
 """Benchmark of one insight worker: records/s end to end next to each source's floor, and trigger latency.
 
 Prints, side by side from one run (medians of several rounds, these machines are noisy):
-  1. Kafka (tansu): the worker's source + pipeline (consume → parse → detect → metrics →
-     checkpoint to the stream's ConfigMap on the local control plane every second → commit)
-     against the floor: raw aiokafka ``getmany`` + ``json.loads`` + commit on the same data;
+  1. Kafka, on tansu and on Apache Kafka (KRaft, one node, when Java and its jars are there):
+     the worker's source + pipeline (consume → parse → detect → metrics → checkpoint to the
+     stream's ConfigMap on the local control plane every second → commit) against the floor: raw
+     aiokafka ``getmany`` + ``json.loads`` + commit on the same data; and each broker's start-up
+     time, produce rates (``send()`` per record, ``send_batch``) and, for the JVM, its resident
+     memory after the run;
   2. Redis Streams (redis-server): the worker's source + pipeline (checkpoint and XACK in one
      transaction every second) against raw XREADGROUP + decode + XACK;
      target for both: >= 0.7 x the floor; with the checkpoints' count and median save time, and
@@ -36,7 +39,7 @@ import aiohttp  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from kubernetes import client, config  # noqa: E402
-from tests.support.brokers import RedisServer, Tansu  # noqa: E402
+from tests.support.brokers import ApacheKafka, RedisServer, Tansu, kafka_missing  # noqa: E402
 
 from naksha.insight.dispatch import TriggerDispatcher  # noqa: E402
 from naksha.insight.pipeline import Pipeline  # noqa: E402
@@ -92,6 +95,20 @@ async def kafka_produce(bootstrap: str, topic: str, payloads: list[bytes]) -> No
                 batch = producer.create_batch()
                 batch.append(key=None, value=payload, timestamp=None)
         await (await producer.send_batch(batch, topic, partition=0))
+    finally:
+        await producer.stop()
+
+
+async def kafka_send_rate(bootstrap: str, topic: str, payloads: list[bytes]) -> float:
+    """Records/s with one ``send()`` per record, as an application produces telemetry."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        for payload in payloads:
+            await producer.send(topic, payload, partition=0)
+        await producer.flush()
+        return len(payloads) / (time.perf_counter() - started)
     finally:
         await producer.stop()
 
@@ -331,44 +348,95 @@ async def profile_pipeline(count: int) -> str:
     return "\n".join(line for line in out.getvalue().splitlines() if line.strip())[:2500]
 
 
+async def kafka_rounds(
+    broker: Tansu | ApacheKafka, payloads: list[bytes], rounds: int, kube: Kube
+) -> dict[str, list[float]]:
+    figures: dict[str, list[float]] = {"floor": [], "worker": [], "stateless": [], "send": [], "batch": []}
+    # One untimed pass first: a JVM broker serves its first fetches before its JIT has compiled
+    # them, which would count against whichever reader comes first.
+    # The floor and the worker also take turns at reading first, as the broker keeps warming up.
+    warm_up = f"warm-up-{uuid.uuid4().hex[:6]}"
+    await kafka_produce(broker.bootstrap, warm_up, payloads)
+    await kafka_floor(broker.bootstrap, warm_up, len(payloads))
+    for round_ in range(rounds):
+        topic = f"bench-{uuid.uuid4().hex[:6]}"
+        started = time.perf_counter()
+        await kafka_produce(broker.bootstrap, topic, payloads)
+        figures["batch"].append(len(payloads) / (time.perf_counter() - started))
+        for reader in ("floor", "worker") if round_ % 2 == 0 else ("worker", "floor"):
+            if reader == "floor":
+                figures[reader].append(await kafka_floor(broker.bootstrap, topic, len(payloads)))
+            else:
+                figures[reader].append(await kafka_worker(broker.bootstrap, topic, len(payloads), kube))
+        figures["stateless"].append(await kafka_worker(broker.bootstrap, topic, len(payloads), None))
+        figures["send"].append(await kafka_send_rate(broker.bootstrap, f"{topic}-send", payloads))
+    return figures
+
+
 async def main(count: int, rounds: int, incidents: int) -> None:
     payloads = records(count)
-    tansu, redis_server, plane = Tansu(), RedisServer(), start_control_plane()
+    kafka: dict[str, dict[str, list[float]]] = {}
+    facts: dict[str, str] = {}
+    plane = start_control_plane()
     kube = Kube(config.new_client_from_config(config_file=str(plane.kubeconfig_path)))
+    missing = kafka_missing()
     try:
-        kafka: dict[str, list[float]] = {"floor": [], "worker": [], "stateless": []}
+        started = time.perf_counter()
+        tansu = Tansu()
+        facts["tansu"] = f"started in {(time.perf_counter() - started) * 1000:.0f} ms"
+        try:
+            kafka["tansu"] = await kafka_rounds(tansu, payloads, rounds, kube)
+        finally:
+            tansu.stop()
+        if missing is None:
+            apache = ApacheKafka()
+            try:
+                kafka[f"kafka {apache.version}"] = await kafka_rounds(apache, payloads, rounds, kube)
+                facts[f"kafka {apache.version}"] = (
+                    f"formatted in {apache.format_seconds:.1f} s, serving {apache.startup_seconds:.1f} s "
+                    f"after the start; RSS {apache.rss_bytes() / 2**20:.0f} MiB after the run (-Xmx512m)"
+                )
+            finally:
+                apache.stop()
+        redis_server = RedisServer()
         redis: dict[str, list[float]] = {"floor": [], "worker": [], "stateless": []}
-        for _ in range(rounds):
-            topic = f"bench-{uuid.uuid4().hex[:6]}"
-            await kafka_produce(tansu.bootstrap, topic, payloads)
-            kafka["floor"].append(await kafka_floor(tansu.bootstrap, topic, count))
-            kafka["worker"].append(await kafka_worker(tansu.bootstrap, topic, count, kube))
-            kafka["stateless"].append(await kafka_worker(tansu.bootstrap, topic, count, None))
-            stream = f"bench-{uuid.uuid4().hex[:6]}"
-            await redis_fill(redis_server.url, stream, payloads)
-            redis["floor"].append(await redis_floor(redis_server.url, stream, count))
-            redis["worker"].append(await redis_worker(redis_server.url, stream, count))
-            redis["stateless"].append(await redis_worker(redis_server.url, stream, count, save_state=False))
+        try:
+            for _ in range(rounds):
+                stream = f"bench-{uuid.uuid4().hex[:6]}"
+                await redis_fill(redis_server.url, stream, payloads)
+                redis["floor"].append(await redis_floor(redis_server.url, stream, count))
+                redis["worker"].append(await redis_worker(redis_server.url, stream, count))
+                redis["stateless"].append(
+                    await redis_worker(redis_server.url, stream, count, save_state=False)
+                )
+        finally:
+            redis_server.stop()
         quiet, spiking = await trigger_latency(incidents, plane)
     finally:
-        tansu.stop()
-        redis_server.stop()
         plane.stop()
 
     print(f"One insight worker, {count:,} records per round, median of {rounds} rounds")
-    print(f"{'source':>8} | {'worker rec/s':>12} | {'floor rec/s':>11} | ratio | target | no state saved")
-    for name, figures in (("kafka", kafka), ("redis", redis)):
+    print(f"{'source':>18} | {'worker rec/s':>12} | {'floor rec/s':>11} | ratio | target | no state saved")
+    for name, figures in (*kafka.items(), ("redis", redis)):
         worker, floor = statistics.median(figures["worker"]), statistics.median(figures["floor"])
         stateless = statistics.median(figures["stateless"])
         print(
-            f"{name:>8} | {worker:>12,.0f} | {floor:>11,.0f} | {worker / floor:5.2f} | >= 0.70 "
+            f"{name:>18} | {worker:>12,.0f} | {floor:>11,.0f} | {worker / floor:5.2f} | >= 0.70 "
             f"| {stateless / floor:5.2f}"
         )
+    if missing is not None:
+        print(f"{'Apache Kafka':>18} | not measured: {missing}")
     saves = TimedStore.saves
     print(
         f"Kafka checkpoints: {len(saves)} saved to the stream's ConfigMap, "
         f"median {statistics.median(saves) * 1000:.1f} ms each (every 1 s, and at the end)"
     )
+    print("\nKafka brokers: produce rates (records/s, partition 0) and start-up")
+    print(f"{'broker':>18} | {'send() each':>11} | {'send_batch':>10} | start-up and memory")
+    for name, figures in kafka.items():
+        send, batch = statistics.median(figures["send"]), statistics.median(figures["batch"])
+        print(f"{name:>18} | {send:>11,.0f} | {batch:>10,.0f} | {facts[name]}")
+
     p = statistics.quantiles
     print(f"\nAnomaly -> AgentRun created (HTTP push, local control plane, {incidents} incidents)")
     print(f"{'request':>22} | {'p50 ms':>7} | {'p95 ms':>7}")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use: redis-server (Redis Streams tests), git (GitOps tests),
-# and what the local kubelet needs to give pods network namespaces: ip (iproute2), nft (nftables),
-# nsenter (util-linux).
+# Java and Maven (the Apache Kafka broker, fetched by scripts/fetch-kafka.sh), prometheus (analysis
+# tests), and what the local kubelet needs to give pods network namespaces: ip (iproute2), nft
+# (nftables), nsenter (util-linux).
 # Debian/Ubuntu only; elsewhere it says what to install and fails.
 set -euo pipefail
 missing=()
@@ -10,6 +11,9 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+command -v java >/dev/null 2>&1 || [[ -n "${JAVA_HOME:-}" ]] || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "system-deps: please install: ${missing[*]}" >&2
@@ -23,5 +27,7 @@ fi
 echo "system-deps: installing ${missing[*]}"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian package starts a system-wide server; the tests start their own on free ports.
-if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
+# The Debian packages start system-wide servers; the tests start their own on free ports.
+if command -v systemctl >/dev/null 2>&1; then
+    for service in redis-server prometheus; do $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true; done
+fi

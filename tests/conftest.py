@@ -11,6 +11,14 @@ import pytest
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--e2e", action="store_true", default=False, help="run the kind + helm end-to-end tests")
+    parser.addoption(
+        "--kafka",
+        choices=("auto", "kafka", "tansu"),
+        # CI runs on Apache Kafka, never silently on tansu; elsewhere the best broker available.
+        default=os.environ.get("NAKSHA_TEST_KAFKA") or ("kafka" if os.environ.get("CI") else "auto"),
+        help="the Kafka-protocol broker of the kafka_broker fixture: Apache Kafka, tansu, or auto "
+        "(Apache Kafka when Java and its jars are there; default kafka when $CI is set)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +57,23 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def kafka_broker() -> Iterator[object]:
-    """One tansu broker (Kafka protocol, in memory) per session; tests use their own topics."""
+def kafka_broker(request: pytest.FixtureRequest) -> Iterator[object]:
+    """One Kafka-protocol broker per session (``--kafka``: Apache Kafka or tansu); tests use their own topics.
+
+    It has ``bootstrap`` (host:port), ``kind`` (``kafka`` or ``tansu``) and ``idempotent_producer``.
+    """
+    from tests.support.brokers import kafka_for_tests
+
+    broker = kafka_for_tests(request.config.getoption("--kafka"))
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def tansu_broker() -> Iterator[object]:
+    """tansu, the embedded Kafka-protocol broker (a pinned wheel, no JVM), for tests that must cover it."""
     from tests.support.brokers import Tansu
 
     broker = Tansu()
@@ -58,6 +81,25 @@ def kafka_broker() -> Iterator[object]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus_server() -> Iterator[object]:
+    """One real Prometheus per session, scraping every second what the tests name (``set_targets``).
+
+    Skipped where prometheus is not installed, except on CI (``$CI``, or
+    ``NAKSHA_TEST_PROMETHEUS=required`` as ``.ci/run`` sets), where its absence is a failure.
+    """
+    from tests.support.prometheus import PrometheusServer, prometheus_binary
+
+    required = bool(os.environ.get("CI")) or os.environ.get("NAKSHA_TEST_PROMETHEUS") == "required"
+    if prometheus_binary() is None and not required:
+        pytest.skip("prometheus is not installed (make setup installs Debian's package)")
+    server = PrometheusServer()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ are read up to 1 MiB, and every failure is a ``ProbeError`` naming the URL.
 from __future__ import annotations
 
 import json
+import math
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -37,13 +38,39 @@ def http_request(
 
 
 def prometheus_value(address: str, query: str, *, timeout: float) -> float | None:
-    """The first sample of an instant query (Prometheus HTTP API), or None when it returns none."""
+    """The value of an instant query (Prometheus HTTP API): one series' sample, or a scalar.
+
+    None when the query matches no series, or its value is NaN (a ratio over no traffic). A query
+    Prometheus rejects (it does not parse, or cannot run) is a ProbeError carrying Prometheus' own
+    reason; so is a vector of several series, which the caller would have no way to choose among.
+    """
     url = f"{address.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
     status, body = http_request(url, timeout=timeout)
-    if status != 200:
-        raise ProbeError(f"prometheus answered {status}: {body[:200]!r}")
     try:
-        samples = json.loads(body).get("data", {}).get("result", [])
-        return float(samples[0]["value"][1]) if samples else None
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
-        raise ProbeError(f"prometheus answered something else than a vector: {error}") from None
+        reply = json.loads(body)
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict):
+        raise ProbeError(f"prometheus answered {status} without its JSON envelope: {body[:200]!r}")
+    if reply.get("status") != "success":
+        kind, reason = reply.get("errorType", "error"), reply.get("error", "no reason given")
+        raise ProbeError(f"prometheus refused the query ({kind}, HTTP {status}): {reason}")
+    try:
+        data = reply["data"]
+        if data["resultType"] == "scalar":
+            return _number(data["result"][1])
+        if data["resultType"] != "vector":
+            raise ProbeError(f"prometheus answered a {data['resultType']}, not an instant vector or scalar")
+        samples = data["result"]
+        if len(samples) > 1:
+            raise ProbeError(
+                f"the query returned {len(samples)} series; reduce it to one (sum, or a label filter)"
+            )
+        return _number(samples[0]["value"][1]) if samples else None
+    except (ValueError, KeyError, IndexError, TypeError) as error:
+        raise ProbeError(f"prometheus answered something else than a vector: {error!r}") from None
+
+
+def _number(text: str) -> float | None:
+    value = float(text)
+    return None if math.isnan(value) else value

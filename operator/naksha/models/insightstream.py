@@ -37,6 +37,11 @@ class KafkaSource(NakshaModel):
     tls: KafkaTLS | None = None
     sasl: KafkaSASL | None = None
     max_batch: int = Field(default=500, ge=1, le=100_000, description="Records per poll.")
+    start_offset: Literal["earliest", "latest"] = Field(
+        default="earliest",
+        description="Where the group starts on a partition it has no committed offset for: earliest "
+        "(what the topic holds) or latest (only records produced after it joined).",
+    )
     session_timeout: Duration = Field(
         default="10s",
         description="Consumer group session timeout: how soon a dead worker's partitions move on.",

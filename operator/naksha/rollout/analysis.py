@@ -7,7 +7,8 @@ Job built from the template; ``true`` when it completed). ``failureCondition`` a
 ``successCondition`` are safe expressions over ``result``; without them a measurement succeeds
 when the detector is not anomalous, the Job completed, or a value was returned. A metric fails
 when its failed measurements exceed ``failureLimit`` (inconclusive ones: ``inconclusiveLimit``),
-and succeeds after ``count`` measurements (one if unset; background metrics never "succeed",
+and succeeds after ``count`` measurements of which at least one succeeded (one if unset; only
+inconclusive or tolerated failed ones make it inconclusive; background metrics never "succeed",
 they only watch for failure).
 """
 
@@ -198,7 +199,10 @@ class MetricProgress:
         if self.inconclusive > metric.inconclusive_limit:
             return "Inconclusive"
         if not background and self.taken >= (metric.count or 1):
-            return "Successful"
+            # Tolerated failed or inconclusive measurements never add up to a success on their own:
+            # a canary whose every measurement was inconclusive (no data yet, a server down) is not
+            # promoted.
+            return "Successful" if self.successful else "Inconclusive"
         return "Running"
 
 

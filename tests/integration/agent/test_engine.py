@@ -194,8 +194,10 @@ def test_rollback_rollout_asks_the_rollout_to_abort_with_the_reason(kube, api_cl
 class PrometheusStandIn:
     """Answers /api/v1/query in Prometheus' documented format from a script of values.
 
-    A stand-in because no Prometheus server runs on these machines; the request and the reply
-    follow the HTTP API's documented shape (``data.result[0].value = [ts, "text"]``).
+    For value sequences on cue (high before an action, recovered after it), which a real server
+    cannot give; the request and the reply follow the HTTP API's documented shape
+    (``data.result[0].value = [ts, "text"]``). The real server's PromQL, errors and outages are
+    tested in ``tests/integration/rollout/test_prometheus_analysis.py``.
     """
 
     def __init__(self, values: list[float]) -> None:

@@ -17,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from kubernetes import client
 from tests.support import eventually
+from tests.support.brokers import create_topics
 
 from naksha.workloads.insight import WORKER_PORT
 
@@ -79,10 +80,9 @@ async def produce(bootstrap: str, topic: str, values: list[Any]) -> None:
 @pytest.fixture
 def topic(kafka_broker) -> str:
     name = f"telemetry-{uuid.uuid4().hex[:6]}"
-    # Topics appear on first use; create both up front so the worker's group and the dead-letter
-    # producer find them.
-    asyncio.run(produce(kafka_broker.bootstrap, name, []))
-    asyncio.run(produce(kafka_broker.bootstrap, f"{name}.dlq", []))
+    # Created up front so that the worker's group is assigned partitions when it joins, and the
+    # dead-letter producer finds its topic.
+    asyncio.run(create_topics(kafka_broker, name, f"{name}.dlq"))
     return name
 
 

@@ -1,4 +1,8 @@
-"""The Kafka source reads a consumer group from a real broker and commits only processed batches."""
+"""The Kafka source reads a consumer group from a real broker and commits only processed batches.
+
+The session's broker is Apache Kafka on CI (``--kafka``); the tests marked with ``each_broker``
+also run on tansu, the embedded broker of ``naksha demo``, whose gaps the source works around.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,23 @@ import uuid
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from tests.support.brokers import committed_offsets, create_topics
 
 from naksha.insight.sources.kafka import KafkaSource
+from naksha.insight.sources.kafka_broker import BrokerCapabilities, probe
 from naksha.models.insightstream import KafkaSource as KafkaSpec
 
 
-def spec(broker: Any, topic: str, group: str) -> KafkaSpec:
+def spec(broker: Any, topic: str, group: str, **extra: Any) -> KafkaSpec:
     # A short session keeps group joins quick (the broker waits up to half of it before answering).
     return KafkaSpec(
-        bootstrap_servers=[broker.bootstrap], topic=topic, group=group, max_batch=50, session_timeout="2s"
+        bootstrap_servers=[broker.bootstrap],
+        topic=topic,
+        group=group,
+        max_batch=50,
+        session_timeout="2s",
+        **extra,
     )
 
 
@@ -52,12 +63,90 @@ def topic() -> str:
     return f"t-{uuid.uuid4().hex[:8]}"
 
 
-async def test_records_produced_before_the_group_joined_are_read_from_the_earliest_offset(
-    kafka_broker, topic
-):
-    await produce(kafka_broker, topic, 120)
-    seen = await consume_until(KafkaSource(spec(kafka_broker, topic, "g1"), client_id="w"), 120)
+@pytest.fixture(params=["kafka_broker", "tansu_broker"], ids=["session-broker", "tansu"])
+def each_broker(request: pytest.FixtureRequest) -> Any:
+    """The session's broker (Apache Kafka on CI), then tansu."""
+    return request.getfixturevalue(request.param)
+
+
+async def test_records_produced_before_the_group_joined_are_read_from_the_earliest_offset(each_broker, topic):
+    await produce(each_broker, topic, 120)
+    seen = await consume_until(KafkaSource(spec(each_broker, topic, "g1"), client_id="w"), 120)
     assert sorted(json.loads(p)["value"] for p in seen) == list(range(120))
+    assert sum((await committed_offsets(each_broker, "g1", topic)).values()) == 120
+
+
+async def test_the_probe_tells_apache_kafka_from_a_broker_without_producer_ids(kafka_broker, tansu_broker):
+    on_tansu = await probe([tansu_broker.bootstrap], client_id="w", options={})
+    assert on_tansu == BrokerCapabilities.minimal()
+    on_session = await probe([kafka_broker.bootstrap], client_id="w", options={})
+    expected = BrokerCapabilities.full() if kafka_broker.kind == "kafka" else BrokerCapabilities.minimal()
+    assert on_session == expected
+
+
+async def produce_one_batch(broker: Any, topic: str, values: list[str]) -> None:
+    """Records in one batch on partition 0: where tansu's end offset differs from the true end."""
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=100)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send(topic, value.encode(), partition=0)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def test_a_new_latest_group_reads_only_records_produced_after_it_joined(each_broker, topic):
+    await produce_one_batch(each_broker, topic, [f"old-{i}" for i in range(50)])
+    source = KafkaSource(spec(each_broker, topic, "g-latest", start_offset="latest"), client_id="w")
+    seen: list[bytes] = []
+
+    async def handle(payloads: list[bytes], *_: Any) -> None:
+        seen.extend(payloads)
+        if any(p == b"new-4" for p in seen):
+            source.stop()
+
+    task = asyncio.create_task(source.run(handle))
+    # The start is pinned by a commit at the end before any new record exists.
+    for _ in range(150):
+        if (await committed_offsets(each_broker, "g-latest", topic)).get(0) == 50:
+            break
+        await asyncio.sleep(0.1)
+    assert (await committed_offsets(each_broker, "g-latest", topic)).get(0) == 50
+    await produce_one_batch(each_broker, topic, [f"new-{i}" for i in range(5)])
+    await asyncio.wait_for(task, timeout=30)
+    await source.close()
+    assert seen == [f"new-{i}".encode() for i in range(5)]
+
+
+async def test_tansu_alone_would_replay_the_last_batch_to_a_latest_consumer(tansu_broker, topic):
+    """Why the source does not rely on ListOffsets there: tansu's end lies inside the last batch."""
+    await produce_one_batch(tansu_broker, topic, [f"old-{i}" for i in range(50)])
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=tansu_broker.bootstrap,
+        group_id="naive",
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+        session_timeout_ms=2000,
+    )
+    await consumer.start()
+    try:
+        replayed = await consumer.getmany(timeout_ms=3000)
+        end = await consumer.end_offsets([TopicPartition(topic, 0)])
+    finally:
+        await consumer.stop()
+    assert sum(len(records) for records in replayed.values()) == 49
+    assert end[TopicPartition(topic, 0)] == 1
+
+
+async def test_a_latest_group_that_has_committed_resumes_where_it_was(kafka_broker, topic):
+    await produce(kafka_broker, topic, 10)
+    await consume_until(KafkaSource(spec(kafka_broker, topic, "g-resume"), client_id="w"), 10)
+    await produce(kafka_broker, topic, 7)
+    latest = KafkaSource(spec(kafka_broker, topic, "g-resume", start_offset="latest"), client_id="w")
+    # Committed offsets win over startOffset: the 7 records produced while no worker ran are read.
+    assert len(await consume_until(latest, 7)) == 7
 
 
 async def test_a_restarted_consumer_resumes_after_the_last_committed_batch(kafka_broker, topic):
@@ -107,15 +196,18 @@ async def test_records_handled_after_the_last_checkpoint_are_read_again_after_a_
     assert committed and sorted(json.loads(p)["value"] for p in again) == sorted(set(range(60)) - committed)
 
 
-async def test_rejected_payloads_go_to_the_dead_letter_topic(kafka_broker, topic):
-    source = KafkaSource(spec(kafka_broker, topic, "g4"), client_id="w", dead_letter_topic=f"{topic}.dlq")
+async def test_rejected_payloads_go_to_the_dead_letter_topic(each_broker, topic):
+    source = KafkaSource(spec(each_broker, topic, "g4"), client_id="w", dead_letter_topic=f"{topic}.dlq")
     # The dead-letter topic must exist for the producer to find its partitions.
-    await produce(kafka_broker, f"{topic}.dlq", 0)
+    await create_topics(each_broker, f"{topic}.dlq")
     await source.dead_letter([b"not json", b'{"metric": 1}'])
+    # Idempotent where the broker grants producer ids (Apache Kafka), a plain acks=all one elsewhere.
+    assert source._producer is not None
+    assert (source._producer._txn_manager is not None) == each_broker.idempotent_producer
     await source.close()
     consumer = AIOKafkaConsumer(
         f"{topic}.dlq",
-        bootstrap_servers=kafka_broker.bootstrap,
+        bootstrap_servers=each_broker.bootstrap,
         group_id="dlq-reader",
         auto_offset_reset="earliest",
         session_timeout_ms=2000,
@@ -150,3 +242,24 @@ async def test_an_unreachable_broker_is_reported_as_the_source_error():
         source.stop()
         await asyncio.wait_for(task, timeout=15)
         await source.close()
+
+
+async def test_records_of_an_aborted_transaction_are_never_handed_to_the_pipeline(kafka_broker, topic):
+    if kafka_broker.kind != "kafka":
+        pytest.skip("tansu has no transactions (it grants no producer ids)")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, transactional_id=f"tx-{topic}")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send(topic, b'{"metric": "m", "value": 1}', partition=0)
+        with pytest.raises(RuntimeError, match="abandoned"):
+            async with producer.transaction():
+                await producer.send(topic, b'{"metric": "m", "value": 666}', partition=0)
+                await producer.flush()
+                raise RuntimeError("abandoned")
+        async with producer.transaction():
+            await producer.send(topic, b'{"metric": "m", "value": 2}', partition=0)
+    finally:
+        await producer.stop()
+    seen = await consume_until(KafkaSource(spec(kafka_broker, topic, "g-tx"), client_id="w"), 2)
+    assert [json.loads(p)["value"] for p in seen] == [1, 2]

@@ -18,11 +18,12 @@ from typing import Any
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kubernetes import client, config
 from tests.support import ROOT, eventually, free_port
+from tests.support.brokers import committed_offsets
 
 from naksha.insight.config import WorkerConfig
 from naksha.insight.worker import InsightWorker
@@ -276,18 +277,8 @@ def test_a_worker_killed_after_triggering_loses_no_record_and_duplicates_no_agen
         first.wait(timeout=10)
 
     async def committed() -> int:
-        """Records the group has acknowledged, across the topic's partitions."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=kafka_broker.bootstrap, group_id=group, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            await consumer.topics()  # refreshes the metadata that lists the partitions
-            partitions = consumer.partitions_for_topic(topic) or set()
-            offsets = [await consumer.committed(TopicPartition(topic, p)) for p in partitions]
-            return sum(offset or 0 for offset in offsets)
-        finally:
-            await consumer.stop()
+        """Records the group has acknowledged, across the topic's partitions (Kafka's admin API on Kafka)."""
+        return sum((await committed_offsets(kafka_broker, group, topic)).values())
 
     assert asyncio.run(committed()) < len(records)
     second, port = start()

@@ -96,6 +96,14 @@ def test_a_metric_fails_past_its_failure_limit_and_succeeds_after_its_count():
     assert progress.next_at == 5.0 and len(progress.as_status("Failed")["measurements"]) == 4
 
 
+def test_a_metric_whose_measurements_were_all_tolerated_misses_is_inconclusive_not_successful():
+    rule = metric(count=3, inconclusiveLimit=5, failureLimit=1)
+    progress = MetricProgress()
+    for phase in ("Inconclusive", "Failed", "Inconclusive"):
+        progress.record(Measurement(phase, None), at=0.0, interval=5.0, stamp=str)
+    assert progress.decide(rule, background=False) == "Inconclusive"
+
+
 def test_background_analysis_never_succeeds_it_only_watches():
     progress = MetricProgress()
     for _ in range(20):

@@ -8,6 +8,15 @@ restores the saved state and seeks to the saved offset, which wins over the comm
 two differ only after a crash between saving and committing, or when no checkpoint exists). A
 crash thus replays exactly the records the saved state has not seen. TLS and SASL come from the
 files and variables the operator mounts (``workloads.insight``).
+
+Where a new group starts (``startOffset``): ``earliest`` reads what the topic holds; ``latest``
+seeks each partition with neither a checkpoint nor a committed offset to its end and commits that
+end at once, so a worker that dies before its first batch does not move the starting point on.
+What the broker can do is asked once (``kafka_broker.probe``): on Apache Kafka the dead-letter
+producer is idempotent (a retried send after a lost acknowledgement writes nothing twice), records
+of aborted transactions are skipped (read_committed), and ``seek_to_end`` is trusted; on a broker
+without producer ids (tansu) the producer is a plain one with acks=all, and the end is taken from
+the first fetch's high watermark, because its ListOffsets answer lies inside the last batch.
 """
 
 from __future__ import annotations
@@ -26,6 +35,12 @@ from aiokafka.errors import KafkaError
 from naksha.errors import RetryableError
 from naksha.insight.checkpoint import StateBook, encode
 from naksha.insight.sources import BatchHandler, ShardStore, sleep_unless
+from naksha.insight.sources.kafka_broker import (
+    BrokerCapabilities,
+    probe,
+    skip_to_fetched_end,
+    start_at_end,
+)
 from naksha.kube import KubeError
 from naksha.models.common import parse_duration
 from naksha.models.insightstream import KafkaSource as KafkaSpec
@@ -33,6 +48,7 @@ from naksha.models.insightstream import KafkaSource as KafkaSpec
 logger = logging.getLogger(__name__)
 POLL_MS = 500
 RETRY_CAP_SECONDS = 10.0
+METADATA_MAX_AGE_MS = 30_000
 
 
 def security_options(env: Mapping[str, str], spec: KafkaSpec) -> dict[str, Any]:
@@ -91,9 +107,20 @@ class KafkaSource:
         self._epoch = 0
         self._to_position: set[TopicPartition] = set()  # assigned, not yet restored and positioned
         self.checkpoints = 0
+        self._capabilities: BrokerCapabilities | None = None
+        # New partitions of a `latest` group whose end is still to be read from a fetch (inexact brokers).
+        self._end_from_fetch: set[TopicPartition] = set()
 
     def shard(self, partition: TopicPartition) -> str:
         return f"kafka/{self.spec.group}/{partition.topic}/{partition.partition}"
+
+    async def capabilities(self) -> BrokerCapabilities:
+        """What the broker can do, asked once; raises KafkaError while it cannot be reached."""
+        if self._capabilities is None:
+            self._capabilities = await probe(
+                self.spec.bootstrap_servers, client_id=self._client_id, options=self._options
+            )
+        return self._capabilities
 
     async def run(self, handle: BatchHandler) -> None:
         delay = 0.5
@@ -109,14 +136,20 @@ class KafkaSource:
                 delay = min(delay * 2, RETRY_CAP_SECONDS)
 
     async def _consume(self, handle: BatchHandler) -> None:
+        capabilities = await self.capabilities()
         session_ms = int(parse_duration(self.spec.session_timeout) * 1000)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.spec.bootstrap_servers,
             group_id=self.spec.group,
             client_id=self._client_id,
             enable_auto_commit=False,
+            # For an offset the broker no longer holds (retention); every assigned partition is
+            # positioned explicitly (`_position`) before anything fetched from it is handled.
             auto_offset_reset="earliest",
+            isolation_level="read_committed" if capabilities.producer_ids else "read_uncommitted",
             session_timeout_ms=session_ms,
+            # A topic created after the worker subscribed is found within this (default: 5 minutes).
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
             # Kafka wants heartbeats well inside the session timeout; a third is its own default ratio.
             heartbeat_interval_ms=max(100, session_ms // 3 - 1),
             **self._options,
@@ -139,6 +172,8 @@ class KafkaSource:
                         continue
                     if self._epoch != epoch:
                         continue  # fetched from partitions revoked meanwhile
+                    if self._end_from_fetch:
+                        batches = await skip_to_fetched_end(consumer, batches, self._end_from_fetch)
                     for partition, messages in batches.items():
                         payloads = [m.value for m in messages if m.value is not None]
                         if payloads:
@@ -203,6 +238,7 @@ class KafkaSource:
             except (KubeError, RetryableError) as error:
                 # Consuming without the saved state could miss an incident: reconnect and retry.
                 raise KafkaStateUnavailable(f"loading the checkpoint failed: {error}") from error
+        fresh: set[TopicPartition] = set()  # neither a checkpoint nor a committed offset
         for partition in partitions:
             blob = blobs.get(self.shard(partition))
             checkpoint = None
@@ -213,8 +249,12 @@ class KafkaSource:
                 self._state.saved([checkpoint])  # type: ignore[union-attr]  # its counts, as saved
             elif (committed := await consumer.committed(partition)) is not None:
                 consumer.seek(partition, committed)
+            elif self.spec.start_offset == "latest":
+                fresh.add(partition)
             else:
                 await consumer.seek_to_beginning(partition)
+        if fresh:
+            self._end_from_fetch |= await start_at_end(consumer, fresh, await self.capabilities())
 
     async def revoked(self, consumer: AIOKafkaConsumer, partitions: set[TopicPartition]) -> None:
         async with self._lock:
@@ -256,7 +296,11 @@ class KafkaSource:
             return
         if self._producer is None:
             self._producer = AIOKafkaProducer(
-                bootstrap_servers=self.spec.bootstrap_servers, client_id=self._client_id, **self._options
+                bootstrap_servers=self.spec.bootstrap_servers,
+                client_id=self._client_id,
+                enable_idempotence=(await self.capabilities()).producer_ids,
+                acks="all",
+                **self._options,
             )
             await self._producer.start()
         batch = self._producer.create_batch()
@@ -280,6 +324,7 @@ class KafkaSource:
             self._producer = None
 
     async def _close_consumer(self) -> None:
+        self._end_from_fetch.clear()
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
             try:
