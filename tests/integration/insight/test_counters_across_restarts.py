@@ -8,6 +8,7 @@ while a pod is replaced by force (killed at once); a sampler reads the stream's 
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import os
@@ -23,6 +24,7 @@ from kubernetes import client
 from tests.support import eventually, free_port
 from tests.support.workers import KafkaFeed, RedisFeed, normal, telemetry
 
+from naksha.insight.state_store import state_name
 from naksha.workloads.insight import worker_labels
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
@@ -218,3 +220,65 @@ def test_counters_never_decrease_across_crashes_and_replacements_and_end_exact(a
         assert values[-1] == final[counter], (counter, values[-1], final[counter])
     runs = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, "agentruns")["items"]
     assert len(runs) == 1
+
+
+def test_a_checkpoint_that_cannot_be_saved_degrades_the_stream_and_nothing_is_committed_until_it_can(
+    api_client, namespace, kafka_broker
+):
+    core, custom = client.CoreV1Api(api_client), client.CustomObjectsApi(api_client)
+    name = f"full-{uuid.uuid4().hex[:6]}"
+    feed = KafkaFeed(kafka_broker.bootstrap, name, f"{name}-workers")
+    spec = {
+        "source": feed.source(),
+        "replicas": 0,
+        "detectors": [
+            {
+                "name": "ceiling",
+                "metric": "latency",
+                "method": "threshold",
+                "params": {"threshold": {"above": 500}},
+            }
+        ],
+    }
+    custom.create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        namespace,
+        "insightstreams",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "InsightStream",
+            "metadata": {"name": STREAM},
+            "spec": spec,
+        },
+    )
+    # Someone else's data already fills the stream's state ConfigMap.
+    filler = base64.b64encode(bytes(700_000)).decode()
+    core.create_namespaced_config_map(
+        namespace, {"metadata": {"name": state_name(STREAM)}, "binaryData": {"filler": filler}}
+    )
+    core.create_namespaced_pod(namespace, worker_pod("orders-a", namespace, spec))
+    feed.send(telemetry(time.time(), normal(50)))
+
+    def degraded() -> str:
+        status = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "insightstreams", STREAM)[
+            "status"
+        ]
+        failing = [c for c in status["conditions"] if c["type"] == "Degraded" and c["status"] == "True"]
+        assert failing and failing[0]["reason"] == "CheckpointFailing", status
+        return str(failing[0]["message"])
+
+    assert "more than one ConfigMap holds" in eventually(degraded, timeout=60, interval=0.5)
+    assert feed.acknowledged() == 0  # handled, but never acknowledged without its checkpoint
+
+    core.patch_namespaced_config_map(state_name(STREAM), namespace, {"binaryData": {"filler": None}})
+    eventually(lambda: feed.acknowledged() == 50, timeout=60, interval=0.5)
+
+    def recovered() -> bool:
+        status = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "insightstreams", STREAM)[
+            "status"
+        ]
+        assert not [c for c in status["conditions"] if c["type"] == "Degraded" and c["status"] == "True"]
+        return status["ingested"] == 50
+
+    eventually(recovered, timeout=60, interval=0.5)
