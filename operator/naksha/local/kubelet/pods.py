@@ -8,9 +8,10 @@ authenticates as the pod's ServiceAccount (``credentials``), and its output in
 images are reported Running and Ready and never exit.
 The process runs in the pod's network (``naksha.local.network``: its own namespace and 127/8
 address, or the host's loopback as a fallback), and ``127.0.0.1:<port>`` endpoints named in its
-environment or arguments reach the host's. Readiness: ``httpGet`` and ``tcpSocket`` probes are
-polled at the pod's address; ``exec`` probes are not run (the container counts as ready once
-started). A container that exited and waits to be restarted is ``CrashLoopBackOff`` and not ready.
+environment or arguments reach the host's. Readiness: ``httpGet`` (HTTP or HTTPS, unverified as
+the kubelet's) and ``tcpSocket`` probes are polled at the pod's address; ``exec`` probes are not
+run (the container counts as ready once started). A container that exited and waits to be restarted
+is ``CrashLoopBackOff`` and not ready.
 """
 
 from __future__ import annotations
@@ -356,11 +357,13 @@ def probe_ports(container: dict[str, Any]) -> set[int]:
 async def _check(probe: dict[str, Any], network: PodNetwork) -> bool:
     if "httpGet" in probe:
         port, path = probe["httpGet"].get("port"), probe["httpGet"].get("path", "/")
+        # As the kubelet does, an HTTPS probe does not verify the certificate (it checks liveness).
+        scheme = "https" if str(probe["httpGet"].get("scheme", "HTTP")).upper() == "HTTPS" else "http"
         try:
             timeout = aiohttp.ClientTimeout(total=1)
             async with (
                 aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(f"http://{network.address}:{port}{path}") as response,
+                session.get(f"{scheme}://{network.address}:{port}{path}", ssl=False) as response,
             ):
                 return 200 <= response.status < 400
         except (aiohttp.ClientError, TimeoutError, OSError):
