@@ -25,7 +25,7 @@ from tests.support import eventually, free_port
 from tests.support.workers import KafkaFeed, RedisFeed, normal, telemetry
 
 from naksha.insight.state_store import state_name
-from naksha.workloads.insight import worker_labels
+from naksha.workloads.insight import worker_labels, worker_name
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
 COUNTERS = ("ingested", "rejected", "deadLettered", "anomalies", "agentRuns")
@@ -78,6 +78,8 @@ def worker_pod(name: str, namespace: str, spec: dict[str, Any], *, grace: int = 
         "kind": "Pod",
         "metadata": {"name": name, "labels": worker_labels(STREAM)},
         "spec": {
+            # As the operator's own worker pods: the stream's account, which it made with its Role.
+            "serviceAccountName": worker_name(STREAM),
             "restartPolicy": "Always",
             "terminationGracePeriodSeconds": grace,
             "containers": [

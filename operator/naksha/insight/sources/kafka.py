@@ -164,12 +164,12 @@ class KafkaSource:
             while not self._stopping.is_set():
                 epoch = self._epoch
                 batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=self.spec.max_batch)
+                if self._to_position:
+                    # Here, not in the listener: the batch in hand was fetched from positions
+                    # aiokafka chose, and the next one comes from the restored positions.
+                    await self._position(consumer)
+                    continue
                 async with self._lock:
-                    if self._to_position:
-                        # Here, not in the listener: the batch in hand was fetched from positions
-                        # aiokafka chose, and the next one comes from the restored positions.
-                        await self._position(consumer)
-                        continue
                     if self._epoch != epoch:
                         continue  # fetched from partitions revoked meanwhile
                     if self._end_from_fetch:
@@ -227,10 +227,19 @@ class KafkaSource:
 
     async def _position(self, consumer: AIOKafkaConsumer) -> None:
         """Restore the newly assigned partitions' saved state and position each one explicitly: at
-        its checkpoint's offset, else the group's committed offset, else the beginning (hold
-        ``_lock``)."""
-        partitions = self._to_position & consumer.assignment()
-        self._to_position.clear()
+        its checkpoint's offset, else the group's committed offset, else the beginning (or, for a
+        ``latest`` group, the end).
+
+        The reads (checkpoints, committed offsets) run without ``_lock``: on Apache Kafka a
+        rebalance can start meanwhile, its listener takes the lock, and ``committed()`` waits for
+        that rebalance, so holding the lock here would deadlock. Positions are applied under the
+        lock, and only if no assignment or revocation happened in between (that one queued its
+        partitions again).
+        """
+        async with self._lock:
+            partitions = self._to_position & consumer.assignment()
+            self._to_position.clear()
+            epoch = self._epoch
         blobs: dict[str, bytes] = {}
         if self._state is not None and self._store is not None:
             try:
@@ -238,21 +247,28 @@ class KafkaSource:
             except (KubeError, RetryableError) as error:
                 # Consuming without the saved state could miss an incident: reconnect and retry.
                 raise KafkaStateUnavailable(f"loading the checkpoint failed: {error}") from error
+        committed = {partition: await consumer.committed(partition) for partition in partitions}
         fresh: set[TopicPartition] = set()  # neither a checkpoint nor a committed offset
-        for partition in partitions:
-            blob = blobs.get(self.shard(partition))
-            checkpoint = None
-            if blob is not None and self._state is not None:
-                checkpoint = self._state.restore_saved(self.shard(partition), blob)
-            if checkpoint is not None:
-                consumer.seek(partition, int(checkpoint.position["offset"]))
-                self._state.saved([checkpoint])  # type: ignore[union-attr]  # its counts, as saved
-            elif (committed := await consumer.committed(partition)) is not None:
-                consumer.seek(partition, committed)
-            elif self.spec.start_offset == "latest":
-                fresh.add(partition)
-            else:
-                await consumer.seek_to_beginning(partition)
+        beginning: list[TopicPartition] = []
+        async with self._lock:
+            if self._epoch != epoch:
+                return
+            for partition in partitions:
+                blob = blobs.get(self.shard(partition))
+                checkpoint = None
+                if blob is not None and self._state is not None:
+                    checkpoint = self._state.restore_saved(self.shard(partition), blob)
+                if checkpoint is not None:
+                    consumer.seek(partition, int(checkpoint.position["offset"]))
+                    self._state.saved([checkpoint])  # type: ignore[union-attr]  # its counts, as saved
+                elif (offset := committed[partition]) is not None:
+                    consumer.seek(partition, offset)
+                elif self.spec.start_offset == "latest":
+                    fresh.add(partition)
+                else:
+                    beginning.append(partition)
+            if beginning:
+                await consumer.seek_to_beginning(*beginning)
         if fresh:
             self._end_from_fetch |= await start_at_end(consumer, fresh, await self.capabilities())
 
