@@ -49,6 +49,24 @@ def test_the_main_resource_ignores_status_and_the_status_subresource_ignores_spe
     assert after_status["spec"]["capabilities"] == ["gpu"]
 
 
+def test_a_status_sent_with_a_create_is_dropped_when_the_kind_has_a_status_subresource(
+    custom, core, namespace
+):
+    body = {**edge("e0"), "status": {"phase": "Forged"}}
+    created = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    assert "phase" not in (created.get("status") or {})
+    assert "phase" not in (get(custom, namespace, "e0").get("status") or {})
+    pod = {
+        "metadata": {"name": "p0"},
+        "spec": {"containers": [{"name": "c", "image": "example.com/idle:1"}]},
+        "status": {"phase": "Succeeded"},
+    }
+    # A pod created right after its namespace may be refused until the ServiceAccount
+    # controller made `default` there (403 on a real server).
+    created_pod = eventually(lambda: core.create_namespaced_pod(namespace, pod))
+    assert created_pod.status.phase == "Pending"
+
+
 def test_generation_moves_with_the_spec_only(custom, namespace):
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, edge("e2"))
     assert get(custom, namespace, "e2")["metadata"]["generation"] == 1

@@ -19,6 +19,7 @@ from naksha.local.apiserver.tables import now
 
 CRD_KEY = "apiextensions.k8s.io/v1/customresourcedefinitions"
 NAMESPACES_KEY = "/v1/namespaces"
+PODS_KEY = "/v1/pods"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 Patcher = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -98,6 +99,12 @@ class ObjectService:
         meta.update({"uid": str(uuid.uuid4()), "creationTimestamp": now(), "generation": 1})
         for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(field, None)
+        if resource.has_status:
+            # As the API server: with a status subresource, only /status writes the status; a
+            # create starts from none (a Pod from Pending).
+            obj.pop("status", None)
+            if resource.key == PODS_KEY:
+                obj["status"] = {"phase": "Pending"}
         obj = self._admit(resource, obj, None, strict=strict)
         if dry_run:
             return obj
