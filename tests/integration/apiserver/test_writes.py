@@ -110,12 +110,12 @@ def test_strategic_merge_patch_merges_containers_by_name(api_client, namespace):
     assert images == {"app": "app:2", "sidecar": "proxy:1"}
 
 
-def test_server_side_apply_creates_then_merges(api_client, core, namespace):
-    def apply(body: dict) -> None:
+def test_server_side_apply_creates_then_owns_the_fields_each_manager_applied(api_client, core, namespace):
+    def apply(manager: str, body: dict) -> None:
         params = api_client.param_serialize(
             "PATCH",
             f"/api/v1/namespaces/{namespace}/configmaps/ssa",
-            query_params=[("fieldManager", "test"), ("force", "true")],
+            query_params=[("fieldManager", manager), ("force", "true")],
             header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
             body=body,
         )
@@ -123,6 +123,13 @@ def test_server_side_apply_creates_then_merges(api_client, core, namespace):
         response.read()
         assert response.status in (200, 201), response.data
 
-    apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1"}})
-    apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"b": "2"}})
-    assert core.read_namespaced_config_map("ssa", namespace).data == {"a": "1", "b": "2"}
+    def configmap_with(**data: str) -> dict:
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": data}
+
+    apply("first", configmap_with(a="1"))
+    apply("first", configmap_with(b="2"))
+    # A field its manager applied before and leaves out now is removed...
+    assert core.read_namespaced_config_map("ssa", namespace).data == {"b": "2"}
+    apply("second", configmap_with(c="3"))
+    # ...but what another manager applied stays.
+    assert core.read_namespaced_config_map("ssa", namespace).data == {"b": "2", "c": "3"}

@@ -28,6 +28,8 @@ class ObjectService:
     def __init__(self, store: Store, catalog: Catalog) -> None:
         self.store = store
         self.catalog = catalog
+        # What each field manager last applied to an object (server-side apply), with its uid.
+        self._applied: dict[tuple[str, str, str], dict[str, tuple[str, Any]]] = {}
         for name in SYSTEM_NAMESPACES:
             self._store_new(
                 self._namespaces, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
@@ -162,13 +164,31 @@ class ObjectService:
         subresource: str | None = None,
         dry_run: bool = False,
         strict: bool = False,
+        manager: str = "",
     ) -> tuple[dict[str, Any], bool]:
-        """Server-side apply, as merge-or-create; returns the object and whether it was created."""
+        """Server-side apply as merge-or-create; returns the object and whether it was created.
+
+        Ownership is kept per field manager for what it applied itself: a field it applied
+        before and leaves out now is removed, as the API server does. Fields set by other
+        writers are not tracked (no managedFields), so conflicts are never reported.
+        """
         if not isinstance(body, dict):
             raise errors.bad_request("the applied configuration must be an object")
-        if self.store.get(resource.key, namespace if resource.namespaced else "", name) is None:
+        if not manager:
+            raise errors.bad_request("PATCH, application/apply-patch+yaml: fieldManager is required")
+        namespace = namespace if resource.namespaced else ""
+        existing = self.store.get(resource.key, namespace, name)
+        if existing is None:
             body = {**body, "metadata": {**(body.get("metadata") or {}), "name": name}}
-            return self.create(resource, namespace, body, dry_run=dry_run, strict=strict), True
+            created = self.create(resource, namespace, body, dry_run=dry_run, strict=strict)
+            if not dry_run:
+                self._applied.setdefault((resource.key, namespace, name), {})[manager] = (
+                    created["metadata"]["uid"],
+                    clone(body),
+                )
+            return created, True
+        uid, previous = self._applied.get((resource.key, namespace, name), {}).get(manager, ("", None))
+        given_up = patching.fields_given_up(previous, body) if uid == existing["metadata"]["uid"] else []
         merge = (
             patching.apply_strategic_merge_patch
             if patching.strategic_merge_supported(resource.api_version, resource.kind)
@@ -178,11 +198,18 @@ class ObjectService:
             resource,
             namespace,
             name,
-            lambda current: merge(current, body, resource.api_version, resource.kind),
+            lambda current: merge(
+                patching.without_fields(current, given_up), body, resource.api_version, resource.kind
+            ),
             subresource=subresource,
             dry_run=dry_run,
             strict=strict,
         )
+        if not dry_run:
+            self._applied.setdefault((resource.key, namespace, name), {})[manager] = (
+                applied["metadata"]["uid"],
+                clone(body),
+            )
         return applied, False
 
     def delete(
@@ -364,6 +391,7 @@ class ObjectService:
     def _remove(self, resource: ResourceDef, obj: dict[str, Any], *, orphan: bool) -> dict[str, Any]:
         meta = obj["metadata"]
         gone = self.store.remove(resource.key, meta.get("namespace") or "", meta["name"]) or obj
+        self._applied.pop((resource.key, meta.get("namespace") or "", meta["name"]), None)
         if resource.key == CRD_KEY:
             self._unserve_crd(gone)
         self._collect_dependents(meta.get("uid", ""), orphan=orphan)
