@@ -25,8 +25,8 @@ from typing import Any
 import aiohttp
 
 from naksha.local.apiserver import errors
-from naksha.local.apiserver.objects import ObjectService
 from naksha.local.apiserver.tables import now
+from naksha.local.kubelet.podapi import PodApi
 
 GRACE_CAP_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 10.0
@@ -75,7 +75,7 @@ class ContainerRun:
 class PodRunner:
     """Runs the containers of one pod and reports its status through the API."""
 
-    def __init__(self, api: ObjectService, pod: dict[str, Any], state_dir: Path, kubeconfig: Path) -> None:
+    def __init__(self, api: PodApi, pod: dict[str, Any], state_dir: Path, kubeconfig: Path) -> None:
         self.api = api
         self.namespace = pod["metadata"]["namespace"]
         self.name = pod["metadata"]["name"]
