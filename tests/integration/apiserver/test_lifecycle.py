@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from kubernetes import client
-from tests.integration.apiserver.conftest import configmap
+from tests.integration.apiserver.conftest import configmap, made_by_the_test
 from tests.support import eventually
 
 GROUP, VERSION, PLURAL = "naksha.io", "v1alpha1", "edgenodes"
@@ -104,7 +104,10 @@ def test_dependents_are_garbage_collected_with_their_owner(core, namespace):
             namespace, {"metadata": {"name": name, "ownerReferences": [reference]}, "data": {}}
         )
     core.delete_namespaced_config_map("owner", namespace)
-    eventually(lambda: not core.list_namespaced_config_map(namespace).items)
+    eventually(
+        lambda: not made_by_the_test(core.list_namespaced_config_map(namespace).items),
+        timeout=60,  # a real garbage collector may take a few seconds more
+    )
 
 
 def test_orphan_propagation_keeps_the_dependents(core, namespace):
@@ -127,6 +130,16 @@ def test_deleting_a_namespace_removes_its_objects(core):
             not core.list_config_map_for_all_namespaces(field_selector="metadata.namespace=doomed-ns").items
         )
     )
+
+    def namespace_gone() -> bool:
+        # A real server keeps it Terminating while its namespace controller empties it.
+        try:
+            core.read_namespace("doomed-ns")
+        except client.ApiException as error:
+            return error.status == 404
+        return False
+
+    eventually(namespace_gone, timeout=60)
     with pytest.raises(client.ApiException) as caught:
         core.create_namespaced_config_map("doomed-ns", configmap("late"))
     assert caught.value.status == 404

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes_asyncio import client, config, watch
+from tests.integration.apiserver.conftest import ROOT_CA_CONFIGMAP
 
 from naksha.local import LocalControlPlane
 
@@ -59,7 +60,8 @@ async def events(core: client.CoreV1Api, **query: object) -> list[tuple[str, str
         async for event in stream.stream(
             core.list_namespaced_config_map, core.test_namespace, timeout_seconds=1, **query
         ):
-            seen.append((event["type"], event["object"].metadata.name))
+            if event["object"].metadata.name != ROOT_CA_CONFIGMAP:
+                seen.append((event["type"], event["object"].metadata.name))
     return seen
 
 

@@ -102,10 +102,14 @@ class Store:
     def history_since(self, resource: str, revision: int) -> list[WatchEvent] | None:
         """Events of ``resource`` after ``revision``; None when that point fell out of the history."""
         # Every write makes exactly one event, so the history is contiguous in resourceVersion.
-        oldest = self._history[0].resource_version if self._history else self.revision + 1
-        if revision < oldest - 1:
+        if revision < self.oldest_revision - 1:
             return None
         return [e for e in self._history if e.resource_version > revision and e.resource == resource]
+
+    @property
+    def oldest_revision(self) -> int:
+        """The resourceVersion of the oldest event a watch can still resume after (minus one)."""
+        return self._history[0].resource_version if self._history else self.revision + 1
 
     def subscribe(self, resource: str, namespace: str | None) -> Subscriber:
         subscriber = Subscriber(resource, namespace)

@@ -34,11 +34,12 @@ class Binaries:
     helm: Path
 
     @property
-    def all(self) -> tuple[Path, ...]:
-        return (self.kube_apiserver, self.kube_controller_manager, self.kube_scheduler, self.etcd, self.helm)
+    def control_plane(self) -> tuple[Path, ...]:
+        return (self.kube_apiserver, self.kube_controller_manager, self.kube_scheduler, self.etcd)
 
-    def missing(self) -> list[Path]:
-        return [path for path in self.all if not os.access(path, os.X_OK)]
+    def missing(self, *, helm: bool = False) -> list[Path]:
+        wanted = (*self.control_plane, self.helm) if helm else self.control_plane
+        return [path for path in wanted if not os.access(path, os.X_OK)]
 
 
 def versions() -> dict[str, str]:
@@ -76,20 +77,21 @@ def locate() -> Binaries:
     )
 
 
-def ensure(*, build: bool = True) -> Binaries:
-    """The binaries, built first when missing and ``build`` is true; BinariesMissing otherwise."""
+def ensure(*, build: bool = True, helm: bool = False) -> Binaries:
+    """The control plane's binaries (and helm when asked), built first when missing and ``build``
+    is true (the build makes them all); BinariesMissing otherwise."""
     binaries = locate()
-    if not binaries.missing():
+    if not binaries.missing(helm=helm):
         return binaries
     if not build:
         raise BinariesMissing(
-            f"not built: {', '.join(str(p) for p in binaries.missing())}; run `make real-apiserver`"
+            f"not built: {', '.join(str(p) for p in binaries.missing(helm=helm))}; run `make real-apiserver`"
         )
     result = subprocess.run(["bash", str(SCRIPT), "build"], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         errors = [line for line in result.stderr.splitlines() if "error:" in line]
         raise BinariesMissing(errors[0] if errors else f"the build failed: {result.stderr.strip()[-500:]}")
     binaries = locate()
-    if binaries.missing():
-        raise BinariesMissing(f"the build left these missing: {binaries.missing()}")
+    if binaries.missing(helm=helm):
+        raise BinariesMissing(f"the build left these missing: {binaries.missing(helm=helm)}")
     return binaries

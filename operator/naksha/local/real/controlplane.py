@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import ssl
 import tempfile
@@ -105,6 +106,7 @@ class RealControlPlane:
             logs,
         )
         etcd.wait_ready(lambda: b'"health":"true"' in _get(f"{etcd_url}/health"), 30)
+        _age_etcd(etcd_url)
         self.timings["etcd"] = time.monotonic() - began
 
         self.url = f"https://127.0.0.1:{api_port}"
@@ -322,6 +324,31 @@ class RealControlPlane:
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         path.chmod(0o600)
         return path
+
+
+def _age_etcd(etcd_url: str, writes: int = 10) -> None:
+    """Give etcd a compacted past, as on a cluster that has been running.
+
+    On an empty etcd the API server's watch caches start at resourceVersion 1, so a watch from
+    "1" replays everything; on any cluster that has run a while (or restarted once) it gets 410
+    Gone, which clients answer by relisting. A few writes outside the API server's prefix, then
+    a compaction, make this control plane behave like the latter from its first start.
+    """
+    key = base64.b64encode(b"/naksha-local/age").decode()
+    revision = 0
+    for _ in range(writes):
+        answer = json.loads(_post(f"{etcd_url}/v3/kv/put", {"key": key, "value": key}))
+        revision = int(answer["header"]["revision"])
+    _post(f"{etcd_url}/v3/kv/compaction", {"revision": str(revision), "physical": True})
+
+
+def _post(url: str, body: dict[str, object]) -> bytes:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=10) as response:
+        return bytes(response.read())
 
 
 def _client_context(ca: Path, identity: KeyPair) -> ssl.SSLContext:
