@@ -33,6 +33,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "emulator_only(reason): tests the emulator's own machinery; on the real backend it is "
         "reported as skipped with that reason",
     )
+    config.addinivalue_line(
+        "markers",
+        "real_only(reason): exercises the real control plane itself; runs in the --backend=real pass",
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -40,13 +44,13 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--backend") != "real":
-        return
+    backend = config.getoption("--backend")
+    other, label = ("emulator_only", "emulator only") if backend == "real" else ("real_only", "real only")
     for item in items:
-        marker = item.get_closest_marker("emulator_only")
+        marker = item.get_closest_marker(other)
         if marker is not None:
             reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
-            item.add_marker(pytest.mark.skip(reason=f"emulator only: {reason}"))
+            item.add_marker(pytest.mark.skip(reason=f"{label}: {reason} (see --backend)"))
 
 
 @pytest.fixture(scope="session")
