@@ -20,6 +20,7 @@ from naksha.local.apiserver.tables import now
 CRD_KEY = "apiextensions.k8s.io/v1/customresourcedefinitions"
 NAMESPACES_KEY = "/v1/namespaces"
 PODS_KEY = "/v1/pods"
+DEPLOYMENTS_KEY = "apps/v1/deployments"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 Patcher = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -323,7 +324,12 @@ class ObjectService:
                 obj["status"] = clone(current["status"])
             else:
                 obj.pop("status", None)
-        if _spec_of(obj) != _spec_of(current):
+        # As kube-apiserver: a Deployment's annotations bump its generation too (they are copied
+        # to its ReplicaSets).
+        annotations_count = resource.key == DEPLOYMENTS_KEY and meta.get("annotations") != old_meta.get(
+            "annotations"
+        )
+        if _spec_of(obj) != _spec_of(current) or annotations_count:
             meta["generation"] = int(old_meta.get("generation") or 1) + 1
         return obj
 
