@@ -50,8 +50,9 @@ def test_a_widget_goes_through_its_whole_lifecycle(widget_operator, api_client, 
             custom.get_namespaced_custom_object(widgets.GROUP, widgets.VERSION, ns, widgets.PLURAL, name)
         )
 
+    body = {"apiVersion": f"{widgets.GROUP}/{widgets.VERSION}", "kind": "Widget", "metadata": {"name": name}}
     custom.create_namespaced_custom_object(
-        widgets.GROUP, widgets.VERSION, ns, widgets.PLURAL, {"metadata": {"name": name}, "spec": {}}
+        widgets.GROUP, widgets.VERSION, ns, widgets.PLURAL, {**body, "spec": {}}
     )
     created = get()
     assert created["spec"] == {"size": 1}  # the schema default was applied by the server

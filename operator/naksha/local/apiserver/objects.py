@@ -69,6 +69,12 @@ class ObjectService:
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be a JSON object")
+        if resource.is_custom and not body.get("kind"):
+            # Built-in kinds are decoded by their URL; custom objects must name their kind.
+            raise errors.bad_request(
+                f"the object provided is unrecognized (must be of type {resource.kind}): "
+                "Object 'Kind' is missing"
+            )
         obj = clone(body)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
