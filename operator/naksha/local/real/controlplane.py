@@ -18,6 +18,7 @@ import asyncio
 import base64
 import json
 import logging
+import signal
 import ssl
 import tempfile
 import threading
@@ -269,8 +270,6 @@ class RealControlPlane:
 
     def run_forever(self) -> None:
         """Block until SIGINT or SIGTERM (or a server process dies), then stop."""
-        import signal
-
         finished = threading.Event()
         previous = {
             sig: signal.signal(sig, lambda *_: finished.set()) for sig in (signal.SIGINT, signal.SIGTERM)
