@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HELM_VENV := .venv-helm
 PYTEST_ARGS ?=
+# The integration tests that run a second time on the real control plane (make real-apiserver).
+REAL_TESTS ?= tests/integration
 
 .DEFAULT_GOAL := help
 
@@ -43,8 +45,13 @@ demo: $(STAMP) ## run the demo on the local control plane
 	$(BIN)/naksha demo
 
 .PHONY: test
-test: setup ## run the test suite (sets itself up)
+test: setup ## run the test suite on the emulator, then the integration tests on the real control plane
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --backend=real -rs $(REAL_TESTS) $(PYTEST_ARGS)
+
+.PHONY: real-apiserver
+real-apiserver: ## build (or reuse) kube-apiserver, controllers, etcd, helm into ~/.cache/naksha (needs Go)
+	@bash scripts/real-control-plane.sh build
 
 .PHONY: lint
 lint: $(STAMP) ## ruff and mypy (strict on the package)

@@ -1,10 +1,18 @@
-"""Session-wide fixtures: one local control plane for the whole run, and the ``--e2e`` switch."""
+"""Session-wide fixtures: one control plane for the whole run, and the ``--e2e``/``--backend`` switches.
+
+``--backend=emulator`` (the default) runs the integration tests on the embedded API emulator;
+``--backend=real`` on etcd + kube-apiserver + the controllers + the node agent
+(``naksha.local.real``), built by ``make real-apiserver``. Without those binaries the real
+backend's tests are skipped with that reason, unless ``NAKSHA_REQUIRE_REAL_BACKEND=1`` (CI),
+which builds them first and fails if it cannot.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,27 +27,98 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the Kafka-protocol broker of the kafka_broker fixture: Apache Kafka, tansu, or auto "
         "(Apache Kafka when Java and its jars are there; default kafka when $CI is set)",
     )
+    parser.addoption(
+        "--backend",
+        choices=("emulator", "real"),
+        default="emulator",
+        help="control plane of the integration tests: the API emulator (default) or a real kube-apiserver",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "emulator_only(reason): tests the emulator's own machinery; on the real backend it is "
+        "reported as skipped with that reason",
+    )
+    config.addinivalue_line(
+        "markers",
+        "real_only(reason): exercises the real control plane itself; runs in the --backend=real pass",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"control plane backend: {config.getoption('--backend')}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backend = config.getoption("--backend")
+    if backend == "real":
+        # Tests that use no control plane (workers against brokers, pure helpers) do not depend
+        # on the backend: the emulator pass runs them; the real pass leaves them out.
+        unrelated = [
+            item
+            for item in items
+            if "control_plane" not in getattr(item, "fixturenames", ())
+            and item.get_closest_marker("real_only") is None
+        ]
+        if unrelated:
+            config.hook.pytest_deselected(items=unrelated)
+            items[:] = [item for item in items if item not in unrelated]
+    other, label = ("emulator_only", "emulator only") if backend == "real" else ("real_only", "real only")
+    for item in items:
+        marker = item.get_closest_marker(other)
+        if marker is not None:
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+            item.add_marker(pytest.mark.skip(reason=f"{label}: {reason} (see --backend)"))
 
 
 @pytest.fixture(scope="session")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """The local control plane (API emulator + local kubelet), shared by every integration test.
+def backend(request: pytest.FixtureRequest) -> str:
+    """``emulator`` or ``real``: for the tests that adapt to what the real server legitimately does."""
+    return str(request.config.getoption("--backend"))
+
+
+def _start_real_plane(state_dir: Path) -> Any:
+    from naksha.local.real import BinariesMissing, RealControlPlane, ensure
+
+    required = os.environ.get("NAKSHA_REQUIRE_REAL_BACKEND") == "1"
+    try:
+        binaries = ensure(build=required)
+    except BinariesMissing as error:
+        if required:
+            pytest.fail(f"the real backend is required here and could not be built: {error}")
+        pytest.skip(f"real backend not available: {error}")
+    plane = RealControlPlane(state_dir=state_dir, kubeconfig=state_dir / "kubeconfig", binaries=binaries)
+    plane.start()
+    return plane
+
+
+@pytest.fixture(scope="session")
+def control_plane(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The control plane of every integration test: the emulator + local kubelet, or the real one.
 
     Tests isolate themselves by namespace. ``KUBECONFIG`` points at it for child processes, and
     the ``kubernetes`` client's default location is patched because it reads the variable once,
-    at import time.
+    at import time. Clients take their credentials from its kubeconfig (a bearer token on the
+    emulator, client certificates on the real server).
     """
     from kubernetes.config import kube_config
 
     from naksha.local import LocalControlPlane
 
     state_dir = tmp_path_factory.mktemp("control-plane")
-    plane = LocalControlPlane(state_dir=state_dir, kubeconfig=state_dir / "kubeconfig", kubelet=True)
-    plane.start()
+    plane: Any
+    if backend == "real":
+        plane = _start_real_plane(state_dir)
+    else:
+        plane = LocalControlPlane(state_dir=state_dir, kubeconfig=state_dir / "kubeconfig", kubelet=True)
+        plane.start()
     saved_env = os.environ.get("KUBECONFIG")
     saved_default = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
-    os.environ["KUBECONFIG"] = str(plane.kubeconfig_path)
-    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(plane.kubeconfig_path)
+    kubeconfig = str(plane.kubeconfig_path)
+    os.environ["KUBECONFIG"] = kubeconfig
+    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = kubeconfig
     try:
         yield plane
     finally:

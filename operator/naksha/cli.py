@@ -1,7 +1,8 @@
 """The ``naksha`` command: one binary (and one image) for every role.
 
 ``naksha operator``                  run the kopf operator against the current kubeconfig/in-cluster config
-``naksha local up --kubeconfig P``   run the local control plane in the foreground
+``naksha local up --kubeconfig P``   run the local control plane in the foreground (``--backend real``:
+                                     etcd + kube-apiserver + controllers + the node agent)
 ``naksha demo``                      local control plane + operator + CRDs + samples, then a summary
 ``naksha demo-app``                  a service with a settable error rate and latency, to roll out
 ``naksha crds [--out DIR]``          write the CRDs generated from the models
@@ -15,9 +16,14 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from naksha import __version__
 from naksha.errors import ConfigError
+
+if TYPE_CHECKING:
+    from naksha.local import LocalControlPlane
+    from naksha.local.real import RealControlPlane
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run pods on the host's loopback, without network namespaces (pods' ports may collide)",
     )
+    up.add_argument(
+        "--backend",
+        choices=("emulator", "real"),
+        default="emulator",
+        help="emulator (default) or real: etcd, kube-apiserver, controllers (built by make real-apiserver)",
+    )
+    up.add_argument("--build", action="store_true", help="with --backend real: build the binaries if missing")
     up.set_defaults(run=_run_local_up)
 
     demo = commands.add_parser("demo", help="run the demo on the local control plane")
@@ -237,14 +250,36 @@ def _run_local_up(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.access_log:
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    plane = LocalControlPlane(
-        port=args.port,
-        state_dir=args.state_dir,
-        kubeconfig=args.kubeconfig,
-        kubelet=not args.no_kubelet,
-        authorization_mode=args.authorization_mode,
-        isolate_pods=not args.host_network,
-    )
+    plane: LocalControlPlane | RealControlPlane
+    if args.backend == "real":
+        from naksha.local.real import BinariesMissing, RealControlPlane, ensure
+
+        if args.port:
+            print(
+                "naksha local up: --port applies to the emulator; the real backend picks free ports",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            binaries = ensure(build=args.build)
+        except BinariesMissing as error:
+            print(f"naksha local up: {error}", file=sys.stderr)
+            return 1
+        plane = RealControlPlane(
+            state_dir=args.state_dir,
+            kubeconfig=args.kubeconfig,
+            kubelet=not args.no_kubelet,
+            binaries=binaries,
+        )
+    else:
+        plane = LocalControlPlane(
+            port=args.port,
+            state_dir=args.state_dir,
+            kubeconfig=args.kubeconfig,
+            kubelet=not args.no_kubelet,
+            authorization_mode=args.authorization_mode,
+            isolate_pods=not args.host_network,
+        )
     plane.start()
     print(f"local control plane at {plane.url}; kubeconfig {plane.kubeconfig_path}", flush=True)
     print(f"try: kubectl --kubeconfig {plane.kubeconfig_path} get namespaces   (Ctrl-C stops)", flush=True)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client
+from kubernetes import client, watch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +35,30 @@ def eventually(check: Callable[[], Any], *, timeout: float = 20.0, interval: flo
             last = result
         time.sleep(interval)
     raise AssertionError(f"not reached within {timeout}s; last: {last!r}")
+
+
+def spec_changes(api_client: client.ApiClient, before: Any) -> int:
+    """How often a Deployment's spec changed since ``before`` (a read of it), from the watch history.
+
+    Exactly-once checks count spec changes rather than ``generation``: the API server also bumps
+    a Deployment's generation when its annotations change.
+    """
+    apps = client.AppsV1Api(api_client)
+    meta = before.metadata
+    previous = api_client.sanitize_for_serialization(before.spec)
+    changes = 0
+    for event in watch.Watch().stream(
+        apps.list_namespaced_deployment,
+        meta.namespace,
+        field_selector=f"metadata.name={meta.name}",
+        resource_version=meta.resource_version,
+        timeout_seconds=1,
+    ):
+        spec = event["raw_object"].get("spec")
+        if event["type"] in ("ADDED", "MODIFIED") and spec != previous:
+            changes += 1
+            previous = spec
+    return changes
 
 
 class Kubectl:

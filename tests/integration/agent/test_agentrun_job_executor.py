@@ -15,7 +15,7 @@ from tests.integration.agent.test_agentrun_on_the_control_plane import (
     run_status,
     setup,
 )
-from tests.support import eventually
+from tests.support import eventually, spec_changes
 
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the local kubelet runs it as a process
 # Inherited by the Job pod: it holds 60 s between recording an action's intent and applying it.
@@ -38,7 +38,7 @@ def test_a_job_pod_killed_mid_action_is_retried_and_the_action_runs_once(
 ):
     apps, custom = setup(api_client, fresh_namespace, "web")
     core, batch = client.CoreV1Api(api_client), client.BatchV1Api(api_client)
-    generation_before = apps.read_namespaced_deployment("web", fresh_namespace).metadata.generation
+    before = apps.read_namespaced_deployment("web", fresh_namespace)
     custom.create_namespaced_custom_object(
         GROUP, VERSION, fresh_namespace, "agentruns", agent_run("r", "web", executor="job")
     )
@@ -65,8 +65,7 @@ def test_a_job_pod_killed_mid_action_is_retried_and_the_action_runs_once(
     eventually(
         lambda: sorted(p.status.phase for p in engine_pods(core, fresh_namespace)) == ["Failed", "Succeeded"]
     )
-    deployment = apps.read_namespaced_deployment("web", fresh_namespace)
-    assert deployment.metadata.generation == generation_before + 1
+    assert spec_changes(api_client, before) == 1
     status = run_status(custom, fresh_namespace, "r")
     assert [step["node"] for step in status["steps"]] == ["observe", "decide", "scale", "verify", "done"]
     assert len(status["actions"]) == 1

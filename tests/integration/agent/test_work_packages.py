@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kubernetes import client
 from tests.integration.agent.test_agentrun_on_the_control_plane import GROUP, VERSION, deployment
-from tests.support import ROOT, eventually
+from tests.support import ROOT, eventually, spec_changes
 
 from naksha.agent.wpk import NotYet, WpkContext, WpkError, lookup
 from naksha.kube import Kube
@@ -86,11 +86,11 @@ def receiver() -> Iterator[Receiver]:
 def test_scale_clamps_to_its_bounds_applies_once_and_reverts(kube, api_client, fresh_namespace):
     apps = client.AppsV1Api(api_client)
     apps.create_namespaced_deployment(fresh_namespace, deployment("web", replicas=2))
-    generation = apps.read_namespaced_deployment("web", fresh_namespace).metadata.generation
+    before = apps.read_namespaced_deployment("web", fresh_namespace)
     ctx = context(kube, fresh_namespace, "Deployment", "web")
     plan, result = apply(ctx, "scale", {"delta": 50, "max": 8}, times=3)
     assert plan == {"previous": 2, "replicas": 8} and result["replicas"] == 8
-    assert apps.read_namespaced_deployment("web", fresh_namespace).metadata.generation == generation + 1
+    assert spec_changes(api_client, before) == 1
     revert(ctx, "scale", {"delta": 50, "max": 8}, plan)
     assert apps.read_namespaced_deployment("web", fresh_namespace).spec.replicas == 2
 
@@ -98,11 +98,11 @@ def test_scale_clamps_to_its_bounds_applies_once_and_reverts(kube, api_client, f
 def test_restart_rolls_the_template_once_per_plan(kube, api_client, fresh_namespace):
     apps = client.AppsV1Api(api_client)
     apps.create_namespaced_deployment(fresh_namespace, deployment("web"))
-    generation = apps.read_namespaced_deployment("web", fresh_namespace).metadata.generation
+    before = apps.read_namespaced_deployment("web", fresh_namespace)
     plan, _ = apply(context(kube, fresh_namespace, "Deployment", "web"), "restart", {}, times=2)
     template = apps.read_namespaced_deployment("web", fresh_namespace).spec.template
     assert template.metadata.annotations["naksha.io/restartedAt"] == plan["restartedAt"]
-    assert apps.read_namespaced_deployment("web", fresh_namespace).metadata.generation == generation + 1
+    assert spec_changes(api_client, before) == 1
 
 
 def test_delete_pod_takes_one_pod_and_a_replay_does_not_take_its_replacement(

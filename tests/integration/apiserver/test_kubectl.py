@@ -190,6 +190,7 @@ def test_invalid_objects_are_refused_at_apply_time_with_the_field_and_reason(kub
     assert result.returncode != 0 and "spec.identity.nodeId" in result.stderr
 
 
+@pytest.mark.emulator_only(reason="the real API server speaks protobuf; only the emulator refuses it")
 def test_protobuf_bodies_get_a_clear_415(control_plane, namespace):
     request = urllib.request.Request(
         f"{control_plane.url}/api/v1/namespaces/{namespace}/configmaps",

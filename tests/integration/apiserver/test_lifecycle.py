@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from kubernetes import client
-from tests.integration.apiserver.conftest import configmap
+from tests.integration.apiserver.conftest import configmap, made_by_the_test
 from tests.support import eventually
 
 GROUP, VERSION, PLURAL = "naksha.io", "v1alpha1", "edgenodes"
@@ -49,6 +49,24 @@ def test_the_main_resource_ignores_status_and_the_status_subresource_ignores_spe
     assert after_status["spec"]["capabilities"] == ["gpu"]
 
 
+def test_a_status_sent_with_a_create_is_dropped_when_the_kind_has_a_status_subresource(
+    custom, core, namespace
+):
+    body = {**edge("e0"), "status": {"phase": "Forged"}}
+    created = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    assert "phase" not in (created.get("status") or {})
+    assert "phase" not in (get(custom, namespace, "e0").get("status") or {})
+    pod = {
+        "metadata": {"name": "p0"},
+        "spec": {"containers": [{"name": "c", "image": "example.com/idle:1"}]},
+        "status": {"phase": "Succeeded"},
+    }
+    # A pod created right after its namespace may be refused until the ServiceAccount
+    # controller made `default` there (403 on a real server).
+    created_pod = eventually(lambda: core.create_namespaced_pod(namespace, pod))
+    assert created_pod.status.phase == "Pending"
+
+
 def test_generation_moves_with_the_spec_only(custom, namespace):
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, edge("e2"))
     assert get(custom, namespace, "e2")["metadata"]["generation"] == 1
@@ -86,7 +104,10 @@ def test_dependents_are_garbage_collected_with_their_owner(core, namespace):
             namespace, {"metadata": {"name": name, "ownerReferences": [reference]}, "data": {}}
         )
     core.delete_namespaced_config_map("owner", namespace)
-    eventually(lambda: not core.list_namespaced_config_map(namespace).items)
+    eventually(
+        lambda: not made_by_the_test(core.list_namespaced_config_map(namespace).items),
+        timeout=60,  # a real garbage collector may take a few seconds more
+    )
 
 
 def test_orphan_propagation_keeps_the_dependents(core, namespace):
@@ -109,6 +130,16 @@ def test_deleting_a_namespace_removes_its_objects(core):
             not core.list_config_map_for_all_namespaces(field_selector="metadata.namespace=doomed-ns").items
         )
     )
+
+    def namespace_gone() -> bool:
+        # A real server keeps it Terminating while its namespace controller empties it.
+        try:
+            core.read_namespace("doomed-ns")
+        except client.ApiException as error:
+            return error.status == 404
+        return False
+
+    eventually(namespace_gone, timeout=60)
     with pytest.raises(client.ApiException) as caught:
         core.create_namespaced_config_map("doomed-ns", configmap("late"))
     assert caught.value.status == 404

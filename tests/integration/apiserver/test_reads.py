@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from kubernetes import client
-from tests.integration.apiserver.conftest import configmap
+from tests.integration.apiserver.conftest import configmap, made_by_the_test
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def fleet(core, namespace) -> str:
 
 
 def names(core: client.CoreV1Api, namespace: str, **query: object) -> list[str]:
-    return sorted(c.metadata.name for c in core.list_namespaced_config_map(namespace, **query).items)
+    return sorted(made_by_the_test(core.list_namespaced_config_map(namespace, **query).items))
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def test_field_selectors_select_by_name_and_namespace(core, fleet):
     assert names(core, fleet, field_selector="metadata.name=c") == ["c"]
     assert names(core, fleet, field_selector="metadata.name!=c") == ["a", "b", "d"]
     everywhere = core.list_config_map_for_all_namespaces(field_selector=f"metadata.namespace={fleet}").items
-    assert sorted(c.metadata.name for c in everywhere) == ["a", "b", "c", "d"]
+    assert sorted(made_by_the_test(everywhere)) == ["a", "b", "c", "d"]
 
 
 def test_a_malformed_selector_is_400(core, fleet):
@@ -61,7 +61,7 @@ def test_pages_follow_the_continue_token_to_the_end(core, fleet):
         if not token:
             break
         assert len(page.items) == 3
-    assert sorted(seen) == ["a", "b", "c", "d"]
+    assert sorted(made_by_the_test(seen)) == ["a", "b", "c", "d"]
 
 
 def test_a_list_carries_the_collection_resource_version(core, fleet):
@@ -70,7 +70,7 @@ def test_a_list_carries_the_collection_resource_version(core, fleet):
     assert int(listing.metadata.resource_version) >= newest
 
 
-def test_metrics_count_the_requests_served_per_verb_and_resource(core, namespace, api_client):
+def test_metrics_count_the_requests_served_per_verb_and_resource(core, namespace, api_client, backend):
     def served() -> dict[str, float]:
         host = api_client.configuration.host
         text = api_client.rest_client.pool_manager.request("GET", f"{host}/metrics").data.decode()
@@ -89,6 +89,10 @@ def test_metrics_count_the_requests_served_per_verb_and_resource(core, namespace
     core.read_namespaced_config_map("counted", namespace)
     core.list_namespaced_config_map(namespace)
     after = served()
-    assert after["POST"] - before.get("POST", 0) == 2
-    for verb in ("GET", "LIST"):
-        assert after[verb] - before.get(verb, 0) == 1, verb
+    counted = {verb: after[verb] - before.get(verb, 0) for verb in ("POST", "GET", "LIST")}
+    if backend == "real":
+        # The controllers of a real control plane read and write ConfigMaps too (the root CA
+        # publisher, leader election...): ours are a lower bound there.
+        assert counted["POST"] >= 2 and counted["GET"] >= 1 and counted["LIST"] >= 1, counted
+    else:
+        assert counted == {"POST": 2, "GET": 1, "LIST": 1}

@@ -1,7 +1,9 @@
 """Watches, driven by kubernetes_asyncio: resume, selection, expiry (410), bookmarks, timeouts.
 
-A small control plane of its own (history of 20 events, bookmarks every 0.2 s) makes expiry
-and bookmarks quick to reach.
+Resume, selection, timeouts and the expiry of a resourceVersion from before the server's
+history run on the session's control plane, on both backends. A small emulator of its own
+(history of 20 events, bookmarks every 0.2 s) makes the emulator's own bound and bookmark
+period quick to reach; a real API server's are minutes long, so those two stay emulator tests.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes_asyncio import client, config, watch
+from tests.integration.apiserver.conftest import ROOT_CA_CONFIGMAP
 
 from naksha.local import LocalControlPlane
 
@@ -27,14 +30,27 @@ def small_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalContr
         yield plane
 
 
-@pytest.fixture
-async def core(small_plane: LocalControlPlane) -> AsyncIterator[client.CoreV1Api]:
-    api = await config.new_client_from_config(config_file=str(Path(small_plane.kubeconfig_path)))
+async def _core_with_namespace(kubeconfig: Path) -> AsyncIterator[client.CoreV1Api]:
+    api = await config.new_client_from_config(config_file=str(kubeconfig))
     async with api:
         core = client.CoreV1Api(api)
         namespace = f"w-{uuid.uuid4().hex[:6]}"
         await core.create_namespace({"metadata": {"name": namespace}})
         core.test_namespace = namespace  # type: ignore[attr-defined]
+        yield core
+        await core.delete_namespace(namespace)
+
+
+@pytest.fixture
+async def core(control_plane) -> AsyncIterator[client.CoreV1Api]:
+    """On the session's control plane (either backend)."""
+    async for core in _core_with_namespace(Path(control_plane.kubeconfig_path)):
+        yield core
+
+
+@pytest.fixture
+async def small_core(small_plane: LocalControlPlane) -> AsyncIterator[client.CoreV1Api]:
+    async for core in _core_with_namespace(Path(small_plane.kubeconfig_path)):
         yield core
 
 
@@ -44,7 +60,8 @@ async def events(core: client.CoreV1Api, **query: object) -> list[tuple[str, str
         async for event in stream.stream(
             core.list_namespaced_config_map, core.test_namespace, timeout_seconds=1, **query
         ):
-            seen.append((event["type"], event["object"].metadata.name))
+            if event["object"].metadata.name != ROOT_CA_CONFIGMAP:
+                seen.append((event["type"], event["object"].metadata.name))
     return seen
 
 
@@ -73,24 +90,39 @@ async def test_a_label_selected_watch_sees_objects_enter_and_leave_the_selection
     assert seen == [("DELETED", "m"), ("ADDED", "m")]
 
 
-async def test_a_resource_version_older_than_the_history_is_410_expired(core):
-    ns = core.test_namespace
-    old = await core.create_namespaced_config_map(ns, {"metadata": {"name": "old"}})
-    for i in range(HISTORY + 5):
-        await core.patch_namespaced_config_map("old", ns, {"data": {"i": str(i)}})
+async def first_watch_line(core: client.CoreV1Api, resource_version: str) -> str:
     response = await core.list_namespaced_config_map(
-        ns,
+        core.test_namespace,
         watch=True,
-        resource_version=old.metadata.resource_version,
+        resource_version=resource_version,
         timeout_seconds=1,
         _preload_content=False,
     )
     line = (await response.content.readline()).decode()
     response.release()
+    return line
+
+
+async def test_a_watch_from_before_the_servers_history_is_410_expired_so_clients_relist(core):
+    await core.create_namespaced_config_map(core.test_namespace, {"metadata": {"name": "now"}})
+    line = await first_watch_line(core, "1")
     assert '"code":410' in line.replace(" ", "") and "Expired" in line
 
 
-async def test_bookmarks_arrive_when_asked_for(core):
+@pytest.mark.emulator_only(reason="a history of 20 events is the test emulator's setting")
+async def test_a_resource_version_older_than_the_history_is_410_expired(small_core):
+    core = small_core
+    ns = core.test_namespace
+    old = await core.create_namespaced_config_map(ns, {"metadata": {"name": "old"}})
+    for i in range(HISTORY + 5):
+        await core.patch_namespaced_config_map("old", ns, {"data": {"i": str(i)}})
+    line = await first_watch_line(core, old.metadata.resource_version)
+    assert '"code":410' in line.replace(" ", "") and "Expired" in line
+
+
+@pytest.mark.emulator_only(reason="bookmarks every 0.2 s are this emulator's setting (a real one: ~1 min)")
+async def test_bookmarks_arrive_when_asked_for(small_core):
+    core = small_core
     response = await core.list_namespaced_config_map(
         core.test_namespace, watch=True, allow_watch_bookmarks=True, timeout_seconds=1, _preload_content=False
     )

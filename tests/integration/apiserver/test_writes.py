@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from kubernetes import client
-from tests.integration.apiserver.conftest import configmap
+from tests.integration.apiserver.conftest import configmap, made_by_the_test
 
 
 def status_of(call) -> int:
@@ -79,7 +79,7 @@ def test_deletecollection_removes_only_what_the_selector_names(core, namespace):
     for name, tier in (("a", "web"), ("b", "web"), ("c", "db")):
         core.create_namespaced_config_map(namespace, configmap(name, {"tier": tier}))
     core.delete_collection_namespaced_config_map(namespace, label_selector="tier=web")
-    assert [c.metadata.name for c in core.list_namespaced_config_map(namespace).items] == ["c"]
+    assert made_by_the_test(core.list_namespaced_config_map(namespace).items) == ["c"]
 
 
 def test_dry_run_validates_without_storing(core, namespace):
@@ -110,12 +110,12 @@ def test_strategic_merge_patch_merges_containers_by_name(api_client, namespace):
     assert images == {"app": "app:2", "sidecar": "proxy:1"}
 
 
-def test_server_side_apply_creates_then_merges(api_client, core, namespace):
-    def apply(body: dict) -> None:
+def test_server_side_apply_creates_then_owns_the_fields_each_manager_applied(api_client, core, namespace):
+    def apply(manager: str, body: dict) -> None:
         params = api_client.param_serialize(
             "PATCH",
             f"/api/v1/namespaces/{namespace}/configmaps/ssa",
-            query_params=[("fieldManager", "test"), ("force", "true")],
+            query_params=[("fieldManager", manager), ("force", "true")],
             header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
             body=body,
         )
@@ -123,6 +123,13 @@ def test_server_side_apply_creates_then_merges(api_client, core, namespace):
         response.read()
         assert response.status in (200, 201), response.data
 
-    apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1"}})
-    apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"b": "2"}})
-    assert core.read_namespaced_config_map("ssa", namespace).data == {"a": "1", "b": "2"}
+    def configmap_with(**data: str) -> dict:
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": data}
+
+    apply("first", configmap_with(a="1"))
+    apply("first", configmap_with(b="2"))
+    # A field its manager applied before and leaves out now is removed...
+    assert core.read_namespaced_config_map("ssa", namespace).data == {"b": "2"}
+    apply("second", configmap_with(c="3"))
+    # ...but what another manager applied stays.
+    assert core.read_namespaced_config_map("ssa", namespace).data == {"b": "2", "c": "3"}

@@ -87,7 +87,7 @@ def topic(kafka_broker) -> str:
 
 
 def test_a_spike_on_kafka_starts_exactly_one_agent_run_with_the_signal(
-    naksha_operator, api_client, fresh_namespace, kafka_broker, topic
+    naksha_operator, api_client, fresh_namespace, kafka_broker, topic, backend
 ):
     custom, apps = client.CustomObjectsApi(api_client), client.AppsV1Api(api_client)
     custom.create_namespaced_custom_object(
@@ -104,7 +104,9 @@ def test_a_spike_on_kafka_starts_exactly_one_agent_run_with_the_signal(
         lambda: apps.read_namespaced_deployment("checkout-insight", fresh_namespace), timeout=30
     )
     assert deployment.metadata.owner_references[0].kind == "InsightStream"
-    eventually(lambda: get()["status"]["phase"] == "Running", timeout=60)
+    # On a real control plane the pods of a fresh namespace wait for its ServiceAccount (the
+    # ReplicaSet controller retries with backoff), then for the scheduler: allow for it.
+    eventually(lambda: get()["status"]["phase"] == "Running", timeout=120 if backend == "real" else 60)
 
     start = time.time()
     normal = [

@@ -78,3 +78,19 @@ def test_strategic_merge_merges_containers_by_name_and_honours_delete_directives
     (app,) = merged["spec"]["template"]["spec"]["containers"]
     assert app["image"] == "app:2"
     assert app["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+
+
+def test_server_side_apply_gives_up_the_fields_a_manager_no_longer_applies():
+    from naksha.local.apiserver.patching import fields_given_up, without_fields
+
+    before = {
+        "apiVersion": "v1",
+        "metadata": {"name": "x", "labels": {"a": "1", "b": "2"}},
+        "data": {"k": "v"},
+    }
+    now = {"apiVersion": "v1", "metadata": {"name": "x", "labels": {"a": "1"}}}
+    gone = fields_given_up(before, now)
+    assert sorted(gone) == [("data",), ("metadata", "labels", "b")]
+    current = {"metadata": {"name": "x", "labels": {"a": "1", "b": "2", "c": "3"}}, "data": {"k": "v"}}
+    assert without_fields(current, gone) == {"metadata": {"name": "x", "labels": {"a": "1", "c": "3"}}}
+    assert fields_given_up(None, now) == []  # nothing applied before: nothing to give up

@@ -167,6 +167,9 @@ def _apply_delete_pod(context: WpkContext, params: DeletePodParams, plan: Plan) 
         return {"pod": plan["pod"], "deleted": False, "reason": "already gone"}
     if current["metadata"]["uid"] != plan["uid"]:
         return {"pod": plan["pod"], "deleted": False, "reason": "replaced by a newer pod of that name"}
+    if current["metadata"].get("deletionTimestamp"):
+        # On a cluster a deleted pod stays, terminating, until its kubelet stopped it.
+        return {"pod": plan["pod"], "deleted": False, "reason": "already being deleted"}
     context.kube.delete(POD, namespace, plan["pod"], dry_run=context.dry_run)
     return {"pod": plan["pod"], "deleted": not context.dry_run}
 

@@ -19,6 +19,8 @@ from naksha.local.apiserver.tables import now
 
 CRD_KEY = "apiextensions.k8s.io/v1/customresourcedefinitions"
 NAMESPACES_KEY = "/v1/namespaces"
+PODS_KEY = "/v1/pods"
+DEPLOYMENTS_KEY = "apps/v1/deployments"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 Patcher = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -27,6 +29,8 @@ class ObjectService:
     def __init__(self, store: Store, catalog: Catalog) -> None:
         self.store = store
         self.catalog = catalog
+        # What each field manager last applied to an object (server-side apply), with its uid.
+        self._applied: dict[tuple[str, str, str], dict[str, tuple[str, Any]]] = {}
         for name in SYSTEM_NAMESPACES:
             self._store_new(
                 self._namespaces, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
@@ -65,6 +69,12 @@ class ObjectService:
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be a JSON object")
+        if resource.is_custom and not body.get("kind"):
+            # Built-in kinds are decoded by their URL; custom objects must name their kind.
+            raise errors.bad_request(
+                f"the object provided is unrecognized (must be of type {resource.kind}): "
+                "Object 'Kind' is missing"
+            )
         obj = clone(body)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -98,6 +108,12 @@ class ObjectService:
         meta.update({"uid": str(uuid.uuid4()), "creationTimestamp": now(), "generation": 1})
         for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(field, None)
+        if resource.has_status:
+            # As the API server: with a status subresource, only /status writes the status; a
+            # create starts from none (a Pod from Pending).
+            obj.pop("status", None)
+            if resource.key == PODS_KEY:
+                obj["status"] = {"phase": "Pending"}
         obj = self._admit(resource, obj, None, strict=strict)
         if dry_run:
             return obj
@@ -155,13 +171,31 @@ class ObjectService:
         subresource: str | None = None,
         dry_run: bool = False,
         strict: bool = False,
+        manager: str = "",
     ) -> tuple[dict[str, Any], bool]:
-        """Server-side apply, as merge-or-create; returns the object and whether it was created."""
+        """Server-side apply as merge-or-create; returns the object and whether it was created.
+
+        Ownership is kept per field manager for what it applied itself: a field it applied
+        before and leaves out now is removed, as the API server does. Fields set by other
+        writers are not tracked (no managedFields), so conflicts are never reported.
+        """
         if not isinstance(body, dict):
             raise errors.bad_request("the applied configuration must be an object")
-        if self.store.get(resource.key, namespace if resource.namespaced else "", name) is None:
+        if not manager:
+            raise errors.bad_request("PATCH, application/apply-patch+yaml: fieldManager is required")
+        namespace = namespace if resource.namespaced else ""
+        existing = self.store.get(resource.key, namespace, name)
+        if existing is None:
             body = {**body, "metadata": {**(body.get("metadata") or {}), "name": name}}
-            return self.create(resource, namespace, body, dry_run=dry_run, strict=strict), True
+            created = self.create(resource, namespace, body, dry_run=dry_run, strict=strict)
+            if not dry_run:
+                self._applied.setdefault((resource.key, namespace, name), {})[manager] = (
+                    created["metadata"]["uid"],
+                    clone(body),
+                )
+            return created, True
+        uid, previous = self._applied.get((resource.key, namespace, name), {}).get(manager, ("", None))
+        given_up = patching.fields_given_up(previous, body) if uid == existing["metadata"]["uid"] else []
         merge = (
             patching.apply_strategic_merge_patch
             if patching.strategic_merge_supported(resource.api_version, resource.kind)
@@ -171,11 +205,18 @@ class ObjectService:
             resource,
             namespace,
             name,
-            lambda current: merge(current, body, resource.api_version, resource.kind),
+            lambda current: merge(
+                patching.without_fields(current, given_up), body, resource.api_version, resource.kind
+            ),
             subresource=subresource,
             dry_run=dry_run,
             strict=strict,
         )
+        if not dry_run:
+            self._applied.setdefault((resource.key, namespace, name), {})[manager] = (
+                applied["metadata"]["uid"],
+                clone(body),
+            )
         return applied, False
 
     def delete(
@@ -289,7 +330,12 @@ class ObjectService:
                 obj["status"] = clone(current["status"])
             else:
                 obj.pop("status", None)
-        if _spec_of(obj) != _spec_of(current):
+        # As kube-apiserver: a Deployment's annotations bump its generation too (they are copied
+        # to its ReplicaSets).
+        annotations_count = resource.key == DEPLOYMENTS_KEY and meta.get("annotations") != old_meta.get(
+            "annotations"
+        )
+        if _spec_of(obj) != _spec_of(current) or annotations_count:
             meta["generation"] = int(old_meta.get("generation") or 1) + 1
         return obj
 
@@ -357,6 +403,7 @@ class ObjectService:
     def _remove(self, resource: ResourceDef, obj: dict[str, Any], *, orphan: bool) -> dict[str, Any]:
         meta = obj["metadata"]
         gone = self.store.remove(resource.key, meta.get("namespace") or "", meta["name"]) or obj
+        self._applied.pop((resource.key, meta.get("namespace") or "", meta["name"]), None)
         if resource.key == CRD_KEY:
             self._unserve_crd(gone)
         self._collect_dependents(meta.get("uid", ""), orphan=orphan)

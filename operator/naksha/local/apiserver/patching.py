@@ -210,3 +210,36 @@ def _remove(document: Any, path: list[str]) -> tuple[Any, Any]:
     if isinstance(parent, list) and last.isdigit() and int(last) < len(parent):
         return document, parent.pop(int(last))
     raise PatchError(f"path /{'/'.join(path)} does not exist")
+
+
+def fields_given_up(previous: Any, current: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Paths a field manager applied before and no longer applies (server-side apply ownership).
+
+    Maps are compared key by key; lists and scalars count as one field, as for atomic lists.
+    """
+    if not isinstance(previous, dict):
+        return []
+    if not isinstance(current, dict):
+        return [path] if path else []
+    gone: list[tuple[str, ...]] = []
+    for key, value in previous.items():
+        here = (*path, key)
+        if key in ("apiVersion", "kind") or here in (("metadata", "name"), ("metadata", "namespace")):
+            continue
+        if key not in current:
+            gone.append(here)
+        else:
+            gone += fields_given_up(value, current[key], here)
+    return gone
+
+
+def without_fields(obj: dict[str, Any], paths: list[tuple[str, ...]]) -> dict[str, Any]:
+    """``obj`` with the fields at ``paths`` removed (missing paths are ignored)."""
+    result = copy.deepcopy(obj)
+    for path in paths:
+        node: Any = result
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return result

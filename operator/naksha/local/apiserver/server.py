@@ -283,6 +283,7 @@ class ApiEmulator(kmock.KubernetesEmulator):
                 subresource=target.subresource,
                 dry_run=dry_run,
                 strict=strict,
+                manager=request.query.get("fieldManager", ""),
             )
             return _json(obj, 201 if created else 200)
         body = await _body(request)

@@ -15,6 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 HISTORY_LIMIT = 50_000
+# The first resourceVersion handed out is just above this. Like a server that has been running
+# (a real API server's watch cache starts at its first list, and etcd compacts its past), the
+# emulator has no history before its start: a watch from an older resourceVersion, such as the
+# "1" some clients send, gets 410 Expired and relists instead of replaying from the beginning.
+STARTING_REVISION = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +40,7 @@ class Subscriber:
 
 class Store:
     def __init__(self, history_limit: int = HISTORY_LIMIT) -> None:
-        self.revision = 1
+        self.revision = STARTING_REVISION
         self._objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = collections.defaultdict(dict)
         self._history: collections.deque[WatchEvent] = collections.deque(maxlen=history_limit)
         self._subscribers: dict[str, set[Subscriber]] = collections.defaultdict(set)
@@ -97,9 +102,14 @@ class Store:
     def history_since(self, resource: str, revision: int) -> list[WatchEvent] | None:
         """Events of ``resource`` after ``revision``; None when that point fell out of the history."""
         # Every write makes exactly one event, so the history is contiguous in resourceVersion.
-        if self._history and revision < self._history[0].resource_version - 1:
+        if revision < self.oldest_revision - 1:
             return None
         return [e for e in self._history if e.resource_version > revision and e.resource == resource]
+
+    @property
+    def oldest_revision(self) -> int:
+        """The resourceVersion of the oldest event a watch can still resume after (minus one)."""
+        return self._history[0].resource_version if self._history else self.revision + 1
 
     def subscribe(self, resource: str, namespace: str | None) -> Subscriber:
         subscriber = Subscriber(resource, namespace)

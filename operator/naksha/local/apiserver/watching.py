@@ -46,7 +46,7 @@ class WatchFilter:
         return None
 
 
-def expired_event(revision: int) -> dict[str, Any]:
+def expired_event(revision: int, oldest: int) -> dict[str, Any]:
     return {
         "type": "ERROR",
         "object": {
@@ -54,7 +54,7 @@ def expired_event(revision: int) -> dict[str, Any]:
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
-            "message": f"too old resource version: {revision}",
+            "message": f"too old resource version: {revision} ({oldest - 1})",
             "reason": "Expired",
             "code": 410,
         },
@@ -86,7 +86,7 @@ async def stream(
         else:
             replay = store.history_since(resource_key, since)
             if replay is None:
-                await send(expired_event(since))
+                await send(expired_event(since, store.oldest_revision))
                 return
             for event in replay:
                 seen = watch_filter.translate(event)

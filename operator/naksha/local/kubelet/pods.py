@@ -30,11 +30,11 @@ from typing import Any
 import aiohttp
 
 from naksha.local.apiserver import errors
-from naksha.local.apiserver.objects import ObjectService
 from naksha.local.apiserver.tables import now
 from naksha.local.kubelet.credentials import CredentialSource, MissingServiceAccount
 from naksha.local.network import PodNetwork
 from naksha.local.network.pods import HOST_ADDRESS, host_ports_named
+from naksha.local.kubelet.podapi import PodApi
 
 GRACE_CAP_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 10.0
@@ -86,7 +86,7 @@ class PodRunner:
 
     def __init__(
         self,
-        api: ObjectService,
+        api: PodApi,
         pod: dict[str, Any],
         state_dir: Path,
         kubeconfig: Path,

@@ -1,0 +1,270 @@
+"""The node agent: one Node of a real API server, running the pods bound to it.
+
+It does what a kubelet does for the API and nothing more: registers its Node (capacity,
+addresses, the port of its log server), keeps the Node's Lease fresh so the node lifecycle
+controller keeps it Ready, watches the pods bound to it (``spec.nodeName``), runs them with the
+local kubelet's pod runner (``naksha`` containers as processes, other images simulated),
+reports their status through ``pods/status``, and finishes deletions: a pod marked for deletion
+is stopped, then deleted for good with a zero grace period. Deployments, ReplicaSets, Jobs,
+garbage collection and scheduling are the real controllers' business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import platform
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from naksha.local.kubelet.ownership import pod_phase
+from naksha.local.kubelet.pods import PodRunner
+from naksha.local.nodeagent.logs import LogServer
+from naksha.local.nodeagent.remote import Credentials, Remote, RemotePodApi, RequestFailed
+
+logger = logging.getLogger(__name__)
+NODE_NAME = "local-node"
+LEASE_SECONDS = 40
+RENEW_SECONDS = 10.0
+NODE_STATUS_SECONDS = 60.0
+# Generous capacity: the pods are processes on this machine; the scheduler should never run
+# out of room on the one node there is.
+CAPACITY = {"cpu": "64", "memory": "256Gi", "pods": "1000", "ephemeral-storage": "1Ti"}
+
+
+def _timestamp() -> str:
+    return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _micro_timestamp() -> str:
+    return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class NodeAgent:
+    """``start()``/``stop()`` on the caller's event loop; ``runners`` holds the pods it runs."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        serving: tuple[Path, Path],
+        client_ca: Path,
+        state_dir: Path,
+        kubeconfig: Path,
+        *,
+        kubelet_version: str,
+        node_name: str = NODE_NAME,
+    ) -> None:
+        self.remote = Remote(credentials)
+        self.api = RemotePodApi(self.remote)
+        self.state_dir = state_dir
+        self.kubeconfig = kubeconfig
+        self.node_name = node_name
+        self.kubelet_version = kubelet_version
+        self.logs = LogServer(state_dir, serving=serving, client_ca=client_ca)
+        self.runners: dict[tuple[str, str], PodRunner] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.registered = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.remote.open()
+        await self.logs.start()
+        self.api.start()
+        await self._register()
+        self.registered.set()
+        self._tasks = [
+            asyncio.create_task(self._heartbeat(), name="node-agent-heartbeat"),
+            asyncio.create_task(self._follow_pods(), name="node-agent-pods"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(runner.stop() for runner in self.runners.values()), return_exceptions=True)
+        self.runners.clear()
+        await self.api.stop()
+        await self.logs.stop()
+        await self.remote.close()
+
+    # --- the Node and its Lease -----------------------------------------------------------------
+
+    def _node_status(self) -> dict[str, Any]:
+        stamp = _timestamp()
+
+        def condition(kind: str, status: str, reason: str) -> dict[str, str]:
+            return {
+                "type": kind,
+                "status": status,
+                "reason": reason,
+                "message": f"naksha node agent: {reason}",
+                "lastHeartbeatTime": stamp,
+                "lastTransitionTime": stamp,
+            }
+
+        return {
+            "capacity": CAPACITY,
+            "allocatable": CAPACITY,
+            "conditions": [
+                condition("MemoryPressure", "False", "KubeletHasSufficientMemory"),
+                condition("DiskPressure", "False", "KubeletHasNoDiskPressure"),
+                condition("PIDPressure", "False", "KubeletHasSufficientPID"),
+                condition("Ready", "True", "KubeletReady"),
+            ],
+            "addresses": [
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": self.node_name},
+            ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.logs.port}},
+            "nodeInfo": {
+                "machineID": "naksha-local",
+                "systemUUID": "naksha-local",
+                "bootID": "naksha-local",
+                "kernelVersion": platform.release(),
+                "osImage": "naksha local node agent",
+                "containerRuntimeVersion": "naksha-process://1",
+                "kubeletVersion": self.kubelet_version,
+                "kubeProxyVersion": "",
+                "operatingSystem": "linux",
+                "architecture": "amd64" if platform.machine() in ("x86_64", "amd64") else "arm64",
+            },
+        }
+
+    async def _register(self) -> None:
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": self.node_name,
+                "labels": {
+                    "kubernetes.io/hostname": self.node_name,
+                    "kubernetes.io/os": "linux",
+                    "node.kubernetes.io/instance-type": "naksha-local",
+                },
+            },
+        }
+        try:
+            created = await self.remote.request("POST", "/api/v1/nodes", node)
+        except RequestFailed as error:
+            if error.status != 409:
+                raise
+            created = await self.remote.request("GET", f"/api/v1/nodes/{self.node_name}")
+        await self._write_node_status()
+        lease = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": self.node_name,
+                "ownerReferences": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Node",
+                        "name": self.node_name,
+                        "uid": created["metadata"]["uid"],
+                    }
+                ],
+            },
+            "spec": {
+                "holderIdentity": self.node_name,
+                "leaseDurationSeconds": LEASE_SECONDS,
+                "renewTime": _micro_timestamp(),
+            },
+        }
+        with contextlib.suppress(RequestFailed):
+            await self.remote.request(
+                "POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", lease
+            )
+
+    async def _write_node_status(self) -> None:
+        await self.remote.request(
+            "PATCH",
+            f"/api/v1/nodes/{self.node_name}/status",
+            {"status": self._node_status()},
+            content_type="application/merge-patch+json",
+        )
+
+    async def _heartbeat(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_status = loop.time() + NODE_STATUS_SECONDS
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            try:
+                await self.remote.request(
+                    "PATCH",
+                    f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.node_name}",
+                    {"spec": {"renewTime": _micro_timestamp()}},
+                    content_type="application/merge-patch+json",
+                )
+                if loop.time() >= next_status:
+                    await self._write_node_status()
+                    next_status = loop.time() + NODE_STATUS_SECONDS
+            except (RequestFailed, aiohttp.ClientError, TimeoutError) as error:
+                logger.warning("node agent: heartbeat failed: %s", error)
+
+    # --- pods -----------------------------------------------------------------------------------
+
+    async def _follow_pods(self) -> None:
+        """List, then watch, the pods bound to this node; relist when the watch expires (410)."""
+        selector = {"fieldSelector": f"spec.nodeName={self.node_name}"}
+        while True:
+            try:
+                listing = await self.remote.request("GET", "/api/v1/pods", params=selector)
+                present = set()
+                for pod in listing.get("items") or []:
+                    present.add((pod["metadata"]["namespace"], pod["metadata"]["name"]))
+                    await self._on_pod("ADDED", pod)
+                for key in [key for key in self.runners if key not in present]:
+                    await self._forget(key)
+                version = listing["metadata"]["resourceVersion"]
+                params = {**selector, "resourceVersion": version, "allowWatchBookmarks": "true"}
+                async for event in self.remote.watch("/api/v1/pods", params):
+                    if event["type"] == "ERROR":
+                        break  # 410 Gone or another failure: relist
+                    if event["type"] == "BOOKMARK":
+                        params["resourceVersion"] = event["object"]["metadata"]["resourceVersion"]
+                        continue
+                    params["resourceVersion"] = event["object"]["metadata"]["resourceVersion"]
+                    await self._on_pod(event["type"], event["object"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the API server restarting, a dropped connection...
+                logger.warning("node agent: following pods: %s; relisting", error)
+                await asyncio.sleep(1.0)
+
+    async def _on_pod(self, event_type: str, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        key = (meta["namespace"], meta["name"])
+        runner = self.runners.get(key)
+        if runner is not None and runner.uid != meta["uid"]:
+            await self._forget(key)
+            runner = None
+        if event_type == "DELETED":
+            await self._forget(key)
+            return
+        if meta.get("deletionTimestamp"):
+            await self._finish_deletion(pod)
+            return
+        if runner is None and pod_phase(pod) not in ("Succeeded", "Failed"):
+            runner = PodRunner(self.api, pod, self.state_dir, self.kubeconfig)
+            self.runners[key] = runner
+            await runner.start()
+
+    async def _forget(self, key: tuple[str, str]) -> None:
+        runner = self.runners.pop(key, None)
+        if runner is not None:
+            await runner.stop()
+        self.api.forget(*key)
+
+    async def _finish_deletion(self, pod: dict[str, Any]) -> None:
+        """Stop the pod's containers, then remove the pod (the last step of a graceful delete)."""
+        meta = pod["metadata"]
+        key = (meta["namespace"], meta["name"])
+        await self._forget(key)
+        if meta.get("deletionGracePeriodSeconds") == 0:
+            return  # already deleted for good; finalizers (the Job controller's) hold it a moment
+        body = {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}}
+        with contextlib.suppress(RequestFailed):
+            await self.remote.request("DELETE", f"/api/v1/namespaces/{key[0]}/pods/{key[1]}", body)
