@@ -32,9 +32,9 @@ import aiohttp
 from naksha.local.apiserver import errors
 from naksha.local.apiserver.tables import now
 from naksha.local.kubelet.credentials import CredentialSource, MissingServiceAccount
+from naksha.local.kubelet.podapi import PodApi
 from naksha.local.network import PodNetwork
 from naksha.local.network.pods import HOST_ADDRESS, host_ports_named
-from naksha.local.kubelet.podapi import PodApi
 
 GRACE_CAP_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 10.0
