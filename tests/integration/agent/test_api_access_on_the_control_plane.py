@@ -97,7 +97,7 @@ def sa(namespace: str, name: str) -> dict[str, str]:
 
 def external(key: Any = KEY, algorithm: str = "RS256", **claims: Any) -> str:
     now = int(time.time())
-    body = {"iss": ISSUER, "aud": "naksha", "sub": "deployer", "exp": now + 300, **claims}
+    body = {"iss": ISSUER, "aud": "naksha", "sub": "deployer", "exp": now + 86_400, **claims}
     return jwt.encode(body, key, algorithm=algorithm, headers={"kid": "ci-1"})
 
 
@@ -117,7 +117,7 @@ def key_confusion() -> str:
     signing = (
         part({"alg": "HS256", "typ": "JWT", "kid": "ci-1"})
         + "."
-        + part({"iss": ISSUER, "aud": "naksha", "sub": "deployer", "exp": int(time.time()) + 300})
+        + part({"iss": ISSUER, "aud": "naksha", "sub": "deployer", "exp": int(time.time()) + 86_400})
     )
     mac = hmac.new(public, signing.encode(), hashlib.sha256).digest()
     return signing + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
@@ -197,7 +197,7 @@ REFUSED_RUNS = [
     (
         "an alg none JWT",
         jwt.encode(
-            {"iss": ISSUER, "aud": "naksha", "sub": "x", "exp": int(time.time()) + 300},
+            {"iss": ISSUER, "aud": "naksha", "sub": "x", "exp": int(time.time()) + 86_400},
             None,
             algorithm="none",
         ),

@@ -256,7 +256,8 @@ def test_the_plain_manifests_declare_exactly_the_expected_kinds_and_apply(kubect
         if d
     )
     assert kinds == [
-        "ClusterRole",
+        "ClusterRole",  # the operator's
+        "ClusterRole",  # naksha-access-reviewer, bound per HTTP push stream by the operator
         "ClusterRoleBinding",
         "Deployment",
         "Namespace",

@@ -56,6 +56,9 @@ def test_spec_changes_roll_the_workers_and_deleting_the_stream_removes_them(
     role = rbac.read_namespaced_role("cpu-insight", fresh_namespace)
     assert [(r.resources, r.resource_names) for r in role.rules] == [
         (["insightstreams/status"], ["cpu"]),
+        (["insightstreams"], ["cpu"]),
+        (["configmaps"], ["cpu-insight-state"]),
+        (["configmaps"], None),
         (["agentruns"], None),
     ]
     binding = rbac.read_namespaced_role_binding("cpu-insight", fresh_namespace)

@@ -213,7 +213,7 @@ def test_an_insight_workers_metrics_are_scraped_and_queried_by_stream_and_reason
     port = free_port()
     threshold = {"threshold": {"above": 100}}
     detector = {"name": "latency", "metric": "latency", "method": "threshold", "params": threshold}
-    spec = {"source": {"type": "http", "http": {"port": port}}, "detectors": [detector]}
+    spec = {"source": {"type": "http", "http": {"port": port, "auth": "none"}}, "detectors": [detector]}
     body = {
         "apiVersion": "naksha.io/v1alpha1",
         "kind": "InsightStream",

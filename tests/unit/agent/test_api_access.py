@@ -49,7 +49,7 @@ def jwk(key: Any, algorithm: str, kid: str) -> dict[str, Any]:
 
 def external(key: Any, algorithm: str, kid: str, issuer: str, **claims: Any) -> str:
     now = int(time.time())
-    body = {"iss": issuer, "aud": "naksha", "sub": "deployer", "iat": now, "exp": now + 300, **claims}
+    body = {"iss": issuer, "aud": "naksha", "sub": "deployer", "iat": now, "exp": now + 86_400, **claims}
     return jwt.encode(body, key, algorithm=algorithm, headers={"kid": kid})
 
 
@@ -164,7 +164,7 @@ def hs256_with_public_key() -> str:
 
     now = int(time.time())
     signing = f"{part({'alg': 'HS256', 'typ': 'JWT', 'kid': 'ci-1'})}." + part(
-        {"iss": CI, "aud": "naksha", "sub": "deployer", "exp": now + 300}
+        {"iss": CI, "aud": "naksha", "sub": "deployer", "exp": now + 86_400}
     )
     mac = hmac.new(public, signing.encode(), hashlib.sha256).digest()
     return signing + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
@@ -172,7 +172,9 @@ def hs256_with_public_key() -> str:
 
 def unsigned() -> str:
     return jwt.encode(
-        {"iss": CI, "aud": "naksha", "sub": "deployer", "exp": int(time.time()) + 300}, None, algorithm="none"
+        {"iss": CI, "aud": "naksha", "sub": "deployer", "exp": int(time.time()) + 86_400},
+        None,
+        algorithm="none",
     )
 
 
@@ -201,7 +203,7 @@ MATRIX = [
     ),
     (
         "a not-yet-valid external JWT",
-        external(RSA_KEY, "RS256", "ci-1", CI, nbf=int(time.time()) + 600),
+        external(RSA_KEY, "RS256", "ci-1", CI, nbf=int(time.time()) + 86_400),
         401,
         "nbf",
     ),
