@@ -112,14 +112,14 @@ def test_runs_killed_at_random_moments_each_act_once_and_count_once_in_the_rate_
     )
     anomaly(custom, fresh_namespace, age=0)
     wanted: dict[str, int] = {}
-    generations: dict[str, int] = {}
+    created: dict[str, Any] = {}  # each Deployment as first read, to count its spec changes from
 
     def start_runs(numbers: range) -> None:
         """Runs on their own Deployments: half relative (+2), half absolute (5)."""
         for number in numbers:
             name = f"web{number}"
             apps.create_namespaced_deployment(fresh_namespace, deployment(name))
-            generations[name] = apps.read_namespaced_deployment(name, fresh_namespace).metadata.generation
+            created[name] = apps.read_namespaced_deployment(name, fresh_namespace)
             graph = scale_graph()
             if number % 2:  # a replay must change neither twice
                 graph["nodes"][2]["params"] = {"replicas": 5}
@@ -157,7 +157,7 @@ def test_runs_killed_at_random_moments_each_act_once_and_count_once_in_the_rate_
     for number, name in enumerate(wanted):
         deployed = apps.read_namespaced_deployment(name, fresh_namespace)
         assert deployed.spec.replicas == wanted[name], f"seed {seed}"
-        assert deployed.metadata.generation == generations[name] + 1, f"seed {seed}: {name} changed twice"
+        assert spec_changes(api_client, created[name]) == 1, f"seed {seed}: {name} changed twice"
         actions = run_status(custom, fresh_namespace, f"run{number}")["actions"]
         window = json.loads(deployed.metadata.annotations[RECENT_ACTIONS])
         assert list(window) == list(actions), (
