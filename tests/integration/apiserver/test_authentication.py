@@ -21,6 +21,11 @@ from kubernetes.client.rest import ApiException
 from tests.support import eventually
 from tests.support.identities import apply, service_account_token, token_client, token_kubeconfig
 
+pytestmark = pytest.mark.emulator_only(
+    reason="the emulator's own authentication and RBAC (its token issuer, PKI and helpers); on the real "
+    "backend both are kube-apiserver's own"
+)
+
 
 def _get(control_plane: Any, path: str, *, token: str | None = None, admin: bool = False) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -20,6 +20,11 @@ from tests.support.identities import apply, service_account_token, token_client,
 
 from naksha.local import LocalControlPlane
 
+pytestmark = pytest.mark.emulator_only(
+    reason="the emulator's own authentication and RBAC (its token issuer, PKI and helpers); on the real "
+    "backend both are kube-apiserver's own"
+)
+
 RBAC = "rbac.authorization.k8s.io/v1"
 
 

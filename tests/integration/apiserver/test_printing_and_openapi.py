@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 import yaml
 from kubernetes import client
 from tests.support import Kubectl, eventually
@@ -166,6 +167,7 @@ class TestTableColumns:
             "SELECTOR",
         ]
 
+    @pytest.mark.emulator_only(reason="a ClusterIP in 127/8 is the local kubelet's Service proxy")
     def test_services_show_type_addresses_and_ports(self, kubectl, namespace):
         service = {
             "apiVersion": "v1",

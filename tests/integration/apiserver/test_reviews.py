@@ -14,6 +14,11 @@ from kubernetes.client.rest import ApiException
 from tests.support import Kubectl
 from tests.support.identities import apply, service_account_token, token_client, token_kubeconfig
 
+pytestmark = pytest.mark.emulator_only(
+    reason="the emulator's own authentication and RBAC (its token issuer, PKI and helpers); on the real "
+    "backend both are kube-apiserver's own"
+)
+
 RBAC = "rbac.authorization.k8s.io/v1"
 
 

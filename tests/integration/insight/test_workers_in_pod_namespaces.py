@@ -13,6 +13,7 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 import redis
 from kubernetes import client
 from tests.integration.insight.test_insightstream_on_the_control_plane import GROUP, VERSION, produce, stream
@@ -21,7 +22,12 @@ from tests.support.pods import answer, needs_namespaces, network_condition
 
 from naksha.workloads.insight import WORKER_PORT
 
-pytestmark = needs_namespaces
+pytestmark = [
+    needs_namespaces,
+    pytest.mark.emulator_only(
+        reason="the local kubelet's pod network; the real backend's node agent runs pods on the loopback"
+    ),
+]
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the kubelet runs it as a process
 
 

@@ -21,6 +21,10 @@ from tests.support.identities import apply
 
 from naksha.local import LocalControlPlane
 
+pytestmark = pytest.mark.emulator_only(
+    reason="the local kubelet's pod credentials; the real backend's node agent does not mint pod tokens yet"
+)
+
 RBAC = "rbac.authorization.k8s.io/v1"
 
 

@@ -27,7 +27,12 @@ from tests.support.pods import (
     network_condition,
 )
 
-pytestmark = needs_namespaces
+pytestmark = [
+    needs_namespaces,
+    pytest.mark.emulator_only(
+        reason="the local kubelet's pod network; the real backend's node agent runs pods on the loopback"
+    ),
+]
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def test_a_widget_goes_through_its_whole_lifecycle(widget_operator, api_client, 
     assert created["metadata"]["generation"] == 1
 
     # The Job is owned by the widget and the kubelet runs it to completion.
-    job = eventually(lambda: batch.read_namespaced_job("w1-job", ns))
+    job = eventually(lambda: batch.read_namespaced_job("w1-job", ns), timeout=60 if backend == "real" else 20)
     owner = job.metadata.owner_references[0]
     assert (owner.kind, owner.name, owner.uid) == ("Widget", name, created["metadata"]["uid"])
     eventually(lambda: get().get("status", {}).get("jobSucceeded"), timeout=30)
