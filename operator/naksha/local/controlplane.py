@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import signal
 import ssl
 import tempfile
 import threading
@@ -33,6 +32,7 @@ from naksha.local.apiserver.serviceaccounts import DefaultAccounts
 from naksha.local.apiserver.store import HISTORY_LIMIT
 from naksha.local.apiserver.watching import BOOKMARK_SECONDS
 from naksha.local.kubelet.credentials import DEFAULT_TOKEN_SECONDS, CredentialSource
+from naksha.local.signals import wait_for_stop
 
 if TYPE_CHECKING:
     from naksha.local.kubelet import Kubelet
@@ -127,18 +127,10 @@ class LocalControlPlane:
         self.stop()
 
     def run_forever(self) -> None:
-        """Block until SIGINT or SIGTERM, then stop."""
-        finished = threading.Event()
-        previous = {
-            sig: signal.signal(sig, lambda *_: finished.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
+        """Block until SIGINT or SIGTERM (or the server's thread ends), then stop."""
         try:
-            while not finished.wait(0.5):
-                if self._thread is not None and not self._thread.is_alive():
-                    break
+            wait_for_stop(lambda: self._thread is None or self._thread.is_alive())
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
             self.stop()
 
     def _run(self) -> None:

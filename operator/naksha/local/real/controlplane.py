@@ -18,7 +18,6 @@ import asyncio
 import base64
 import json
 import logging
-import signal
 import ssl
 import tempfile
 import threading
@@ -35,6 +34,7 @@ from naksha.local.nodeagent.remote import Credentials
 from naksha.local.real.binaries import Binaries, ensure
 from naksha.local.real.pki import KeyPair, Pki, make_pki
 from naksha.local.real.processes import ProcessFailed, ServerProcess, free_port, tail
+from naksha.local.signals import wait_for_stop
 
 logger = logging.getLogger(__name__)
 START_TIMEOUT = 120.0
@@ -270,19 +270,16 @@ class RealControlPlane:
 
     def run_forever(self) -> None:
         """Block until SIGINT or SIGTERM (or a server process dies), then stop."""
-        finished = threading.Event()
-        previous = {
-            sig: signal.signal(sig, lambda *_: finished.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
+
+        def healthy() -> bool:
+            dead = [p.name for p in self.processes if not p.alive]
+            if dead:
+                logger.error("stopping: %s exited (logs in %s)", ", ".join(dead), self.state_dir / "logs")
+            return not dead
+
         try:
-            while not finished.wait(0.5):
-                dead = [p.name for p in self.processes if not p.alive]
-                if dead:
-                    logger.error("stopping: %s exited (logs in %s)", ", ".join(dead), self.state_dir / "logs")
-                    break
+            wait_for_stop(healthy)
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
             self.stop()
 
     # --- kubeconfigs ----------------------------------------------------------------------------
