@@ -263,6 +263,8 @@ def test_a_checkpoint_that_cannot_be_saved_degrades_the_stream_and_nothing_is_co
     core.create_namespaced_config_map(
         namespace, {"metadata": {"name": state_name(STREAM)}, "binaryData": {"filler": filler}}
     )
+    # The pod runs as the stream's account; a real API server refuses pods whose account is missing.
+    eventually(lambda: core.read_namespaced_service_account(worker_name(STREAM), namespace), timeout=60)
     core.create_namespaced_pod(namespace, worker_pod("orders-a", namespace, spec))
     feed.send(telemetry(time.time(), normal(50)))
 
