@@ -1,5 +1,8 @@
 """The ``naksha`` command: one binary (and one image) for every role.
 
+Command groups of their own live in ``naksha/cli/<area>.py``, each with a ``register(commands)``
+function that adds its subparsers; ``_parser`` calls them in order.
+
 ``naksha operator``                  run the kopf operator against the current kubeconfig/in-cluster config
 ``naksha local up --kubeconfig P``   run the local control plane in the foreground (``--backend real``:
                                      etcd + kube-apiserver + controllers + the node agent)
