@@ -1,12 +1,16 @@
-"""AgentRun: one observe → decide → act → verify cycle over the registry of work packages."""
+"""AgentRun: one observe → decide → act → verify cycle over the registry of work packages.
+
+The spec (what users write) first, then the status (the run's checkpoints).
+"""
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
 from naksha.models.common import DnsLabel, Duration, FreeForm, NakshaModel, ObjectTarget
+from naksha.models.status import NakshaStatus, StatusPart
 
 NodeType = Literal["observe", "decide", "act", "verify", "end"]
 
@@ -104,3 +108,68 @@ class AgentRunSpec(NakshaModel):
         if (self.playbook_ref is None) == (self.graph is None):
             raise ValueError("exactly one of playbookRef or graph must be set")
         return self
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+class StepRecord(StatusPart):
+    """One node the run went through (the last ``KEPT_STEPS`` are kept)."""
+
+    node: str
+    type: str
+    started: str
+    finished: str
+    wpk: str | None = None
+    result: FreeForm | None = None
+    error: str | None = None
+
+
+class ActionRecord(StatusPart):
+    """An act node's plan, written before it is applied (exactly-once), then its result."""
+
+    node: str
+    wpk: str
+    params: FreeForm = Field(default_factory=dict)
+    plan: FreeForm = Field(default_factory=dict)
+    started_at: str
+    dry_run: bool = False
+    result: FreeForm | None = None
+    finished_at: str | None = None
+    reverted: str | None = Field(default=None, description="When the action was reverted, if it was.")
+
+
+class PendingWait(StatusPart):
+    """A waiting node's record: when it began, its plan or its deadline (kept across restarts)."""
+
+    started: str
+    plan: Any = Field(default=None, description="A waiting observation's plan (any JSON).")
+    deadline: float | None = Field(default=None, description="Epoch seconds when a verification gives up.")
+
+
+class RunOutcome(StatusPart):
+    """What a finished run reports for learning: resolved or not, its times, what it did."""
+
+    resolved: bool
+    playbook: str
+    playbooks_tried: list[str] = Field(default_factory=list)
+    actions: list[str] = Field(default_factory=list, description="'<node>:<work package>' of each action.")
+    time_to_detect_seconds: float | None = None
+    time_to_act_seconds: float | None = None
+    time_to_recover_seconds: float | None = None
+
+
+class AgentRunStatus(NakshaStatus):
+    """An AgentRun's progress, checkpointed as it goes: a restarted engine starts from it."""
+
+    current_node: str | None = None
+    step_count: int = 0
+    state: FreeForm = Field(default_factory=dict, description="Variables the graph's nodes set.")
+    steps: list[StepRecord] = Field(default_factory=list)
+    actions: dict[str, ActionRecord] = Field(default_factory=dict, description="By idempotency key.")
+    pending: dict[str, PendingWait | None] = Field(default_factory=dict, description="By '<node>@<step>'.")
+    started_at: str | None = None
+    message: str | None = None
+    outcome: RunOutcome | None = None
+    finished_at: str | None = None
+    job: str | None = Field(default=None, description="The executor Job, when spec.executor is job.")

@@ -24,14 +24,64 @@ class ConditionType(enum.StrEnum):
     DEGRADED = "Degraded"
     ROLLED_BACK = "RolledBack"
     AWAITING_APPROVAL = "AwaitingApproval"
+    COMPLETED = "Completed"
+    REFUSED = "Refused"
 
 
 class Reason(enum.StrEnum):
-    """Machine-readable reasons used in conditions and Events."""
+    """Every machine-readable reason used in conditions and Events, one block per kind.
 
+    A kind's phases double as reasons where a condition reports the phase itself (the Rollout's
+    ``Progressing``, an AgentRun's ``Completed``); they are listed in its block.
+    """
+
+    # every kind: admission
     SPEC_VALID = "SpecValid"
     SPEC_INVALID = "SpecInvalid"
     AWAITING_CONTROLLER = "AwaitingController"
+
+    # InsightStream
+    WORKLOAD_APPLY_FAILED = "WorkloadApplyFailed"
+    WORKERS_UNKNOWN = "WorkersUnknown"
+    WORKERS_READY = "WorkersReady"
+    WORKERS_STARTING = "WorkersStarting"
+    SCALED_DOWN = "ScaledDown"
+    SOURCE_UNREACHABLE = "SourceUnreachable"
+    CHECKPOINT_FAILING = "CheckpointFailing"
+
+    # AgentRun: progress and endings
+    RUNNING = "Running"
+    APPROVAL_REQUIRED = "ApprovalRequired"
+    JOB_PENDING = "JobPending"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    REJECTED = "Rejected"
+    REFUSED = "Refused"
+    RUN_TIMEOUT = "RunTimeout"
+    APPROVAL_TIMEOUT = "ApprovalTimeout"
+    INVALID_PLAYBOOK = "InvalidPlaybook"
+    EXECUTOR_FAILED = "ExecutorFailed"
+    # AgentRun: guardrail refusals
+    NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed"
+    KIND_NOT_ALLOWED = "KindNotAllowed"
+    TARGET_NOT_FOUND = "TargetNotFound"
+    TARGET_BUSY = "TargetBusy"
+    RATE_LIMITED = "RateLimited"
+    KILL_SWITCH = "KillSwitch"
+
+    # Rollout: phases (the Progressing condition's reason), rollbacks and their causes, Events
+    HEALTHY = "Healthy"
+    PROGRESSING = "Progressing"
+    PAUSED = "Paused"
+    DEGRADED = "Degraded"
+    ROLLED_BACK = "RolledBack"
+    ABORTED = "Aborted"
+    PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+    ANALYSIS_FAILED = "AnalysisFailed"
+    GITOPS_REVERT_FAILED = "GitOpsRevertFailed"
+    ROLLOUT_STARTED = "RolloutStarted"
+    PROMOTED = "Promoted"
+    RETRY = "Retry"
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -44,7 +94,7 @@ class Condition(BaseModel):
 
     type: str = Field(min_length=1)
     status: ConditionStatus
-    reason: str = Field(default="", description="CamelCase machine-readable reason.")
+    reason: str = Field(default="", description="CamelCase machine-readable reason (a Reason).")
     message: str = ""
     last_transition_time: str | None = Field(default=None, alias="lastTransitionTime")
     observed_generation: int | None = Field(default=None, alias="observedGeneration")
@@ -65,7 +115,7 @@ def set_condition(
     *,
     type_: str,
     status: ConditionStatus,
-    reason: str,
+    reason: Reason,
     message: str,
     generation: int | None,
     now: str | None = None,

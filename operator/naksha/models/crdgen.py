@@ -1,4 +1,4 @@
-"""Generate the CustomResourceDefinitions from the pydantic spec models.
+"""Generate the CustomResourceDefinitions from the pydantic spec and status models.
 
 Pydantic's JSON schema is close to an OpenAPI v3 schema but not structural in Kubernetes'
 sense: it uses ``$ref``/``$defs``, ``anyOf`` with ``null`` for optional fields, and titles. This
@@ -44,10 +44,29 @@ _KEPT_KEYS = {
 }
 
 
-def structural_schema(model_schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Turn a pydantic JSON schema into a structural OpenAPI v3 schema."""
+def structural_schema(model_schema: Mapping[str, Any], *, defaults: bool = True) -> dict[str, Any]:
+    """Turn a pydantic JSON schema into a structural OpenAPI v3 schema.
+
+    ``defaults=False`` leaves the models' defaults out: a status schema only describes what the
+    operator writes, and defaults there would make the API server invent values it never wrote.
+    """
     definitions = model_schema.get("$defs", {})
-    return _convert(model_schema, definitions)
+    schema = _convert(model_schema, definitions)
+    return schema if defaults else _without_defaults(schema)
+
+
+def _without_defaults(node: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "default":
+            continue
+        if key == "properties":  # names of fields, not keywords: a field may be called "default"
+            result[key] = {name: _without_defaults(sub) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, Mapping):
+            result[key] = _without_defaults(dict(value))
+        else:
+            result[key] = value
+    return result
 
 
 def _convert(node: Mapping[str, Any], definitions: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,6 +114,10 @@ def build_crd(info: KindInfo) -> dict[str, Any]:
     """The CustomResourceDefinition of one kind, as a plain dict."""
     spec_schema = structural_schema(info.spec_model.model_json_schema(by_alias=True, mode="validation"))
     spec_schema["description"] = info.description
+    status_schema = structural_schema(
+        info.status_model.model_json_schema(by_alias=True, mode="validation"), defaults=False
+    )
+    status_schema["description"] = "Observed state, written by the operator."
     schema = {
         "type": "object",
         "required": ["spec"],
@@ -103,11 +126,7 @@ def build_crd(info: KindInfo) -> dict[str, Any]:
             "kind": {"type": "string"},
             "metadata": {"type": "object"},
             "spec": spec_schema,
-            "status": {
-                "type": "object",
-                "description": "Observed state, written by the operator.",
-                "x-kubernetes-preserve-unknown-fields": True,
-            },
+            "status": status_schema,
         },
     }
     return {

@@ -12,6 +12,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from naksha.models.common import DnsLabel, Duration, FreeForm, NakshaModel, SecretKeyRef, SecretRef
+from naksha.models.status import NakshaStatus, StatusPart
 
 SourceType = Literal["kafka", "redis", "http"]
 DetectorMethod = Literal["threshold", "ewma", "rate", "predictive"]
@@ -266,3 +267,49 @@ class InsightStreamSpec(NakshaModel):
             if trigger.detector not in names:
                 raise ValueError(f"trigger {trigger.name!r} names unknown detector {trigger.detector!r}")
         return self
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+class ShardCounts(StatusPart):
+    """The highest counts seen for one shard (a Kafka partition, a Redis consumer, an HTTP process)."""
+
+    ingested: int = 0
+    rejected: int = 0
+    dead_lettered: int = 0
+    anomalies: int = 0
+    agent_runs: int = 0
+    pod: str | None = Field(default=None, description="Set when the shard ends with this pod.")
+
+
+class DetectorLive(StatusPart):
+    """A detector's live state across the workers' last reports."""
+
+    active: int = Field(default=0, description="Series in incident.")
+    score: float = Field(default=0.0, description="The highest score of the last batches.")
+
+
+class InsightStreamStatus(NakshaStatus):
+    """What an InsightStream reports: its workers' readiness and the totals of their reports.
+
+    Fields are optional: the operator's passes write what they computed (a merge patch), and
+    each worker writes only its own entry under ``workers``.
+    """
+
+    replicas: int | None = None
+    ready_replicas: int | None = None
+    workers: dict[str, FreeForm | None] | None = Field(
+        default=None, description="Each worker's own last report, by pod name."
+    )
+    shards: dict[str, ShardCounts | None] | None = None
+    retired: ShardCounts | None = Field(default=None, description="Counts of shards whose pod is gone.")
+    retired_shards: list[str] | None = Field(default=None, description="Never counted again.")
+    lag: float | None = Field(default=None, description="The worst consumer lag among the workers.")
+    last_anomaly: dict[str, FreeForm] | None = Field(default=None, description="By detector.")
+    detectors: dict[str, DetectorLive] | None = None
+    ingested: int | None = None
+    rejected: int | None = None
+    dead_lettered: int | None = None
+    anomalies: int | None = None
+    agent_runs: int | None = None

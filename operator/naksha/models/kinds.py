@@ -1,17 +1,18 @@
-"""The table of kinds: names, spec model and printer columns of each custom resource."""
+"""The table of kinds: names, spec and status models and printer columns of each custom resource."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from naksha.models.agentrun import AgentRunSpec
+from naksha.models.agentrun import AgentRunSpec, AgentRunStatus
 from naksha.models.chaosexperiment import ChaosExperimentSpec
 from naksha.models.common import NakshaModel
 from naksha.models.edgenode import EdgeNodeSpec
 from naksha.models.group import GROUP
-from naksha.models.insightstream import InsightStreamSpec
+from naksha.models.insightstream import InsightStreamSpec, InsightStreamStatus
 from naksha.models.modelversion import ModelVersionSpec
-from naksha.models.rollout import RolloutSpec
+from naksha.models.rollout import RolloutSpec, RolloutStatus
+from naksha.models.status import NakshaStatus, OpenStatus
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class KindInfo:
     spec_model: type[NakshaModel]
     description: str
     columns: tuple[PrinterColumn, ...] = field(default=())
+    # The CRD's status schema comes from it; OpenStatus keeps fields a kind has not typed yet.
+    status_model: type[NakshaStatus] = OpenStatus
 
     @property
     def singular(self) -> str:
@@ -52,6 +55,7 @@ INSIGHT_STREAM = KindInfo(
     short_names=("ins", "insight"),
     spec_model=InsightStreamSpec,
     description="Telemetry ingestion into live anomaly detectors that trigger AgentRuns.",
+    status_model=InsightStreamStatus,
     columns=(
         PrinterColumn("Source", ".spec.source.type"),
         PrinterColumn("Replicas", ".spec.replicas", type="integer"),
@@ -67,6 +71,7 @@ AGENT_RUN = KindInfo(
     short_names=("ar", "arun"),
     spec_model=AgentRunSpec,
     description="One observe, decide, act and verify cycle over work packages, with guardrails.",
+    status_model=AgentRunStatus,
     columns=(
         PrinterColumn("Playbook", ".spec.playbookRef.name"),
         PrinterColumn("Executor", ".spec.executor"),
@@ -129,6 +134,7 @@ ROLLOUT = KindInfo(
     short_names=("nro",),
     spec_model=RolloutSpec,
     description="Progressive delivery with analysis and GitOps-aware rollback.",
+    status_model=RolloutStatus,
     columns=(
         PrinterColumn("Desired", ".spec.replicas", type="integer"),
         PrinterColumn("Step", ".status.currentStepIndex", type="integer"),

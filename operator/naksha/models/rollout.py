@@ -1,12 +1,17 @@
-"""Rollout: progressive delivery with analysis, and rollback that also reverts the GitOps repo."""
+"""Rollout: progressive delivery with analysis, and rollback that also reverts the GitOps repo.
+
+The spec (what users write) first, then the status (what the controller reports and keeps).
+"""
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 from pydantic import Field, model_validator
 
 from naksha.models.common import Duration, FreeForm, LabelSelector, NakshaModel, SecretRef
+from naksha.models.conditions import Reason
+from naksha.models.status import NakshaStatus, StatusPart
 
 
 class PrometheusProvider(NakshaModel):
@@ -123,3 +128,86 @@ class RolloutSpec(NakshaModel):
         if not isinstance(self.template.get("spec"), dict) or not self.template["spec"].get("containers"):
             raise ValueError("template.spec.containers must list at least one container")
         return self
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+class RevisionRecord(StatusPart):
+    """A revision that was stable: where a rollback finds the template it restores."""
+
+    revision: str
+    template: FreeForm = Field(default_factory=dict)
+
+
+class MeasurementRecord(StatusPart):
+    """One measurement of an analysis metric."""
+
+    at: str = Field(description="When it was taken (RFC 3339).")
+    phase: str = Field(description="Successful, Failed or Inconclusive.")
+    result: Any = Field(default=None, description="The provider's value (any JSON).")
+    message: str | None = None
+
+
+class MetricRecord(StatusPart):
+    """A metric's progress in ``status.analysis``: counts, when it is due next, the last measurements."""
+
+    phase: str = Field(default="Running", description="Running, Successful, Failed or Inconclusive.")
+    taken: int = 0
+    successful: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    next_at: float = Field(default=0.0, description="Epoch seconds of the next measurement.")
+    measurements: list[MeasurementRecord] = Field(default_factory=list)
+
+
+class GitOpsOutcome(StatusPart):
+    """The GitOps part of a rollback: the revert commit, or the last failure and when to retry."""
+
+    commit: str | None = None
+    created: bool | None = Field(default=None, description="Whether this rollback pushed the commit.")
+    already_pushed: bool | None = None
+    seconds: float | None = None
+    failed_attempts: int | None = None
+    error: str | None = None
+    retry_at: float | None = None
+    failures: int | None = None
+
+    @property
+    def settled(self) -> bool:
+        """Whether the outcome is known (a commit found or made), so nothing is left to push."""
+        return self.created is not None
+
+
+class RollbackRecord(StatusPart):
+    """The last rollback: what was bad, what is restored, why, and how far it got."""
+
+    bad_revision: str
+    stable_revision: str | None = None
+    reason: str = Field(description="Why, in words (the abort annotation's value, or the failure).")
+    why: Reason = Field(default=Reason.ROLLED_BACK, description="Why, as a condition reason.")
+    at: float = Field(description="Epoch seconds when it was recorded.")
+    id: str | None = Field(default=None, description="Carried as a trailer by the revert commit.")
+    spec_reverted: bool = False
+    gitops: GitOpsOutcome | None = None
+
+
+class RolloutStatus(NakshaStatus):
+    """What a Rollout reports, and what its controller keeps between passes."""
+
+    stable_revision: str | None = None
+    current_revision: str | None = None
+    current_step_index: int | None = Field(default=None, description="None when no rollout is in progress.")
+    canary_weight: int = 0
+    started_at: float | None = Field(default=None, description="When the current revision's rollout began.")
+    step_started_at: float | None = None
+    revisions: list[RevisionRecord] = Field(
+        default_factory=list, description="Stable revisions, newest last."
+    )
+    bad_revisions: list[str] = Field(default_factory=list, description="Revisions rolled back (last 20).")
+    analysis: dict[str, MetricRecord | None] = Field(
+        default_factory=dict, description="Per '<step or background>/<metric>'."
+    )
+    rollback: RollbackRecord | None = None
+    message: str | None = None
+    applied_workloads: str | None = Field(default=None, description="Hash of the Deployments last applied.")

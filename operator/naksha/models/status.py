@@ -1,23 +1,70 @@
-"""The status every kind reports: phase, observedGeneration, conditions (plus kind-specific fields)."""
+"""Typed status: the fields every kind reports, and the base each kind's status model extends.
+
+A kind's status model is what its controller writes and what the CRD's status schema is
+generated from (``naksha.models.crdgen``), so ``kubectl explain <kind>.status`` and clients see
+the same fields the operator writes, and the API server prunes nothing the operator relies on.
+
+``wire()`` gives the merge patch body: the top-level fields that were read or assigned, whole
+(nested defaults included); those set to ``None`` are sent as ``null`` (a merge patch removes a
+key only when it is explicitly null). Fields nothing read or assigned are left out, so a pass
+that builds only part of a status never overwrites the rest (another writer's, such as the
+insight workers' own reports). The values of maps
+typed ``dict[str, X | None]`` keep their ``None`` entries for the same reason; everything else
+leaves ``None`` out. A kind whose status is not typed yet uses ``OpenStatus`` (unknown fields
+preserved); a new kind's status extends ``NakshaStatus`` with its own fields.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from naksha.models.conditions import Condition
 
 
-class NakshaStatus(BaseModel):
-    """Common status fields; kinds add their own fields (kept, since extra fields are allowed)."""
+class StatusPart(BaseModel):
+    """Base of every status model and its parts: camelCase on the wire, unknown keys dropped on read.
 
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    Not frozen: a controller reads its status, changes it step by step, and writes it.
+    """
 
-    phase: str | None = None
-    observed_generation: int | None = Field(default=None, alias="observedGeneration")
-    conditions: list[Condition] = Field(default_factory=list)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    @classmethod
+    def read(cls, raw: Mapping[str, Any] | None) -> Self:
+        """The model from a status (or part of one) as the API returned it."""
+        return cls.model_validate(dict(raw or {}))
+
+    def plain(self) -> dict[str, Any]:
+        """The part as plain JSON data (camelCase keys, no unset optional fields)."""
+        return self.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+class NakshaStatus(StatusPart):
+    """Common status fields: ``phase``, ``observedGeneration``, ``conditions``."""
+
+    phase: str | None = Field(default=None, description="Where the object is in its life cycle.")
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation this status was computed from."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Current conditions (metav1.Condition shape)."
+    )
 
     def wire(self) -> dict[str, Any]:
-        """The status as sent to the API (camelCase, no unset fields)."""
-        return self.model_dump(by_alias=True, exclude_none=True)
+        """The status as a merge patch: every field read or assigned, ``null`` where one is cleared."""
+        written = set(self.model_fields_set)
+        data = self.model_dump(by_alias=True, mode="json", exclude_none=True, include=written)
+        for name, field in type(self).model_fields.items():
+            if name in written and getattr(self, name) is None:
+                data[field.alias or name] = None
+        return data
+
+
+class OpenStatus(NakshaStatus):
+    """The status of a kind without its own model yet: the common fields, anything else kept."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
