@@ -33,6 +33,7 @@ from naksha.agent.playbooks import PlaybookError, resolve, validate
 from naksha.kube import Conflict, Kube, KubeError, NotFound
 from naksha.models.agentrun import AgentRunSpec, Graph
 from naksha.models.common import FreeForm, NakshaModel, ObjectTarget
+from naksha.models.conditions import Reason
 from naksha.models.group import API_VERSION, GROUP
 
 logger = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ class AgentApi:
     def _served(self, namespace: str) -> None:
         if self.allowed is not None and namespace not in self.allowed:
             raise guardrails.Refusal(
-                "NamespaceNotAllowed", f"this operator does not let runs reach namespace {namespace!r}"
+                Reason.NAMESPACE_NOT_ALLOWED, f"this operator does not let runs reach namespace {namespace!r}"
             )
 
     async def _fence(self, caller: Caller, namespace: str, spec: AgentRunSpec) -> None:

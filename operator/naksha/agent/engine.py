@@ -29,11 +29,12 @@ from naksha.agent import AGENT_RUNS, fence, guardrails
 from naksha.agent.expressions import ExpressionError, compile_expression
 from naksha.agent.playbooks import PlaybookError, render_params, resolve, validate
 from naksha.agent.recorder import RunGone, RunRecorder
-from naksha.agent.runstate import RunState, now_text, outcome
+from naksha.agent.runstate import now_text, outcome, read_run
 from naksha.agent.wpk import NotYet, WpkContext, WpkError, lookup
 from naksha.kube import Kube, KubeError, NotFound
-from naksha.models.agentrun import AgentRunSpec, Graph, GraphNode
+from naksha.models.agentrun import ActionRecord, AgentRunSpec, Graph, GraphNode, PendingWait, RunOutcome
 from naksha.models.common import parse_duration
+from naksha.models.conditions import Reason
 from naksha.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class Engine(RunRecorder):
         spec: AgentRunSpec | None = None,
     ) -> None:
         spec = spec or AgentRunSpec.model_validate(body.get("spec") or {})
-        super().__init__(kube, body, RunState.from_status(dict(body.get("status") or {})), spec.target, clock)
+        super().__init__(kube, body, read_run(body.get("status")), spec.target, clock)
         self.settings = settings or OperatorSettings()
         self.sleep = sleep
         self.spec = spec
@@ -70,7 +71,7 @@ class Engine(RunRecorder):
                     self.sleep(POLL_SECONDS)
         except RunGone:
             logger.info("AgentRun %s/%s is gone; its engine stops", self.namespace, self.name)
-        return self.run.phase
+        return self.run.phase or "Pending"
 
     def run_once(self) -> bool:
         """One step; False when the run is waiting (approval, a wait, a verification) and nothing moved."""
@@ -81,17 +82,17 @@ class Engine(RunRecorder):
         assert self.graph is not None
         if self.run.phase in ("Pending", "AwaitingApproval"):
             return self._admit()
-        node = self._node(self.run.current or self.graph.start)
+        node = self._node(self.run.current_node or self.graph.start)
         started = self.run.state.get("startedAt")
         limit = parse_duration(self.spec.timeouts.run)
         if isinstance(started, (int, float)) and self.clock() - started > limit:
             self._finish(
                 "Failed",
                 f"the run exceeded spec.timeouts.run ({self.spec.timeouts.run}) at node {node.name}",
-                reason="RunTimeout",
+                reason=Reason.RUN_TIMEOUT,
             )
             return True
-        if self.run.step >= self.graph.max_steps:
+        if self.run.step_count >= self.graph.max_steps:
             self._finish(
                 "Failed", f"the step limit of {self.graph.max_steps} was reached at node {node.name}"
             )
@@ -132,7 +133,7 @@ class Engine(RunRecorder):
                 graph = resolve(self.kube, self.namespace, ref.name, ref.namespace)
             fence.enforce(self.settings, self.namespace, self.spec, [graph])
         except PlaybookError as error:
-            self._finish("Failed", str(error), reason="InvalidPlaybook")
+            self._finish("Failed", str(error), reason=Reason.INVALID_PLAYBOOK)
             return False
         except guardrails.Refusal as refusal:
             self._refuse(refusal)
@@ -153,7 +154,7 @@ class Engine(RunRecorder):
         if not self._load_graph():
             return True
         assert self.graph is not None
-        self.run.current = self.graph.start
+        self.run.current_node = self.graph.start
         self._checkpoint()
         return True
 
@@ -184,17 +185,19 @@ class Engine(RunRecorder):
                     return True
                 return False
             if verdict == "rejected":
-                self._finish("Rejected", "the run was rejected", reason="Rejected")
+                self._finish("Rejected", "the run was rejected", reason=Reason.REJECTED)
                 return True
             if verdict == "expired":
-                self._finish("Failed", "no approval within spec.approval.timeout", reason="ApprovalTimeout")
+                self._finish(
+                    "Failed", "no approval within spec.approval.timeout", reason=Reason.APPROVAL_TIMEOUT
+                )
                 return True
         self.run.phase = "Running"
         self.run.started_at = self.run.started_at or now_text(self.clock)
         self.run.state.setdefault("startedAt", self.clock())
         return True  # written with the first node's checkpoint
 
-    def fail(self, message: str, reason: str = "ExecutorFailed") -> None:
+    def fail(self, message: str, reason: Reason = Reason.EXECUTOR_FAILED) -> None:
         """End the run from outside the graph (its executor gave up), releasing what it holds."""
         if self.run.phase not in TERMINAL:
             self._finish("Failed", message, reason=reason)
@@ -255,9 +258,9 @@ class Engine(RunRecorder):
                 result = self._observe(node, params)
         if result is None:
             return False  # still waiting; the node's pending record keeps its deadline
-        pending = self.run.pending.pop(self._pending_key(node), {})
-        self._record(node, started=pending.get("started"), result=result)
-        self.run.current = self._next(node)
+        pending = self.run.pending.pop(self._pending_key(node), None)
+        self._record(node, started=pending.started if pending else None, result=result)
+        self.run.current_node = self._next(node)
         if node.type in ("act", "verify") or pending:
             self._checkpoint()
         # Observe and decide nodes change nothing: their records go out with the run's next write
@@ -265,15 +268,16 @@ class Engine(RunRecorder):
         return True
 
     def _pending_key(self, node: GraphNode) -> str:
-        return f"{node.name}@{self.run.step}"
+        return f"{node.name}@{self.run.step_count}"
 
-    def _pending(self, node: GraphNode, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def _pending(self, node: GraphNode, make: Callable[[str], PendingWait]) -> PendingWait:
         """A waiting node's record (its plan, its deadline), written once so a restart keeps it."""
         key = self._pending_key(node)
-        if key not in self.run.pending:
-            self.run.pending[key] = {"started": now_text(self.clock), **make()}
+        wait = self.run.pending.get(key)
+        if wait is None:
+            wait = self.run.pending[key] = make(now_text(self.clock))
             self._checkpoint()
-        return self.run.pending[key]
+        return wait
 
     def _observe(self, node: GraphNode, params: dict[str, Any]) -> dict[str, Any] | None:
         assert node.wpk is not None
@@ -282,7 +286,9 @@ class Engine(RunRecorder):
         context = self._context()
         try:
             if package.waits:
-                plan = self._pending(node, lambda: {"plan": package.plan(context, parsed)})["plan"]
+                plan = self._pending(
+                    node, lambda started: PendingWait(started=started, plan=package.plan(context, parsed))
+                ).plan
             else:
                 plan = package.plan(context, parsed)
             result = package.apply(context, parsed, plan)
@@ -296,7 +302,7 @@ class Engine(RunRecorder):
         package = lookup(node.wpk)
         parsed = package.parse_params(params)
         key = hashlib.sha256(
-            f"{self.meta.get('uid', self.name)}/{node.name}/{self.run.step}".encode()
+            f"{self.meta.get('uid', self.name)}/{node.name}/{self.run.step_count}".encode()
         ).hexdigest()[:32]
         context = self._context(key)
         action = self.run.actions.get(key)
@@ -312,14 +318,14 @@ class Engine(RunRecorder):
                 key=key,  # counted in the rate window under the plan's own key: once, even if replayed
             )
             plan = package.plan(context, parsed)
-            action = {
-                "node": node.name,
-                "wpk": node.wpk,
-                "params": params,
-                "plan": plan,
-                "startedAt": now_text(self.clock),
-                "dryRun": self.spec.dry_run,
-            }
+            action = ActionRecord(
+                node=node.name,
+                wpk=node.wpk,
+                params=params,
+                plan=plan,
+                started_at=now_text(self.clock),
+                dry_run=self.spec.dry_run,
+            )
             self.run.actions[key] = action
             self.run.state.setdefault("firstActionAt", self.clock())
             self._checkpoint()  # the intent is durable before anything changes
@@ -327,14 +333,14 @@ class Engine(RunRecorder):
                 # Test hook: hold between the recorded intent and the action (crash tests).
                 logger.warning("pausing %.1fs before applying %s", self.settings.test_pause_before_apply, key)
                 self.sleep(self.settings.test_pause_before_apply)
-        if "result" not in action:
+        if action.result is None:
             # Written with the node's record, right after: a crash before that applies the same
             # absolute plan again, which changes nothing.
-            action["result"] = package.apply(context, parsed, action["plan"])
-            action["finishedAt"] = now_text(self.clock)
+            action.result = package.apply(context, parsed, action.plan)
+            action.finished_at = now_text(self.clock)
             metrics.AGENT_ACTIONS.labels(node.wpk, str(self.spec.dry_run).lower()).inc()
-        self.run.state[node.name] = action["result"]
-        return dict(action["result"])
+        self.run.state[node.name] = action.result
+        return dict(action.result)
 
     def _verify(self, node: GraphNode, params: dict[str, Any]) -> dict[str, Any] | None:
         """One check; None while not recovered and the node's window is open."""
@@ -342,7 +348,9 @@ class Engine(RunRecorder):
         package = lookup(node.wpk)
         parsed = package.parse_params(params)
         window = parse_duration(node.timeout or self.spec.timeouts.step)
-        pending = self._pending(node, lambda: {"deadline": self.clock() + window})
+        pending = self._pending(
+            node, lambda started: PendingWait(started=started, deadline=self.clock() + window)
+        )
         context = self._context()
         result = package.apply(context, parsed, package.plan(context, parsed))
         if "anomalous" not in result:
@@ -352,7 +360,7 @@ class Engine(RunRecorder):
             self.run.state["recovered"] = True
             self.run.state["recoveredAt"] = self.clock()
             return result
-        if self.clock() < pending["deadline"] and not self.spec.dry_run:
+        if self.clock() < float(pending.deadline or 0.0) and not self.spec.dry_run:
             return None
         self.run.state["recovered"] = False
         self.run.state["reverted"] = self._revert_all()
@@ -361,12 +369,12 @@ class Engine(RunRecorder):
     def _revert_all(self) -> list[str]:
         reverted = []
         for key, action in reversed(list(self.run.actions.items())):
-            package = lookup(action["wpk"])
-            if package.revert is None or "result" not in action or action.get("reverted"):
+            package = lookup(action.wpk)
+            if package.revert is None or action.result is None or action.reverted:
                 continue
-            package.revert(self._context(key), package.parse_params(action["params"]), action["plan"])
-            action["reverted"] = now_text(self.clock)
-            reverted.append(f"{action['node']}:{action['wpk']}")
+            package.revert(self._context(key), package.parse_params(action.params), action.plan)
+            action.reverted = now_text(self.clock)
+            reverted.append(f"{action.node}:{action.wpk}")
             self._checkpoint()
         return reverted
 
@@ -385,7 +393,7 @@ class Engine(RunRecorder):
         assert self.graph is not None
         return next(node.name for node in self.graph.nodes if node.type == "end")
 
-    def _outcome(self) -> dict[str, Any]:
+    def _outcome(self) -> RunOutcome:
         candidates = self._candidates()
         return outcome(
             self.run,

@@ -21,7 +21,7 @@ from typing import Any
 from naksha.agent import AGENT_RUNS
 from naksha.agent.engine import TERMINAL, Engine
 from naksha.agent.recorder import RunGone
-from naksha.agent.runstate import now_text
+from naksha.agent.runstate import now_text, read_run, set_run_conditions
 from naksha.agent.wpk import registered
 from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
 from naksha.models.agentrun import AgentRunSpec
@@ -88,31 +88,14 @@ def ensure_job(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> 
 
 def _report_pending(kube: Kube, body: dict[str, Any], job: str) -> None:
     meta = body["metadata"]
-    stamp = now_text()
-    message = f"waiting for Job {job} to run the graph"
-    status = {
-        "phase": "Pending",
-        "job": job,
-        "message": message,
-        "observedGeneration": meta.get("generation"),
-        "conditions": [
-            {
-                "type": "Accepted",
-                "status": "True",
-                "reason": "SpecValid",
-                "message": "The spec is valid.",
-                "lastTransitionTime": stamp,
-            },
-            {
-                "type": "Progressing",
-                "status": "True",
-                "reason": "JobPending",
-                "message": message,
-                "lastTransitionTime": stamp,
-            },
-        ],
-    }
-    patch = {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": status}
+    run = read_run(body.get("status"))
+    run.job = job
+    run.message = f"waiting for Job {job} to run the graph"
+    run.observed_generation = meta.get("generation")
+    set_run_conditions(run, None, meta.get("generation"), now_text())
+    # The engine's recorder writes every later status; this one write happens before the Job
+    # exists, guarded by the resourceVersion read, so it never overwrites the engine's progress.
+    patch = {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": run.wire()}
     try:
         kube.merge_patch(AGENT_RUNS, meta["namespace"], meta["name"], patch, status=True)
     except Conflict:

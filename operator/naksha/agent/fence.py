@@ -34,6 +34,7 @@ from naksha.agent.wpk import WorkPackage, WpkError, lookup
 from naksha.kube import resource_for
 from naksha.models.agentrun import AgentRunSpec, Graph
 from naksha.models.common import ObjectTarget
+from naksha.models.conditions import Reason
 from naksha.models.group import GROUP
 from naksha.settings import OperatorSettings
 
@@ -74,7 +75,7 @@ def reach(namespace: str, spec: AgentRunSpec, graphs: Iterable[Graph] = ()) -> d
         try:
             resource_for(spec.target.api_version, spec.target.kind)
         except KeyError as error:
-            raise guardrails.Refusal("KindNotAllowed", str(error.args[0])) from None
+            raise guardrails.Refusal(Reason.KIND_NOT_ALLOWED, str(error.args[0])) from None
         if spec.target.namespace:
             add(spec.target.namespace, "spec.target")
     for where, ref in _playbook_refs(spec):
@@ -105,7 +106,7 @@ def _package(name: str) -> WorkPackage:
     try:
         return lookup(name)
     except WpkError as error:
-        raise guardrails.Refusal("InvalidPlaybook", str(error)) from None
+        raise guardrails.Refusal(Reason.INVALID_PLAYBOOK, str(error)) from None
 
 
 def rules(package: WorkPackage, target: ObjectTarget | None) -> set[Access]:
@@ -195,7 +196,7 @@ def check(
     """Raise ``guardrails.Refusal`` naming the first namespace outside the fence, and why it is reached."""
     if target is not None and target.namespace and target.namespace != namespace:
         raise guardrails.Refusal(
-            "CrossNamespaceTarget",
+            Reason.CROSS_NAMESPACE_TARGET,
             f"spec.target is in namespace {target.namespace!r} but the run is in {namespace!r}: "
             "a run acts only in its own namespace (create the run in the target's namespace)",
         )
@@ -203,13 +204,13 @@ def check(
         because = ", ".join(entry.why)
         if allowed is not None and where not in allowed:
             raise guardrails.Refusal(
-                "NamespaceNotAllowed",
+                Reason.NAMESPACE_NOT_ALLOWED,
                 f"namespace {where!r} ({because}) is not one this operator lets runs reach "
                 f"(allowed: {', '.join(sorted(allowed))})",
             )
         if caller is not None and where not in caller:
             raise guardrails.Refusal(
-                "NamespaceNotAllowed",
+                Reason.NAMESPACE_NOT_ALLOWED,
                 f"namespace {where!r} ({because}) is outside the namespaces {caller_name} may use "
                 f"({', '.join(sorted(caller)) or 'none'})",
             )
@@ -238,7 +239,7 @@ def enforce_params(
             continue
         if not isinstance(value, str) or (allowed is not None and value not in allowed):
             raise guardrails.Refusal(
-                "NamespaceNotAllowed",
+                Reason.NAMESPACE_NOT_ALLOWED,
                 f"node {node}: {name}={value!r} is not a namespace this operator lets runs reach"
                 + (f" (allowed: {', '.join(sorted(allowed))})" if allowed is not None else ""),
             )

@@ -20,6 +20,7 @@ from naksha.agent import AGENT_RUNS
 from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
 from naksha.models.agentrun import Approval
 from naksha.models.common import ObjectTarget, parse_duration
+from naksha.models.conditions import Reason
 from naksha.models.group import GROUP
 from naksha.settings import OperatorSettings
 
@@ -31,7 +32,7 @@ FINISHED = ("Succeeded", "Failed", "Rejected", "Refused")
 
 
 class Refusal(Exception):
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -39,16 +40,16 @@ class Refusal(Exception):
 def check_allowed(settings: OperatorSettings, namespace: str, target: ObjectTarget | None) -> None:
     if settings.agent_namespaces and namespace not in settings.agent_namespaces:
         raise Refusal(
-            "NamespaceNotAllowed",
+            Reason.NAMESPACE_NOT_ALLOWED,
             f"runs may not act in namespace {namespace} (allowed: {', '.join(settings.agent_namespaces)})",
         )
     if target is not None:
         where = target.namespace or namespace
         if target.namespace and settings.agent_namespaces and where not in settings.agent_namespaces:
-            raise Refusal("NamespaceNotAllowed", f"the target's namespace {where} is not allowed")
+            raise Refusal(Reason.NAMESPACE_NOT_ALLOWED, f"the target's namespace {where} is not allowed")
         if target.kind not in settings.agent_kinds:
             raise Refusal(
-                "KindNotAllowed",
+                Reason.KIND_NOT_ALLOWED,
                 f"runs may not act on {target.kind} (allowed: {', '.join(settings.agent_kinds)})",
             )
 
@@ -61,7 +62,9 @@ def check_target_exists(kube: Kube, namespace: str, target: ObjectTarget | None)
     try:
         kube.get(_ref(target), where, target.name)
     except NotFound:
-        raise Refusal("TargetNotFound", f"{target.kind} {where}/{target.name} does not exist") from None
+        raise Refusal(
+            Reason.TARGET_NOT_FOUND, f"{target.kind} {where}/{target.name} does not exist"
+        ) from None
 
 
 def before_action(
@@ -82,7 +85,7 @@ def before_action(
     resourceVersion that was read, so two runs racing for one target cannot both take it.
     """
     if settings.kill_switch:
-        raise Refusal("KillSwitch", "the operator's kill switch is on: no run may act")
+        raise Refusal(Reason.KILL_SWITCH, "the operator's kill switch is on: no run may act")
     if target is None or dry_run:
         return None
     for _attempt in range(LOCK_ATTEMPTS):
@@ -90,7 +93,7 @@ def before_action(
             return _lock(kube, settings, namespace, run, target, clock, key)
         except Conflict:
             continue  # the target changed under us: read it again
-    raise Refusal("TargetBusy", f"{target.kind} {target.name} kept changing; could not take its lock")
+    raise Refusal(Reason.TARGET_BUSY, f"{target.kind} {target.name} kept changing; could not take its lock")
 
 
 def _lock(
@@ -107,14 +110,16 @@ def _lock(
     try:
         obj = kube.get(ref, where, target.name)
     except NotFound:
-        raise Refusal("TargetNotFound", f"{target.kind} {where}/{target.name} does not exist") from None
+        raise Refusal(
+            Reason.TARGET_NOT_FOUND, f"{target.kind} {where}/{target.name} does not exist"
+        ) from None
     metadata = obj.get("metadata") or {}
     annotations = metadata.get("annotations") or {}
     holder = annotations.get(LOCK)
     me = f"{namespace}/{run}"
     if holder and holder != me and _still_running(kube, holder):
         raise Refusal(
-            "TargetBusy", f"{target.kind} {where}/{target.name} is being acted on by AgentRun {holder}"
+            Reason.TARGET_BUSY, f"{target.kind} {where}/{target.name} is being acted on by AgentRun {holder}"
         )
     now = clock()
     recent = {
@@ -125,7 +130,7 @@ def _lock(
     if not key or key not in recent:  # a replay of a counted action is not counted again
         if len(recent) >= settings.agent_rate_limit:
             raise Refusal(
-                "RateLimited",
+                Reason.RATE_LIMITED,
                 f"{target.kind} {where}/{target.name} had {len(recent)} actions in the last "
                 f"{settings.agent_rate_window:.0f}s (limit {settings.agent_rate_limit})",
             )
@@ -163,37 +168,11 @@ def approval(
     return "pending"
 
 
-def conditions(
-    phase: str, message: str, reason: str | None, clock: Callable[[], float]
-) -> list[dict[str, Any]]:
-    stamp = datetime.datetime.fromtimestamp(clock(), tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    def condition(kind: str, ok: bool, why: str) -> dict[str, Any]:
-        return {
-            "type": kind,
-            "status": "True" if ok else "False",
-            "reason": why,
-            "message": message,
-            "lastTransitionTime": stamp,
-        }
-
-    found = [{**condition("Accepted", True, "SpecValid"), "message": "The spec is valid."}]
-    if phase == "AwaitingApproval":
-        found.append(condition("AwaitingApproval", True, "ApprovalRequired"))
-    elif phase in ("Running", "Pending"):
-        found.append(condition("Progressing", True, "Running"))
-    else:
-        found.append(condition("Completed", True, reason or phase))
-        if phase == "Refused":
-            found.append(condition("Refused", True, reason or "Refused"))
-    return found
-
-
 def _ref(target: ObjectTarget) -> Any:
     try:
         return resource_for(target.api_version, target.kind)
     except KeyError as error:
-        raise Refusal("KindNotAllowed", str(error.args[0])) from None
+        raise Refusal(Reason.KIND_NOT_ALLOWED, str(error.args[0])) from None
 
 
 def _still_running(kube: Kube, holder: str) -> bool:

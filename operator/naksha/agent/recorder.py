@@ -1,7 +1,8 @@
 """What an AgentRun's engine writes: step records, checkpoints of its status, Events, its ending.
 
-Every checkpoint is one status merge patch carrying the whole run state, so whatever the
-engine knew when it wrote last is what a restarted engine starts from.
+Every checkpoint is one status merge patch carrying the whole run state (the typed
+``AgentRunStatus``), so whatever the engine knew when it wrote last is what a restarted engine
+starts from. This is the one place a run's status is written while it runs.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from typing import Any
 
 from naksha import metrics
 from naksha.agent import AGENT_RUNS, guardrails
-from naksha.agent.runstate import RunState, now_text
+from naksha.agent.runstate import add_step, now_text, set_run_conditions
 from naksha.kube import Kube, KubeError, NotFound
 from naksha.kube.events import event_about, post_event
-from naksha.models.agentrun import GraphNode
+from naksha.models.agentrun import AgentRunStatus, GraphNode, RunOutcome, StepRecord
 from naksha.models.common import ObjectTarget
+from naksha.models.conditions import Reason
 from naksha.models.group import API_VERSION
 
 logger = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ class RunRecorder(abc.ABC):
         self,
         kube: Kube,
         body: dict[str, Any],
-        run: RunState,
+        run: AgentRunStatus,
         target: ObjectTarget | None,
         clock: Callable[[], float],
     ) -> None:
@@ -48,35 +50,31 @@ class RunRecorder(abc.ABC):
         self._pending_written = set(run.pending)
 
     @abc.abstractmethod
-    def _outcome(self) -> dict[str, Any]:
+    def _outcome(self) -> RunOutcome:
         """The run's outcome as status reports it; the engine knows the playbooks it tried."""
 
     def _record(
         self, node: GraphNode, *, started: str | None = None, result: Any = None, error: str = ""
     ) -> None:
-        self.run.step += 1
-        record: dict[str, Any] = {
-            "node": node.name,
-            "type": node.type,
-            "started": started or now_text(self.clock),
-            "finished": now_text(self.clock),
-        }
-        if node.wpk:
-            record["wpk"] = node.wpk
-        if result:
-            record["result"] = result
-        if error:
-            record["error"] = error
-        self.run.steps.append(record)
+        record = StepRecord(
+            node=node.name,
+            type=node.type,
+            started=started or now_text(self.clock),
+            finished=now_text(self.clock),
+            wpk=node.wpk or None,
+            result=result or None,
+            error=error or None,
+        )
+        add_step(self.run, record)
 
-    def _finish(self, phase: str, message: str, *, reason: str | None = None) -> None:
+    def _finish(self, phase: str, message: str, *, reason: Reason | None = None) -> None:
         self.run.phase = phase
         self.run.message = message
-        self.run.current = None
+        self.run.current_node = None
         outcome = self._outcome()
         self._checkpoint(outcome=outcome, reason=reason)
-        if outcome.get("resolved") and outcome.get("timeToRecoverSeconds") is not None:
-            metrics.AGENT_RECOVERY_SECONDS.observe(outcome["timeToRecoverSeconds"])
+        if outcome.resolved and outcome.time_to_recover_seconds is not None:
+            metrics.AGENT_RECOVERY_SECONDS.observe(outcome.time_to_recover_seconds)
         guardrails.release(self.kube, self.namespace, self.name, self.target)
         kind = "Normal" if phase == "Succeeded" else "Warning"
         self._event(kind, reason or phase, message)
@@ -94,16 +92,17 @@ class RunRecorder(abc.ABC):
             event_about(involved, reason=reason, message=message, kind=kind, component="naksha-agent"),
         )
 
-    def _checkpoint(self, *, outcome: dict[str, Any] | None = None, reason: str | None = None) -> None:
-        status = self.run.as_status()
-        # A merge patch keeps keys it does not mention: finished waits are removed explicitly.
-        gone = dict.fromkeys(self._pending_written - set(self.run.pending))
-        status["pending"] = {**gone, **self.run.pending}
-        status["observedGeneration"] = self.meta.get("generation")
+    def _checkpoint(self, *, outcome: RunOutcome | None = None, reason: Reason | None = None) -> None:
+        run = self.run
+        run.observed_generation = self.meta.get("generation")
         if outcome is not None:
-            status["outcome"] = outcome
-            status["finishedAt"] = now_text(self.clock)
-        status["conditions"] = guardrails.conditions(self.run.phase, self.run.message, reason, self.clock)
+            run.outcome = outcome
+            run.finished_at = now_text(self.clock)
+        set_run_conditions(run, reason, self.meta.get("generation"), now_text(self.clock))
+        status = run.wire()
+        # A merge patch keeps keys it does not mention: finished waits are removed explicitly.
+        gone = dict.fromkeys(self._pending_written - set(run.pending))
+        status["pending"] = {**gone, **status.get("pending", {})}
         try:
             self.kube.merge_patch(AGENT_RUNS, self.namespace, self.name, {"status": status}, status=True)
             self._pending_written = set(self.run.pending)

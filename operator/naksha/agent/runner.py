@@ -107,7 +107,7 @@ class AgentRunner:
         while engine.run.phase not in TERMINAL:
             if not await self._in_pool(engine.run_once):
                 await asyncio.sleep(POLL_SECONDS)
-        return engine.run.phase
+        return engine.run.phase or "Pending"
 
     async def _supervise_job(self, body: dict[str, Any]) -> str:
         job_name = await self._in_pool(executor.ensure_job, self.kube, body, self.settings)

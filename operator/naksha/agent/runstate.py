@@ -1,14 +1,32 @@
-"""An AgentRun's progress as the engine keeps it between checkpoints, and the times its outcome reports."""
+"""An AgentRun's progress as the engine keeps it between checkpoints, and the times its outcome reports.
+
+The engine keeps the run's typed status (``naksha.models.agentrun.AgentRunStatus``) and writes it
+whole at each checkpoint; ``read_run`` turns what the API returned into it.
+"""
 
 from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from naksha.models.agentrun import AgentRunStatus, RunOutcome, StepRecord
+from naksha.models.conditions import Condition, ConditionType, Reason, set_condition
+
 KEPT_STEPS = 50
+# The fields the engine owns: every checkpoint carries them whole (others: only once set).
+ENGINE_FIELDS = (
+    "phase",
+    "current_node",
+    "step_count",
+    "state",
+    "steps",
+    "actions",
+    "pending",
+    "started_at",
+    "message",
+)
 
 
 def now_text(clock: Callable[[], float] = time.time) -> str:
@@ -19,49 +37,25 @@ def seconds_between(start: float | None, end: float | None) -> float | None:
     return round(end - start, 3) if start is not None and end is not None else None
 
 
-@dataclass
-class RunState:
-    """The run as the engine keeps it between checkpoints (a copy of the status it writes)."""
-
-    phase: str = "Pending"
-    current: str | None = None
-    step: int = 0
-    state: dict[str, Any] = field(default_factory=dict)
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    actions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # waiting nodes' plans and deadlines
-    started_at: str | None = None
-    message: str = ""
-
-    @classmethod
-    def from_status(cls, status: dict[str, Any]) -> RunState:
-        return cls(
-            phase=status.get("phase") or "Pending",
-            current=status.get("currentNode"),
-            step=int(status.get("stepCount") or 0),
-            state=dict(status.get("state") or {}),
-            steps=list(status.get("steps") or []),
-            actions=dict(status.get("actions") or {}),
-            pending=dict(status.get("pending") or {}),
-            started_at=status.get("startedAt"),
-            message=status.get("message") or "",
-        )
-
-    def as_status(self) -> dict[str, Any]:
-        return {
-            "phase": self.phase,
-            "currentNode": self.current,
-            "stepCount": self.step,
-            "state": self.state,
-            "steps": self.steps[-KEPT_STEPS:],
-            "actions": self.actions,
-            "pending": self.pending,
-            "startedAt": self.started_at,
-            "message": self.message,
-        }
+def read_run(status: Mapping[str, Any] | None) -> AgentRunStatus:
+    """The run's status as the engine resumes from it (a run never checkpointed is Pending)."""
+    run = AgentRunStatus.read(status)
+    run.phase = run.phase or "Pending"
+    run.message = run.message or ""
+    for name in ENGINE_FIELDS:  # written at every checkpoint, even while empty or cleared
+        setattr(run, name, getattr(run, name))
+    return run
 
 
-def outcome(run: RunState, *, detected_at: str | None, playbook: str, first_playbook: str) -> dict[str, Any]:
+def add_step(run: AgentRunStatus, record: StepRecord) -> None:
+    """Count the step and keep its record (the last ``KEPT_STEPS`` of them)."""
+    run.step_count += 1
+    run.steps = [*run.steps, record][-KEPT_STEPS:]
+
+
+def outcome(
+    run: AgentRunStatus, *, detected_at: str | None, playbook: str, first_playbook: str
+) -> RunOutcome:
     """What a finished run reports for learning: resolved or not, its times, what it did."""
     state = run.state
     started = state.get("startedAt")
@@ -71,12 +65,49 @@ def outcome(run: RunState, *, detected_at: str | None, playbook: str, first_play
         if detected_at
         else None
     )
-    return {
-        "resolved": run.phase == "Succeeded" and state.get("recovered") is not False,
-        "playbook": playbook,
-        "playbooksTried": state.get("playbooksTried") or [first_playbook],
-        "actions": [f"{a['node']}:{a['wpk']}" for a in run.actions.values()],
-        "timeToDetectSeconds": seconds_between(detected, started),
-        "timeToActSeconds": seconds_between(started, acted),
-        "timeToRecoverSeconds": seconds_between(acted or started, recovered),
-    }
+    return RunOutcome(
+        resolved=run.phase == "Succeeded" and state.get("recovered") is not False,
+        playbook=playbook,
+        playbooks_tried=state.get("playbooksTried") or [first_playbook],
+        actions=[f"{a.node}:{a.wpk}" for a in run.actions.values()],
+        time_to_detect_seconds=seconds_between(detected, started),
+        time_to_act_seconds=seconds_between(started, acted),
+        time_to_recover_seconds=seconds_between(acted or started, recovered),
+    )
+
+
+# The conditions a run's phase shows; the others among them are removed when the phase moves on.
+RUN_CONDITIONS = (
+    ConditionType.ACCEPTED,
+    ConditionType.AWAITING_APPROVAL,
+    ConditionType.PROGRESSING,
+    ConditionType.COMPLETED,
+    ConditionType.REFUSED,
+)
+
+
+def set_run_conditions(run: AgentRunStatus, reason: Reason | None, generation: int | None, now: str) -> None:
+    """The run's conditions for its phase, through ``set_condition``: a condition whose status did
+    not flip keeps its ``lastTransitionTime`` however many checkpoints are written."""
+    phase, message = run.phase or "Pending", run.message or ""
+    wanted: list[tuple[ConditionType, Reason, str]] = [
+        (ConditionType.ACCEPTED, Reason.SPEC_VALID, "The spec is valid.")
+    ]
+    if phase == "AwaitingApproval":
+        wanted.append((ConditionType.AWAITING_APPROVAL, Reason.APPROVAL_REQUIRED, message))
+    elif phase in ("Running", "Pending"):
+        wanted.append((ConditionType.PROGRESSING, Reason.RUNNING, message))
+    else:
+        wanted.append((ConditionType.COMPLETED, reason or Reason(phase), message))
+        if phase == "Refused":
+            wanted.append((ConditionType.REFUSED, reason or Reason.REFUSED, message))
+    conditions: list[dict[str, Any]] = [
+        c.model_dump(by_alias=True, exclude_none=True) for c in run.conditions
+    ]
+    kept = {type_ for type_, _, _ in wanted}
+    conditions = [c for c in conditions if c.get("type") not in RUN_CONDITIONS or c.get("type") in kept]
+    for type_, why, text in wanted:
+        conditions = set_condition(
+            conditions, type_=type_, status="True", reason=why, message=text, generation=generation, now=now
+        )
+    run.conditions = [Condition.model_validate(c) for c in conditions]

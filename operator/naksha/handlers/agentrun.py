@@ -1,5 +1,8 @@
 """AgentRun handler: each event either reports an invalid spec or makes sure the run is driven.
 
+What to do is decided by ``naksha.reconcilers.agentrun``; this module only starts the run's
+task or has the context write the verdict.
+
 A raw event handler rather than create/update handlers: kopf then keeps no bookkeeping on runs
 (no finalizer, no handled-state annotations), so the only writes to a run are the engine's own
 checkpoints. The first event of each run (after an operator restart too: kopf lists the runs
@@ -16,14 +19,13 @@ from typing import Any
 import kopf
 
 from naksha import metrics
-from naksha.agent import AGENT_RUNS
 from naksha.agent.engine import TERMINAL
 from naksha.agent.runner import AgentRunner
 from naksha.handlers.common import differs
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import AGENT_RUN
-from naksha.reconcilers import admission
+from naksha.reconcilers import agentrun
 from naksha.reconcilers.context import ReconcileContext
 
 logger = logging.getLogger(__name__)
@@ -44,25 +46,16 @@ async def on_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: 
         return  # its task, if any, stops at its next step (404)
     phase = (body.get("status") or {}).get("phase")
     metrics.PHASES.record(AGENT_RUN.kind, metadata["namespace"], metadata["name"], phase or "Pending")
-    if phase in TERMINAL:
-        return
     runner = _runner(memo)
-    if runner.driving(metadata["uid"]):
-        return
-    context = ReconcileContext.from_body(AGENT_RUN, body)
-    admission.validate_spec(context)
-    if not context.halted:
+    if phase not in TERMINAL and runner.driving(metadata["uid"]):
+        return  # its engine has it (and validated it when it started)
+    context = agentrun.reconcile(ReconcileContext.from_body(AGENT_RUN, body, kube=memo["kube"]))
+    if agentrun.needs_engine(context):
         if runner.start(dict(body), context.spec if isinstance(context.spec, AgentRunSpec) else None):
             metrics.RECONCILE_TOTAL.labels(AGENT_RUN.kind, context.namespace, "accepted").inc()
-        return
-    status = context.status_patch()
-    if differs(body.get("status") or {}, status):
+    elif agentrun.needs_write(context) and differs(body.get("status") or {}, context.status_patch()):
         metrics.RECONCILE_TOTAL.labels(AGENT_RUN.kind, context.namespace, "invalid").inc()
-        patch = {"status": status}
-        kube = memo["kube"]
-        await asyncio.to_thread(
-            kube.merge_patch, AGENT_RUNS, context.namespace, context.name, patch, status=True
-        )
+        await asyncio.to_thread(context.write)
         for notice in context.events:
             kopf.event(body, type=notice.type, reason=notice.reason, message=notice.message)
 

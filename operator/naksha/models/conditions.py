@@ -63,6 +63,7 @@ class Reason(enum.StrEnum):
     EXECUTOR_FAILED = "ExecutorFailed"
     # AgentRun: guardrail refusals
     NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed"
+    CROSS_NAMESPACE_TARGET = "CrossNamespaceTarget"
     KIND_NOT_ALLOWED = "KindNotAllowed"
     TARGET_NOT_FOUND = "TargetNotFound"
     TARGET_BUSY = "TargetBusy"

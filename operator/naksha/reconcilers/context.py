@@ -1,4 +1,10 @@
-"""The context a reconciliation works on: the object as read, and the status being built."""
+"""The context a reconciliation works on: the object as read, and the status being built.
+
+Steps fill ``status`` (the kind's typed status model), ``phase``, ``conditions`` and ``events``;
+the status is written once at the end (by the handler, through kopf's patch, or ``write()``).
+A write that must be durable before the next step goes through ``checkpoint()``, the one other
+place a reconciliation writes status; each caller says why it cannot wait.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from naksha.kube import Kube
+from naksha.kube import Kube, resource_for
 from naksha.models.common import NakshaModel
-from naksha.models.conditions import ConditionStatus, remove_condition, set_condition
+from naksha.models.conditions import Condition, ConditionStatus, Reason, remove_condition, set_condition
 from naksha.models.group import API_VERSION
 from naksha.models.kinds import KindInfo
+from naksha.models.status import NakshaStatus
 from naksha.settings import OperatorSettings
 
 
@@ -19,7 +26,7 @@ class EventRecord:
     """An Event to post about the object (``kubectl describe`` shows them)."""
 
     type: Literal["Normal", "Warning"]
-    reason: str
+    reason: Reason
     message: str
 
 
@@ -38,7 +45,7 @@ class ReconcileContext:
     spec: NakshaModel | None = None
     phase: str | None = None
     conditions: list[dict[str, Any]] = field(default_factory=list)
-    extra_status: dict[str, Any] = field(default_factory=dict)
+    status: NakshaStatus = field(default_factory=NakshaStatus)  # the kind's own fields, being built
     events: list[EventRecord] = field(default_factory=list)
     halted: bool = False
     retry_after: float | None = None
@@ -67,6 +74,7 @@ class ReconcileContext:
             annotations=dict(metadata.get("annotations") or {}),
             phase=status.get("phase"),
             conditions=[dict(c) for c in status.get("conditions") or []],
+            status=kind.status_model(),
             kube=kube,
             settings=settings or OperatorSettings(),
         )
@@ -88,7 +96,7 @@ class ReconcileContext:
             "blockOwnerDeletion": True,
         }
 
-    def set_condition(self, type_: str, status: ConditionStatus, reason: str, message: str) -> None:
+    def set_condition(self, type_: str, status: ConditionStatus, reason: Reason, message: str) -> None:
         self.conditions = set_condition(
             self.conditions,
             type_=type_,
@@ -107,7 +115,7 @@ class ReconcileContext:
         after = {c.get("type"): c.get("status") for c in self.conditions}
         return before.get(type_) != after.get(type_)
 
-    def event(self, type_: Literal["Normal", "Warning"], reason: str, message: str) -> None:
+    def event(self, type_: Literal["Normal", "Warning"], reason: Reason, message: str) -> None:
         self.events.append(EventRecord(type_, reason, message))
 
     def halt(self) -> None:
@@ -115,14 +123,31 @@ class ReconcileContext:
         self.halted = True
 
     def status_patch(self) -> dict[str, Any]:
-        """The whole new status, written once by the handler."""
-        status: dict[str, Any] = dict(self.extra_status)
+        """The whole new status as a merge patch (``NakshaStatus.wire``), written once."""
+        status = self.status.model_copy(deep=True)
         if self.phase is not None:
-            status["phase"] = self.phase
+            status.phase = self.phase
         if self.generation is not None:
-            status["observedGeneration"] = self.generation
-        status["conditions"] = self.conditions
-        return status
+            status.observed_generation = self.generation
+        status.conditions = [Condition.model_validate(c) for c in self.conditions]
+        return status.wire()
+
+    def write(self) -> None:
+        """Write the status built so far: for handlers without kopf's patch (raw event handlers)."""
+        self._patch_status()
+
+    def checkpoint(self) -> None:
+        """Make the status built so far durable now, before the next step acts on it.
+
+        Only for what a restart must find even if the pass dies before its end (a recorded
+        rollback before the spec is reverted); everything else waits for the one write at the end.
+        """
+        self._patch_status()
+
+    def _patch_status(self) -> None:
+        resource = resource_for(API_VERSION, self.kind.kind)
+        patch = {"status": self.status_patch()}
+        self.api().merge_patch(resource, self.namespace, self.name, patch, status=True)
 
 
 Step = Callable[[ReconcileContext], None]

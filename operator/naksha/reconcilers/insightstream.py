@@ -22,8 +22,8 @@ from typing import Any, cast
 
 from naksha.insight.checkpoint import COUNTERS
 from naksha.kube import Kube, KubeError, resource_for
-from naksha.models.conditions import ConditionType
-from naksha.models.insightstream import InsightStreamSpec
+from naksha.models.conditions import ConditionType, Reason
+from naksha.models.insightstream import DetectorLive, InsightStreamSpec, InsightStreamStatus, ShardCounts
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext, Step, run_steps
 from naksha.workloads.identity import (
@@ -90,8 +90,8 @@ def ensure_workers(context: ReconcileContext) -> None:
     except KubeError as error:
         message = f"applying {what} failed: {error}"
         context.phase = PHASE_DEGRADED
-        context.set_condition(ConditionType.DEGRADED, "True", "WorkloadApplyFailed", message)
-        context.event("Warning", "WorkloadApplyFailed", message)
+        context.set_condition(ConditionType.DEGRADED, "True", Reason.WORKLOAD_APPLY_FAILED, message)
+        context.event("Warning", Reason.WORKLOAD_APPLY_FAILED, message)
         context.retry_after = 10.0
         context.halt()
         return
@@ -113,27 +113,28 @@ def observe_workers(context: ReconcileContext) -> None:
     try:
         deployment = context.api().get(DEPLOYMENT, context.namespace, worker_name(context.name))
     except KubeError as error:
-        context.set_condition(ConditionType.READY, "False", "WorkersUnknown", str(error))
+        context.set_condition(ConditionType.READY, "False", Reason.WORKERS_UNKNOWN, str(error))
         context.retry_after = 10.0
         return
     status = deployment.get("status") or {}
     ready = int(status.get("readyReplicas") or 0)
-    context.extra_status["replicas"] = spec.replicas
-    context.extra_status["readyReplicas"] = ready
+    status = _status(context)
+    status.replicas = spec.replicas
+    status.ready_replicas = ready
     if spec.replicas == 0:
         context.phase = PHASE_SCALED_DOWN
-        context.set_condition(ConditionType.READY, "False", "ScaledDown", "spec.replicas is 0")
+        context.set_condition(ConditionType.READY, "False", Reason.SCALED_DOWN, "spec.replicas is 0")
     elif ready >= spec.replicas:
         context.phase = PHASE_RUNNING
         context.set_condition(
-            ConditionType.READY, "True", "WorkersReady", f"{ready}/{spec.replicas} workers ready"
+            ConditionType.READY, "True", Reason.WORKERS_READY, f"{ready}/{spec.replicas} workers ready"
         )
         context.clear_condition(ConditionType.PROGRESSING)
     else:
         context.phase = PHASE_PROGRESSING
         message = f"{ready}/{spec.replicas} workers ready"
-        context.set_condition(ConditionType.READY, "False", "WorkersStarting", message)
-        context.set_condition(ConditionType.PROGRESSING, "True", "WorkersStarting", message)
+        context.set_condition(ConditionType.READY, "False", Reason.WORKERS_STARTING, message)
+        context.set_condition(ConditionType.PROGRESSING, "True", Reason.WORKERS_STARTING, message)
 
 
 def summarize_reports(context: ReconcileContext) -> None:
@@ -145,9 +146,11 @@ def summarize_reports(context: ReconcileContext) -> None:
     live = _live_pods(context)
     stale = [pod for pod in reports if live is not None and pod not in live]
     current = {pod: report for pod, report in reports.items() if pod not in stale}
+    status = _status(context)
     if stale:
-        # A merge patch removes a key only when it is explicitly null.
-        context.extra_status["workers"] = dict.fromkeys(stale)
+        # A merge patch removes a key only when it is explicitly null; live workers' entries are
+        # theirs (each worker writes its own), so only the stale ones are mentioned.
+        status.workers = dict.fromkeys(stale)
     previous = context.old_status.get("shards") or {}
     retired = context.old_status.get("retired")
     if retired is None and not previous:
@@ -162,14 +165,27 @@ def summarize_reports(context: ReconcileContext) -> None:
         live,
     )
     shards = folded.shards
-    context.extra_status["shards"] = {**dict.fromkeys(set(previous) - set(shards)), **shards}
-    context.extra_status["retired"] = folded.retired
-    context.extra_status["retiredShards"] = folded.retired_shards
-    context.extra_status.update(summarize(current.values()))
-    for counter in COUNTERS:
-        total = folded.retired[counter] + sum(entry[counter] for entry in shards.values())
-        context.extra_status[counter] = total
-    for key, reason in (("sourceError", "SourceUnreachable"), ("checkpointError", "CheckpointFailing")):
+    status.shards = {
+        **dict.fromkeys(set(previous) - set(shards)),
+        **{shard: ShardCounts.read(entry) for shard, entry in shards.items()},
+    }
+    status.retired = ShardCounts.read(folded.retired)
+    status.retired_shards = folded.retired_shards
+    live_totals = summarize(current.values())
+    status.lag = live_totals["lag"]
+    status.last_anomaly = live_totals["lastAnomaly"]
+    status.detectors = {name: DetectorLive.read(state) for name, state in live_totals["detectors"].items()}
+    totals = {
+        counter: folded.retired[counter] + sum(entry[counter] for entry in shards.values())
+        for counter in COUNTERS
+    }
+    status.ingested, status.rejected = totals["ingested"], totals["rejected"]
+    status.dead_lettered, status.anomalies = totals["deadLettered"], totals["anomalies"]
+    status.agent_runs = totals["agentRuns"]
+    for key, reason in (
+        ("sourceError", Reason.SOURCE_UNREACHABLE),
+        ("checkpointError", Reason.CHECKPOINT_FAILING),
+    ):
         errors = sorted({str(r[key]) for r in current.values() if r.get(key)})
         if errors:
             message = "; ".join(errors)
@@ -254,6 +270,11 @@ def summarize(reports: Any) -> dict[str, Any]:
     totals["lastAnomaly"] = last
     totals["detectors"] = live
     return totals
+
+
+def _status(context: ReconcileContext) -> InsightStreamStatus:
+    """The stream's status being built (the context holds the kind's status model)."""
+    return cast(InsightStreamStatus, context.status)
 
 
 def _live_pods(context: ReconcileContext) -> set[str] | None:

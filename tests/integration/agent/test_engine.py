@@ -159,8 +159,8 @@ def test_a_recorded_intent_is_applied_once_however_often_the_run_is_replayed(
     while not engine.run.actions:  # up to the recorded intent of the scale node
         engine.run_once()
     (key,) = engine.run.actions
-    engine.run.actions[key].pop("result", None)
-    checkpoint = {**copy.deepcopy(body), "status": engine.run.as_status()}
+    engine.run.actions[key].result = None
+    checkpoint = {**copy.deepcopy(body), "status": engine.run.wire()}
     checkpoint["status"]["currentNode"] = "scale"
     checkpoint["status"]["stepCount"] -= 1
     for _ in range(3):  # three restarts from the same checkpoint, each replaying the action

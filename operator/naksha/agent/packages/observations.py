@@ -20,6 +20,7 @@ from naksha.agent.wpk import NotYet, Plan, Result, WorkPackage, WpkContext, WpkE
 from naksha.kube import Conflict, NotFound, resource_for
 from naksha.kube.events import event_about
 from naksha.models.common import DnsLabel, Duration, NakshaModel, parse_duration
+from naksha.models.conditions import Reason
 from naksha.models.group import API_VERSION
 from naksha.probes import ProbeError, http_request, prometheus_value
 
@@ -111,7 +112,7 @@ def _query_metric(context: WpkContext, params: QueryMetricParams, plan: Plan) ->
         except NotFound:
             # Deleted since the run was admitted: what a decide node would weigh is gone.
             raise Refusal(
-                "TargetNotFound",
+                Reason.TARGET_NOT_FOUND,
                 f"{context.target.kind} {context.target_namespace()}/{context.target.name} does not exist",
             ) from None
         result["replicas"] = int((target.get("spec") or {}).get("replicas", 1))
