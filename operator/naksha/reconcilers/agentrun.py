@@ -2,14 +2,14 @@
 
 Steps, in order: skip a run that has ended (its status is final); validate the spec (an invalid
 one gets ``InvalidSpec`` and the status is written once, by the handler through the context).
-A valid run that has not ended is handed to the engine (``naksha.agent.runner``), which writes
+A valid run that has not ended is handed to the engine (``naksha.controllers.agentrun.runner``), which writes
 its own progress: an AgentRun's status is a series of checkpoints (the intent of each action is
 durable before it is applied), written by the engine's recorder, not by this pass.
 """
 
 from __future__ import annotations
 
-from naksha.agent.engine import TERMINAL
+from naksha.controllers.agentrun.engine import TERMINAL
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext, Step, run_steps
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from tests.support.fake_kube import FakeKube
 
-from naksha.agent import AGENT_RUNS
-from naksha.agent.engine import Engine
-from naksha.agent.runstate import read_run, set_run_conditions
+from naksha.controllers.agentrun import AGENT_RUNS
+from naksha.controllers.agentrun.engine import Engine
+from naksha.domain.agentrun.runstate import read_run, set_run_conditions
 from naksha.models.conditions import Reason
 
 START = 1_800_000_000.0
