@@ -185,7 +185,8 @@ class RollbackRecord(StatusPart):
     bad_revision: str
     stable_revision: str | None = None
     reason: str = Field(description="Why, in words (the abort annotation's value, or the failure).")
-    why: Reason = Field(default=Reason.ROLLED_BACK, description="Why, as a condition reason.")
+    # A Reason member; a plain string in the schema, so a new reason needs no CRD change.
+    why: str = Field(default=Reason.ROLLED_BACK, description="Why, as a condition reason (CamelCase).")
     at: float = Field(description="Epoch seconds when it was recorded.")
     id: str | None = Field(default=None, description="Carried as a trailer by the revert commit.")
     spec_reverted: bool = False

@@ -46,6 +46,7 @@ class ReconcileContext:
     phase: str | None = None
     conditions: list[dict[str, Any]] = field(default_factory=list)
     status: NakshaStatus = field(default_factory=NakshaStatus)  # the kind's own fields, being built
+    work: object = None  # a kind's per-pass working state besides the status (the Rollout's RolloutPass)
     events: list[EventRecord] = field(default_factory=list)
     halted: bool = False
     retry_after: float | None = None

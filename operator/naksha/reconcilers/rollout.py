@@ -1,14 +1,18 @@
 """Rollout reconciliation: stable and canary Deployments, canary steps, analysis, rollback.
 
-Steps, in order: validate the spec; load the state kept in status; carry out user commands
-(``naksha.io/abort``, ``naksha.io/promote``, ``naksha.io/retry`` annotations); follow the
-template's revision (a new one starts a rollout, a known-bad one is not attempted again); walk
+``STEPS``, in order: validate and accept the spec; load the typed status (a timer pass on a
+settled Rollout stops there, costing no write); carry out user commands (``naksha.io/promote``,
+``naksha.io/retry``; ``naksha.io/abort`` is read where a rollout is in progress); follow the
+template's revision (a new one starts a rollout, a known-bad one is not attempted again) and walk
 the canary steps as far as they go now (setWeight → wait for the canary pods, pause, analysis),
-watching background analysis and the progress deadline; abort into a rollback when something
-fails; finish an unfinished rollback (spec revert, GitOps commit); apply both Deployments; write
-the status. The handler runs this on every change and on a short timer. A Rollout at its stable
-revision is Healthy only while its stable pods are ready and none crash-loops (``rollout.health``);
-the timer re-checks that even when nothing else is left to do.
+watching background analysis and the progress deadline, deciding an abort when something fails;
+apply both Deployments (the cluster is safe — canary down on a rollback — before anything else);
+finish an unfinished rollback (spec revert, GitOps commit); publish the status. The status is
+written once, by the handler; the one earlier write is the recorded rollback
+(``context.checkpoint()`` in ``_abort``), durable before the spec is reverted so that a restart
+finds the rollback and completes it. Everything that reads or writes the cluster is in
+``naksha.controllers.rollout``. A Rollout at its stable revision is Healthy only while its stable
+pods are ready and none crash-loops; the timer re-checks that even when nothing else is left.
 """
 
 from __future__ import annotations
@@ -16,419 +20,422 @@ from __future__ import annotations
 import datetime
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from naksha import metrics
 from naksha.controllers.rollout import rollback
 from naksha.controllers.rollout.health import read_stable_health
 from naksha.controllers.rollout.measurement import measure
+from naksha.controllers.rollout.workloads import apply_deployments, canary_ready, consume_commands
 from naksha.domain.rollout import controls
-from naksha.domain.rollout.analysis import MetricProgress
+from naksha.domain.rollout.analysis import decide, record_measurement
 from naksha.domain.rollout.health import Health
 from naksha.domain.rollout.revisions import remember, revision_of, template_of
-from naksha.domain.rollout.state import RolloutState
-from naksha.kube import KubeError, resource_for
 from naksha.models.common import parse_duration
-from naksha.models.conditions import ConditionType
-from naksha.models.rollout import AnalysisMetric, RolloutSpec
+from naksha.models.conditions import ConditionType, Reason
+from naksha.models.rollout import AnalysisMetric, MetricRecord, RolloutSpec, RolloutStatus
 from naksha.reconcilers import admission
-from naksha.reconcilers.context import ReconcileContext
+from naksha.reconcilers.context import ReconcileContext, Step, run_steps
 from naksha.workloads.naming import spec_hash
 from naksha.workloads.rollout import Role, build_role_deployment, canary_split, deployment_name
 
 logger = logging.getLogger(__name__)
-DEPLOYMENTS = resource_for("apps/v1", "Deployment")
-ROLLOUTS = resource_for("naksha.io/v1alpha1", "Rollout")
 HEALTHY, PROGRESSING, PAUSED, DEGRADED, ROLLED_BACK = (
-    "Healthy",
-    "Progressing",
-    "Paused",
-    "Degraded",
-    "RolledBack",
+    Reason.HEALTHY,
+    Reason.PROGRESSING,
+    Reason.PAUSED,
+    Reason.DEGRADED,
+    Reason.ROLLED_BACK,
+)
+
+
+@dataclass
+class RolloutPass:
+    """What one pass works with besides the status: its clock, the revision, its own decisions."""
+
+    now: float
+    periodic: bool
+    revision: str = ""
+    phase: Reason = HEALTHY
+    message: str = ""
+    consumed: list[str] = field(default_factory=list)  # command annotations carried out
+    applied: str = ""  # hash of the Deployments as this pass wants them
+    promote_requested: bool = False
+    health: Health | None = None
+
+    @staticmethod
+    def of(context: ReconcileContext) -> RolloutPass:
+        assert isinstance(context.work, RolloutPass), "a Rollout pass starts in reconcile() or refresh()"
+        return context.work
+
+
+def _spec(context: ReconcileContext) -> RolloutSpec:
+    return cast(RolloutSpec, context.spec)
+
+
+def _status(context: ReconcileContext) -> RolloutStatus:
+    return cast(RolloutStatus, context.status)
+
+
+# --- loading, and the timer's shortcut -------------------------------------------------------------
+
+
+def load(context: ReconcileContext) -> None:
+    """The status as the controller left it; a settled Rollout's timer pass ends here, unchanged."""
+    run = RolloutPass.of(context)
+    run.revision = revision_of(_spec(context).template)
+    context.status = RolloutStatus.read(context.old_status)
+    if run.periodic and settled(context) and health_phase(context) == context.old_status.get("phase"):
+        context.halt()  # the status stays as it is: the handler sees nothing to write
+
+
+def settled(context: ReconcileContext) -> bool:
+    """Nothing to do: the template is the stable revision, no command, no unfinished rollback."""
+    status, spec, revision = _status(context), _spec(context), RolloutPass.of(context).revision
+    record = status.rollback
+    gitops_done = (
+        record is not None
+        and record.gitops is not None
+        and (record.gitops.commit is not None or record.gitops.created is False)
+    )
+    pending = record is not None and not (record.spec_reverted and (spec.gitops is None or gitops_done))
+    commands = any(a in context.annotations for a in (controls.ABORT, controls.PROMOTE, controls.RETRY))
+    return (
+        revision == status.stable_revision
+        and revision == status.current_revision
+        and not pending
+        and not commands
+    )
+
+
+def stable_health(context: ReconcileContext) -> Health:
+    """The stable pods' health, read once per pass."""
+    run = RolloutPass.of(context)
+    if run.health is None:
+        stable = deployment_name(context.name, "stable")
+        run.health = read_stable_health(context.api(), context.namespace, stable, run.now)
+    return run.health
+
+
+def health_phase(context: ReconcileContext) -> Reason:
+    """The phase a settled Rollout without a pending rollback shows: Healthy only when its pods are."""
+    if _status(context).rollback is not None:
+        return ROLLED_BACK
+    health = stable_health(context)
+    if health.healthy:
+        return HEALTHY
+    return DEGRADED if health.crash_looping else PROGRESSING
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def take_commands(context: ReconcileContext) -> None:
+    run, status, annotations = RolloutPass.of(context), _status(context), context.annotations
+    if controls.RETRY in annotations:
+        run.consumed.append(controls.RETRY)
+        if run.revision in status.bad_revisions:
+            status.bad_revisions = [r for r in status.bad_revisions if r != run.revision]
+            status.current_revision = None  # start it again from the first step
+            context.event("Normal", Reason.RETRY, f"revision {run.revision} is tried again")
+    if controls.PROMOTE in annotations:
+        run.consumed.append(controls.PROMOTE)
+        run.promote_requested = True
+
+
+# --- the revision and its steps --------------------------------------------------------------------
+
+
+def follow_revision(context: ReconcileContext) -> None:
+    run, status, spec = RolloutPass.of(context), _status(context), _spec(context)
+    if status.stable_revision is None:  # first sight: what runs now is stable
+        status.stable_revision = run.revision
+        status.revisions = remember(
+            status.revisions, run.revision, spec.template, spec.revision_history_limit
+        )
+    if run.revision == status.stable_revision:
+        _settle(context)
+        return
+    if run.revision in status.bad_revisions:
+        run.phase = DEGRADED
+        run.message = (
+            f"revision {run.revision} was rolled back before; "
+            f"change spec.template or annotate {controls.RETRY}"
+        )
+        status.canary_weight, status.current_step_index = 0, None
+        return
+    if status.current_revision != run.revision:  # a new revision, or a newer one mid-rollout
+        status.current_revision = run.revision
+        status.current_step_index, status.canary_weight = 0, 0
+        status.started_at = status.step_started_at = run.now
+        status.analysis = {}
+        context.event("Normal", Reason.ROLLOUT_STARTED, f"rolling out revision {run.revision}")
+    abort_reason = context.annotations.get(controls.ABORT)
+    if abort_reason is not None:
+        run.consumed.append(controls.ABORT)
+        _abort(context, abort_reason or "aborted by a user", Reason.ABORTED)
+        return
+    if spec.paused:
+        run.phase, run.message = PAUSED, "paused by spec.paused"
+        return
+    if _background_failed(context):
+        return
+    _walk_steps(context)
+
+
+def _settle(context: ReconcileContext) -> None:
+    """The template is the stable revision: everything on stable, nothing on canary."""
+    run, status = RolloutPass.of(context), _status(context)
+    if context.annotations.get(controls.ABORT) is not None:
+        run.consumed.append(controls.ABORT)  # nothing in progress to abort
+    status.current_revision = run.revision
+    status.current_step_index, status.canary_weight = None, 0
+    status.analysis = {}
+    if status.rollback is not None:
+        run.phase = ROLLED_BACK
+        run.message = f"revision {status.rollback.bad_revision} was rolled back: {status.rollback.reason}"
+        # Derived from the recorded rollback, not carried over: handlers may run on older bodies.
+        context.set_condition(ConditionType.ROLLED_BACK, "True", Reason(status.rollback.why), run.message)
+    else:
+        run.phase = health_phase(context)
+        health = stable_health(context)
+        run.message = f"revision {run.revision} is stable" + ("" if health.healthy else f"; {health.message}")
+
+
+def _walk_steps(context: ReconcileContext) -> None:
+    run, status, spec = RolloutPass.of(context), _status(context), _spec(context)
+    steps = spec.strategy.canary.steps
+    while status.current_step_index is not None and status.current_step_index < len(steps):
+        step = steps[status.current_step_index]
+        if step.set_weight is not None:
+            status.canary_weight = step.set_weight
+            _, wanted = canary_split(spec.replicas, step.set_weight)
+            if not canary_ready(context.api(), context.namespace, context.name, run.revision, wanted):
+                # The deadline covers waiting for pods only: pauses and analyses take the time they ask.
+                if run.now - float(status.step_started_at or run.now) > spec.progress_deadline_seconds:
+                    deadline = spec.progress_deadline_seconds
+                    _abort(
+                        context,
+                        f"the canary pods were not available within {deadline}s",
+                        Reason.PROGRESS_DEADLINE_EXCEEDED,
+                    )
+                    return
+                run.phase = PROGRESSING
+                run.message = f"waiting for the canary pods at weight {step.set_weight}%"
+                return
+        elif step.pause is not None:
+            if not _pause_over(context, step.pause.duration):
+                return
+        elif step.analysis is not None:
+            prefix = f"step{status.current_step_index}"
+            if _analyse(context, step.analysis.metrics, prefix, background=False) != "Successful":
+                return
+        status.current_step_index += 1
+        status.step_started_at = run.now
+        run.promote_requested = False
+    _promote(context)
+
+
+def _pause_over(context: ReconcileContext, duration: str | None) -> bool:
+    run, status = RolloutPass.of(context), _status(context)
+    if run.promote_requested:
+        return True
+    if duration is None:
+        run.phase = PAUSED
+        run.message = f"paused until promoted (annotate {controls.PROMOTE} or run naksha rollout promote)"
+        return False
+    left = float(status.step_started_at or run.now) + parse_duration(duration) - run.now
+    if left > 0:
+        run.phase, run.message = PAUSED, f"paused for {left:.0f}s more"
+        return False
+    return True
+
+
+def _analyse(
+    context: ReconcileContext, metrics_: list[AnalysisMetric], prefix: str, *, background: bool
+) -> str:
+    """Measure what is due; the verdict over all metrics: Running, Successful or Failed."""
+    run, status = RolloutPass.of(context), _status(context)
+    verdicts = []
+    for metric in metrics_:
+        key = f"{prefix}/{metric.name}"
+        progress = status.analysis.get(key) or MetricRecord()
+        started = float(status.step_started_at or run.now)
+        due_from = started + (parse_duration(metric.initial_delay) if metric.initial_delay else 0.0)
+        verdict = decide(progress, metric, background=background)
+        if verdict == "Running" and run.now >= max(progress.next_at, due_from):
+            measurement = measure(
+                context.api(),
+                context.namespace,
+                context.name,
+                metric,
+                f"{run.revision[:6]}-{prefix.replace('step', 's')[:10]}-{progress.taken}",
+                context.owner_reference(),
+            )
+            if measurement.phase != "Pending":
+                record_measurement(progress, measurement, run.now, parse_duration(metric.interval), _stamp)
+            verdict = decide(progress, metric, background=background)
+        progress.phase = verdict
+        status.analysis[key] = progress
+        if verdict in ("Failed", "Inconclusive"):
+            last = progress.measurements[-1] if progress.measurements else None
+            evidence = ", ".join(
+                part for part in (last and last.message, f"result {last.result if last else None}") if part
+            )
+            _abort(
+                context,
+                f"analysis {metric.name} {verdict.lower()}: {progress.failed} failed, "
+                f"{progress.inconclusive} inconclusive of {progress.taken} ({evidence})",
+                Reason.ANALYSIS_FAILED,
+            )
+            return "Failed"
+        verdicts.append(verdict)
+    if all(v == "Successful" for v in verdicts):
+        return "Successful"
+    run.phase, run.message = PROGRESSING, f"analysing ({', '.join(m.name for m in metrics_)})"
+    return "Running"
+
+
+def _background_failed(context: ReconcileContext) -> bool:
+    background = _spec(context).strategy.canary.analysis
+    if background is None or (_status(context).current_step_index or 0) < background.starting_step:
+        return False
+    return _analyse(context, background.metrics, "background", background=True) == "Failed"
+
+
+def _promote(context: ReconcileContext) -> None:
+    run, status, spec = RolloutPass.of(context), _status(context), _spec(context)
+    status.stable_revision = run.revision
+    status.revisions = remember(status.revisions, run.revision, spec.template, spec.revision_history_limit)
+    status.rollback = None
+    _settle(context)
+    context.clear_condition(ConditionType.ROLLED_BACK)
+    context.event("Normal", Reason.PROMOTED, f"revision {run.revision} is now stable")
+    metrics.ROLLOUT_PROMOTIONS.labels(context.namespace).inc()
+
+
+# --- rollback ------------------------------------------------------------------------------------
+
+
+def _abort(context: ReconcileContext, reason: str, why: Reason) -> None:
+    run, status = RolloutPass.of(context), _status(context)
+    rollback.record(status, reason, why, run.now)
+    status.canary_weight, status.current_step_index = 0, None
+    run.phase, run.message = DEGRADED, f"rolled back revision {run.revision}: {reason}"
+    context.set_condition(ConditionType.ROLLED_BACK, "True", why, run.message)
+    # Durable before the spec changes: a restart finds the rollback and completes it.
+    context.checkpoint()
+    context.event("Warning", Reason.ROLLED_BACK, run.message)
+    metrics.ROLLOUT_ROLLBACKS.labels(context.namespace, why).inc()
+
+
+def finish_rollback(context: ReconcileContext) -> None:
+    status, spec = _status(context), _spec(context)
+    current = status.rollback
+    if current is None:
+        return
+    kube = context.api()
+    if not current.spec_reverted:
+        rollback.revert_spec(kube, context.namespace, context.name, status)
+        pause = context.settings.test_pause_before_gitops
+        if pause and spec.gitops is not None:
+            logger.warning("pausing %.1fs between the spec revert and the GitOps commit", pause)
+            time.sleep(pause)
+    recorded = current.gitops is not None and current.gitops.commit is not None
+    error = rollback.commit_revert(
+        kube, context.namespace, context.name, spec, status, RolloutPass.of(context).now
+    )
+    pause = context.settings.test_pause_after_gitops
+    if pause and not recorded and current.gitops is not None and current.gitops.commit:
+        logger.warning("pausing %.1fs between the GitOps push and recording it", pause)
+        time.sleep(pause)
+    if error:
+        context.set_condition(ConditionType.DEGRADED, "True", Reason.GITOPS_REVERT_FAILED, error)
+        if context.condition_changed(ConditionType.DEGRADED):
+            context.event("Warning", Reason.GITOPS_REVERT_FAILED, error)
+    else:
+        context.clear_condition(ConditionType.DEGRADED)
+
+
+# --- workloads and status ------------------------------------------------------------------------
+
+
+def deployments(context: ReconcileContext) -> list[dict[str, Any]]:
+    """Both Deployments as the status wants them (pure: built, not applied)."""
+    run, status, spec = RolloutPass.of(context), _status(context), _spec(context)
+    stable_template = template_of(status.revisions, status.stable_revision) or dict(spec.template)
+    stable_count, canary_count = canary_split(spec.replicas, status.canary_weight)
+    in_progress = status.current_step_index is not None
+    roles: tuple[tuple[Role, str, dict[str, Any], int], ...] = (
+        ("stable", str(status.stable_revision), stable_template, stable_count),
+        (
+            "canary",
+            run.revision if in_progress else str(status.stable_revision),
+            dict(spec.template) if in_progress else stable_template,
+            canary_count,
+        ),
+    )
+    return [
+        build_role_deployment(
+            rollout=context.name,
+            namespace=context.namespace,
+            role=role,
+            revision=revision,
+            template=template,
+            selector=dict(spec.selector.match_labels),
+            replicas=replicas,
+        )
+        for role, revision, template, replicas in roles
+    ]
+
+
+def apply_workloads(context: ReconcileContext) -> None:
+    """Both Deployments as decided; a timer pass skips the apply when nothing changed."""
+    run = RolloutPass.of(context)
+    bodies = deployments(context)
+    run.applied = spec_hash({"deployments": bodies})
+    if not (run.periodic and run.applied == context.old_status.get("appliedWorkloads")):
+        apply_deployments(context.api(), bodies, context.owner_reference())
+    consume_commands(context.api(), context.namespace, context.name, run.consumed)
+
+
+def publish(context: ReconcileContext) -> None:
+    run, status = RolloutPass.of(context), _status(context)
+    stale = set(context.old_status.get("analysis") or {}) - set(status.analysis)
+    status.analysis = {**dict.fromkeys(stale), **status.analysis}  # a merge patch drops keys only as null
+    status.message = run.message
+    status.applied_workloads = run.applied
+    context.phase = run.phase
+    context.set_condition(
+        ConditionType.PROGRESSING,
+        "True" if run.phase in (PROGRESSING, PAUSED) else "False",
+        run.phase,
+        run.message,
+    )
+
+
+STEPS: tuple[Step, ...] = (
+    admission.validate_spec,
+    admission.accept,
+    load,
+    take_commands,
+    follow_revision,
+    apply_workloads,  # the cluster is safe (canary down on a rollback) before anything else
+    finish_rollback,
+    publish,
 )
 
 
 def reconcile(context: ReconcileContext, now: float | None = None) -> ReconcileContext:
-    return _reconcile(context, now, periodic=False)
+    context.work = RolloutPass(now=time.time() if now is None else now, periodic=False)
+    return run_steps(context, STEPS)
 
 
 def refresh(context: ReconcileContext, now: float | None = None) -> ReconcileContext:
     """The timer's pass: the same, except that a settled Rollout with nothing to do costs no write."""
-    return _reconcile(context, now, periodic=True)
-
-
-def _reconcile(context: ReconcileContext, now: float | None, *, periodic: bool) -> ReconcileContext:
-    admission.validate_spec(context)
-    if context.halted:
-        return context
-    admission.accept(context)
-    spec = cast(RolloutSpec, context.spec)
-    state = RolloutState.from_status(context.old_status)
-    run = _Run(context, spec, state, time.time() if now is None else now, periodic=periodic)
-    if periodic and run.settled() and run.health_phase() == context.old_status.get("phase"):
-        context.extra_status.update(
-            {k: v for k, v in context.old_status.items() if k not in ("phase", "conditions")}
-        )
-        return context
-    run.commands()
-    run.follow_revision()
-    run.apply_workloads()  # the cluster is safe (canary down on a rollback) before anything else
-    run.finish_rollback()
-    run.publish()
-    return context
-
-
-class _Run:
-    def __init__(
-        self, context: ReconcileContext, spec: RolloutSpec, state: RolloutState, now: float, *, periodic: bool
-    ) -> None:
-        self.context = context
-        self.periodic = periodic
-        self.applied = ""
-        self.spec = spec
-        self.state = state
-        self.now = now
-        self.kube = context.api()
-        self.revision = revision_of(spec.template)
-        self.message = ""
-        self.phase = HEALTHY
-        self.consumed: list[str] = []
-        self._health: Health | None = None
-
-    def settled(self) -> bool:
-        """Nothing to do: the template is the stable revision, no command, no unfinished rollback."""
-        pending = self.state.rollback is not None and not (
-            self.state.rollback.get("specReverted")
-            and (
-                self.spec.gitops is None
-                or (self.state.rollback.get("gitops") or {}).get("commit") is not None
-                or (self.state.rollback.get("gitops") or {}).get("created") is False
-            )
-        )
-        commands = any(
-            a in self.context.annotations for a in (controls.ABORT, controls.PROMOTE, controls.RETRY)
-        )
-        return (
-            self.revision == self.state.stable_revision
-            and self.revision == self.state.current_revision
-            and not pending
-            and not commands
-        )
-
-    def stable_health(self) -> Health:
-        """The stable pods' health, read once per pass."""
-        if self._health is None:
-            self._health = read_stable_health(
-                self.kube, self.context.namespace, deployment_name(self.context.name, "stable"), self.now
-            )
-        return self._health
-
-    def health_phase(self) -> str:
-        """The phase a settled Rollout without a pending rollback shows: Healthy only when its pods are."""
-        if self.state.rollback is not None:
-            return ROLLED_BACK
-        health = self.stable_health()
-        if health.healthy:
-            return HEALTHY
-        return DEGRADED if health.crash_looping else PROGRESSING
-
-    # --- commands ------------------------------------------------------------------------------
-
-    def commands(self) -> None:
-        annotations = self.context.annotations
-        if controls.RETRY in annotations:
-            self.consumed.append(controls.RETRY)
-            if self.revision in self.state.bad_revisions:
-                self.state.bad_revisions.remove(self.revision)
-                self.state.current_revision = None  # start it again from the first step
-                self.context.event("Normal", "Retry", f"revision {self.revision} is tried again")
-        if controls.PROMOTE in annotations:
-            self.consumed.append(controls.PROMOTE)
-            self.state.promote_requested = True
-
-    # --- the revision and its steps --------------------------------------------------------------
-
-    def follow_revision(self) -> None:
-        state = self.state
-        if state.stable_revision is None:  # first sight: what runs now is stable
-            state.stable_revision = self.revision
-            state.history = remember(
-                state.history, self.revision, self.spec.template, self.spec.revision_history_limit
-            )
-        if self.revision == state.stable_revision:
-            self._settle()
-            return
-        if self.revision in state.bad_revisions:
-            self.phase = DEGRADED
-            self.message = (
-                f"revision {self.revision} was rolled back before; "
-                f"change spec.template or annotate {controls.RETRY}"
-            )
-            state.canary_weight, state.step_index = 0, None
-            return
-        if state.current_revision != self.revision:  # a new revision, or a newer one mid-rollout
-            state.current_revision = self.revision
-            state.step_index, state.canary_weight = 0, 0
-            state.started_at = state.step_started_at = self.now
-            state.analysis = {}
-            self.context.event("Normal", "RolloutStarted", f"rolling out revision {self.revision}")
-        abort_reason = self.context.annotations.get(controls.ABORT)
-        if abort_reason is not None:
-            self.consumed.append(controls.ABORT)
-            self._abort(abort_reason or "aborted by a user", "Aborted")
-            return
-        if self.spec.paused:
-            self.phase, self.message = PAUSED, "paused by spec.paused"
-            return
-        if self._background_failed():
-            return
-        self._walk_steps()
-
-    def _settle(self) -> None:
-        """The template is the stable revision: everything on stable, nothing on canary."""
-        state = self.state
-        if self.context.annotations.get(controls.ABORT) is not None:
-            self.consumed.append(controls.ABORT)  # nothing in progress to abort
-        state.current_revision = self.revision
-        state.step_index, state.canary_weight = None, 0
-        state.analysis = {}
-        if state.rollback is not None:
-            self.phase = ROLLED_BACK
-            self.message = (
-                f"revision {state.rollback['badRevision']} was rolled back: {state.rollback['reason']}"
-            )
-            # Derived from the recorded rollback, not carried over: handlers may run on older bodies.
-            why = str(state.rollback.get("why") or "RolledBack")
-            self.context.set_condition(ConditionType.ROLLED_BACK, "True", why, self.message)
-        else:
-            self.phase = self.health_phase()
-            health = self.stable_health()
-            self.message = f"revision {self.revision} is stable" + (
-                "" if health.healthy else f"; {health.message}"
-            )
-
-    def _walk_steps(self) -> None:
-        steps = self.spec.strategy.canary.steps
-        state = self.state
-        while state.step_index is not None and state.step_index < len(steps):
-            step = steps[state.step_index]
-            if step.set_weight is not None:
-                state.canary_weight = step.set_weight
-                if not self._canary_available():
-                    # The deadline covers waiting for pods only: pauses and analyses take the time they ask.
-                    if (
-                        self.now - float(state.step_started_at or self.now)
-                        > self.spec.progress_deadline_seconds
-                    ):
-                        deadline = self.spec.progress_deadline_seconds
-                        self._abort(
-                            f"the canary pods were not available within {deadline}s",
-                            "ProgressDeadlineExceeded",
-                        )
-                        return
-                    self.phase = PROGRESSING
-                    self.message = f"waiting for the canary pods at weight {step.set_weight}%"
-                    return
-            elif step.pause is not None:
-                if not self._pause_over(step.pause.duration):
-                    return
-            elif step.analysis is not None:
-                verdict = self._analyse(step.analysis.metrics, f"step{state.step_index}", background=False)
-                if verdict != "Successful":
-                    return
-            state.step_index += 1
-            state.step_started_at = self.now
-            state.promote_requested = False
-        self._promote()
-
-    def _canary_available(self) -> bool:
-        _, wanted = canary_split(self.spec.replicas, self.state.canary_weight)
-        try:
-            canary = self.kube.get(
-                DEPLOYMENTS, self.context.namespace, deployment_name(self.context.name, "canary")
-            )
-        except KubeError:
-            return False
-        status = canary.get("status") or {}
-        return bool(
-            canary.get("spec", {}).get("replicas") == wanted
-            and (canary.get("spec", {}).get("template", {}).get("metadata", {}).get("labels") or {}).get(
-                "naksha.io/revision"
-            )
-            == self.revision
-            and int(status.get("availableReplicas") or 0) >= wanted
-        )
-
-    def _pause_over(self, duration: str | None) -> bool:
-        if self.state.promote_requested:
-            return True
-        if duration is None:
-            self.phase, self.message = (
-                PAUSED,
-                f"paused until promoted (annotate {controls.PROMOTE} or run naksha rollout promote)",
-            )
-            return False
-        left = float(self.state.step_started_at or self.now) + parse_duration(duration) - self.now
-        if left > 0:
-            self.phase, self.message = PAUSED, f"paused for {left:.0f}s more"
-            return False
-        return True
-
-    def _analyse(self, metrics_: list[AnalysisMetric], prefix: str, *, background: bool) -> str:
-        """Measure what is due; the verdict over all metrics: Running, Successful or Failed."""
-        verdicts = []
-        for metric in metrics_:
-            key = f"{prefix}/{metric.name}"
-            progress = MetricProgress.from_status(self.state.analysis.get(key))
-            started = float(self.state.step_started_at or self.now)
-            due_from = started + (parse_duration(metric.initial_delay) if metric.initial_delay else 0.0)
-            verdict = progress.decide(metric, background=background)
-            if verdict == "Running" and self.now >= max(progress.next_at, due_from):
-                measurement = measure(
-                    self.kube,
-                    self.context.namespace,
-                    self.context.name,
-                    metric,
-                    f"{self.revision[:6]}-{prefix.replace('step', 's')[:10]}-{progress.taken}",
-                    self.context.owner_reference(),
-                )
-                if measurement.phase != "Pending":
-                    progress.record(measurement, self.now, parse_duration(metric.interval), _stamp)
-                verdict = progress.decide(metric, background=background)
-            self.state.analysis[key] = progress.as_status(verdict)
-            if verdict in ("Failed", "Inconclusive"):
-                last = progress.measurements[-1] if progress.measurements else {}
-                evidence = ", ".join(
-                    part for part in (last.get("message"), f"result {last.get('result')}") if part
-                )
-                self._abort(
-                    f"analysis {metric.name} {verdict.lower()}: {progress.failed} failed, "
-                    f"{progress.inconclusive} inconclusive of {progress.taken} ({evidence})",
-                    "AnalysisFailed",
-                )
-                return "Failed"
-            verdicts.append(verdict)
-        if all(v == "Successful" for v in verdicts):
-            return "Successful"
-        self.phase, self.message = PROGRESSING, f"analysing ({', '.join(m.name for m in metrics_)})"
-        return "Running"
-
-    def _background_failed(self) -> bool:
-        background = self.spec.strategy.canary.analysis
-        if background is None or (self.state.step_index or 0) < background.starting_step:
-            return False
-        return self._analyse(background.metrics, "background", background=True) == "Failed"
-
-    def _promote(self) -> None:
-        state = self.state
-        state.stable_revision = self.revision
-        state.history = remember(
-            state.history, self.revision, self.spec.template, self.spec.revision_history_limit
-        )
-        state.rollback = None
-        self._settle()
-        self.context.clear_condition(ConditionType.ROLLED_BACK)
-        self.context.event("Normal", "Promoted", f"revision {self.revision} is now stable")
-        metrics.ROLLOUT_PROMOTIONS.labels(self.context.namespace).inc()
-
-    # --- rollback -------------------------------------------------------------------------------
-
-    def _abort(self, reason: str, why: str) -> None:
-        state = self.state
-        rollback.record(state, reason, why, self.now)
-        state.canary_weight, state.step_index = 0, None
-        # Durable before the spec changes: a restart finds the rollback and completes it.
-        self.kube.merge_patch(
-            ROLLOUTS, self.context.namespace, self.context.name, {"status": state.as_status()}, status=True
-        )
-        self.phase, self.message = DEGRADED, f"rolled back revision {self.revision}: {reason}"
-        self.context.set_condition(ConditionType.ROLLED_BACK, "True", why, self.message)
-        self.context.event("Warning", "RolledBack", self.message)
-        metrics.ROLLOUT_ROLLBACKS.labels(self.context.namespace, why).inc()
-
-    def finish_rollback(self) -> None:
-        current = self.state.rollback
-        if current is None:
-            return
-        if not current.get("specReverted"):
-            rollback.revert_spec(self.kube, self.context.namespace, self.context.name, self.state)
-            pause = self.context.settings.test_pause_before_gitops
-            if pause and self.spec.gitops is not None:
-                logger.warning("pausing %.1fs between the spec revert and the GitOps commit", pause)
-                time.sleep(pause)
-        recorded = (current.get("gitops") or {}).get("commit")
-        error = rollback.commit_revert(
-            self.kube, self.context.namespace, self.context.name, self.spec, self.state, self.now
-        )
-        pause = self.context.settings.test_pause_after_gitops
-        if pause and not recorded and (current.get("gitops") or {}).get("commit"):
-            logger.warning("pausing %.1fs between the GitOps push and recording it", pause)
-            time.sleep(pause)
-        if error:
-            self.context.set_condition(ConditionType.DEGRADED, "True", "GitOpsRevertFailed", error)
-            if self.context.condition_changed(ConditionType.DEGRADED):
-                self.context.event("Warning", "GitOpsRevertFailed", error)
-        else:
-            self.context.clear_condition(ConditionType.DEGRADED)
-
-    # --- workloads and status -------------------------------------------------------------------
-
-    def apply_workloads(self) -> None:
-        """Both Deployments as the state wants them; a timer pass skips it when nothing changed."""
-        state, context = self.state, self.context
-        stable_template = template_of(state.history, state.stable_revision) or dict(self.spec.template)
-        stable_count, canary_count = canary_split(self.spec.replicas, state.canary_weight)
-        in_progress = state.step_index is not None
-        roles: tuple[tuple[Role, str, dict[str, Any], int], ...] = (
-            ("stable", str(state.stable_revision), stable_template, stable_count),
-            (
-                "canary",
-                self.revision if in_progress else str(state.stable_revision),
-                dict(self.spec.template) if in_progress else stable_template,
-                canary_count,
-            ),
-        )
-        bodies = [
-            build_role_deployment(
-                rollout=context.name,
-                namespace=context.namespace,
-                role=role,
-                revision=revision,
-                template=template,
-                selector=dict(self.spec.selector.match_labels),
-                replicas=replicas,
-            )
-            for role, revision, template, replicas in roles
-        ]
-        self.applied = spec_hash({"deployments": bodies})
-        if not (self.periodic and self.applied == context.old_status.get("appliedWorkloads")):
-            for body in bodies:
-                body["metadata"]["ownerReferences"] = [context.owner_reference()]
-                self.kube.apply(body)
-        if self.consumed:
-            annotations: dict[str, Any] = dict.fromkeys(self.consumed)
-            self.kube.merge_patch(
-                ROLLOUTS, context.namespace, context.name, {"metadata": {"annotations": annotations}}
-            )
-
-    def publish(self) -> None:
-        context, state = self.context, self.state
-        status = state.as_status()
-        stale = set(context.old_status.get("analysis") or {}) - set(state.analysis)
-        status["analysis"] = {
-            **dict.fromkeys(stale),
-            **state.analysis,
-        }  # a merge patch drops keys only as null
-        status["message"] = self.message
-        status["appliedWorkloads"] = self.applied
-        context.extra_status.update(status)
-        context.phase = self.phase
-        context.set_condition(
-            ConditionType.PROGRESSING,
-            "True" if self.phase in (PROGRESSING, PAUSED) else "False",
-            self.phase,
-            self.message,
-        )
+    context.work = RolloutPass(now=time.time() if now is None else now, periodic=True)
+    return run_steps(context, STEPS)
 
 
 def _stamp(at: float) -> str:

@@ -26,8 +26,8 @@ from tests.integration.rollout.test_demo_app import demo_app, status_of
 from tests.support import ROOT, eventually, free_port
 
 from naksha.controllers.rollout.measurement import measure
-from naksha.domain.rollout.analysis import MetricProgress
-from naksha.models.rollout import AnalysisMetric
+from naksha.domain.rollout.analysis import decide, record_measurement
+from naksha.models.rollout import AnalysisMetric, MetricRecord
 
 JOB = "demo-analysis"
 ERROR_RATIO = (
@@ -141,14 +141,14 @@ def test_a_query_over_no_series_is_inconclusive_for_want_of_a_value(scraped_demo
 def test_a_server_that_is_down_is_inconclusive_and_measured_again_until_the_limit():
     address = f"http://127.0.0.1:{free_port()}"
     down = metric(address, ERROR_RATIO, count=3, inconclusive_limit=1, interval="5s")
-    progress = MetricProgress()
+    progress = MetricRecord()
     first = measure(None, "ns", "rollout", down, "run", {})  # type: ignore[arg-type]
     assert first.phase == "Inconclusive" and "Connection refused" in first.message
-    progress.record(first, 100.0, 5.0, str)
+    record_measurement(progress, first, 100.0, 5.0, str)
     # Within the limit the metric keeps running: the next measurement is due one interval later.
-    assert progress.decide(down, background=False) == "Running" and progress.next_at == 105.0
-    progress.record(measure(None, "ns", "rollout", down, "run", {}), 105.0, 5.0, str)  # type: ignore[arg-type]
-    assert progress.decide(down, background=False) == "Inconclusive"
+    assert decide(progress, down, background=False) == "Running" and progress.next_at == 105.0
+    record_measurement(progress, measure(None, "ns", "rollout", down, "run", {}), 105.0, 5.0, str)  # type: ignore[arg-type]
+    assert decide(progress, down, background=False) == "Inconclusive"
 
 
 def query_graph(address: str, query: str) -> dict[str, Any]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from naksha.domain.rollout.analysis import Measurement, MetricProgress, judge
+from naksha.domain.rollout.analysis import Measurement, decide, judge, record_measurement
 from naksha.domain.rollout.revisions import remember, revision_of, template_of
-from naksha.models.rollout import AnalysisMetric
+from naksha.models.rollout import AnalysisMetric, MetricRecord
 from naksha.workloads.rollout import build_role_deployment, canary_split
 
 
@@ -60,7 +60,7 @@ def test_revisions_are_stable_hashes_and_the_history_keeps_the_newest():
     history = remember([], revision_of(a), a, limit=1)
     history = remember(history, revision_of(b), b, limit=1)
     history = remember(history, revision_of(c), c, limit=1)
-    assert [h["revision"] for h in history] == [revision_of(b), revision_of(c)]
+    assert [h.revision for h in history] == [revision_of(b), revision_of(c)]
     assert template_of(history, revision_of(b)) == b and template_of(history, revision_of(a)) is None
 
 
@@ -86,26 +86,26 @@ def test_without_conditions_a_detector_judges_by_its_state_and_a_value_by_being_
 
 def test_a_metric_fails_past_its_failure_limit_and_succeeds_after_its_count():
     rule = metric(count=3, failureLimit=1)
-    progress = MetricProgress()
+    progress = MetricRecord()
     stamp = str
     for phase, expected in (("Failed", "Running"), ("Successful", "Running"), ("Successful", "Successful")):
-        progress.record(Measurement(phase, 1), at=0.0, interval=5.0, stamp=stamp)
-        assert progress.decide(rule, background=False) == expected
-    progress.record(Measurement("Failed", 1), at=0.0, interval=5.0, stamp=stamp)
-    assert progress.decide(rule, background=False) == "Failed"
-    assert progress.next_at == 5.0 and len(progress.as_status("Failed")["measurements"]) == 4
+        record_measurement(progress, Measurement(phase, 1), at=0.0, interval=5.0, stamp=stamp)
+        assert decide(progress, rule, background=False) == expected
+    record_measurement(progress, Measurement("Failed", 1), at=0.0, interval=5.0, stamp=stamp)
+    assert decide(progress, rule, background=False) == "Failed"
+    assert progress.next_at == 5.0 and len(progress.measurements) == 4
 
 
 def test_a_metric_whose_measurements_were_all_tolerated_misses_is_inconclusive_not_successful():
     rule = metric(count=3, inconclusiveLimit=5, failureLimit=1)
-    progress = MetricProgress()
+    progress = MetricRecord()
     for phase in ("Inconclusive", "Failed", "Inconclusive"):
-        progress.record(Measurement(phase, None), at=0.0, interval=5.0, stamp=str)
-    assert progress.decide(rule, background=False) == "Inconclusive"
+        record_measurement(progress, Measurement(phase, None), at=0.0, interval=5.0, stamp=str)
+    assert decide(progress, rule, background=False) == "Inconclusive"
 
 
 def test_background_analysis_never_succeeds_it_only_watches():
-    progress = MetricProgress()
+    progress = MetricRecord()
     for _ in range(20):
-        progress.record(Measurement("Successful", 1), at=0.0, interval=1.0, stamp=str)
-    assert progress.decide(metric(count=3), background=True) == "Running"
+        record_measurement(progress, Measurement("Successful", 1), at=0.0, interval=1.0, stamp=str)
+    assert decide(progress, metric(count=3), background=True) == "Running"

@@ -6,13 +6,13 @@ The judgement is pure: ``naksha.domain.rollout.health``.
 from __future__ import annotations
 
 from naksha.domain.rollout.health import Health, stable_health
-from naksha.kube import Kube, KubeError, resource_for
+from naksha.kube import KubeApi, KubeError, resource_for
 
 DEPLOYMENTS = resource_for("apps/v1", "Deployment")
 PODS = resource_for("v1", "Pod")
 
 
-def read_stable_health(kube: Kube, namespace: str, deployment_name: str, now: float) -> Health:
+def read_stable_health(kube: KubeApi, namespace: str, deployment_name: str, now: float) -> Health:
     try:
         deployment = kube.get(DEPLOYMENTS, namespace, deployment_name)
     except KubeError as error:

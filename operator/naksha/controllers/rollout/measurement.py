@@ -14,7 +14,7 @@ from typing import Any
 
 from naksha.controllers.probes import ProbeError, http_request, prometheus_value
 from naksha.domain.rollout.analysis import Measurement, judge
-from naksha.kube import Conflict, Kube, NotFound, resource_for
+from naksha.kube import Conflict, KubeApi, NotFound, resource_for
 from naksha.models.common import parse_duration
 from naksha.models.group import API_VERSION
 from naksha.models.rollout import AnalysisMetric
@@ -26,7 +26,7 @@ PROBE_TIMEOUT_SECONDS = 5.0
 
 
 def measure(
-    kube: Kube, namespace: str, rollout: str, metric: AnalysisMetric, run: str, owner: dict[str, Any]
+    kube: KubeApi, namespace: str, rollout: str, metric: AnalysisMetric, run: str, owner: dict[str, Any]
 ) -> Measurement:
     """Take (or, for a Job, look at) one measurement and judge it.
 
@@ -53,7 +53,7 @@ def measure(
     return judge(metric, result)
 
 
-def _insight(kube: Kube, namespace: str, stream: str, detector: str) -> dict[str, Any]:
+def _insight(kube: KubeApi, namespace: str, stream: str, detector: str) -> dict[str, Any]:
     status = kube.get(STREAMS, namespace, stream).get("status") or {}
     live = (status.get("detectors") or {}).get(detector) or {}
     last = (status.get("lastAnomaly") or {}).get(detector) or {}
@@ -77,7 +77,7 @@ def _http(url: str, json_path: str | None, timeout: float) -> Any:
 
 
 def _job(
-    kube: Kube, namespace: str, rollout: str, metric: AnalysisMetric, run: str, owner: dict[str, Any]
+    kube: KubeApi, namespace: str, rollout: str, metric: AnalysisMetric, run: str, owner: dict[str, Any]
 ) -> bool | None:
     """True/False once the measurement's Job finished; None while it runs (created on first look)."""
     assert metric.provider.job is not None

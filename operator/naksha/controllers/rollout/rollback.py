@@ -18,66 +18,65 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 from naksha.controllers.rollout.gitcache import redact
 from naksha.controllers.rollout.gitops import GitOpsError, RevertRequest, revert_manifest
 from naksha.domain.rollout.revisions import template_of
-from naksha.domain.rollout.state import RolloutState
-from naksha.kube import Kube, KubeError, resource_for
+from naksha.kube import KubeApi, KubeError, resource_for
+from naksha.models.conditions import Reason
 from naksha.models.group import API_VERSION
-from naksha.models.rollout import RolloutSpec
+from naksha.models.rollout import GitOpsOutcome, RollbackRecord, RolloutSpec, RolloutStatus
 
 logger = logging.getLogger(__name__)
 ROLLOUTS = resource_for(API_VERSION, "Rollout")
 SECRETS = resource_for("v1", "Secret")
 GITOPS_RETRY_SECONDS = 15.0
+KEPT_BAD_REVISIONS = 20
 
 
-def record(state: RolloutState, reason: str, why: str, now: float) -> dict[str, Any]:
+def record(status: RolloutStatus, reason: str, why: Reason, now: float) -> RollbackRecord:
     """Mark the current revision bad and describe the rollback about to happen."""
-    bad = state.current_revision or ""
-    if bad not in state.bad_revisions:
-        state.bad_revisions.append(bad)
-    state.rollback = {
-        "badRevision": bad,
-        "stableRevision": state.stable_revision,
-        "reason": reason,
-        "why": why,
-        "at": now,
-        "id": uuid.uuid4().hex[:16],
-        "specReverted": False,
-        "gitops": None,
-    }
-    return state.rollback
+    bad = status.current_revision or ""
+    if bad not in status.bad_revisions:
+        status.bad_revisions = [*status.bad_revisions, bad][-KEPT_BAD_REVISIONS:]
+    status.rollback = RollbackRecord(
+        bad_revision=bad,
+        stable_revision=status.stable_revision,
+        reason=reason,
+        why=why,
+        at=now,
+        id=uuid.uuid4().hex[:16],
+        spec_reverted=False,
+        gitops=None,
+    )
+    return status.rollback
 
 
-def revert_spec(kube: Kube, namespace: str, name: str, state: RolloutState) -> None:
+def revert_spec(kube: KubeApi, namespace: str, name: str, status: RolloutStatus) -> None:
     """Put the stable revision's template back in the Rollout's spec."""
-    assert state.rollback is not None
-    template = template_of(state.history, state.rollback["stableRevision"])
+    rollback = status.rollback
+    assert rollback is not None
+    template = template_of(status.revisions, rollback.stable_revision)
     if template is None:
-        raise KubeError(
-            500, "NoStableTemplate", f"revision {state.rollback['stableRevision']} is not in the history"
-        )
+        raise KubeError(500, "NoStableTemplate", f"revision {rollback.stable_revision} is not in the history")
     # A JSON patch replaces the template whole (a merge patch would keep fields only the bad one had).
     kube.json_patch(
         ROLLOUTS, namespace, name, [{"op": "replace", "path": "/spec/template", "value": template}]
     )
-    state.rollback["specReverted"] = True
+    rollback.spec_reverted = True
 
 
 def commit_revert(
-    kube: Kube, namespace: str, name: str, spec: RolloutSpec, state: RolloutState, now: float
+    kube: KubeApi, namespace: str, name: str, spec: RolloutSpec, status: RolloutStatus, now: float
 ) -> str | None:
     """Make sure the repository has the revert commit; returns git's error (and retries later) or None."""
-    rollback = state.rollback
-    if spec.gitops is None or rollback is None or "created" in (rollback.get("gitops") or {}):
+    rollback = status.rollback
+    if spec.gitops is None or rollback is None or (rollback.gitops is not None and rollback.gitops.settled):
         return None  # no GitOps, no rollback, or its outcome is recorded already
-    attempt = rollback.get("gitops") or {}
-    if attempt.get("error") and now < float(attempt.get("retryAt") or 0):
-        return str(attempt["error"])
-    template = template_of(state.history, rollback["stableRevision"])
+    attempt = rollback.gitops or GitOpsOutcome()
+    if attempt.error and now < float(attempt.retry_at or 0):
+        return attempt.error
+    template = template_of(status.revisions, rollback.stable_revision)
     assert template is not None
     gitops = spec.gitops
     workdir = Path(tempfile.gettempdir()) / "naksha-gitops" / f"{namespace}-{name}"
@@ -89,49 +88,46 @@ def commit_revert(
             path=gitops.path,
             namespace=namespace,
             name=name,
-            bad_revision=str(rollback["badRevision"]),
-            stable_revision=str(rollback["stableRevision"]),
-            reason=str(rollback["reason"]),
+            bad_revision=rollback.bad_revision,
+            stable_revision=str(rollback.stable_revision),
+            reason=rollback.reason,
             stable_template=template,
             author_name=gitops.author.name,
             author_email=gitops.author.email,
-            rollback_id=rollback.get("id"),
+            rollback_id=rollback.id,
             credentials=_credentials(kube, namespace, gitops.credentials_secret_ref.name)
             if gitops.credentials_secret_ref
             else None,
         )
         result = revert_manifest(request, workdir)
     except (GitOpsError, KubeError, OSError) as error:  # OSError: the cache's directory itself
-        failures = int(attempt.get("failures") or 0) + 1
+        failures = int(attempt.failures or 0) + 1
         logger.error(
             "GitOps revert of Rollout %s/%s (revision %s) to %s failed (attempt %d, next in %.0fs): %s",
             namespace,
             name,
-            rollback["badRevision"],
+            rollback.bad_revision,
             redact(gitops.repo),
             failures,
             GITOPS_RETRY_SECONDS,
             error,
         )
-        rollback["gitops"] = {
-            "error": str(error),
-            "retryAt": now + GITOPS_RETRY_SECONDS,
-            "failures": failures,
-        }
+        rollback.gitops = GitOpsOutcome(
+            error=str(error), retry_at=now + GITOPS_RETRY_SECONDS, failures=failures
+        )
         return str(error)
-    rollback["gitops"] = {
-        "commit": result.commit,
-        "created": result.created,
-        "alreadyPushed": result.already_pushed,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    if attempt.get("failures"):
-        rollback["gitops"]["failedAttempts"] = attempt["failures"]
+    rollback.gitops = GitOpsOutcome(
+        commit=result.commit,
+        created=result.created,
+        already_pushed=result.already_pushed,
+        seconds=round(time.perf_counter() - started, 3),
+        failed_attempts=attempt.failures or None,
+    )
     logger.info(
         "GitOps revert of Rollout %s/%s (revision %s): commit %s, created by this rollback: %s%s",
         namespace,
         name,
-        rollback["badRevision"],
+        rollback.bad_revision,
         result.commit,
         result.created,
         f" (cleared in the cache: {', '.join(result.recovered)})" if result.recovered else "",
@@ -139,7 +135,7 @@ def commit_revert(
     return None
 
 
-def _credentials(kube: Kube, namespace: str, secret: str) -> tuple[str, str]:
+def _credentials(kube: KubeApi, namespace: str, secret: str) -> tuple[str, str]:
     data = kube.get(SECRETS, namespace, secret).get("data") or {}
     try:
         user = base64.b64decode(data.get("username", "")).decode() or "git"

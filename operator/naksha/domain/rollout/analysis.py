@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from naksha.domain.expressions import ExpressionError, compile_expression
-from naksha.models.rollout import AnalysisMetric
+from naksha.models.rollout import AnalysisMetric, MeasurementRecord, MetricRecord
 
 KEPT_MEASUREMENTS = 10
 
@@ -59,67 +59,43 @@ def judge(metric: AnalysisMetric, result: Any) -> Measurement:
     return Measurement("Successful", result)
 
 
-@dataclass
-class MetricProgress:
-    """A metric's record in ``status.analysis``; ``decide`` says Running, Successful or Failed."""
+def record_measurement(
+    progress: MetricRecord,
+    measurement: Measurement,
+    at: float,
+    interval: float,
+    stamp: Callable[[float], str],
+) -> None:
+    """Count a measurement in the metric's record (the last ``KEPT_MEASUREMENTS`` are kept)."""
+    progress.taken += 1
+    if measurement.phase == "Successful":
+        progress.successful += 1
+    elif measurement.phase == "Failed":
+        progress.failed += 1
+    else:
+        progress.inconclusive += 1
+    entry = MeasurementRecord(
+        at=stamp(at),
+        phase=measurement.phase,
+        result=_plain(measurement.result),
+        message=measurement.message or None,
+    )
+    progress.measurements = [*progress.measurements, entry][-KEPT_MEASUREMENTS:]
+    progress.next_at = at + interval
 
-    taken: int = 0
-    successful: int = 0
-    failed: int = 0
-    inconclusive: int = 0
-    next_at: float = 0.0
-    measurements: tuple[dict[str, Any], ...] = ()
 
-    @classmethod
-    def from_status(cls, raw: Mapping[str, Any] | None) -> MetricProgress:
-        raw = raw or {}
-        return cls(
-            taken=int(raw.get("taken") or 0),
-            successful=int(raw.get("successful") or 0),
-            failed=int(raw.get("failed") or 0),
-            inconclusive=int(raw.get("inconclusive") or 0),
-            next_at=float(raw.get("nextAt") or 0.0),
-            measurements=tuple(raw.get("measurements") or ()),
-        )
-
-    def as_status(self, phase: str) -> dict[str, Any]:
-        return {
-            "phase": phase,
-            "taken": self.taken,
-            "successful": self.successful,
-            "failed": self.failed,
-            "inconclusive": self.inconclusive,
-            "nextAt": self.next_at,
-            "measurements": list(self.measurements[-KEPT_MEASUREMENTS:]),
-        }
-
-    def record(
-        self, measurement: Measurement, at: float, interval: float, stamp: Callable[[float], str]
-    ) -> None:
-        self.taken += 1
-        if measurement.phase == "Successful":
-            self.successful += 1
-        elif measurement.phase == "Failed":
-            self.failed += 1
-        else:
-            self.inconclusive += 1
-        entry = {"at": stamp(at), "phase": measurement.phase, "result": _plain(measurement.result)}
-        if measurement.message:
-            entry["message"] = measurement.message
-        self.measurements = (*self.measurements, entry)
-        self.next_at = at + interval
-
-    def decide(self, metric: AnalysisMetric, *, background: bool) -> str:
-        if self.failed > metric.failure_limit:
-            return "Failed"
-        if self.inconclusive > metric.inconclusive_limit:
-            return "Inconclusive"
-        if not background and self.taken >= (metric.count or 1):
-            # Tolerated failed or inconclusive measurements never add up to a success on their own:
-            # a canary whose every measurement was inconclusive (no data yet, a server down) is not
-            # promoted.
-            return "Successful" if self.successful else "Inconclusive"
-        return "Running"
+def decide(progress: MetricRecord, metric: AnalysisMetric, *, background: bool) -> str:
+    """The metric's verdict so far: Running, Successful, Failed or Inconclusive."""
+    if progress.failed > metric.failure_limit:
+        return "Failed"
+    if progress.inconclusive > metric.inconclusive_limit:
+        return "Inconclusive"
+    if not background and progress.taken >= (metric.count or 1):
+        # Tolerated failed or inconclusive measurements never add up to a success on their own:
+        # a canary whose every measurement was inconclusive (no data yet, a server down) is not
+        # promoted.
+        return "Successful" if progress.successful else "Inconclusive"
+    return "Running"
 
 
 def _plain(value: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from naksha.models.rollout import RevisionRecord
 from naksha.workloads.naming import spec_hash
 
 REVISION_LENGTH = 10
@@ -20,16 +21,16 @@ def revision_of(template: Mapping[str, Any]) -> str:
 
 
 def remember(
-    history: Sequence[Mapping[str, Any]], revision: str, template: Mapping[str, Any], limit: int
-) -> list[dict[str, Any]]:
+    history: Sequence[RevisionRecord], revision: str, template: Mapping[str, Any], limit: int
+) -> list[RevisionRecord]:
     """The history with ``revision`` as the newest entry (moved there if it was known)."""
-    kept = [dict(entry) for entry in history if entry.get("revision") != revision]
-    kept.append({"revision": revision, "template": dict(template)})
+    kept = [entry for entry in history if entry.revision != revision]
+    kept.append(RevisionRecord(revision=revision, template=dict(template)))
     return kept[-(limit + 1) :]
 
 
-def template_of(history: Sequence[Mapping[str, Any]], revision: str | None) -> dict[str, Any] | None:
+def template_of(history: Sequence[RevisionRecord], revision: str | None) -> dict[str, Any] | None:
     for entry in reversed(history):
-        if entry.get("revision") == revision:
-            return dict(entry.get("template") or {})
+        if entry.revision == revision:
+            return dict(entry.template)
     return None
