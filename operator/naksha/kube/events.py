@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from naksha.kube.client import Kube, KubeError, NotFound
+from naksha.kube.client import KubeError, NotFound
+from naksha.kube.protocol import KubeApi
 from naksha.kube.resources import resource_for
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class EventAggregator:
         # One post at a time: two threads repeating one Event must not both write count n+1.
         self._lock = threading.Lock()
 
-    def post(self, kube: Kube, event: dict[str, Any]) -> dict[str, Any]:
+    def post(self, kube: KubeApi, event: dict[str, Any]) -> dict[str, Any]:
         """Create ``event`` or count it on the same Event posted within the window; KubeError passes."""
         involved = event["involvedObject"]
         key = (
@@ -134,7 +135,7 @@ class EventAggregator:
 AGGREGATOR = EventAggregator()
 
 
-def post_event(kube: Kube, event: dict[str, Any]) -> dict[str, Any] | None:
+def post_event(kube: KubeApi, event: dict[str, Any]) -> dict[str, Any] | None:
     """Post through the process's aggregator; a failure is logged, never raised (Events are auxiliary)."""
     try:
         return AGGREGATOR.post(kube, event)

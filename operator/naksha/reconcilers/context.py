@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from naksha.kube import Kube, resource_for
+from naksha.kube import KubeApi, resource_for
 from naksha.models.common import NakshaModel
 from naksha.models.conditions import Condition, ConditionStatus, Reason, remove_condition, set_condition
 from naksha.models.group import API_VERSION
@@ -50,7 +50,7 @@ class ReconcileContext:
     events: list[EventRecord] = field(default_factory=list)
     halted: bool = False
     retry_after: float | None = None
-    kube: Kube | None = None
+    kube: KubeApi | None = None
     settings: OperatorSettings = field(default_factory=OperatorSettings)
 
     @classmethod
@@ -59,7 +59,7 @@ class ReconcileContext:
         kind: KindInfo,
         body: Mapping[str, Any],
         *,
-        kube: Kube | None = None,
+        kube: KubeApi | None = None,
         settings: OperatorSettings | None = None,
     ) -> ReconcileContext:
         metadata = body.get("metadata") or {}
@@ -80,7 +80,7 @@ class ReconcileContext:
             settings=settings or OperatorSettings(),
         )
 
-    def api(self) -> Kube:
+    def api(self) -> KubeApi:
         """The API client; reconcilers that need one are only run with one."""
         if self.kube is None:
             raise RuntimeError(f"reconciling {self.kind.kind} needs an API client")

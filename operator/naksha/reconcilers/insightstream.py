@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from naksha.kube import Kube, KubeError, resource_for
+from naksha.kube import KubeApi, KubeError, resource_for
 from naksha.models.conditions import ConditionType, Reason
 from naksha.models.insightstream import DetectorLive, InsightStreamSpec, InsightStreamStatus, ShardCounts
 from naksha.reconcilers import admission
@@ -103,7 +103,7 @@ def reviews_callers(spec: InsightStreamSpec) -> bool:
     return spec.source.type == "http" and (http is None or http.auth == "kubernetes")
 
 
-def forget_review_binding(kube: Kube, namespace: str, stream: str) -> None:
+def forget_review_binding(kube: KubeApi, namespace: str, stream: str) -> None:
     """Delete the stream's cluster-scoped binding (no owner reference can do it); absent is fine."""
     kube.delete(CLUSTER_ROLE_BINDING, None, review_binding_name(namespace, stream))
 

@@ -30,9 +30,9 @@ from naksha.controllers.agentrun.playbooks import resolve, validate
 from naksha.controllers.agentrun.recorder import RunGone, RunRecorder
 from naksha.controllers.agentrun.wpk import NotYet, WpkContext, WpkError, lookup
 from naksha.domain.agentrun.playbooks import PlaybookError, render_params
-from naksha.domain.agentrun.runstate import now_text, outcome, read_run
+from naksha.domain.agentrun.runstate import limit_reached, now_text, outcome, read_run
 from naksha.domain.expressions import ExpressionError, compile_expression
-from naksha.kube import Kube, KubeError, NotFound
+from naksha.kube import KubeApi, KubeError, NotFound
 from naksha.models.agentrun import ActionRecord, AgentRunSpec, Graph, GraphNode, PendingWait, RunOutcome
 from naksha.models.common import parse_duration
 from naksha.models.conditions import Reason
@@ -48,7 +48,7 @@ class Engine(RunRecorder):
 
     def __init__(
         self,
-        kube: Kube,
+        kube: KubeApi,
         body: dict[str, Any],
         *,
         settings: OperatorSettings | None = None,
@@ -84,19 +84,9 @@ class Engine(RunRecorder):
         if self.run.phase in ("Pending", "AwaitingApproval"):
             return self._admit()
         node = self._node(self.run.current_node or self.graph.start)
-        started = self.run.state.get("startedAt")
-        limit = parse_duration(self.spec.timeouts.run)
-        if isinstance(started, (int, float)) and self.clock() - started > limit:
-            self._finish(
-                "Failed",
-                f"the run exceeded spec.timeouts.run ({self.spec.timeouts.run}) at node {node.name}",
-                reason=Reason.RUN_TIMEOUT,
-            )
-            return True
-        if self.run.step_count >= self.graph.max_steps:
-            self._finish(
-                "Failed", f"the step limit of {self.graph.max_steps} was reached at node {node.name}"
-            )
+        limit = limit_reached(self.run, self.spec, self.graph.max_steps, node.name, self.clock())
+        if limit is not None:
+            self._finish("Failed", limit.message, reason=limit.reason)
             return True
         try:
             return self._execute(node)
@@ -174,7 +164,9 @@ class Engine(RunRecorder):
                     self.meta = self.kube.get(AGENT_RUNS, self.namespace, self.name)["metadata"]
                 except NotFound as error:
                     raise RunGone(f"AgentRun {self.namespace}/{self.name} is gone") from error
-            verdict = guardrails.approval(self.meta, self.spec.approval, self.run.started_at, self.clock)
+            verdict = guardrails.approval(
+                self.meta.get("annotations") or {}, self.spec.approval, self.run.started_at, self.clock()
+            )
             if verdict == "pending":
                 if self.run.phase != "AwaitingApproval":
                     self.run.phase = "AwaitingApproval"

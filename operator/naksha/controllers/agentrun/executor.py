@@ -20,10 +20,9 @@ from typing import Any
 
 from naksha.controllers.agentrun import AGENT_RUNS
 from naksha.controllers.agentrun.engine import TERMINAL, Engine
-from naksha.controllers.agentrun.recorder import RunGone
+from naksha.controllers.agentrun.recorder import RunGone, report_pending
 from naksha.controllers.agentrun.wpk import registered
-from naksha.domain.agentrun.runstate import now_text, read_run, set_run_conditions
-from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
+from naksha.kube import Conflict, Kube, KubeApi, NotFound, resource_for
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.common import parse_duration
 from naksha.models.group import API_VERSION
@@ -35,7 +34,7 @@ logger = logging.getLogger(__name__)
 JOBS = resource_for("batch/v1", "Job")
 
 
-def ensure_job(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> str:
+def ensure_job(kube: KubeApi, body: dict[str, Any], settings: OperatorSettings) -> str:
     """Give the run's pod its identity, report the run Pending, create the Job unless it exists.
 
     Returns the Job's name. The Pending status goes out before the Job exists, so the pod's own
@@ -67,7 +66,7 @@ def ensure_job(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> 
             obj["metadata"]["ownerReferences"] = [owner]
             kube.apply(obj)
     if not (body.get("status") or {}).get("phase"):
-        _report_pending(kube, body, name)
+        report_pending(kube, body, name)
     job = build_executor_job(
         run=meta["name"],
         namespace=meta["namespace"],
@@ -86,26 +85,6 @@ def ensure_job(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> 
     return name
 
 
-def _report_pending(kube: Kube, body: dict[str, Any], job: str) -> None:
-    meta = body["metadata"]
-    run = read_run(body.get("status"))
-    run.job = job
-    run.message = f"waiting for Job {job} to run the graph"
-    run.observed_generation = meta.get("generation")
-    set_run_conditions(run, None, meta.get("generation"), now_text())
-    # The engine's recorder writes every later status; this one write happens before the Job
-    # exists, guarded by the resourceVersion read, so it never overwrites the engine's progress.
-    patch = {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": run.wire()}
-    try:
-        kube.merge_patch(AGENT_RUNS, meta["namespace"], meta["name"], patch, status=True)
-    except Conflict:
-        pass  # the run changed since it was read: its engine (or a user) wrote first, which wins
-    except NotFound as error:
-        raise RunGone(f"AgentRun {meta['namespace']}/{meta['name']} is gone") from error
-    except KubeError as error:
-        logger.warning("AgentRun %s/%s: reporting Pending failed: %s", meta["namespace"], meta["name"], error)
-
-
 def job_failure(job: dict[str, Any]) -> str | None:
     """The reason a Job gave up, or None while it may still finish."""
     for condition in (job.get("status") or {}).get("conditions") or []:
@@ -114,7 +93,7 @@ def job_failure(job: dict[str, Any]) -> str | None:
     return None
 
 
-def job_verdict(kube: Kube, body: dict[str, Any], job_name: str, settings: OperatorSettings) -> str | None:
+def job_verdict(kube: KubeApi, body: dict[str, Any], job_name: str, settings: OperatorSettings) -> str | None:
     """One look: the run's final phase once it ended, or ``Failed`` after ending it because its Job
     gave up; None while the Job may still finish it."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]

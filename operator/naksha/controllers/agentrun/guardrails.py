@@ -1,5 +1,8 @@
 """Guardrails around an AgentRun's actions: where it may act, how often, one run per target, approval.
 
+This module reads and writes what the guardrails need; their decisions are pure, in
+``naksha.domain.agentrun.guardrails`` (re-exported here for the engine, the fence and the API).
+
 Every refusal is a ``Refusal`` with a CamelCase reason; the engine ends the run ``Refused`` with it
 (a condition and a Warning Event). State the guardrails need lives on the target itself, in
 annotations, so it survives operator restarts and is visible with ``kubectl describe``:
@@ -11,30 +14,26 @@ replayed after a crash between taking the lock and checkpointing its plan is cou
 from __future__ import annotations
 
 import contextlib
-import datetime
-import json
-from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any
 
 from naksha.controllers.agentrun import AGENT_RUNS
-from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
-from naksha.models.agentrun import Approval
-from naksha.models.common import ObjectTarget, parse_duration
+from naksha.domain.agentrun.guardrails import (
+    APPROVAL,
+    LOCK,
+    RECENT_ACTIONS,
+    RateLimit,
+    Refusal,
+    approval,
+    lock_annotations,
+)
+from naksha.kube import Conflict, KubeApi, KubeError, NotFound, resource_for
+from naksha.models.common import ObjectTarget
 from naksha.models.conditions import Reason
-from naksha.models.group import GROUP
 from naksha.settings import OperatorSettings
 
-LOCK = f"{GROUP}/agent-run"
-RECENT_ACTIONS = f"{GROUP}/agent-actions"
-APPROVAL = f"{GROUP}/approval"
 LOCK_ATTEMPTS = 3
 FINISHED = ("Succeeded", "Failed", "Rejected", "Refused")
-
-
-class Refusal(Exception):
-    def __init__(self, reason: Reason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 def check_allowed(settings: OperatorSettings, namespace: str, target: ObjectTarget | None) -> None:
@@ -54,7 +53,7 @@ def check_allowed(settings: OperatorSettings, namespace: str, target: ObjectTarg
             )
 
 
-def check_target_exists(kube: Kube, namespace: str, target: ObjectTarget | None) -> None:
+def check_target_exists(kube: KubeApi, namespace: str, target: ObjectTarget | None) -> None:
     """Refuse a run whose target does not exist: nothing it could observe or do would make sense."""
     if target is None:
         return
@@ -68,7 +67,7 @@ def check_target_exists(kube: Kube, namespace: str, target: ObjectTarget | None)
 
 
 def before_action(
-    kube: Kube,
+    kube: KubeApi,
     settings: OperatorSettings,
     namespace: str,
     run: str,
@@ -97,7 +96,7 @@ def before_action(
 
 
 def _lock(
-    kube: Kube,
+    kube: KubeApi,
     settings: OperatorSettings,
     namespace: str,
     run: str,
@@ -115,36 +114,21 @@ def _lock(
         ) from None
     metadata = obj.get("metadata") or {}
     annotations = metadata.get("annotations") or {}
-    holder = annotations.get(LOCK)
-    me = f"{namespace}/{run}"
-    if holder and holder != me and _still_running(kube, holder):
-        raise Refusal(
-            Reason.TARGET_BUSY, f"{target.kind} {where}/{target.name} is being acted on by AgentRun {holder}"
-        )
-    now = clock()
-    recent = {
-        action: at
-        for action, at in _recent_actions(annotations.get(RECENT_ACTIONS)).items()
-        if now - at < settings.agent_rate_window
-    }
-    if not key or key not in recent:  # a replay of a counted action is not counted again
-        if len(recent) >= settings.agent_rate_limit:
-            raise Refusal(
-                Reason.RATE_LIMITED,
-                f"{target.kind} {where}/{target.name} had {len(recent)} actions in the last "
-                f"{settings.agent_rate_window:.0f}s (limit {settings.agent_rate_limit})",
-            )
-        recent[key or f"{me}@{now:.3f}"] = round(now, 3)
-    patch = {
-        "metadata": {
-            "resourceVersion": metadata.get("resourceVersion"),
-            "annotations": {LOCK: me, RECENT_ACTIONS: json.dumps(recent, sort_keys=True)},
-        }
-    }
+    me, holder = f"{namespace}/{run}", annotations.get(LOCK)
+    written = lock_annotations(
+        annotations,
+        me=me,
+        holder_running=bool(holder and holder != me and _still_running(kube, holder)),
+        now=clock(),
+        limit=RateLimit(settings.agent_rate_limit, settings.agent_rate_window),
+        key=key,
+        what=f"{target.kind} {where}/{target.name}",
+    )
+    patch = {"metadata": {"resourceVersion": metadata.get("resourceVersion"), "annotations": written}}
     return kube.merge_patch(ref, where, target.name, patch)
 
 
-def release(kube: Kube, namespace: str, run: str, target: ObjectTarget | None) -> None:
+def release(kube: KubeApi, namespace: str, run: str, target: ObjectTarget | None) -> None:
     """Drop the run's lock on its target, in one request that fails harmlessly if it is not held."""
     if target is None:
         return
@@ -155,19 +139,6 @@ def release(kube: Kube, namespace: str, run: str, target: ObjectTarget | None) -
         kube.json_patch(_ref(target), target.namespace or namespace, target.name, operations)
 
 
-def approval(
-    meta: Mapping[str, Any], spec: Approval, started_at: str | None, clock: Callable[[], float]
-) -> Literal["approved", "rejected", "pending", "expired"]:
-    verdict = ((meta.get("annotations") or {}).get(APPROVAL) or "").strip().lower()
-    if verdict in ("approved", "rejected"):
-        return "approved" if verdict == "approved" else "rejected"
-    if started_at:
-        started = datetime.datetime.fromisoformat(started_at.replace("Z", "+00:00")).timestamp()
-        if clock() - started > parse_duration(spec.timeout):
-            return "expired"
-    return "pending"
-
-
 def _ref(target: ObjectTarget) -> Any:
     try:
         return resource_for(target.api_version, target.kind)
@@ -175,7 +146,7 @@ def _ref(target: ObjectTarget) -> Any:
         raise Refusal(Reason.KIND_NOT_ALLOWED, str(error.args[0])) from None
 
 
-def _still_running(kube: Kube, holder: str) -> bool:
+def _still_running(kube: KubeApi, holder: str) -> bool:
     namespace, _, name = holder.partition("/")
     try:
         run = kube.get(AGENT_RUNS, namespace, name)
@@ -184,14 +155,14 @@ def _still_running(kube: Kube, holder: str) -> bool:
     return (run.get("status") or {}).get("phase") not in FINISHED
 
 
-def _recent_actions(raw: str | None) -> dict[str, float]:
-    """Action key -> time. A list of bare timestamps (written before keys were) keeps counting."""
-    try:
-        values = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    if isinstance(values, list):
-        values = {f"earlier-{i}": v for i, v in enumerate(values)}
-    if not isinstance(values, dict):
-        return {}
-    return {str(k): float(v) for k, v in values.items() if isinstance(v, int | float)}
+__all__ = [
+    "APPROVAL",
+    "LOCK",
+    "RECENT_ACTIONS",
+    "Refusal",
+    "approval",
+    "before_action",
+    "check_allowed",
+    "check_target_exists",
+    "release",
+]

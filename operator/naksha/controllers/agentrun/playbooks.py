@@ -13,7 +13,7 @@ from typing import Any
 from naksha.controllers.agentrun.wpk import registered
 from naksha.domain.agentrun import playbooks as pure
 from naksha.domain.agentrun.playbooks import BUILTIN, PLAYBOOK_LABEL, PlaybookError
-from naksha.kube import Kube, NotFound, resource_for
+from naksha.kube import KubeApi, NotFound, resource_for
 from naksha.models.agentrun import Graph
 
 __all__ = ["BUILTIN", "PlaybookError", "parse_config_map", "render_params", "resolve", "validate"]
@@ -35,7 +35,7 @@ def parse_config_map(config_map: Mapping[str, Any]) -> Graph:
     return pure.parse_config_map(config_map, packages())
 
 
-def resolve(kube: Kube | None, namespace: str, name: str, ref_namespace: str | None = None) -> Graph:
+def resolve(kube: KubeApi | None, namespace: str, name: str, ref_namespace: str | None = None) -> Graph:
     """A user playbook (ConfigMap) of that name, else the built-in one; validated."""
     if kube is not None:
         where = ref_namespace or namespace

@@ -14,8 +14,8 @@ from typing import Any
 
 from naksha import metrics
 from naksha.controllers.agentrun import AGENT_RUNS, guardrails
-from naksha.domain.agentrun.runstate import add_step, now_text, set_run_conditions
-from naksha.kube import Kube, KubeError, NotFound
+from naksha.domain.agentrun.runstate import add_step, now_text, read_run, set_run_conditions
+from naksha.kube import Conflict, KubeApi, KubeError, NotFound
 from naksha.kube.events import event_about, post_event
 from naksha.models.agentrun import AgentRunStatus, GraphNode, RunOutcome, StepRecord
 from naksha.models.common import ObjectTarget
@@ -34,7 +34,7 @@ class RunRecorder(abc.ABC):
 
     def __init__(
         self,
-        kube: Kube,
+        kube: KubeApi,
         body: dict[str, Any],
         run: AgentRunStatus,
         target: ObjectTarget | None,
@@ -111,3 +111,24 @@ class RunRecorder(abc.ABC):
         except KubeError as error:
             logger.warning("checkpointing AgentRun %s/%s failed: %s", self.namespace, self.name, error)
             raise
+
+
+def report_pending(kube: KubeApi, body: dict[str, Any], job: str) -> None:
+    """A run handed to an executor Job: Pending, naming the Job, until the Job's engine writes."""
+    meta = body["metadata"]
+    run = read_run(body.get("status"))
+    run.job = job
+    run.message = f"waiting for Job {job} to run the graph"
+    run.observed_generation = meta.get("generation")
+    set_run_conditions(run, None, meta.get("generation"), now_text())
+    # The engine's recorder writes every later status; this one write happens before the Job
+    # exists, guarded by the resourceVersion read, so it never overwrites the engine's progress.
+    patch = {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": run.wire()}
+    try:
+        kube.merge_patch(AGENT_RUNS, meta["namespace"], meta["name"], patch, status=True)
+    except Conflict:
+        pass  # the run changed since it was read: its engine (or a user) wrote first, which wins
+    except NotFound as error:
+        raise RunGone(f"AgentRun {meta['namespace']}/{meta['name']} is gone") from error
+    except KubeError as error:
+        logger.warning("AgentRun %s/%s: reporting Pending failed: %s", meta["namespace"], meta["name"], error)

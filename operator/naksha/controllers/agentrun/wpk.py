@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from naksha.kube import Kube
+from naksha.kube import KubeApi
 from naksha.models.common import ObjectTarget
 
 Plan = dict[str, Any]
@@ -38,7 +38,7 @@ class NotYet(Exception):
 class WpkContext:
     """What a work package sees: the API, the run's namespace, its target and state."""
 
-    kube: Kube
+    kube: KubeApi
     namespace: str
     run_name: str
     target: ObjectTarget | None

@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from naksha.models.agentrun import AgentRunStatus, RunOutcome, StepRecord
+from naksha.models.agentrun import AgentRunSpec, AgentRunStatus, RunOutcome, StepRecord
+from naksha.models.common import parse_duration
 from naksha.models.conditions import Condition, ConditionType, Reason, set_condition
 
 KEPT_STEPS = 50
@@ -51,6 +53,28 @@ def add_step(run: AgentRunStatus, record: StepRecord) -> None:
     """Count the step and keep its record (the last ``KEPT_STEPS`` of them)."""
     run.step_count += 1
     run.steps = [*run.steps, record][-KEPT_STEPS:]
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Why a run must end now: its time is up, or it took as many steps as its graph allows."""
+
+    message: str
+    reason: Reason | None
+
+
+def limit_reached(
+    run: AgentRunStatus, spec: AgentRunSpec, max_steps: int, node: str, now: float
+) -> Limit | None:
+    """The limit the run has reached at ``node``, or None (checked before every node)."""
+    started = run.state.get("startedAt")
+    if isinstance(started, (int, float)) and now - started > parse_duration(spec.timeouts.run):
+        return Limit(
+            f"the run exceeded spec.timeouts.run ({spec.timeouts.run}) at node {node}", Reason.RUN_TIMEOUT
+        )
+    if run.step_count >= max_steps:
+        return Limit(f"the step limit of {max_steps} was reached at node {node}", None)
+    return None
 
 
 def outcome(
