@@ -49,7 +49,9 @@ class Clock:
 # --- the pure decisions -------------------------------------------------------------------------
 
 
-def decide_lock(annotations: dict[str, str], *, holder_running: bool = True, key: str = "k1") -> dict[str, str]:
+def decide_lock(
+    annotations: dict[str, str], *, holder_running: bool = True, key: str = "k1"
+) -> dict[str, str]:
     return lock_annotations(
         annotations, me="ns/mine", holder_running=holder_running, now=NOW, limit=LIMIT, key=key, what="web"
     )
@@ -190,7 +192,9 @@ def test_a_recorded_intent_is_applied_by_a_restarted_engine_without_planning_aga
 
 def test_a_rejected_approval_ends_the_run_rejected():
     kube = FakeKube(deployment("web", 2), scale_run(approval={"required": True}))
-    kube.merge_patch(AGENT_RUNS, "ns", "fix", {"metadata": {"annotations": {"naksha.io/approval": "rejected"}}})
+    kube.merge_patch(
+        AGENT_RUNS, "ns", "fix", {"metadata": {"annotations": {"naksha.io/approval": "rejected"}}}
+    )
     status = drive(kube)
     assert status["phase"] == "Rejected"
     assert {c["type"]: c["reason"] for c in status["conditions"]}["Completed"] == "Rejected"
