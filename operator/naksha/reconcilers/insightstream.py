@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from naksha.kube import KubeApi, KubeError, resource_for
+from naksha.controllers import insightstream as workers
+from naksha.kube import KubeError
 from naksha.models.conditions import ConditionType, Reason
 from naksha.models.insightstream import DetectorLive, InsightStreamSpec, InsightStreamStatus, ShardCounts
 from naksha.reconcilers import admission
@@ -37,12 +38,8 @@ from naksha.workloads.insight import (
     build_worker_service,
     worker_labels,
     worker_name,
-    worker_selector,
 )
 
-DEPLOYMENT = resource_for("apps/v1", "Deployment")
-POD = resource_for("v1", "Pod")
-CLUSTER_ROLE_BINDING = resource_for("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")
 PHASE_RUNNING = "Running"
 PHASE_PROGRESSING = "Progressing"
 PHASE_DEGRADED = "Degraded"
@@ -71,12 +68,8 @@ def ensure_workers(context: ReconcileContext) -> None:
     )
     for obj in objects:
         obj["metadata"]["ownerReferences"] = [context.owner_reference()]
-    what = "the workers' objects"
     try:
-        for obj in objects:
-            what = f"{obj['kind']} {obj['metadata']['name']}"
-            context.api().apply(obj)
-        what = f"ClusterRoleBinding {review_binding_name(context.namespace, context.name)}"
+        workers.apply_objects(context.api(), objects)
         if reviews_callers(spec):
             binding = build_review_binding(
                 namespace=context.namespace,
@@ -84,11 +77,16 @@ def ensure_workers(context: ReconcileContext) -> None:
                 account=account,
                 labels=worker_labels(context.name),
             )
-            context.api().apply(binding)
+            workers.apply_objects(context.api(), [binding])
         else:
-            forget_review_binding(context.api(), context.namespace, context.name)
-    except KubeError as error:
-        message = f"applying {what} failed: {error}"
+            workers.forget_review_binding(context.api(), context.namespace, context.name)
+    except (workers.ApplyFailed, KubeError) as failure:
+        bound = f"ClusterRoleBinding {review_binding_name(context.namespace, context.name)}"
+        message = (
+            str(failure)
+            if isinstance(failure, workers.ApplyFailed)
+            else f"applying {bound} failed: {failure}"
+        )
         context.phase = PHASE_DEGRADED
         context.set_condition(ConditionType.DEGRADED, "True", Reason.WORKLOAD_APPLY_FAILED, message)
         context.event("Warning", Reason.WORKLOAD_APPLY_FAILED, message)
@@ -103,15 +101,10 @@ def reviews_callers(spec: InsightStreamSpec) -> bool:
     return spec.source.type == "http" and (http is None or http.auth == "kubernetes")
 
 
-def forget_review_binding(kube: KubeApi, namespace: str, stream: str) -> None:
-    """Delete the stream's cluster-scoped binding (no owner reference can do it); absent is fine."""
-    kube.delete(CLUSTER_ROLE_BINDING, None, review_binding_name(namespace, stream))
-
-
 def observe_workers(context: ReconcileContext) -> None:
     spec = cast(InsightStreamSpec, context.spec)
     try:
-        deployment = context.api().get(DEPLOYMENT, context.namespace, worker_name(context.name))
+        deployment = workers.read_workers(context.api(), context.namespace, context.name)
     except KubeError as error:
         context.set_condition(ConditionType.READY, "False", Reason.WORKERS_UNKNOWN, str(error))
         context.retry_after = 10.0
@@ -278,12 +271,8 @@ def _status(context: ReconcileContext) -> InsightStreamStatus:
 
 
 def _live_pods(context: ReconcileContext) -> set[str] | None:
-    selector = ",".join(f"{k}={v}" for k, v in worker_selector(context.name).items())
-    try:
-        pods = context.api().list(POD, context.namespace, label_selector=selector)
-    except KubeError:
-        return None  # unknown: keep every report rather than drop live ones
-    return {str(pod["metadata"]["name"]) for pod in pods}
+    """Unknown (None) when the pods cannot be listed: then every report is kept, none dropped."""
+    return workers.live_pods(context.api(), context.namespace, context.name)
 
 
 STEPS: tuple[Step, ...] = (*admission.STEPS, ensure_workers, observe_workers, summarize_reports)
