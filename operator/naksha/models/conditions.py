@@ -95,7 +95,7 @@ class Condition(BaseModel):
 
     type: str = Field(min_length=1)
     status: ConditionStatus
-    reason: str = Field(default="", description="CamelCase machine-readable reason (a Reason).")
+    reason: str = Field(default="", description="CamelCase machine-readable reason.")
     message: str = ""
     last_transition_time: str | None = Field(default=None, alias="lastTransitionTime")
     observed_generation: int | None = Field(default=None, alias="observedGeneration")

@@ -1,7 +1,8 @@
 """Generate the API reference (docs/api-reference.md) from the same schemas as the CRDs.
 
-One table per kind lists every spec field with its type, default and constraints, so the
-reference can never disagree with what the API server enforces.
+One table per kind lists every spec field with its type, default and constraints, and one its
+status fields (from the kind's status model), so the reference can never disagree with what the
+API server enforces and the operator writes.
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ def _kind_section(kind: KindInfo) -> list[str]:
             f"| `{path}`{' **required**' if required else ''} | {_type(node)} | {_default(node)} "
             f"| {_constraints(node)} | {_escape(node.get('description', ''))} |"
         )
+    status_schema = version["schema"]["openAPIV3Schema"]["properties"]["status"]
+    lines += [
+        "",
+        "**Status** (written by the operator):",
+        "",
+        "| field | type | description |",
+        "|---|---|---|",
+    ]
+    for path, node, _ in _walk(status_schema, "status", required=False):
+        lines.append(f"| `{path}` | {_type(node)} | {_escape(node.get('description', ''))} |")
     columns = ", ".join(c["name"] for c in version["additionalPrinterColumns"])
     lines += ["", f"`kubectl get {kind.plural}` shows: {columns}.", ""]
     return lines

@@ -198,7 +198,7 @@ class RolloutStatus(NakshaStatus):
 
     stable_revision: str | None = None
     current_revision: str | None = None
-    current_step_index: int | None = Field(default=None, description="None when no rollout is in progress.")
+    current_step_index: int | None = Field(default=None, description="Absent when no rollout is in progress.")
     canary_weight: int = 0
     started_at: float | None = Field(default=None, description="When the current revision's rollout began.")
     step_started_at: float | None = None

@@ -38,16 +38,12 @@ from naksha.models.rollout import AnalysisMetric, MetricRecord, RolloutSpec, Rol
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext, Step, run_steps
 from naksha.workloads.naming import spec_hash
-from naksha.workloads.rollout import Role, build_role_deployment, canary_split, deployment_name
+from naksha.workloads.rollout import build_deployments, canary_split, deployment_name
 
 logger = logging.getLogger(__name__)
-HEALTHY, PROGRESSING, PAUSED, DEGRADED, ROLLED_BACK = (
-    Reason.HEALTHY,
-    Reason.PROGRESSING,
-    Reason.PAUSED,
-    Reason.DEGRADED,
-    Reason.ROLLED_BACK,
-)
+# The phases, which the Progressing condition also gives as its reason.
+HEALTHY, PROGRESSING, PAUSED = Reason.HEALTHY, Reason.PROGRESSING, Reason.PAUSED
+DEGRADED, ROLLED_BACK = Reason.DEGRADED, Reason.ROLLED_BACK
 
 
 @dataclass
@@ -362,32 +358,20 @@ def finish_rollback(context: ReconcileContext) -> None:
 
 
 def deployments(context: ReconcileContext) -> list[dict[str, Any]]:
-    """Both Deployments as the status wants them (pure: built, not applied)."""
+    """Both Deployments as the status wants them (built, not applied)."""
     run, status, spec = RolloutPass.of(context), _status(context), _spec(context)
-    stable_template = template_of(status.revisions, status.stable_revision) or dict(spec.template)
-    stable_count, canary_count = canary_split(spec.replicas, status.canary_weight)
-    in_progress = status.current_step_index is not None
-    roles: tuple[tuple[Role, str, dict[str, Any], int], ...] = (
-        ("stable", str(status.stable_revision), stable_template, stable_count),
-        (
-            "canary",
-            run.revision if in_progress else str(status.stable_revision),
-            dict(spec.template) if in_progress else stable_template,
-            canary_count,
-        ),
+    return build_deployments(
+        rollout=context.name,
+        namespace=context.namespace,
+        template=dict(spec.template),
+        selector=dict(spec.selector.match_labels),
+        replicas=spec.replicas,
+        stable_revision=str(status.stable_revision),
+        stable_template=template_of(status.revisions, status.stable_revision) or dict(spec.template),
+        revision=run.revision,
+        weight=status.canary_weight,
+        in_progress=status.current_step_index is not None,
     )
-    return [
-        build_role_deployment(
-            rollout=context.name,
-            namespace=context.namespace,
-            role=role,
-            revision=revision,
-            template=template,
-            selector=dict(spec.selector.match_labels),
-            replicas=replicas,
-        )
-        for role, revision, template, replicas in roles
-    ]
 
 
 def apply_workloads(context: ReconcileContext) -> None:

@@ -61,3 +61,41 @@ def canary_split(replicas: int, weight: int) -> tuple[int, int]:
         return replicas, 0
     canary = min(replicas, max(1, -(-replicas * weight // 100)))
     return replicas - canary, canary
+
+
+def build_deployments(
+    *,
+    rollout: str,
+    namespace: str,
+    template: dict[str, Any],
+    selector: dict[str, str],
+    replicas: int,
+    stable_revision: str,
+    stable_template: dict[str, Any],
+    revision: str,
+    weight: int,
+    in_progress: bool,
+) -> list[dict[str, Any]]:
+    """Both Deployments: stable at its revision, canary at the one rolled out (or stable, idle)."""
+    stable_count, canary_count = canary_split(replicas, weight)
+    roles: tuple[tuple[Role, str, dict[str, Any], int], ...] = (
+        ("stable", stable_revision, stable_template, stable_count),
+        (
+            "canary",
+            revision if in_progress else stable_revision,
+            dict(template) if in_progress else stable_template,
+            canary_count,
+        ),
+    )
+    return [
+        build_role_deployment(
+            rollout=rollout,
+            namespace=namespace,
+            role=role,
+            revision=role_revision,
+            template=role_template,
+            selector=selector,
+            replicas=count,
+        )
+        for role, role_revision, role_template, count in roles
+    ]
