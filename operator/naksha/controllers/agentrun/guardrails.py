@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from naksha.controllers.agentrun import AGENT_RUNS
+from naksha.errors import NakshaError
 from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
 from naksha.models.agentrun import Approval
 from naksha.models.common import ObjectTarget, parse_duration
@@ -30,7 +31,7 @@ LOCK_ATTEMPTS = 3
 FINISHED = ("Succeeded", "Failed", "Rejected", "Refused")
 
 
-class Refusal(Exception):
+class Refusal(NakshaError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason

@@ -14,6 +14,7 @@ from typing import Any
 from naksha import metrics
 from naksha.controllers.agentrun import AGENT_RUNS, guardrails
 from naksha.domain.agentrun.runstate import RunState, now_text
+from naksha.errors import NakshaError
 from naksha.kube import Kube, KubeError, NotFound
 from naksha.kube.events import event_about, post_event
 from naksha.models.agentrun import GraphNode
@@ -23,7 +24,7 @@ from naksha.models.group import API_VERSION
 logger = logging.getLogger(__name__)
 
 
-class RunGone(Exception):
+class RunGone(NakshaError):
     """The AgentRun itself no longer exists (deleted): its engine stops."""
 
 

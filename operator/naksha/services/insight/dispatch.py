@@ -16,7 +16,7 @@ from typing import Any
 
 from naksha.domain.insight.detectors import Anomaly
 from naksha.domain.insight.signals import STREAM_LABEL, TRIGGER_LABEL, agent_run_manifest, dedupe_key
-from naksha.errors import RetryableError
+from naksha.errors import NakshaError, RetryableError
 from naksha.kube import Conflict, Kube, KubeError, resource_for
 from naksha.models.common import parse_duration
 from naksha.models.group import GROUP, VERSION
@@ -30,7 +30,7 @@ ATTEMPTS = 5
 DEBOUNCE_MEMORY = 10_000
 
 
-class DispatchError(Exception):
+class DispatchError(NakshaError):
     """The API refused to create an AgentRun for a reason retrying did not fix."""
 
 

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from naksha.errors import NakshaError
 from naksha.kube import Conflict, Kube, NotFound, resource_for
 from naksha.models.group import API_VERSION
 from naksha.workloads.naming import child_name
@@ -27,7 +28,7 @@ MAX_BYTES = 900_000  # headroom under the API server's 1 MiB object limit (base6
 _KEY_INVALID = re.compile(r"[^-._a-zA-Z0-9]")
 
 
-class StateTooLarge(ValueError):
+class StateTooLarge(NakshaError, ValueError):
     """The checkpoint would not fit in one ConfigMap."""
 
 
