@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from naksha import metrics
-from naksha.controllers.agentrun import AGENT_RUNS, fence, guardrails
+from naksha.controllers.agentrun import fence, guardrails
 from naksha.controllers.agentrun.playbooks import resolve, validate
 from naksha.controllers.agentrun.recorder import RunGone, RunRecorder
 from naksha.controllers.agentrun.wpk import NotYet, WpkContext, WpkError, lookup
@@ -35,6 +35,7 @@ from naksha.domain.expressions import ExpressionError, compile_expression
 from naksha.kube import Kube, KubeError, NotFound
 from naksha.models.agentrun import AgentRunSpec, Graph, GraphNode
 from naksha.models.common import parse_duration
+from naksha.models.resources import AGENT_RUNS
 from naksha.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
