@@ -186,9 +186,9 @@ def _run_wpk_list(args: argparse.Namespace) -> int:
 
 
 def _run_agent_verdict(args: argparse.Namespace) -> int:
-    from naksha.controllers.agentrun.guardrails import APPROVAL
     from naksha.kube import Kube, NotFound, resource_for
     from naksha.models.group import API_VERSION
+    from naksha.models.labels import APPROVAL
 
     value = "approved" if args.verdict == "approve" else "rejected"
     try:

@@ -6,10 +6,9 @@ import sys
 from typing import Any
 
 from naksha.domain.rollout import controls
-from naksha.kube import Kube, NotFound, resource_for
-from naksha.models.group import API_VERSION
+from naksha.kube import Kube, NotFound
+from naksha.models.resources import ROLLOUTS
 
-ROLLOUTS = resource_for(API_VERSION, "Rollout")
 COMMANDS = {"promote": controls.PROMOTE, "abort": controls.ABORT, "retry": controls.RETRY}
 
 

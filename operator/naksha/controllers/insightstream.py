@@ -10,13 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from naksha.kube import KubeApi, KubeError, resource_for
+from naksha.kube import KubeApi, KubeError
+from naksha.models.resources import CLUSTER_ROLE_BINDINGS, DEPLOYMENTS, PODS
 from naksha.workloads.identity import review_binding_name
 from naksha.workloads.insight import worker_name, worker_selector
-
-DEPLOYMENT = resource_for("apps/v1", "Deployment")
-POD = resource_for("v1", "Pod")
-CLUSTER_ROLE_BINDING = resource_for("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")
 
 
 class ApplyFailed(Exception):
@@ -38,19 +35,19 @@ def apply_objects(kube: KubeApi, objects: Iterable[Mapping[str, Any]]) -> None:
 
 def forget_review_binding(kube: KubeApi, namespace: str, stream: str) -> None:
     """Delete the stream's cluster-scoped binding (no owner reference can do it); absent is fine."""
-    kube.delete(CLUSTER_ROLE_BINDING, None, review_binding_name(namespace, stream))
+    kube.delete(CLUSTER_ROLE_BINDINGS, None, review_binding_name(namespace, stream))
 
 
 def read_workers(kube: KubeApi, namespace: str, stream: str) -> dict[str, Any]:
     """The workers' Deployment as the API has it (``KubeError`` when it cannot be read)."""
-    return kube.get(DEPLOYMENT, namespace, worker_name(stream))
+    return kube.get(DEPLOYMENTS, namespace, worker_name(stream))
 
 
 def live_pods(kube: KubeApi, namespace: str, stream: str) -> set[str] | None:
     """The names of the stream's worker pods, or None when they cannot be listed (unknown)."""
     selector = ",".join(f"{k}={v}" for k, v in worker_selector(stream).items())
     try:
-        pods = kube.list(POD, namespace, label_selector=selector)
+        pods = kube.list(PODS, namespace, label_selector=selector)
     except KubeError:
         return None
     return {str(pod["metadata"]["name"]) for pod in pods}

@@ -21,7 +21,7 @@ import kopf
 from naksha import metrics
 from naksha.controllers.agentrun.engine import TERMINAL
 from naksha.controllers.agentrun.runner import AgentRunner
-from naksha.handlers.common import differs
+from naksha.handlers.common import differs, kopf_errors
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import AGENT_RUN
@@ -55,7 +55,8 @@ async def on_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: 
             metrics.RECONCILE_TOTAL.labels(AGENT_RUN.kind, context.namespace, "accepted").inc()
     elif agentrun.needs_write(context) and differs(body.get("status") or {}, context.status_patch()):
         metrics.RECONCILE_TOTAL.labels(AGENT_RUN.kind, context.namespace, "invalid").inc()
-        await asyncio.to_thread(context.write)
+        with kopf_errors():
+            await asyncio.to_thread(context.write)
         for notice in context.events:
             kopf.event(body, type=notice.type, reason=notice.reason, message=notice.message)
 

@@ -17,7 +17,6 @@ pods are ready and none crash-loops; the timer re-checks that even when nothing 
 
 from __future__ import annotations
 
-import datetime
 import logging
 import time
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from naksha.domain.rollout import controls
 from naksha.domain.rollout.analysis import decide, record_measurement
 from naksha.domain.rollout.health import Health
 from naksha.domain.rollout.revisions import remember, revision_of, template_of
+from naksha.models import timestamps
 from naksha.models.common import parse_duration
 from naksha.models.conditions import ConditionType, Reason
 from naksha.models.rollout import AnalysisMetric, MetricRecord, RolloutSpec, RolloutStatus
@@ -423,4 +423,4 @@ def refresh(context: ReconcileContext, now: float | None = None) -> ReconcileCon
 
 
 def _stamp(at: float) -> str:
-    return datetime.datetime.fromtimestamp(at, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.to_text(at)

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from tests.support.fake_kube import FakeKube
 
-from naksha.controllers.agentrun import AGENT_RUNS
 from naksha.controllers.agentrun.engine import Engine
 from naksha.domain.agentrun.guardrails import (
     LOCK,
@@ -28,6 +27,7 @@ from naksha.domain.agentrun.runstate import limit_reached, read_run
 from naksha.kube import resource_for
 from naksha.models.agentrun import AgentRunSpec, Approval
 from naksha.models.conditions import Reason
+from naksha.models.resources import AGENT_RUNS
 from naksha.settings import OperatorSettings
 
 DEPLOYMENTS = resource_for("apps/v1", "Deployment")

@@ -12,10 +12,10 @@ from typing import Any
 
 from tests.support.fake_kube import FakeKube
 
-from naksha.controllers.agentrun import AGENT_RUNS
 from naksha.controllers.agentrun.engine import Engine
 from naksha.domain.agentrun.runstate import read_run, set_run_conditions
 from naksha.models.conditions import Reason
+from naksha.models.resources import AGENT_RUNS
 
 START = 1_800_000_000.0
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from naksha import metrics
-from naksha.controllers.agentrun import AGENT_RUNS, fence, guardrails
+from naksha.controllers.agentrun import fence, guardrails
 from naksha.controllers.agentrun.playbooks import resolve, validate
 from naksha.controllers.agentrun.recorder import RunGone, RunRecorder
 from naksha.controllers.agentrun.wpk import NotYet, WpkContext, WpkError, lookup
@@ -36,6 +36,7 @@ from naksha.kube import KubeApi, KubeError, NotFound
 from naksha.models.agentrun import ActionRecord, AgentRunSpec, Graph, GraphNode, PendingWait, RunOutcome
 from naksha.models.common import parse_duration
 from naksha.models.conditions import Reason
+from naksha.models.resources import AGENT_RUNS
 from naksha.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,6 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from naksha.controllers.agentrun import AGENT_RUNS
 from naksha.domain.agentrun.guardrails import (
     APPROVAL,
     LOCK,
@@ -30,6 +29,7 @@ from naksha.domain.agentrun.guardrails import (
 from naksha.kube import Conflict, KubeApi, KubeError, NotFound, resource_for
 from naksha.models.common import ObjectTarget
 from naksha.models.conditions import Reason
+from naksha.models.resources import AGENT_RUNS
 from naksha.settings import OperatorSettings
 
 LOCK_ATTEMPTS = 3

@@ -22,14 +22,12 @@ from pathlib import Path
 from naksha.controllers.rollout.gitcache import redact
 from naksha.controllers.rollout.gitops import GitOpsError, RevertRequest, revert_manifest
 from naksha.domain.rollout.revisions import template_of
-from naksha.kube import KubeApi, KubeError, resource_for
+from naksha.kube import KubeApi, KubeError
 from naksha.models.conditions import Reason
-from naksha.models.group import API_VERSION
+from naksha.models.resources import ROLLOUTS, SECRETS
 from naksha.models.rollout import GitOpsOutcome, RollbackRecord, RolloutSpec, RolloutStatus
 
 logger = logging.getLogger(__name__)
-ROLLOUTS = resource_for(API_VERSION, "Rollout")
-SECRETS = resource_for("v1", "Secret")
 GITOPS_RETRY_SECONDS = 15.0
 KEPT_BAD_REVISIONS = 20
 

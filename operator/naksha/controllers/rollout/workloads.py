@@ -9,13 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from naksha.kube import KubeApi, KubeError, resource_for
-from naksha.models.group import API_VERSION
+from naksha.kube import KubeApi, KubeError
+from naksha.models.labels import REVISION_LABEL
+from naksha.models.resources import DEPLOYMENTS, ROLLOUTS
 from naksha.workloads.rollout import deployment_name
-
-DEPLOYMENTS = resource_for("apps/v1", "Deployment")
-ROLLOUTS = resource_for(API_VERSION, "Rollout")
-REVISION_LABEL = "naksha.io/revision"
 
 
 def canary_ready(kube: KubeApi, namespace: str, rollout: str, revision: str, wanted: int) -> bool:

@@ -8,23 +8,32 @@ holder and writes the annotations these functions return; every refusal is a ``R
 
 from __future__ import annotations
 
-import datetime
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from naksha.errors import NakshaError
+from naksha.models import timestamps
 from naksha.models.agentrun import Approval
 from naksha.models.common import parse_duration
 from naksha.models.conditions import Reason
-from naksha.models.group import GROUP
+from naksha.models.labels import AGENT_RUN_LOCK, APPROVAL, RECENT_ACTIONS
 
-LOCK = f"{GROUP}/agent-run"
-RECENT_ACTIONS = f"{GROUP}/agent-actions"
-APPROVAL = f"{GROUP}/approval"
+LOCK = AGENT_RUN_LOCK  # the run acting on a target
+__all__ = [
+    "APPROVAL",
+    "LOCK",
+    "RECENT_ACTIONS",
+    "RateLimit",
+    "Refusal",
+    "approval",
+    "lock_annotations",
+    "recent_actions",
+]
 
 
-class Refusal(Exception):
+class Refusal(NakshaError):
     def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
@@ -91,7 +100,7 @@ def approval(
     if verdict in ("approved", "rejected"):
         return "approved" if verdict == "approved" else "rejected"
     if started_at:
-        started = datetime.datetime.fromisoformat(started_at.replace("Z", "+00:00")).timestamp()
+        started = timestamps.to_seconds(started_at)
         if now - started > parse_duration(spec.timeout):
             return "expired"
     return "pending"

@@ -6,12 +6,12 @@ whole at each checkpoint; ``read_run`` turns what the API returned into it.
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from naksha.models import timestamps
 from naksha.models.agentrun import AgentRunSpec, AgentRunStatus, RunOutcome, StepRecord
 from naksha.models.common import parse_duration
 from naksha.models.conditions import Condition, ConditionType, Reason, set_condition
@@ -32,7 +32,7 @@ ENGINE_FIELDS = (
 
 
 def now_text(clock: Callable[[], float] = time.time) -> str:
-    return datetime.datetime.fromtimestamp(clock(), tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.to_text(clock())
 
 
 def seconds_between(start: float | None, end: float | None) -> float | None:
@@ -84,11 +84,7 @@ def outcome(
     state = run.state
     started = state.get("startedAt")
     acted, recovered = state.get("firstActionAt"), state.get("recoveredAt")
-    detected = (
-        datetime.datetime.fromisoformat(detected_at.replace("Z", "+00:00")).timestamp()
-        if detected_at
-        else None
-    )
+    detected = timestamps.to_seconds(detected_at) if detected_at else None
     return RunOutcome(
         resolved=run.phase == "Succeeded" and state.get("recovered") is not False,
         playbook=playbook,
