@@ -120,3 +120,11 @@ def test_a_condition_that_flips_gets_a_new_transition_time():
     assert by_type["Completed"].last_transition_time == "2026-01-01T00:05:00Z"
     assert by_type["Refused"].reason == Reason.TARGET_BUSY
     assert "Progressing" not in by_type
+
+
+def test_a_run_handed_to_its_job_is_pending_with_the_reason_job_pending():
+    run = read_run({})
+    run.message = "waiting for Job r-run to run the graph"
+    set_run_conditions(run, Reason.JOB_PENDING, 1, "2026-01-01T00:00:00Z")
+    by_type = {c.type: c.reason for c in run.conditions}
+    assert by_type == {"Accepted": "SpecValid", "Progressing": "JobPending"}

@@ -122,7 +122,7 @@ def report_pending(kube: KubeApi, body: dict[str, Any], job: str) -> None:
     run.job = job
     run.message = f"waiting for Job {job} to run the graph"
     run.observed_generation = meta.get("generation")
-    set_run_conditions(run, None, meta.get("generation"), now_text())
+    set_run_conditions(run, Reason.JOB_PENDING, meta.get("generation"), now_text())
     # The engine's recorder writes every later status; this one write happens before the Job
     # exists, guarded by the resourceVersion read, so it never overwrites the engine's progress.
     patch = {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": run.wire()}

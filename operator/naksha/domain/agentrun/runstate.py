@@ -108,7 +108,8 @@ RUN_CONDITIONS = (
 
 def set_run_conditions(run: AgentRunStatus, reason: Reason | None, generation: int | None, now: str) -> None:
     """The run's conditions for its phase, through ``set_condition``: a condition whose status did
-    not flip keeps its ``lastTransitionTime`` however many checkpoints are written."""
+    not flip keeps its ``lastTransitionTime`` however many checkpoints are written. ``reason``: why
+    the run ended, or why it is still Pending (its Job has not started it)."""
     phase, message = run.phase or "Pending", run.message or ""
     wanted: list[tuple[ConditionType, Reason, str]] = [
         (ConditionType.ACCEPTED, Reason.SPEC_VALID, "The spec is valid.")
@@ -116,7 +117,7 @@ def set_run_conditions(run: AgentRunStatus, reason: Reason | None, generation: i
     if phase == "AwaitingApproval":
         wanted.append((ConditionType.AWAITING_APPROVAL, Reason.APPROVAL_REQUIRED, message))
     elif phase in ("Running", "Pending"):
-        wanted.append((ConditionType.PROGRESSING, Reason.RUNNING, message))
+        wanted.append((ConditionType.PROGRESSING, reason or Reason.RUNNING, message))
     else:
         wanted.append((ConditionType.COMPLETED, reason or Reason(phase), message))
         if phase == "Refused":
