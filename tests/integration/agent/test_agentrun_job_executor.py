@@ -5,15 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from kubernetes import client
-from tests.integration.agent.test_agentrun_on_the_control_plane import (
-    GROUP,
-    VERSION,
-    agent_run,
-    anomaly,
-    run_status,
-    setup,
-)
 from tests.support import eventually, spec_changes
+from tests.support.agentruns import agent_run, anomaly, run_status, setup
+
+from naksha.models.group import GROUP, VERSION
 
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the local kubelet runs it as a process
 # Inherited by the Job pod: it dies (SIGKILL) between recording an action's intent and applying it.

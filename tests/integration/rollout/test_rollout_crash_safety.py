@@ -17,17 +17,10 @@ from typing import Any
 
 import yaml
 from kubernetes import client
-from tests.integration.agent.test_agentrun_crash_safety import kill_group, start_operator
-from tests.integration.rollout.test_rollouts_on_the_control_plane import (
-    STEPS,
-    Cluster,
-    gitops_repo,
-    rollout,
-    shop_stream,
-    template,
-)
 from tests.support import eventually, git, push_all
 from tests.support.gitserver import git_daemon
+from tests.support.operators import kill_group, start_operator
+from tests.support.rollouts import STEPS, Cluster, gitops_repo, rollout, shop_stream, template
 
 
 def revert_commits(repo: Path, namespace: str, revision: str) -> list[str]:
