@@ -27,6 +27,7 @@ from naksha.controllers.rollout import rollback
 from naksha.controllers.rollout.health import read_stable_health
 from naksha.controllers.rollout.measurement import measure
 from naksha.controllers.rollout.workloads import apply_deployments, canary_ready, consume_commands
+from naksha.crashpoints import crash_point
 from naksha.domain.rollout import controls
 from naksha.domain.rollout.analysis import decide, record_measurement
 from naksha.domain.rollout.health import Health
@@ -334,18 +335,14 @@ def finish_rollback(context: ReconcileContext) -> None:
     kube = context.api()
     if not current.spec_reverted:
         rollback.revert_spec(kube, context.namespace, context.name, status)
-        pause = context.settings.test_pause_before_gitops
-        if pause and spec.gitops is not None:
-            logger.warning("pausing %.1fs between the spec revert and the GitOps commit", pause)
-            time.sleep(pause)
+        if spec.gitops is not None:
+            crash_point("rollout.before-gitops")
     recorded = current.gitops is not None and current.gitops.commit is not None
     error = rollback.commit_revert(
         kube, context.namespace, context.name, spec, status, RolloutPass.of(context).now
     )
-    pause = context.settings.test_pause_after_gitops
-    if pause and not recorded and current.gitops is not None and current.gitops.commit:
-        logger.warning("pausing %.1fs between the GitOps push and recording it", pause)
-        time.sleep(pause)
+    if not recorded and current.gitops is not None and current.gitops.commit:
+        crash_point("rollout.after-gitops-push")
     if error:
         context.set_condition(ConditionType.DEGRADED, "True", Reason.GITOPS_REVERT_FAILED, error)
         if context.condition_changed(ConditionType.DEGRADED):
