@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from naksha import __version__
+from naksha.cli import learning
 from naksha.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -161,6 +162,8 @@ def _parser() -> argparse.ArgumentParser:
     rbac = commands.add_parser("rbac", help="write manifests/rbac.yaml and the chart's ClusterRole")
     rbac.add_argument("--root", type=Path, default=Path("."), help="the repository's root")
     rbac.set_defaults(run=_run_rbac)
+
+    learning.register(commands)
     return parser
 
 

@@ -33,6 +33,21 @@ class Reason(enum.StrEnum):
     SPEC_INVALID = "SpecInvalid"
     AWAITING_CONTROLLER = "AwaitingController"
 
+    # ModelVersion
+    TRAINING = "Training"
+    TRAINED = "Trained"
+    TRAINING_FAILED = "TrainingFailed"
+    ARTIFACT_CORRUPT = "ArtifactCorrupt"
+    INSUFFICIENT_DATA = "InsufficientData"
+    BELOW_THRESHOLD = "BelowThreshold"
+    NO_IMPROVEMENT = "NoImprovement"
+    EVALUATION_PASSED = "EvaluationPassed"
+    PROMOTED = "Promoted"
+    AWAITING_PROMOTION = "AwaitingPromotion"
+    ALIAS_MOVED = "AliasMoved"
+    DEMOTED = "Demoted"
+    RETRAINED = "Retrained"
+
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 

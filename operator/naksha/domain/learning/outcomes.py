@@ -208,6 +208,7 @@ def record_from_agent_run(
         "signal": signal.get("source") or "",
         "targetKind": (spec.get("target") or {}).get("kind") or "",
         "labels": {str(k): str(v) for k, v in (signal.get("series") or {}).items()},
+        "runLabels": dict(meta.get("labels") or {}),
     }
     if signal.get("detectedAt"):
         record["detectedAt"] = signal["detectedAt"]
