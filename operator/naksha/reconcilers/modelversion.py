@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pydantic import BaseModel
+
 from naksha.controllers.modelversion import aliases, retraining, training
 from naksha.domain.learning import artifact as artifacts
 from naksha.domain.learning.outcomes import rfc3339
@@ -25,7 +27,7 @@ from naksha.domain.learning.promotion import (
     promotion_action,
 )
 from naksha.models.conditions import ConditionType, Reason
-from naksha.models.modelversion import ModelVersionSpec
+from naksha.models.modelversion import ArtifactStatus, Lineage, MetricStatus, ModelVersionSpec, VerdictStatus
 from naksha.reconcilers.admission import accept, validate_spec
 from naksha.reconcilers.context import ReconcileContext, Step, run_steps
 
@@ -88,13 +90,15 @@ def collect_training(context: ReconcileContext) -> None:
     if result.get("error"):
         _fail(context, Reason.TRAINING_FAILED, f"training could not be done: {result['error']}")
         return
-    context.extra_status["artifact"] = {
-        "configMap": output.config_map,
-        "key": artifacts.ARTIFACT_KEY,
-        "sha256": result["sha256"],
-        "sizeBytes": output.size,
-    }
-    context.extra_status["lineage"] = result["lineage"]
+    context.extra_status["artifact"] = _wire(
+        ArtifactStatus(
+            config_map=output.config_map,
+            key=artifacts.ARTIFACT_KEY,
+            sha256=result["sha256"],
+            size_bytes=output.size,
+        )
+    )
+    context.extra_status["lineage"] = _wire(Lineage.model_validate(result["lineage"]))
     context.extra_status["trainingResult"] = result  # carried to the next step only
     context.set_condition(
         TRAINED, "True", Reason.TRAINED, f"artifact {output.config_map} sha256 {result['sha256'][:12]}"
@@ -126,15 +130,15 @@ def evaluate(context: ReconcileContext) -> None:
         margin=spec.promotion.margin,
         primary=primary,
     )
-    context.extra_status["metrics"] = _metric_rows(
-        metrics, holder_metrics, result.get("baselineMetrics") or {}, judgement
+    rows = _metric_rows(metrics, holder_metrics, result.get("baselineMetrics") or {}, judgement)
+    context.extra_status["metrics"] = [_wire(MetricStatus.model_validate(row)) for row in rows]
+    verdict = VerdictStatus(
+        result=str(judgement.verdict),
+        message=judgement.message,
+        evaluation=result.get("evaluation") or {},
+        holder=result.get("holder"),
     )
-    context.extra_status["verdict"] = {
-        "result": str(judgement.verdict),
-        "message": judgement.message,
-        "evaluation": result.get("evaluation") or {},
-        "holder": result.get("holder"),
-    }
+    context.extra_status["verdict"] = _wire(verdict)
     reason = _VERDICT_REASONS[judgement.verdict]
     context.set_condition(EVALUATED, "True" if judgement.passed else "False", reason, judgement.message)
     insufficient = judgement.verdict is Verdict.INSUFFICIENT_DATA
@@ -269,6 +273,11 @@ def _fail(context: ReconcileContext, reason: Reason, message: str) -> None:
     context.set_condition(TRAINED, "False", reason, message)
     context.event("Warning", reason, message)
     context.halt()
+
+
+def _wire(model: BaseModel) -> dict[str, Any]:
+    """A typed status part as written: camelCase, and no nulls (a merge patch would delete them)."""
+    return model.model_dump(by_alias=True, exclude_none=True)
 
 
 def _metric_rows(

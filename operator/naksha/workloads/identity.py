@@ -272,7 +272,7 @@ def job_rules(run: str, target: ObjectTarget | None, package_needs: Iterable[str
     return rules
 
 
-def trainer_rules(version: str, model: str, alias_map: str, archive: str) -> list[Rule]:
+def trainer_rules(version: str) -> list[Rule]:
     """What a ModelVersion's training pod calls: its version, the runs and archive, its artifact."""
     return [
         Rule((GROUP,), ("modelversions",), ("get",), "The version to train.", (version,)),
@@ -284,6 +284,7 @@ def trainer_rules(version: str, model: str, alias_map: str, archive: str) -> lis
             "The outcome archive, the model's alias map and the alias holder's artifact (to compare).",
         ),
         Rule(("",), ("configmaps",), ("create",), "Its artifact (a create cannot be limited by name)."),
+        Rule(("",), ("secrets",), ("get",), "A Redis stream's URL Secret, read by name, to replay history."),
     ]
 
 

@@ -11,6 +11,7 @@ holder or the new one, never a mix.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -59,6 +60,7 @@ class Holder:
 class AliasEntry:
     holder: Holder
     previous: tuple[Holder, ...]
+    moved: bool = False  # set on the entry ``update`` returns when this call moved the alias
 
 
 def parse_entry(text: str) -> AliasEntry:
@@ -119,7 +121,7 @@ def update(kube: Kube, namespace: str, model: str, alias: str, decide: Decide) -
                     operations.append({"op": "add", "path": "/data", "value": {}})
                 operations.append({"op": "add", "path": f"/data/{alias}", "value": value})
                 kube.json_patch(CONFIG_MAPS, namespace, name, operations)
-            return wanted
+            return dataclasses.replace(wanted, moved=True)
         except Conflict:
             pass  # created by another writer meanwhile
         except KubeError as error:

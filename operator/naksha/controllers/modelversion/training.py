@@ -17,8 +17,6 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from naksha.controllers.modelversion.aliases import alias_map_name
-from naksha.controllers.modelversion.archive import ARCHIVE
 from naksha.domain.learning import artifact as artifacts
 from naksha.kube import Conflict, Kube, NotFound, resource_for
 from naksha.models.common import parse_duration
@@ -48,7 +46,7 @@ def ensure_job(
 ) -> str:
     name = training_job_name(version)
     labels = {"app.kubernetes.io/managed-by": "naksha", MODEL_VERSION_LABEL: version}
-    rules = trainer_rules(version, spec.model, alias_map_name(spec.model), ARCHIVE)
+    rules = trainer_rules(version)
     for obj in build_identity(name=name, namespace=namespace, rules=rules, labels=labels):
         obj["metadata"]["ownerReferences"] = [owner]
         kube.apply(obj)
