@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from naksha.domain.insight.records import Record
 from naksha.domain.learning.outcomes import rfc3339
-from naksha.insight.records import Record
 from naksha.models.insightstream import Detector
 
 PLAYBOOKS = ("scale-up", "restart", "rollback")

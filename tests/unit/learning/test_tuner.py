@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from tests.support.learning import labelled_series, loose_detector
 
+from naksha.domain.insight.detectors import DetectorRunner
+from naksha.domain.insight.records import Record
 from naksha.domain.learning import tuner
 from naksha.domain.learning.outcomes import parse_outcomes
 from naksha.domain.learning.training import TrainingError, train
-from naksha.insight.detectors import DetectorRunner
-from naksha.insight.records import Record
 from naksha.models.insightstream import Detector
 
 

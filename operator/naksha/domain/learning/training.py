@@ -17,12 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from naksha.domain.insight.records import Record
 from naksha.domain.learning import ranker as ranking
 from naksha.domain.learning import tuner as tuning
 from naksha.domain.learning.metrics import mean, rounded
 from naksha.domain.learning.outcomes import Outcome, ParsedOutcomes, dataset_hash, valid_context_field
 from naksha.domain.learning.split import split_time, time_split
-from naksha.insight.records import Record
 from naksha.models.insightstream import Detector
 
 TRAINER_VERSION = "naksha-learning/1"

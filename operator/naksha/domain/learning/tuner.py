@@ -1,7 +1,7 @@
 """The detector tuner: replay the project's own detectors over a labelled history, keep the best params.
 
 What is tuned is what runs: every candidate is an InsightStream ``Detector`` spec, replayed with
-``naksha.insight.detectors.DetectorRunner`` (the worker's code, hysteresis and cooldown included)
+``naksha.domain.insight.detectors.DetectorRunner`` (the worker's code, hysteresis and cooldown included)
 over the history in time order. Each anomaly it raises is a true positive when it falls inside a
 labelled incident of its series and a false positive otherwise; an incident counts as detected
 when at least one anomaly fell inside it. Incidents are the loop's own labels (runs that acted and
@@ -24,10 +24,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from naksha.domain.insight.detectors import DetectorRunner
+from naksha.domain.insight.records import Labels, Record
 from naksha.domain.learning.metrics import DetectionCounts
 from naksha.domain.learning.outcomes import Outcome
-from naksha.insight.detectors import DetectorRunner
-from naksha.insight.records import Labels, Record
 from naksha.models.insightstream import Detector
 
 EWMA_ZSCORES = (3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0)

@@ -18,10 +18,10 @@ from typing import Any
 from naksha.controllers.modelversion.aliases import read_aliases
 from naksha.controllers.modelversion.archive import read_archive
 from naksha.controllers.modelversion.training import read_artifact
+from naksha.domain.insight.records import ParseResult, RecordParser
 from naksha.domain.learning.artifact import ArtifactCorrupt
 from naksha.domain.learning.outcomes import ParsedOutcomes, record_from_agent_run
 from naksha.domain.learning.training import TrainingError
-from naksha.insight.records import ParseResult, RecordParser
 from naksha.kube import Kube, NotFound, resource_for
 from naksha.models.common import LabelSelector, parse_duration
 from naksha.models.insightstream import Detector, InsightStreamSpec
@@ -99,7 +99,7 @@ def replay_history(
         )
     import redis
 
-    from naksha.insight.sources.redis_streams import entry_payload
+    from naksha.services.insight.sources.redis_streams import entry_payload
 
     source = spec.source.redis
     url = source.url

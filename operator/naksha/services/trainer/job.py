@@ -23,10 +23,10 @@ import time
 from typing import Any
 
 from naksha.controllers.modelversion.training import RESULT_KEY
+from naksha.domain.insight.records import Record
 from naksha.domain.learning import artifact as artifacts
 from naksha.domain.learning.outcomes import rfc3339
 from naksha.domain.learning.training import TRAINER_VERSION, TrainingError, train
-from naksha.insight.records import Record
 from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
 from naksha.models.group import API_VERSION
 from naksha.models.insightstream import Detector

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from naksha.domain.insight.records import Record
 from naksha.domain.learning import artifact as artifacts
 from naksha.domain.learning.outcomes import ParsedOutcomes, record_from_agent_run, rfc3339
 from naksha.domain.learning.training import TRAINER_VERSION, TrainingResult, train
-from naksha.insight.records import Record
 from naksha.models.insightstream import Detector
 
 VERSIONS_FILE = "model_versions.json"
