@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from naksha.models.group import GROUP
+from naksha.models.labels import MODEL_LABEL, MODEL_VERSION_LABEL
 from naksha.workloads.naming import child_name, common_labels, restricted_security_context
 
 COMPONENT = "trainer"
-MODEL_VERSION_LABEL = f"{GROUP}/model-version"
-MODEL_LABEL = f"{GROUP}/model"
 DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}}
 # Settings a trainer pod inherits from the operator: logging, and the crash tests' hook.
 INHERITED_SETTINGS = ("NAKSHA_LOG_LEVEL", "NAKSHA_TRAINER_TEST_PAUSE_BEFORE_WRITE")

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
+from naksha.kube import Conflict, Kube, KubeError, NotFound
+from naksha.models.labels import MODEL_LABEL
+from naksha.models.resources import CONFIG_MAPS
 from naksha.workloads.naming import child_name
 
-CONFIG_MAPS = resource_for("v1", "ConfigMap")
 KEPT_PREVIOUS = 10
 ATTEMPTS = 20
 
@@ -104,7 +105,7 @@ def update(kube: Kube, namespace: str, model: str, alias: str, decide: Decide) -
                         "metadata": {
                             "name": name,
                             "namespace": namespace,
-                            "labels": {"app.kubernetes.io/managed-by": "naksha", "naksha.io/model": model},
+                            "labels": {"app.kubernetes.io/managed-by": "naksha", MODEL_LABEL: model},
                         },
                         "data": {alias: value},
                     }

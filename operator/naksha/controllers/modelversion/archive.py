@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
+from naksha.kube import Conflict, Kube, KubeError, NotFound
+from naksha.models.resources import CONFIG_MAPS
 
-CONFIG_MAPS = resource_for("v1", "ConfigMap")
 ARCHIVE = "naksha-outcomes"
 KEY = "outcomes.jsonl"
 MAX_RECORDS = 2000

@@ -16,10 +16,8 @@ from typing import Any
 from naksha.controllers.modelversion import aliases, archive
 from naksha.domain.learning.outcomes import LABEL_ANNOTATION, record_from_agent_run
 from naksha.domain.learning.promotion import may_promote_manually
-from naksha.kube import Kube, KubeError, NotFound, resource_for
-
-MODEL_VERSIONS = resource_for(None, "ModelVersion")
-AGENT_RUNS = resource_for(None, "AgentRun")
+from naksha.kube import Kube, KubeError, NotFound
+from naksha.models.resources import AGENT_RUNS, MODEL_VERSIONS
 
 
 def promote(namespace: str, name: str, *, alias: str | None, force: bool, kube: Kube | None = None) -> int:

@@ -25,12 +25,11 @@ from naksha.domain.learning.retraining import (
     next_version_name,
     retrain_due,
 )
-from naksha.kube import Conflict, Kube, resource_for
+from naksha.kube import Conflict, Kube
 from naksha.models.group import API_VERSION
+from naksha.models.labels import MODEL_LABEL, RETRAIN_REASON_ANNOTATION
 from naksha.models.modelversion import ModelVersionSpec
-
-MODEL_VERSIONS = resource_for(None, "ModelVersion")
-AGENT_RUNS = resource_for(None, "AgentRun")
+from naksha.models.resources import AGENT_RUNS, MODEL_VERSIONS
 
 
 def generation_of(body: Mapping[str, Any]) -> int:
@@ -82,10 +81,10 @@ def maybe_retrain(
                 "metadata": {
                     "name": successor,
                     "namespace": namespace,
-                    "labels": {"naksha.io/model": spec.model},
+                    "labels": {MODEL_LABEL: spec.model},
                     "annotations": {
                         GENERATION_ANNOTATION: str(generation),
-                        "naksha.io/retrain-reason": reason,
+                        RETRAIN_REASON_ANNOTATION: reason,
                     },
                 },
                 "spec": new_spec,

@@ -18,20 +18,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from naksha.domain.learning import artifact as artifacts
-from naksha.kube import Conflict, Kube, NotFound, resource_for
+from naksha.kube import Conflict, Kube, NotFound
 from naksha.models.common import parse_duration
+from naksha.models.labels import MODEL_VERSION_LABEL
 from naksha.models.modelversion import ModelVersionSpec
+from naksha.models.resources import CONFIG_MAPS, JOBS
 from naksha.settings import OperatorSettings
 from naksha.workloads.identity import build_identity, trainer_rules
 from naksha.workloads.trainer import (
-    MODEL_VERSION_LABEL,
     artifact_config_map_name,
     build_training_job,
     training_job_name,
 )
 
-JOBS = resource_for("batch/v1", "Job")
-CONFIG_MAPS = resource_for("v1", "ConfigMap")
 RESULT_KEY = "result.json"
 
 

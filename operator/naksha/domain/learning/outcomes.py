@@ -25,6 +25,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from naksha.models.labels import INCIDENT_LABEL_ANNOTATION
+from naksha.models.timestamps import to_text
+
 IncidentLabel = Literal["incident", "false-positive"]
 LABELS: tuple[IncidentLabel, ...] = ("incident", "false-positive")
 FINISHED_PHASES = ("Succeeded", "Failed", "Rejected", "Refused")
@@ -61,13 +64,16 @@ class Outcome:
 
     def context(self, fields: Iterable[str]) -> str:
         """The run's context as the ranker keys it: the named fields, ``label:KEY`` for a label."""
-        parts = []
-        for name in fields:
-            if name.startswith("label:"):
-                parts.append(dict(self.labels).get(name[6:], ""))
-            else:
-                parts.append(str(getattr(self, _CONTEXT_FIELDS[name])))
-        return "|".join(parts)
+        values = {"stream": self.stream, "detector": self.detector, "signal": self.signal}
+        return run_context(fields, {**values, "targetKind": self.target_kind}, dict(self.labels))
+
+
+def run_context(fields: Iterable[str], values: Mapping[str, str], labels: Mapping[str, str]) -> str:
+    """A context key from a run's ``stream``/``detector``/``signal``/``targetKind`` and labels; a
+    run about to start and the outcome it will leave get the same key."""
+    return "|".join(
+        labels.get(name[6:], "") if name.startswith("label:") else values.get(name, "") for name in fields
+    )
 
 
 _CONTEXT_FIELDS = {
@@ -176,7 +182,7 @@ def parse_time(value: Any, name: str) -> float | None:
 
 
 def rfc3339(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return to_text(ts)
 
 
 def record_from_agent_run(
@@ -191,7 +197,7 @@ def record_from_agent_run(
     meta = body.get("metadata") or {}
     spec = body.get("spec") or {}
     signal = spec.get("signal") or {}
-    choice = status.get("playbookChoice") or {}
+    choice = status.get("playbookChoice") or (status.get("state") or {}).get("playbookChoice") or {}
     playbook = (
         outcome.get("playbook") or choice.get("playbook") or (spec.get("playbookRef") or {}).get("name")
     )
@@ -224,7 +230,7 @@ def record_from_agent_run(
     return record
 
 
-LABEL_ANNOTATION = "naksha.io/label"
+LABEL_ANNOTATION = INCIDENT_LABEL_ANNOTATION
 
 
 def _last_transition(status: Mapping[str, Any]) -> str | None:

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from naksha.models.cron import parse_cron
+from naksha.models.labels import MODEL_GENERATION_ANNOTATION
 
-GENERATION_ANNOTATION = "naksha.io/model-generation"
+GENERATION_ANNOTATION = MODEL_GENERATION_ANNOTATION
 
 
 def retrain_due(

@@ -22,14 +22,12 @@ from naksha.domain.insight.records import ParseResult, RecordParser
 from naksha.domain.learning.artifact import ArtifactCorrupt
 from naksha.domain.learning.outcomes import ParsedOutcomes, record_from_agent_run
 from naksha.domain.learning.training import TrainingError
-from naksha.kube import Kube, NotFound, resource_for
+from naksha.kube import Kube, NotFound
 from naksha.models.common import LabelSelector, parse_duration
 from naksha.models.insightstream import Detector, InsightStreamSpec
 from naksha.models.modelversion import ModelVersionSpec
+from naksha.models.resources import AGENT_RUNS, INSIGHT_STREAMS, SECRETS
 
-AGENT_RUNS = resource_for(None, "AgentRun")
-INSIGHT_STREAMS = resource_for(None, "InsightStream")
-SECRETS = resource_for("v1", "Secret")
 MAX_HISTORY = 2_000_000
 
 

@@ -27,20 +27,19 @@ from naksha.domain.insight.records import Record
 from naksha.domain.learning import artifact as artifacts
 from naksha.domain.learning.outcomes import rfc3339
 from naksha.domain.learning.training import TRAINER_VERSION, TrainingError, train
-from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
+from naksha.kube import Conflict, Kube, KubeError, NotFound
 from naksha.models.group import API_VERSION
 from naksha.models.insightstream import Detector
+from naksha.models.labels import MODEL_LABEL, MODEL_VERSION_LABEL
 from naksha.models.modelversion import ModelVersionSpec
+from naksha.models.resources import MODEL_VERSIONS
 from naksha.services.trainer import data
 from naksha.workloads.trainer import (
-    MODEL_LABEL,
-    MODEL_VERSION_LABEL,
     artifact_config_map_name,
     training_job_name,
 )
 
 logger = logging.getLogger(__name__)
-MODEL_VERSIONS = resource_for(None, "ModelVersion")
 PAUSE_BEFORE_WRITE = "NAKSHA_TRAINER_TEST_PAUSE_BEFORE_WRITE"  # seconds; the crash tests' hook
 
 
