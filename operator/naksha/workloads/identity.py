@@ -200,10 +200,20 @@ REVIEWER_RULES: tuple[Rule, ...] = (
 )
 
 
-def worker_rules(stream: str) -> list[Rule]:
+def worker_rules(stream: str, *, follows_models: bool = False) -> list[Rule]:
     """What an InsightStream's workers call: report into its status, create and find AgentRuns."""
     state = child_name(stream, "insight-state")
+    models = [
+        Rule(
+            ("",),
+            ("configmaps",),
+            ("get",),
+            "Detectors with a model read its alias map and the holder's artifact (names not known in"
+            " advance).",
+        )
+    ]
     return [
+        *(models if follows_models else []),
         Rule((GROUP,), ("insightstreams/status",), ("patch",), "Each worker reports its own.", (stream,)),
         Rule(
             (GROUP,),
