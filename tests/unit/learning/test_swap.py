@@ -69,5 +69,6 @@ class TestRefusals:
         assert tuned_spec({"algorithm": "detector-tuner", "detectors": {}}, RUNNING) is None
 
     def test_an_invalid_entry_is_refused(self) -> None:
+        broken = {"algorithm": "detector-tuner", "detectors": {"latency": {"method": "magic"}}}
         with pytest.raises(ValueError):
-            tuned_spec({"algorithm": "detector-tuner", "detectors": {"latency": {"method": "magic"}}}, RUNNING)
+            tuned_spec(broken, RUNNING)
