@@ -26,7 +26,7 @@ from naksha.domain.learning.promotion import (
     judge,
     promotion_action,
 )
-from naksha.models.conditions import ConditionType, Reason
+from naksha.models.conditions import ConditionType, Reason, find_condition
 from naksha.models.modelversion import ArtifactStatus, Lineage, MetricStatus, ModelVersionSpec, VerdictStatus
 from naksha.reconcilers.admission import accept, validate_spec
 from naksha.reconcilers.context import ReconcileContext, Step, run_steps
@@ -210,7 +210,10 @@ def show_aliases(context: ReconcileContext) -> None:
         context.set_condition(PROMOTED, "True", Reason.PROMOTED, f"holds {', '.join(held)}")
     else:
         context.phase = PHASE_EVALUATED
-        if had or context.old_status.get("promotedAt") or context.extra_status.get("promotedAt"):
+        previously = find_condition(context.conditions, PROMOTED) or {}
+        demoted = previously.get("status") == "False" and previously.get("reason") == Reason.DEMOTED
+        promoted_once = context.old_status.get("promotedAt") or context.extra_status.get("promotedAt")
+        if (had or promoted_once) and not demoted:  # a demotion keeps its own reason
             context.set_condition(
                 PROMOTED, "False", Reason.ALIAS_MOVED, "another version holds the alias now"
             )
