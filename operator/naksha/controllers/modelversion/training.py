@@ -112,8 +112,13 @@ def read_result(kube: Kube, namespace: str, version: str) -> TrainingOutput | No
         result = json.loads((config_map.get("data") or {})[RESULT_KEY])
     except (KeyError, ValueError):
         raise artifacts.ArtifactCorrupt(f"ConfigMap {name} has no readable {RESULT_KEY}") from None
+    if not isinstance(result, dict):
+        raise artifacts.ArtifactCorrupt(f"ConfigMap {name}: {RESULT_KEY} is not an object")
     if result.get("error"):
         return TrainingOutput(name, result, 0)
+    missing = [key for key in ("sha256", "metrics", "lineage") if key not in result]
+    if missing:
+        raise artifacts.ArtifactCorrupt(f"ConfigMap {name}: {RESULT_KEY} lacks {', '.join(missing)}")
     try:
         data = base64.b64decode((config_map.get("binaryData") or {})[artifacts.ARTIFACT_KEY], validate=True)
     except (KeyError, binascii.Error):
