@@ -52,7 +52,6 @@ from naksha.domain.learning.outcomes import parse_outcomes  # noqa: E402
 from naksha.domain.learning.training import train  # noqa: E402
 from naksha.models.insightstream import Detector  # noqa: E402
 
-
 GRID_RECORDS = 200_000  # the grid replays every candidate: 33 times the replay above
 
 
