@@ -183,7 +183,8 @@ def main() -> None:
     print(f"== replay of {count:,} records (the worker's detector code)")
     ratio = replay_rate / hot_rate
     print(
-        f"  replay {replay_rate:,.0f} records/s; detector hot path {hot_rate:,.0f} records/s; ratio {ratio:.2f}"
+        f"  replay {replay_rate:,.0f} records/s; detector hot path {hot_rate:,.0f} records/s;"
+        f" ratio {ratio:.2f}"
     )
     print(
         f"  whole ewma grid (33 candidates + scoring) over {min(count, GRID_RECORDS):,} records: {grid:.1f} s"
