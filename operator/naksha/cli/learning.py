@@ -57,7 +57,7 @@ def register(commands: Any) -> None:
     label = commands.add_parser("label", help="label what the loop learns from")
     label_verbs = label.add_subparsers(dest="label_command", metavar="COMMAND", required=True)
     anomaly = label_verbs.add_parser("anomaly", help="label the anomaly behind an AgentRun")
-    anomaly.add_argument("run", help="the AgentRun the anomaly triggered")
+    anomaly.add_argument("agent_run", metavar="RUN", help="the AgentRun the anomaly triggered")
     anomaly.add_argument("--namespace", "-n", default="default")
     verdict = anomaly.add_mutually_exclusive_group(required=True)
     verdict.add_argument("--incident", dest="label", action="store_const", const="incident")
@@ -146,7 +146,7 @@ def _run_list(args: argparse.Namespace) -> int:
 def _run_label(args: argparse.Namespace) -> int:
     from naksha.controllers.modelversion import commands
 
-    return commands.label(args.namespace, args.run, args.label)
+    return commands.label(args.namespace, args.agent_run, args.label)
 
 
 def _run_export(args: argparse.Namespace) -> int:

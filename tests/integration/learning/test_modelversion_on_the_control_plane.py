@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import threading
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -144,7 +146,12 @@ class TestTrainingAndPromotion:
         assert aliases.read_aliases(history, fresh_namespace, "ranker") == {}
 
     def test_manual_policy_waits_for_the_promote_command(
-        self, naksha_operator: int, api_client: client.ApiClient, fresh_namespace: str, history: Kube
+        self,
+        naksha_operator: int,
+        api_client: client.ApiClient,
+        fresh_namespace: str,
+        history: Kube,
+        capsys: pytest.CaptureFixture[str],
     ) -> None:
         custom = client.CustomObjectsApi(api_client)
         body = model_version("ranker-m", promotion={"policy": "manual"})
@@ -154,6 +161,10 @@ class TestTrainingAndPromotion:
         assert main(["model", "promote", "ranker-m", "-n", fresh_namespace]) == 0
         status = settled(custom, fresh_namespace, "ranker-m", "Promoted")
         assert not any(c["type"] == "AwaitingApproval" for c in status["conditions"])
+        capsys.readouterr()
+        assert main(["model", "list", "ranker", "-n", fresh_namespace]) == 0
+        (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("ranker-m")]
+        assert "Promoted" in row and "Passed" in row and "production" in row and "resolved-rate=" in row
 
     def test_bad_trainer_params_fail_the_version_with_the_reason(
         self, naksha_operator: int, api_client: client.ApiClient, fresh_namespace: str, history: Kube
@@ -227,3 +238,21 @@ class TestArchive:
         archive.rewrite(kube, fresh_namespace, lambda _: many)
         kept = archive.read_archive(kube, fresh_namespace)
         assert len(kept) == archive.MAX_RECORDS and kept[-1]["run"] == many[-1]["run"]
+
+    def test_labels_reach_the_archive_and_export_writes_files_the_offline_trainer_reads(
+        self, naksha_crds: None, api_client: client.ApiClient, fresh_namespace: str, tmp_path: Path
+    ) -> None:
+        kube = Kube(api_client)
+        for record in context_history(200):
+            record["run"] = f"{fresh_namespace}/{record['run'].split('/')[1]}"
+            archive.append(kube, fresh_namespace, record)
+        assert main(["label", "anomaly", "run-7", "-n", fresh_namespace, "--false-positive"]) == 0
+        assert main(["label", "anomaly", "nope", "-n", fresh_namespace, "--incident"]) == 1
+        (labelled,) = [r for r in archive.read_archive(kube, fresh_namespace) if r["run"].endswith("/run-7")]
+        assert labelled["label"] == "false-positive"
+
+        assert main(["export", "outcomes", "--out", str(tmp_path / "export"), "-n", fresh_namespace]) == 0
+        assert len(list((tmp_path / "export").glob("*.json"))) == 200
+        assert main(["train", "--input", str(tmp_path / "export"), "--out", str(tmp_path / "model")]) == 0
+        versions = json.loads((tmp_path / "model" / "model_versions.json").read_text())
+        assert versions[0]["lineage"]["samples"] == 200
