@@ -16,7 +16,8 @@ Prints:
 - **tuner quality** on the Numenta Anomaly Benchmark (vendored in ``benchmarks/nab``): per series,
   the labelled windows are the incidents (as ``naksha label anomaly --incident`` would mark them),
   the first 70 % of each series trains, the last 30 % scores; false positives, precision, recall
-  and F1 of the default ``ewma`` detector and of the tuned one.
+  and F1 of the default ``ewma`` detector and of the tuned one (objective F1, and F1 among the
+  candidates that detect as many training windows as the default: ``keepRecall``).
 
 ``--quick`` uses a quarter of NAB, 100,000 replay records and fewer swaps.
 """
@@ -93,9 +94,10 @@ def ranker_quality() -> dict[str, Any]:
     }
 
 
-def tuner_on_nab(quick: bool) -> tuple[DetectionCounts, DetectionCounts, int]:
+def tuner_on_nab(quick: bool) -> tuple[DetectionCounts, DetectionCounts, DetectionCounts, int]:
     before: list[DetectionCounts] = []
     after: list[DetectionCounts] = []
+    kept: list[DetectionCounts] = []
     corpus = load(quick)
     for series in corpus:
         records = [Record(t, "m", v) for t, v in zip(series.timestamps, series.values, strict=True)]
@@ -107,7 +109,8 @@ def tuner_on_nab(quick: bool) -> tuple[DetectionCounts, DetectionCounts, int]:
         tuned = tuning.tune_detector(base, records, incidents, split)
         before.append(tuned.baseline_holdout)
         after.append(tuned.holdout)
-    return tuning.total(before), tuning.total(after), len(corpus)
+        kept.append(tuning.tune_detector(base, records, incidents, split, keep_recall=True).holdout)
+    return tuning.total(before), tuning.total(after), tuning.total(kept), len(corpus)
 
 
 def hot_swap(moves: int, poll: float) -> list[float]:
@@ -198,10 +201,10 @@ def main() -> None:
     )
 
     print("== tuner on NAB (ewma defaults vs tuned; last 30 % of each series)")
-    before, after, series = tuner_on_nab(args.quick)
-    for label, counts in (("default", before), ("tuned", after)):
+    before, after, kept, series = tuner_on_nab(args.quick)
+    for label, counts in (("default", before), ("tuned", after), ("tuned, keepRecall", kept)):
         print(
-            f"  {label:<8} false positives {counts.false_positives:>5}  precision {_f(counts.precision)}"
+            f"  {label:<18} false positives {counts.false_positives:>5}  precision {_f(counts.precision)}"
             f"  recall {_f(counts.recall)}  f1 {_f(counts.f1)}"
             f"   ({counts.incidents} windows, {series} series)"
         )

@@ -108,3 +108,42 @@ class TestBadInput:
                 records=[Record(1, "m", 1)],
                 detectors=[loose_detector()],
             )
+
+
+class TestKeepRecall:
+    def test_keep_recall_never_chooses_a_detector_that_misses_more_training_incidents(self) -> None:
+        records, outcomes = labelled_series(samples=6000, incidents=8)
+        data = parse_outcomes(outcomes)
+        base = loose_detector()
+        free = train(
+            "detector-tuner", {"objective": "precision"}, data, 0.3, records=records, detectors=[base]
+        )
+        kept = train(
+            "detector-tuner",
+            {"objective": "precision", "keepRecall": True},
+            data,
+            0.3,
+            records=records,
+            detectors=[base],
+        )
+        split = kept.evaluation["splitAt"]
+        base_train = tuner.score(tuner.replay(base, records), _incidents(outcomes), records[0].ts, split)
+        chosen = Detector.model_validate(kept.artifact["detectors"]["latency"])
+        kept_train = tuner.score(tuner.replay(chosen, records), _incidents(outcomes), records[0].ts, split)
+        assert kept_train.detected >= base_train.detected
+        assert free.metrics["precision"] is not None
+
+    def test_keep_recall_must_be_a_boolean(self) -> None:
+        with pytest.raises(TrainingError, match="keepRecall"):
+            train(
+                "detector-tuner",
+                {"keepRecall": "yes"},
+                parse_outcomes([]),
+                0.2,
+                records=[Record(1, "m", 1)],
+                detectors=[loose_detector()],
+            )
+
+
+def _incidents(outcomes: list[dict[str, object]]) -> list[tuner.Incident]:
+    return tuner.incidents_from_outcomes(parse_outcomes(outcomes).outcomes)["latency"]

@@ -7,7 +7,8 @@ runs in a Job pod and offline, so what a cluster trains is what ``--input DIR`` 
 Ranker params: ``contextFields`` (default ``[detector, targetKind]``; also ``stream``, ``signal``,
 ``label:KEY``), ``priorStrength`` (2), ``candidates`` (default: every playbook seen).
 Tuner params: ``methods`` (default: each detector's own), ``objective`` (``f1``, ``precision`` or
-``recall``), ``incidentBeforeSeconds``/``incidentAfterSeconds`` (300: the window around a
+``recall``), ``keepRecall`` (only candidates detecting as many training incidents as the current
+detector), ``incidentBeforeSeconds``/``incidentAfterSeconds`` (300: the window around a
 confirmed detection inside which an anomaly counts as right).
 """
 
@@ -27,7 +28,7 @@ from naksha.models.insightstream import Detector
 
 TRAINER_VERSION = "naksha-learning/1"
 RANKER_PARAMS = {"contextFields", "priorStrength", "candidates"}
-TUNER_PARAMS = {"methods", "objective", "incidentBeforeSeconds", "incidentAfterSeconds"}
+TUNER_PARAMS = {"methods", "objective", "keepRecall", "incidentBeforeSeconds", "incidentAfterSeconds"}
 METHODS = ("threshold", "ewma", "rate", "predictive")
 
 
@@ -138,6 +139,9 @@ def train_tuner(
     objective = params.get("objective", "f1")
     if objective not in ("f1", "precision", "recall"):
         raise TrainingError("params.objective must be f1, precision or recall")
+    keep_recall = params.get("keepRecall", False)
+    if not isinstance(keep_recall, bool):
+        raise TrainingError("params.keepRecall must be true or false")
     before = _seconds(params, "incidentBeforeSeconds")
     after = _seconds(params, "incidentAfterSeconds")
     if not detectors:
@@ -148,7 +152,9 @@ def train_tuner(
     split_at = split_time(ordered[0].ts, ordered[-1].ts, holdout_fraction)
     labelled = [o for o in data.outcomes if o.detector and o.detected_at is not None]
     incidents = tuning.incidents_from_outcomes(labelled, before=before, after=after)
-    result = tuning.tune(detectors, ordered, incidents, split_at, methods=methods, objective=objective)
+    result = tuning.tune(
+        detectors, ordered, incidents, split_at, methods=methods, objective=objective, keep_recall=keep_recall
+    )
     if not result.detectors:
         raise TrainingError("no detector's metric appears in the history")
     holder_metrics = None

@@ -12,7 +12,9 @@ The candidates are a grid around the current detector (``zscore``/``alpha`` for 
 ``above``/``below`` at quantiles of the training values for ``threshold``, ``threshold`` for
 ``predictive``, ``maxChangePerSecond`` for ``rate``), over the methods ``params.methods`` allows.
 The choice maximises the objective metric on the training period (ties: fewer false positives,
-then the current parameters); the holdout period scores the choice and the current detector alike.
+then the current parameters), among the candidates that detect as many training incidents as the
+current detector when ``keepRecall`` is set; the holdout period scores the choice and the current
+detector alike.
 The replay runs over the whole history so detectors are warm when the holdout starts; only what
 happens after the split counts toward the holdout figures.
 """
@@ -140,8 +142,13 @@ def tune_detector(
     *,
     methods: Sequence[str] | None = None,
     objective: str = "f1",
+    keep_recall: bool = False,
 ) -> TunedDetector:
-    """The best of the grid on the training period, and how it and ``base`` do on the holdout."""
+    """The best of the grid on the training period, and how it and ``base`` do on the holdout.
+
+    ``keep_recall``: only candidates that detect at least as many training incidents as ``base``
+    may be chosen (fewer false positives without missing more incidents).
+    """
     mine = [r for r in records if r.metric == base.metric]
     if not mine:
         raise ValueError(f"no records of metric {base.metric!r} for detector {base.name!r}")
@@ -149,9 +156,14 @@ def tune_detector(
     training_values = [r.value for r in mine if r.ts < split_at]
     grid = [base, *candidates(base, training_values, methods or [base.method])]
     best: tuple[tuple[float, int, int], Detector, list[Raised]] | None = None
+    floor = -1
     for index, candidate in enumerate(grid):
         raised = replay(candidate, mine)
         counts = score(raised, incidents, start, split_at)
+        if index == 0 and keep_recall:
+            floor = counts.detected  # the base detector is the grid's first entry
+        if counts.detected < floor:
+            continue
         figure = counts.as_metrics().get(objective)
         # Higher objective first, then fewer false positives, then the current parameters (index 0).
         key = (figure if figure is not None else -1.0, -counts.false_positives, -index)
@@ -177,6 +189,7 @@ def tune(
     *,
     methods: Sequence[str] | None = None,
     objective: str = "f1",
+    keep_recall: bool = False,
 ) -> TunerResult:
     """Tune each detector that has records; ``incidents`` are keyed by detector name."""
     ordered = sorted(records, key=lambda r: r.ts)
@@ -192,6 +205,7 @@ def tune(
                     split_at,
                     methods=methods,
                     objective=objective,
+                    keep_recall=keep_recall,
                 )
             )
     return result
