@@ -2,13 +2,17 @@
 on the context, and a labelled series whose noise has blips a loose detector mistakes for incidents.
 
 Both are seeded, so a test that fails, fails the same way again. Logged choices are uniformly
-random among the playbooks (what replay evaluation assumes).
+random among the playbooks (what replay evaluation assumes). Also: a ModelVersion body for the
+control-plane tests, and waits on its status.
 """
 
 from __future__ import annotations
 
 import random
 from typing import Any
+
+from kubernetes import client
+from tests.support import eventually
 
 from naksha.domain.insight.records import Record
 from naksha.domain.learning.outcomes import rfc3339
@@ -88,3 +92,42 @@ def loose_detector() -> Detector:
     return Detector.model_validate(
         {"name": "latency", "metric": "latency_ms", "method": "ewma", "params": {"ewma": {"zscore": 4.0}}}
     )
+
+
+GROUP, VERSION = "naksha.io", "v1alpha1"
+
+
+def model_version(name: str, **changes: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "model": "ranker",
+        "source": {"window": "2400h", "minSamples": 50},
+        "trainer": {"algorithm": "playbook-ranker", "timeout": "5m"},
+        "evaluation": {"metrics": [{"name": "resolved-rate", "threshold": 0.6}], "holdoutFraction": 0.3},
+        "promotion": {"policy": "auto", "alias": "production", "margin": 0.01},
+    }
+    for key, value in changes.items():
+        spec[key] = {**spec.get(key, {}), **value} if isinstance(value, dict) else value
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ModelVersion",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def status_of(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    body = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "modelversions", name)
+    return dict(body.get("status") or {})
+
+
+def settled(custom: client.CustomObjectsApi, namespace: str, name: str, phase: str) -> dict[str, Any]:
+    def check() -> dict[str, Any]:
+        status = status_of(custom, namespace, name)
+        assert status.get("phase") == phase, status
+        return status
+
+    return eventually(check, timeout=120, interval=0.5)  # type: ignore[no-any-return]
+
+
+def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next(c for c in status.get("conditions") or [] if c["type"] == type_)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,28 +129,40 @@ def _run_train(args: argparse.Namespace) -> int:
 def _run_promote(args: argparse.Namespace) -> int:
     from naksha.controllers.modelversion import commands
 
-    return commands.promote(args.namespace, args.name, alias=args.alias, force=args.force)
+    return _report(lambda: commands.promote(args.namespace, args.name, alias=args.alias, force=args.force))
 
 
 def _run_rollback(args: argparse.Namespace) -> int:
     from naksha.controllers.modelversion import commands
 
-    return commands.rollback(args.namespace, args.model, args.alias)
+    return _report(lambda: commands.rollback(args.namespace, args.model, args.alias))
 
 
 def _run_list(args: argparse.Namespace) -> int:
     from naksha.controllers.modelversion import commands
 
-    return commands.show(args.namespace, args.model)
+    return _report(lambda: "\n".join(commands.show(args.namespace, args.model)))
 
 
 def _run_label(args: argparse.Namespace) -> int:
     from naksha.controllers.modelversion import commands
 
-    return commands.label(args.namespace, args.agent_run, args.label)
+    return _report(lambda: commands.label(args.namespace, args.agent_run, args.label))
 
 
 def _run_export(args: argparse.Namespace) -> int:
     from naksha.controllers.modelversion import commands
 
-    return commands.export(args.namespace, args.out)
+    return _report(lambda: commands.export(args.namespace, args.out))
+
+
+def _report(command: Callable[[], str]) -> int:
+    """Print what the command did (0), or why it could not (1)."""
+    from naksha.controllers.modelversion.commands import CommandRefused
+
+    try:
+        print(command())
+    except CommandRefused as refused:
+        print(f"naksha: {refused}", file=sys.stderr)
+        return 1
+    return 0

@@ -14,50 +14,20 @@ from typing import Any
 import pytest
 from kubernetes import client
 from tests.support import eventually
-from tests.support.learning import context_history
+from tests.support.learning import (
+    GROUP,
+    VERSION,
+    condition,
+    context_history,
+    model_version,
+    settled,
+)
 
 from naksha.cli import main
 from naksha.controllers.modelversion import aliases, archive
 from naksha.kube import Kube
 
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the local kubelet runs it as a process
-GROUP, VERSION = "naksha.io", "v1alpha1"
-
-
-def model_version(name: str, **changes: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "model": "ranker",
-        "source": {"window": "2400h", "minSamples": 50},
-        "trainer": {"algorithm": "playbook-ranker", "timeout": "5m"},
-        "evaluation": {"metrics": [{"name": "resolved-rate", "threshold": 0.6}], "holdoutFraction": 0.3},
-        "promotion": {"policy": "auto", "alias": "production", "margin": 0.01},
-    }
-    for key, value in changes.items():
-        spec[key] = {**spec.get(key, {}), **value} if isinstance(value, dict) else value
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ModelVersion",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-
-
-def status_of(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
-    body = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "modelversions", name)
-    return dict(body.get("status") or {})
-
-
-def settled(custom: client.CustomObjectsApi, namespace: str, name: str, phase: str) -> dict[str, Any]:
-    def check() -> dict[str, Any]:
-        status = status_of(custom, namespace, name)
-        assert status.get("phase") == phase, status
-        return status
-
-    return eventually(check, timeout=120, interval=0.5)  # type: ignore[no-any-return]
-
-
-def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next(c for c in status.get("conditions") or [] if c["type"] == type_)
 
 
 @pytest.fixture

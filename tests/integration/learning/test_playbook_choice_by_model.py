@@ -6,14 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from kubernetes import client
-from tests.integration.learning.test_modelversion_on_the_control_plane import (
+from tests.support import eventually
+from tests.support.learning import (
     GROUP,
+    PLAYBOOKS,
+    RESOLVE,
     VERSION,
+    context_history,
     model_version,
     settled,
 )
-from tests.support import eventually
-from tests.support.learning import PLAYBOOKS, RESOLVE, context_history
 
 from naksha.controllers.modelversion import archive
 from naksha.kube import Kube

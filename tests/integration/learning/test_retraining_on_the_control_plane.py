@@ -7,15 +7,15 @@ import time
 from typing import Any
 
 from kubernetes import client
-from tests.integration.learning.test_modelversion_on_the_control_plane import (
+from tests.support import eventually
+from tests.support.learning import (
     GROUP,
     VERSION,
     condition,
+    context_history,
     model_version,
     settled,
 )
-from tests.support import eventually
-from tests.support.learning import context_history
 
 from naksha.controllers.modelversion import aliases, archive
 from naksha.domain.learning.outcomes import rfc3339

@@ -10,16 +10,16 @@ import signal
 from typing import Any
 
 from kubernetes import client
-from tests.integration.learning.test_modelversion_on_the_control_plane import (
+from tests.support import eventually
+from tests.support.learning import (
     GROUP,
     VERSION,
     condition,
+    context_history,
     model_version,
     settled,
     status_of,
 )
-from tests.support import eventually
-from tests.support.learning import context_history
 
 from naksha.controllers.modelversion import archive
 from naksha.domain.learning import artifact

@@ -1,5 +1,6 @@
 """What ``naksha model promote|rollback|list``, ``naksha label anomaly`` and ``naksha export
-outcomes`` do on the cluster; each prints its result and returns the exit code.
+outcomes`` do on the cluster. Each returns what to tell the user, or raises ``CommandRefused``
+with the reason; the CLI (``naksha.cli.learning``) prints and picks the exit code.
 
 Promotion and rollback move the alias map directly (atomically, see ``aliases``); the versions'
 status follows on the operator's next look (``aliases`` in status, within seconds).
@@ -8,7 +9,6 @@ status follows on the operator's next look (``aliases`` in status, within second
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,47 +20,44 @@ from naksha.kube import Kube, KubeError, NotFound
 from naksha.models.resources import AGENT_RUNS, MODEL_VERSIONS
 
 
-def promote(namespace: str, name: str, *, alias: str | None, force: bool, kube: Kube | None = None) -> int:
+class CommandRefused(Exception):
+    """The command could not be done; the message says why."""
+
+
+def promote(namespace: str, name: str, *, alias: str | None, force: bool, kube: Kube | None = None) -> str:
     kube = kube or Kube()
     try:
         body = kube.get(MODEL_VERSIONS, namespace, name)
     except NotFound:
-        print(f"naksha: ModelVersion {namespace}/{name} not found", file=sys.stderr)
-        return 1
+        raise CommandRefused(f"ModelVersion {namespace}/{name} not found") from None
     status = body.get("status") or {}
     spec = body.get("spec") or {}
     artifact = status.get("artifact")
     if not artifact:
-        print(f"naksha: {name} has no published artifact yet (phase {status.get('phase')})", file=sys.stderr)
-        return 1
+        raise CommandRefused(f"{name} has no published artifact yet (phase {status.get('phase')})")
     allowed, why = may_promote_manually((status.get("verdict") or {}).get("result"), force=force)
     if not allowed:
-        print(f"naksha: {name} not promoted: {why}", file=sys.stderr)
-        return 1
+        raise CommandRefused(f"{name} not promoted: {why}")
     alias = alias or (spec.get("promotion") or {}).get("alias") or "production"
     holder = aliases.Holder(name, artifact["configMap"], artifact["sha256"], time.time())
     entry = aliases.move(kube, namespace, spec["model"], alias, holder)
     previous = entry.previous[0].version if entry and entry.previous else "nobody"
-    print(f"{spec['model']}@{alias} -> {name} (was {previous})")
-    return 0
+    return f"{spec['model']}@{alias} -> {name} (was {previous})"
 
 
-def rollback(namespace: str, model: str, alias: str, *, kube: Kube | None = None) -> int:
+def rollback(namespace: str, model: str, alias: str, *, kube: Kube | None = None) -> str:
     kube = kube or Kube()
     before = aliases.read_aliases(kube, namespace, model).get(alias)
     if before is None:
-        print(f"naksha: model {model} has no alias {alias}", file=sys.stderr)
-        return 1
+        raise CommandRefused(f"model {model} has no alias {alias}")
     if not before.previous:
-        print(f"naksha: {model}@{alias} has no previous holder to go back to", file=sys.stderr)
-        return 1
+        raise CommandRefused(f"{model}@{alias} has no previous holder to go back to")
     entry = aliases.roll_back(kube, namespace, model, alias)
     assert entry is not None
-    print(f"{model}@{alias} -> {entry.holder.version} (was {before.holder.version})")
-    return 0
+    return f"{model}@{alias} -> {entry.holder.version} (was {before.holder.version})"
 
 
-def show(namespace: str, model: str, *, kube: Kube | None = None) -> int:
+def show(namespace: str, model: str, *, kube: Kube | None = None) -> list[str]:
     kube = kube or Kube()
     versions = [
         v for v in kube.list(MODEL_VERSIONS, namespace) if (v.get("spec") or {}).get("model") == model
@@ -68,7 +65,7 @@ def show(namespace: str, model: str, *, kube: Kube | None = None) -> int:
     held: dict[str, list[str]] = {}
     for alias, entry in aliases.read_aliases(kube, namespace, model).items():
         held.setdefault(entry.holder.version, []).append(alias)
-    print(f"{'VERSION':<28} {'PHASE':<10} {'VERDICT':<17} {'ALIASES':<14} {'PARENT':<22} METRICS")
+    lines = [f"{'VERSION':<28} {'PHASE':<10} {'VERDICT':<17} {'ALIASES':<14} {'PARENT':<22} METRICS"]
     for version in sorted(versions, key=lambda v: str((v.get("metadata") or {}).get("creationTimestamp"))):
         name = version["metadata"]["name"]
         status = version.get("status") or {}
@@ -81,11 +78,11 @@ def show(namespace: str, model: str, *, kube: Kube | None = None) -> int:
         verdict = (status.get("verdict") or {}).get("result", "-")
         holds = ",".join(sorted(held.get(name, []))) or "-"
         phase = status.get("phase", "-")
-        print(f"{name:<28} {phase:<10} {verdict:<17} {holds:<14} {parent:<22} {metrics}")
-    return 0
+        lines.append(f"{name:<28} {phase:<10} {verdict:<17} {holds:<14} {parent:<22} {metrics}")
+    return lines
 
 
-def label(namespace: str, run: str, verdict: str, *, kube: Kube | None = None) -> int:
+def label(namespace: str, run: str, verdict: str, *, kube: Kube | None = None) -> str:
     """Annotate the run and relabel its archived record (a run may be archived and deleted)."""
     kube = kube or Kube()
     annotated = archived = False
@@ -98,22 +95,19 @@ def label(namespace: str, run: str, verdict: str, *, kube: Kube | None = None) -
         pass
     archived = archive.set_label(kube, namespace, f"{namespace}/{run}", verdict)
     if not (annotated or archived):
-        print(f"naksha: no AgentRun {namespace}/{run}, and none archived", file=sys.stderr)
-        return 1
+        raise CommandRefused(f"no AgentRun {namespace}/{run}, and none archived")
     where = " and ".join(w for w, done in (("the run", annotated), ("the archive", archived)) if done)
-    print(f"{namespace}/{run} labelled {verdict} ({where})")
-    return 0
+    return f"{namespace}/{run} labelled {verdict} ({where})"
 
 
-def export(namespace: str, out: Path, *, kube: Kube | None = None) -> int:
+def export(namespace: str, out: Path, *, kube: Kube | None = None) -> str:
     """One JSON file per outcome (archived and finished runs), readable by ``naksha train --input``."""
     kube = kube or Kube()
     records: dict[str, dict[str, Any]] = {str(r.get("run")): r for r in archive.read_archive(kube, namespace)}
     try:
         runs = kube.list(AGENT_RUNS, namespace)
     except KubeError as error:
-        print(f"naksha: listing AgentRuns failed: {error}", file=sys.stderr)
-        return 1
+        raise CommandRefused(f"listing AgentRuns failed: {error}") from None
     for run in runs:
         record = record_from_agent_run(run)
         if record is not None:
@@ -121,8 +115,7 @@ def export(namespace: str, out: Path, *, kube: Kube | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for key, record in sorted(records.items()):
         (out / f"{key.replace('/', '_')}.json").write_text(json.dumps(record, sort_keys=True))
-    print(f"wrote {len(records)} outcome files to {out}")
-    return 0
+    return f"wrote {len(records)} outcome files to {out}"
 
 
 def _figure(value: Any) -> str:
