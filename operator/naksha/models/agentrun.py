@@ -60,8 +60,28 @@ class Graph(NakshaModel):
 
 
 class PlaybookRef(NakshaModel):
-    name: str = Field(min_length=1)
+    """A playbook by name, or chosen among ``candidates`` by a model (a ModelVersion alias holder)."""
+
+    name: str | None = Field(default=None, min_length=1)
     namespace: str | None = None
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        description="A playbook-ranker model: its alias holder chooses among candidates (Thompson sampling).",
+    )
+    alias: str = Field(default="production", min_length=1, max_length=63)
+    candidates: list[str] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _name_or_model(self) -> Self:
+        if (self.name is None) == (self.model is None):
+            raise ValueError("playbookRef needs exactly one of name or model")
+        if self.model is not None and not self.candidates:
+            raise ValueError("playbookRef.model needs candidates to choose among")
+        if self.name is not None and self.candidates:
+            raise ValueError("playbookRef.candidates go with model, not name")
+        return self
 
 
 class Signal(NakshaModel):
@@ -107,6 +127,8 @@ class AgentRunSpec(NakshaModel):
     def _one_plan(self) -> Self:
         if (self.playbook_ref is None) == (self.graph is None):
             raise ValueError("exactly one of playbookRef or graph must be set")
+        if any(ref.name is None for ref in self.fallbacks):
+            raise ValueError("fallbacks name their playbooks (a model chooses only the first)")
         return self
 
 

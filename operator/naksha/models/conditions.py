@@ -84,6 +84,19 @@ class Reason(enum.StrEnum):
     ROLLOUT_STARTED = "RolloutStarted"
     PROMOTED = "Promoted"
     RETRY = "Retry"
+    # ModelVersion
+    TRAINING = "Training"
+    TRAINED = "Trained"
+    TRAINING_FAILED = "TrainingFailed"
+    ARTIFACT_CORRUPT = "ArtifactCorrupt"
+    INSUFFICIENT_DATA = "InsufficientData"
+    BELOW_THRESHOLD = "BelowThreshold"
+    NO_IMPROVEMENT = "NoImprovement"
+    EVALUATION_PASSED = "EvaluationPassed"
+    AWAITING_PROMOTION = "AwaitingPromotion"
+    ALIAS_MOVED = "AliasMoved"
+    DEMOTED = "Demoted"
+    RETRAINED = "Retrained"
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]

@@ -194,6 +194,13 @@ class DetectorParams(NakshaModel):
     predictive: PredictiveParams | None = None
 
 
+class DetectorModel(NakshaModel):
+    """Parameters from a detector-tuner model: the alias holder's artifact, followed as it moves."""
+
+    name: str = Field(min_length=1, max_length=63, description="The ModelVersion model (spec.model).")
+    alias: str = Field(default="production", min_length=1, max_length=63)
+
+
 class Detector(NakshaModel):
     name: DnsLabel
     metric: str = Field(min_length=1)
@@ -210,6 +217,11 @@ class Detector(NakshaModel):
             "Normal samples in a row an incident also needs before the series may alert again "
             "(default: 150 for ewma, 200 for predictive, 1 for threshold and rate)."
         ),
+    )
+    model: DetectorModel | None = Field(
+        default=None,
+        description="Take this detector's parameters from a tuned model; workers swap them when the"
+        " alias moves.",
     )
 
     @model_validator(mode="after")

@@ -48,3 +48,10 @@ RETRY = f"{GROUP}/retry"  # any value: start the aborted revision again
 # -- kopf -------------------------------------------------------------------------------------
 FINALIZER = f"{GROUP}/finalizer"  # only on objects whose deletion needs cleanup
 KOPF_PREFIX = GROUP  # kopf's progress and diff-base annotations (naksha.io/...)
+
+# -- ModelVersion -----------------------------------------------------------------------------
+MODEL_LABEL = f"{GROUP}/model"  # on versions, their training Jobs, artifacts and alias maps
+MODEL_VERSION_LABEL = f"{GROUP}/model-version"  # on a version's training Job, pod and artifact
+MODEL_GENERATION_ANNOTATION = f"{GROUP}/model-generation"  # on a retrained version: 2, 3, ...
+RETRAIN_REASON_ANNOTATION = f"{GROUP}/retrain-reason"  # on a retrained version: why it was made
+INCIDENT_LABEL_ANNOTATION = f"{GROUP}/label"  # on an AgentRun: incident | false-positive (a human's)

@@ -1,12 +1,20 @@
-"""ModelVersion: a model retrained from AgentRun outcomes and stream signals, then promoted."""
+"""ModelVersion: a model retrained from AgentRun outcomes and stream signals, then promoted.
+
+The spec says what to train on, how, how to judge it and how to promote it; ``retrain`` makes the
+operator create the next version of the same model (with this one as its parent). The status
+(``ModelVersionStatus``) carries the artifact and its sha256, the lineage, the holdout metrics next
+to the alias holder's on the same holdout, the verdict and the aliases this version holds.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from naksha.models.common import Duration, FreeForm, LabelSelector, NakshaModel
+from naksha.models.cron import parse_cron
+from naksha.models.status import NakshaStatus
 
 
 class TrainingSource(NakshaModel):
@@ -21,6 +29,7 @@ class Trainer(NakshaModel):
     params: FreeForm = Field(default_factory=dict)
     resources: FreeForm = Field(default_factory=dict)
     timeout: Duration = "30m"
+    backoff_limit: int = Field(default=2, ge=0, le=10, description="Retries of a failed trainer pod.")
 
 
 class EvaluationMetric(NakshaModel):
@@ -34,10 +43,41 @@ class Evaluation(NakshaModel):
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
 
 
+class AutoDemote(NakshaModel):
+    """Move the alias back when the promoted version does worse live than its predecessor did."""
+
+    min_uses: int = Field(default=20, ge=1, le=1_000_000, description="Uses of each before judging.")
+    margin: float = Field(default=0.1, ge=0, le=1, description="Drop of the live rate that demotes.")
+
+
 class Promotion(NakshaModel):
     policy: Literal["manual", "auto"] = "manual"
-    alias: str = Field(default="production", min_length=1, max_length=63)
+    alias: str = Field(
+        default="production", min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+    )
     require_improvement: bool = True
+    margin: float = Field(
+        default=0.0, ge=0, description="How much the first metric must beat the alias holder's by."
+    )
+    auto_demote: AutoDemote | None = None
+
+
+class Retrain(NakshaModel):
+    """When the operator creates the next version of this model (like a CronJob creates Jobs)."""
+
+    schedule: str | None = Field(default=None, description="Five-field cron expression (UTC).")
+    min_new_outcomes: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="Archived outcomes since this version's data."
+    )
+    history_limit: int = Field(default=5, ge=1, le=100, description="Versions of the model kept.")
+
+    @model_validator(mode="after")
+    def _some_trigger(self) -> Self:
+        if self.schedule is None and self.min_new_outcomes is None:
+            raise ValueError("retrain needs schedule, minNewOutcomes or both")
+        if self.schedule is not None:
+            parse_cron(self.schedule)
+        return self
 
 
 class ModelVersionSpec(NakshaModel):
@@ -46,3 +86,60 @@ class ModelVersionSpec(NakshaModel):
     trainer: Trainer
     evaluation: Evaluation = Field(default_factory=Evaluation)
     promotion: Promotion = Field(default_factory=Promotion)
+    retrain: Retrain | None = None
+    parent: str | None = Field(default=None, description="The version this one was retrained from.")
+
+
+class _Status(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", alias_generator=None)
+
+
+class ArtifactStatus(_Status):
+    config_map: str = Field(alias="configMap")
+    key: str
+    sha256: str
+    size_bytes: int = Field(alias="sizeBytes")
+
+
+class Lineage(_Status):
+    algorithm: str
+    window: str
+    samples: int
+    holdout: int
+    malformed: int
+    dataset_sha256: str = Field(alias="datasetSha256")
+    parent: str | None = None
+    trainer_version: str = Field(alias="trainerVersion")
+    params: dict[str, Any] = Field(default_factory=dict)
+    started_at: str = Field(alias="startedAt")
+    finished_at: str = Field(alias="finishedAt")
+    job: str | None = None
+    records: int | None = None
+
+
+class MetricStatus(_Status):
+    name: str
+    value: float | None = None
+    holder: float | None = Field(default=None, description="The alias holder's figure on the same holdout.")
+    baseline: float | None = None
+    threshold: float | None = None
+    direction: str | None = None
+    passed: bool | None = None
+
+
+class VerdictStatus(_Status):
+    result: str
+    message: str
+    evaluation: dict[str, Any] = Field(default_factory=dict)
+    holder: str | None = Field(default=None, description="The version that held the alias when judged.")
+
+
+class ModelVersionStatus(NakshaStatus):
+    job: str | None = None
+    artifact: ArtifactStatus | None = None
+    lineage: Lineage | None = None
+    metrics: list[MetricStatus] | None = None
+    verdict: VerdictStatus | None = None
+    aliases: list[str] | None = None
+    promoted_at: str | None = Field(default=None, alias="promotedAt")
+    message: str | None = None

@@ -54,7 +54,7 @@ def ensure_workers(context: ReconcileContext) -> None:
         *build_identity(
             name=account,
             namespace=context.namespace,
-            rules=worker_rules(context.name),
+            rules=worker_rules(context.name, follows_models=any(d.model for d in spec.detectors)),
             labels=worker_labels(context.name),
         ),
         build_worker_deployment(

@@ -7,7 +7,8 @@ Three identities, each with the rules its code needs and nothing else:
 - an InsightStream's workers: a ServiceAccount, Role and RoleBinding per stream, in the stream's
   namespace, applied and owned by the operator (``worker_rules``);
 - an AgentRun's executor Job: the same per run (``job_rules``), unless the operator is told to
-  use an account of the user's (``NAKSHA_AGENT_JOB_SERVICE_ACCOUNT``).
+  use an account of the user's (``NAKSHA_AGENT_JOB_SERVICE_ACCOUNT``);
+- a ModelVersion's training Job: the same per version (``trainer_rules``).
 
 The workers of an HTTP push stream with ``auth: kubernetes`` also review their callers' tokens
 (TokenReview, SubjectAccessReview), which are cluster-scoped: a namespaced Role cannot grant them.
@@ -81,6 +82,12 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     Rule((GROUP,), ("agentruns",), ("create",), "The AgentRun HTTP API (POST /agent/run) creates runs."),
     Rule(
         (GROUP,),
+        ("modelversions",),
+        ("create", "delete"),
+        "Retraining creates a model's next version and deletes versions beyond its history limit.",
+    ),
+    Rule(
+        (GROUP,),
         tuple(f"{plural}/status" for plural in _PLURALS),
         ("patch",),
         "Every kind reports through its status subresource.",
@@ -113,10 +120,12 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     Rule(
         ("",),
         ("configmaps",),
-        ("get", "patch", "create"),
+        ("get", "list", "patch", "create", "delete"),
         "Playbooks are ConfigMaps (read by name); a ConfigMap may be an AgentRun's target"
         " (its lock annotation, the patch and annotate work packages); create: held so that it may"
-        " grant it to workers, whose first checkpoint creates their state ConfigMap.",
+        " grant it to workers, whose first checkpoint creates their state ConfigMap; ModelVersions:"
+        " the outcome archive and alias maps (patched with a test, so moves are atomic), artifacts"
+        " (list, delete: retrained versions beyond the history limit).",
     ),
     Rule(
         ("",),
@@ -142,7 +151,8 @@ OPERATOR_RULES: tuple[Rule, ...] = (
         ("batch",),
         ("jobs",),
         ("get", "create"),
-        "AgentRuns with executor job and Rollout analysis Jobs: created, then watched by polling.",
+        "AgentRuns with executor job, Rollout analysis Jobs and ModelVersion training Jobs: created,"
+        " then watched by polling.",
     ),
     Rule(
         (RBAC_API,),
@@ -190,10 +200,20 @@ REVIEWER_RULES: tuple[Rule, ...] = (
 )
 
 
-def worker_rules(stream: str) -> list[Rule]:
+def worker_rules(stream: str, *, follows_models: bool = False) -> list[Rule]:
     """What an InsightStream's workers call: report into its status, create and find AgentRuns."""
     state = child_name(stream, "insight-state")
+    models = [
+        Rule(
+            ("",),
+            ("configmaps",),
+            ("get",),
+            "Detectors with a model read its alias map and the holder's artifact (names not known in"
+            " advance).",
+        )
+    ]
     return [
+        *(models if follows_models else []),
         Rule((GROUP,), ("insightstreams/status",), ("patch",), "Each worker reports its own.", (stream,)),
         Rule(
             (GROUP,),
@@ -260,6 +280,22 @@ def job_rules(run: str, target: ObjectTarget | None, package_needs: Iterable[str
         verbs = tuple(v for v in ("get", "list", "patch", "delete") if v in target_verbs)
         rules.append(Rule((target_ref.group,), (target_ref.plural,), verbs, "The target.", (target.name,)))
     return rules
+
+
+def trainer_rules(version: str) -> list[Rule]:
+    """What a ModelVersion's training pod calls: its version, the runs and archive, its artifact."""
+    return [
+        Rule((GROUP,), ("modelversions",), ("get",), "The version to train.", (version,)),
+        Rule((GROUP,), ("agentruns", "insightstreams"), ("get", "list"), "Outcomes; the streams' detectors."),
+        Rule(
+            ("",),
+            ("configmaps",),
+            ("get",),
+            "The outcome archive, the model's alias map and the alias holder's artifact (to compare).",
+        ),
+        Rule(("",), ("configmaps",), ("create",), "Its artifact (a create cannot be limited by name)."),
+        Rule(("",), ("secrets",), ("get",), "A Redis stream's URL Secret, read by name, to replay history."),
+    ]
 
 
 def build_identity(

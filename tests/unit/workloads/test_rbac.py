@@ -20,6 +20,7 @@ from naksha.workloads.identity import (
     build_review_binding,
     job_rules,
     review_binding_name,
+    trainer_rules,
     worker_rules,
 )
 from naksha.workloads.rbac_files import rendered
@@ -67,6 +68,10 @@ class TestTheOperatorHoldsWhatItGrants:
     def test_an_executor_jobs_role_for_every_kind_a_run_may_target(self, kind):
         target = ObjectTarget.model_validate({"kind": kind, "name": "t"})
         for group, resource, verb in pairs(job_rules("r", target, package_needs())):
+            assert operator_allows(group, resource, verb), (group, resource, verb)
+
+    def test_a_training_jobs_role(self):
+        for group, resource, verb in pairs(trainer_rules("v1")):
             assert operator_allows(group, resource, verb), (group, resource, verb)
 
     def test_every_work_package_need_since_the_operator_runs_them_itself(self):

@@ -227,9 +227,11 @@ class AgentApi:
             validate(spec.graph, source="spec.graph")
             graphs = [spec.graph]
         else:
-            assert spec.playbook_ref is not None
-            graphs = [resolve(self.kube, namespace, spec.playbook_ref.name, spec.playbook_ref.namespace)]
-        graphs += [resolve(self.kube, namespace, ref.name, ref.namespace) for ref in spec.fallbacks]
+            first = spec.playbook_ref
+            assert first is not None
+            names = first.candidates if first.model is not None else [first.name or ""]
+            graphs = [resolve(self.kube, namespace, name, first.namespace) for name in names]
+        graphs += [resolve(self.kube, namespace, ref.name or "", ref.namespace) for ref in spec.fallbacks]
         problems = fence.target_problems(graphs, spec.target)
         if problems:
             raise PlaybookError("; ".join(problems))

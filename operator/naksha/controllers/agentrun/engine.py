@@ -29,6 +29,7 @@ from naksha.controllers.agentrun import fence, guardrails
 from naksha.controllers.agentrun.playbooks import resolve, validate
 from naksha.controllers.agentrun.recorder import RunGone, RunRecorder
 from naksha.controllers.agentrun.wpk import NotYet, WpkContext, WpkError, lookup
+from naksha.controllers.modelversion.consumers import choose_playbook
 from naksha.crashpoints import crash_point
 from naksha.domain.agentrun.playbooks import PlaybookError, render_params
 from naksha.domain.agentrun.runstate import limit_reached, now_text, outcome, read_run
@@ -108,7 +109,10 @@ class Engine(RunRecorder):
 
     def _candidates(self) -> list[str | None]:
         """The playbooks this run may try in order: its own (None when inline), then the fallbacks."""
-        first = self.spec.playbook_ref.name if self.spec.playbook_ref else None
+        ref = self.spec.playbook_ref
+        first = ref.name if ref else None
+        if ref is not None and ref.model is not None:  # chosen by a model once, kept in state
+            first = (self.run.state.get("playbookChoice") or {}).get("playbook")
         return [first, *(ref.name for ref in self.spec.fallbacks)]
 
     def _load_graph(self) -> bool:
@@ -123,7 +127,11 @@ class Engine(RunRecorder):
             else:
                 ref = self.spec.playbook_ref if candidate == 0 else self.spec.fallbacks[candidate - 1]
                 assert ref is not None
-                graph = resolve(self.kube, self.namespace, ref.name, ref.namespace)
+                if ref.model is not None and "playbookChoice" not in self.run.state:
+                    self.run.state["playbookChoice"] = choose_playbook(self.kube, self.namespace, self.spec)
+                name = self._candidates()[candidate]
+                assert name is not None
+                graph = resolve(self.kube, self.namespace, name, ref.namespace)
             fence.enforce(self.settings, self.namespace, self.spec, [graph])
         except PlaybookError as error:
             self._finish("Failed", str(error), reason=Reason.INVALID_PLAYBOOK)

@@ -29,6 +29,7 @@ from naksha.services.insight.config import WorkerConfig
 from naksha.services.insight.dispatch import TriggerDispatcher
 from naksha.services.insight.http_api import build_app
 from naksha.services.insight.ingest_guard import IngestGuard
+from naksha.services.insight.models import DEFAULT_INTERVAL, ModelFollower
 from naksha.services.insight.pipeline import Pipeline
 from naksha.services.insight.reporter import StatusReporter
 from naksha.services.insight.sources import PullSource
@@ -103,6 +104,13 @@ class InsightWorker:
         )
         self.stopping = asyncio.Event()
         self.port = config.http_port
+        self.models = ModelFollower(
+            self.kube,
+            config.namespace,
+            self.pipeline.bank,
+            config.spec.detectors,
+            interval=float(os.environ.get("NAKSHA_MODEL_POLL_SECONDS") or DEFAULT_INTERVAL),
+        )
 
     def snapshot(self) -> dict[str, Any]:
         report = self.pipeline.report()
@@ -112,6 +120,8 @@ class InsightWorker:
         report["checkpointError"] = self.pipeline.state.last_error
         report["lag"] = self.source.lag() if self.source is not None else None
         report["sourceError"] = self.source.error if self.source is not None else None
+        if self.models.following:
+            report["models"] = self.models.state()
         return report
 
     def health(self) -> dict[str, Any]:
@@ -120,6 +130,7 @@ class InsightWorker:
             "stream": f"{self.config.namespace}/{self.config.stream}",
             "source": self.config.spec.source.type,
             "sourceError": self.source.error if self.source is not None else None,
+            "models": self.models.state(),
         }
 
     def stop(self) -> None:
@@ -163,6 +174,9 @@ class InsightWorker:
         # The last report follows the source's last checkpoint, so it carries the final counts.
         consumed = asyncio.Event()
         reporting = asyncio.create_task(self.reporter.run(consumed), name="report")
+        following = None
+        if self.models.following:
+            following = asyncio.create_task(self.models.run(self.stopping), name="models")
         consuming = None
         if self.source is not None:
             consuming = asyncio.create_task(self.source.run(self.pipeline.handle), name="consume")
@@ -180,6 +194,8 @@ class InsightWorker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(consuming, timeout=30)
             consumed.set()
+            if following is not None:
+                await following
             await reporting
             if self.source is not None:
                 await self.source.close()

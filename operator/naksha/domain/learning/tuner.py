@@ -1,0 +1,239 @@
+"""The detector tuner: replay the project's own detectors over a labelled history, keep the best params.
+
+What is tuned is what runs: every candidate is an InsightStream ``Detector`` spec, replayed with
+``naksha.domain.insight.detectors.DetectorRunner`` (the worker's code, hysteresis and cooldown included)
+over the history in time order. Each anomaly it raises is a true positive when it falls inside a
+labelled incident of its series and a false positive otherwise; an incident counts as detected
+when at least one anomaly fell inside it. Incidents are the loop's own labels (runs that acted and
+recovered, human ``--incident`` labels); anything raised outside them, including anomalies the
+current detector never raised and so nobody labelled, counts as false (the conservative reading).
+
+The candidates are a grid around the current detector (``zscore``/``alpha`` for ``ewma``,
+``above``/``below`` at quantiles of the training values for ``threshold``, ``threshold`` for
+``predictive``, ``maxChangePerSecond`` for ``rate``), over the methods ``params.methods`` allows.
+The choice maximises the objective metric on the training period (ties: fewer false positives,
+then the current parameters), among the candidates that detect as many training incidents as the
+current detector when ``keepRecall`` is set; the holdout period scores the choice and the current
+detector alike.
+The replay runs over the whole history so detectors are warm when the holdout starts; only what
+happens after the split counts toward the holdout figures.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from naksha.domain.insight.detectors import DetectorRunner
+from naksha.domain.insight.records import Labels, Record
+from naksha.domain.learning.metrics import DetectionCounts
+from naksha.domain.learning.outcomes import Outcome
+from naksha.models.insightstream import Detector
+
+EWMA_ZSCORES = (3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0)
+EWMA_ALPHAS = (0.01, 0.02, 0.05, 0.1)
+PREDICTIVE_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+THRESHOLD_QUANTILES = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+RATE_FACTORS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A labelled incident of one series (``labels`` None: of every series of the detector)."""
+
+    start: float
+    end: float
+    labels: Labels | None = None
+
+    def covers(self, ts: float, labels: Labels) -> bool:
+        return self.start <= ts <= self.end and (self.labels is None or self.labels == labels)
+
+
+@dataclass(frozen=True, slots=True)
+class Raised:
+    ts: float
+    labels: Labels
+
+
+@dataclass
+class TunedDetector:
+    name: str
+    chosen: dict[str, Any]  # the detector spec (wire form) the tuner chose
+    train: DetectionCounts
+    holdout: DetectionCounts
+    baseline_holdout: DetectionCounts
+    candidates: int
+
+
+@dataclass
+class TunerResult:
+    detectors: list[TunedDetector] = field(default_factory=list)
+
+    def holdout(self) -> DetectionCounts:
+        return total(d.holdout for d in self.detectors)
+
+    def baseline(self) -> DetectionCounts:
+        return total(d.baseline_holdout for d in self.detectors)
+
+    def artifact(self) -> dict[str, Any]:
+        return {"algorithm": "detector-tuner", "detectors": {d.name: d.chosen for d in self.detectors}}
+
+
+def replay(detector: Detector, records: Iterable[Record]) -> list[Raised]:
+    """The anomalies the worker's detector code raises over ``records`` (in the order given)."""
+    runner = DetectorRunner(detector)
+    raised = []
+    observe, matches = runner.observe, runner.matches
+    for record in records:
+        if matches(record):
+            anomaly = observe(record)
+            if anomaly is not None:
+                raised.append(Raised(anomaly.detected_at, anomaly.labels))
+    return raised
+
+
+def score(
+    raised: Sequence[Raised], incidents: Sequence[Incident], start: float, end: float
+) -> DetectionCounts:
+    """Counts over ``[start, end)``: anomalies raised in it, incidents that start in it."""
+    in_period = [r for r in raised if start <= r.ts < end]
+    period_incidents = [i for i in incidents if start <= i.start < end]
+    detected = sum(1 for i in period_incidents if any(i.covers(r.ts, r.labels) for r in raised))
+    true_positive = sum(1 for r in in_period if any(i.covers(r.ts, r.labels) for i in incidents))
+    return DetectionCounts(true_positive, len(in_period) - true_positive, len(period_incidents), detected)
+
+
+def candidates(base: Detector, values: Sequence[float], methods: Sequence[str]) -> list[Detector]:
+    """The grid of detector specs around ``base`` (``values``: the training values, for quantiles)."""
+    specs: list[dict[str, Any]] = []
+    wire = base.model_dump(by_alias=True, exclude_none=True)
+    ordered = sorted(values)
+    for method in methods:
+        if method == "ewma":
+            for zscore, alpha in itertools.product(EWMA_ZSCORES, EWMA_ALPHAS):
+                ewma = {**(wire.get("params", {}).get("ewma") or {}), "zscore": zscore, "alpha": alpha}
+                specs.append({**wire, "method": "ewma", "params": {"ewma": ewma}})
+        elif method == "predictive":
+            for threshold in PREDICTIVE_THRESHOLDS:
+                predictive = {**(wire.get("params", {}).get("predictive") or {}), "threshold": threshold}
+                specs.append({**wire, "method": "predictive", "params": {"predictive": predictive}})
+        elif method == "threshold" and ordered:
+            bound = (wire.get("params", {}).get("threshold")) or {"above": 0.0}
+            for q in THRESHOLD_QUANTILES:
+                high = ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+                low = ordered[max(0, int((1 - q) * len(ordered)) - 1)]
+                bounds = {k: (high if k == "above" else low) for k in bound if k in ("above", "below")}
+                specs.append({**wire, "method": "threshold", "params": {"threshold": bounds}})
+        elif method == "rate" and base.params.rate is not None:
+            rate = wire["params"]["rate"]
+            for factor in RATE_FACTORS:
+                changed = {**rate, "maxChangePerSecond": rate["maxChangePerSecond"] * factor}
+                specs.append({**wire, "method": "rate", "params": {"rate": changed}})
+    return [Detector.model_validate(spec) for spec in specs]
+
+
+def tune_detector(
+    base: Detector,
+    records: Sequence[Record],
+    incidents: Sequence[Incident],
+    split_at: float,
+    *,
+    methods: Sequence[str] | None = None,
+    objective: str = "f1",
+    keep_recall: bool = False,
+) -> TunedDetector:
+    """The best of the grid on the training period, and how it and ``base`` do on the holdout.
+
+    ``keep_recall``: only candidates that detect at least as many training incidents as ``base``
+    may be chosen (fewer false positives without missing more incidents).
+    """
+    mine = [r for r in records if r.metric == base.metric]
+    if not mine:
+        raise ValueError(f"no records of metric {base.metric!r} for detector {base.name!r}")
+    start, end = mine[0].ts, mine[-1].ts + 1e-9
+    training_values = [r.value for r in mine if r.ts < split_at]
+    grid = [base, *candidates(base, training_values, methods or [base.method])]
+    best: tuple[tuple[float, int, int], Detector, list[Raised]] | None = None
+    floor = -1
+    for index, candidate in enumerate(grid):
+        raised = replay(candidate, mine)
+        counts = score(raised, incidents, start, split_at)
+        if index == 0 and keep_recall:
+            floor = counts.detected  # the base detector is the grid's first entry
+        if counts.detected < floor:
+            continue
+        figure = counts.as_metrics().get(objective)
+        # Higher objective first, then fewer false positives, then the current parameters (index 0).
+        key = (figure if figure is not None else -1.0, -counts.false_positives, -index)
+        if best is None or key > best[0]:
+            best = (key, candidate, raised)
+    assert best is not None  # the grid holds at least the base detector
+    _, chosen, chosen_raised = best
+    return TunedDetector(
+        name=base.name,
+        chosen=chosen.model_dump(by_alias=True, exclude_none=True),
+        train=score(chosen_raised, incidents, start, split_at),
+        holdout=score(chosen_raised, incidents, split_at, end),
+        baseline_holdout=score(replay(base, mine), incidents, split_at, end),
+        candidates=len(grid),
+    )
+
+
+def tune(
+    detectors: Sequence[Detector],
+    records: Sequence[Record],
+    incidents: Mapping[str, Sequence[Incident]],
+    split_at: float,
+    *,
+    methods: Sequence[str] | None = None,
+    objective: str = "f1",
+    keep_recall: bool = False,
+) -> TunerResult:
+    """Tune each detector that has records; ``incidents`` are keyed by detector name."""
+    ordered = sorted(records, key=lambda r: r.ts)
+    result = TunerResult()
+    metrics = {r.metric for r in ordered}
+    for detector in detectors:
+        if detector.metric in metrics:
+            result.detectors.append(
+                tune_detector(
+                    detector,
+                    ordered,
+                    incidents.get(detector.name, ()),
+                    split_at,
+                    methods=methods,
+                    objective=objective,
+                    keep_recall=keep_recall,
+                )
+            )
+    return result
+
+
+def incidents_from_outcomes(
+    outcomes: Iterable[Outcome], *, before: float = 300.0, after: float = 300.0
+) -> dict[str, list[Incident]]:
+    """Per detector, the incidents the outcomes confirm (runs labelled or judged ``incident``).
+
+    The window opens ``before`` seconds ahead of the detection (a detector that fires earlier is
+    right) and closes at recovery, or ``after`` seconds past the detection without one.
+    """
+    found: dict[str, list[Incident]] = {}
+    for outcome in outcomes:
+        if outcome.incident != "incident" or outcome.detected_at is None or not outcome.detector:
+            continue
+        end = outcome.detected_at + (outcome.time_to_recover if outcome.time_to_recover else after)
+        labels = outcome.labels or None
+        found.setdefault(outcome.detector, []).append(Incident(outcome.detected_at - before, end, labels))
+    return found
+
+
+def total(counts: Iterable[DetectionCounts]) -> DetectionCounts:
+    items = list(counts)
+    return DetectionCounts(
+        sum(c.true_positives for c in items),
+        sum(c.false_positives for c in items),
+        sum(c.incidents for c in items),
+        sum(c.detected for c in items),
+    )
