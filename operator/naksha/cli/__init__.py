@@ -10,6 +10,7 @@ function that adds its subparsers; ``_parser`` calls them in order.
 ``naksha demo-app``                  a service with a settable error rate and latency, to roll out
 ``naksha crds [--out DIR]``          write the CRDs generated from the models
 ``naksha rbac [--root DIR]``         write the operator's RBAC (manifests/, the chart) from its rules
+``naksha hub | edge-agent | edge``   federation (``naksha.cli.federation``)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from naksha import __version__
+from naksha.cli import federation
 from naksha.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -161,6 +163,8 @@ def _parser() -> argparse.ArgumentParser:
     rbac = commands.add_parser("rbac", help="write manifests/rbac.yaml and the chart's ClusterRole")
     rbac.add_argument("--root", type=Path, default=Path("."), help="the repository's root")
     rbac.set_defaults(run=_run_rbac)
+
+    federation.register(commands)
     return parser
 
 

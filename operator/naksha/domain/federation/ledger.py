@@ -47,6 +47,10 @@ class ReplayLedger:
                 )
         self._entries[jti] = expires
 
+    def forget(self, jti: str) -> None:
+        """Withdraw an id whose use could not be made durable (its request failed)."""
+        self._entries.pop(jti, None)
+
     def prune(self, now: float) -> int:
         """Forget ids whose tokens expired (past the verifier's leeway); returns how many."""
         stale = [jti for jti, expires in self._entries.items() if expires + LEEWAY < now]

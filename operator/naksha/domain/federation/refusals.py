@@ -35,6 +35,9 @@ class RefusalReason(enum.StrEnum):
     BODY_TOO_LARGE = "BodyTooLarge"
     RATE_LIMITED = "RateLimited"
     LEDGER_FULL = "LedgerFull"
+    LEDGER_UNAVAILABLE = "LedgerUnavailable"
+    UNKNOWN_TRIGGER = "UnknownTrigger"
+    SLOW_CLIENT = "SlowClient"
 
 
 class Refused(Exception):

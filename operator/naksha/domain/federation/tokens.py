@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from naksha.domain.federation.refusals import RefusalReason, Refused, unauthorized
 
+PrivateKey = Ed25519PrivateKey
+PublicKey = Ed25519PublicKey
 ALGORITHM = "EdDSA"
 ISSUER = "naksha-hub"
 HUB_AUDIENCE = "naksha-hub"

@@ -1,0 +1,427 @@
+"""The hub and the edge agent as real processes on loopback, against the local control plane.
+
+One hub (self-signed TLS) and one agent reaching it through a TCP proxy the tests can black out.
+The tests run in file order and share them: registration, refusals, rotation, an unreachable
+hub, a hub restart, revocation, results.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+import requests
+from kubernetes import client
+from tests.support import ROOT, Kubectl, eventually, free_port
+from tests.support.federation import NakshaProcess, TcpProxy, condition, start_hub
+
+from naksha.domain.federation import requests as trigger_requests
+from naksha.domain.federation import tokens
+
+GROUP, VERSION = "naksha.io", "v1alpha1"
+AGENT_CONFIG = """
+capabilities: [run-command, collect-diagnostics]
+commands:
+  greet:
+    argv: ["/bin/echo", "hello", "{name}"]
+    params: {name: "[a-z]{1,16}"}
+  pause:
+    argv: ["/bin/sleep", "{seconds}"]
+    params: {seconds: "[0-9]"}
+"""
+
+
+class Federation:
+    def __init__(self, root: Path, kubeconfig: Path, namespace: str, api: client.ApiClient) -> None:
+        self.root = root
+        self.kubeconfig = kubeconfig
+        self.namespace = namespace
+        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
+        self.hub_port = free_port()
+        self.hub: NakshaProcess | None = None
+        self.proxy: TcpProxy | None = None
+        self.agent: NakshaProcess | None = None
+        self.state_dir = root / "edge-1-state"
+
+    @property
+    def ca(self) -> str:
+        return str(self.root / "tls" / "tls.crt")
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.hub_port}"
+
+    def start_hub(self) -> None:
+        self.hub = start_hub(
+            self.root,
+            self.kubeconfig,
+            self.namespace,
+            self.hub_port,
+            NAKSHA_HUB_BODY_TIMEOUT="2",
+            NAKSHA_HUB_REDELIVER_AFTER="3",
+            NAKSHA_HUB_BURST_PER_ADDRESS="1000",
+            NAKSHA_HUB_RATE_PER_ADDRESS="500",
+        )
+
+    def naksha(self, *args: str) -> str:
+        env = {
+            "KUBECONFIG": str(self.kubeconfig),
+            "PYTHONPATH": str(ROOT / "operator"),
+            "PATH": "/usr/bin:/bin",
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "naksha", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def bootstrap_token(self, node: str) -> str:
+        return self.naksha(
+            "edge", "bootstrap-token", "--node", node, "--ttl", "10m", "-n", self.namespace
+        ).strip()
+
+    def node(self, name: str) -> dict[str, Any]:
+        return dict(
+            self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, "edgenodes", name)
+        )
+
+    def node_names(self) -> set[str]:
+        items = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, "edgenodes")[
+            "items"
+        ]
+        return {item["metadata"]["name"] for item in items}
+
+    def create_node(self, name: str, **spec: Any) -> None:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "EdgeNode",
+            "metadata": {"name": name},
+            "spec": {"identity": {"nodeId": name}, **spec},
+        }
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, "edgenodes", body)
+
+    def post(
+        self, path: str, body: Any = None, *, token: str | None = None, raw: bytes | None = None
+    ) -> requests.Response:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = raw if raw is not None else json.dumps(body).encode()
+        return requests.post(self.url + path, data=data, headers=headers, verify=self.ca, timeout=30)
+
+    def register(self, node: str, token: str, key: tokens.PrivateKey | None = None) -> requests.Response:
+        key = key or tokens.generate_key()
+        return self.post("/federation/register", registration(node, token, key))
+
+    def trigger(self, node: str, wpk: str, params: dict[str, Any]) -> str:
+        key = uuid.uuid4().hex
+        body = trigger_requests.build_request(
+            namespace=self.namespace,
+            node=node,
+            wpk=wpk,
+            params=params,
+            run={"namespace": self.namespace, "name": f"run-{key[:6]}", "act": "act"},
+            idempotency_key=key,
+            ttl_seconds=120,
+        )
+        self.core.create_namespaced_config_map(self.namespace, body)
+        return str(body["metadata"]["name"])
+
+    def result(self, name: str) -> dict[str, Any] | None:
+        data = self.core.read_namespaced_config_map(name, self.namespace).data or {}
+        return json.loads(data["result"]) if data.get("result") else None
+
+    def credential(self) -> str:
+        return str(json.loads((self.state_dir / "identity.json").read_text())["credential"])
+
+
+def registration(node: str, token: str, key: tokens.PrivateKey) -> dict[str, Any]:
+    return {
+        "bootstrapToken": token,
+        "node": node,
+        "publicKey": tokens.public_pem(key.public_key()),
+        "proof": tokens.mint_proof(key, node=node, use="register", now=time.time()),
+        "capabilities": ["run-command"],
+        "agentVersion": "test",
+    }
+
+
+def ready_node(federation: Federation, name: str) -> dict[str, Any] | None:
+    node = federation.node(name)
+    return node if condition(node, "Ready").get("status") == "True" else None
+
+
+def refusal_reason(federation: Federation, credential: str) -> str | None:
+    """The reason a heartbeat with ``credential`` is refused with 403 (None while it is accepted)."""
+    answer = federation.post("/federation/heartbeat", {}, token=credential)
+    return str(answer.json()["reason"]) if answer.status_code == 403 else None
+
+
+@pytest.fixture(scope="module")
+def federation(
+    control_plane: Any,
+    naksha_crds: None,
+    api_client: client.ApiClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Federation]:
+    namespace = f"fed-{uuid.uuid4().hex[:6]}"
+    core = client.CoreV1Api(api_client)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    fed = Federation(
+        tmp_path_factory.mktemp("federation"), Path(control_plane.kubeconfig_path), namespace, api_client
+    )
+    fed.create_node(
+        "edge-1",
+        heartbeatInterval="1s",
+        offlineAfter="4s",
+        credentials={"tokenTtl": "12s", "rotationInterval": "4s"},
+    )
+    fed.start_hub()
+    fed.proxy = TcpProxy(fed.hub_port)
+    (fed.root / "bootstrap-edge-1").write_text(fed.bootstrap_token("edge-1"))
+    (fed.root / "agent.yaml").write_text(AGENT_CONFIG)
+    fed.agent = NakshaProcess(
+        fed.root / "agent.log",
+        [
+            "edge-agent",
+            "--hub",
+            f"https://127.0.0.1:{fed.proxy.port}",
+            "--bootstrap-token",
+            str(fed.root / "bootstrap-edge-1"),
+            "--state-dir",
+            str(fed.state_dir),
+            "--config",
+            str(fed.root / "agent.yaml"),
+            "--ca",
+            fed.ca,
+            "--poll-wait",
+            "5",
+        ],
+        {},
+    ).start()
+    try:
+        yield fed
+    finally:
+        for process in (fed.agent, fed.hub):
+            if process is not None:
+                process.stop()
+        fed.proxy.close()
+        core.delete_namespace(namespace)
+
+
+class TestRegistration:
+    def test_the_agent_registers_and_its_edgenode_turns_ready_with_its_capabilities(
+        self, federation: Federation
+    ) -> None:
+        node = eventually(lambda: ready_node(federation, "edge-1"), timeout=90)
+        assert node["status"]["capabilities"] == ["run-command", "collect-diagnostics"]
+        assert node["status"]["keyThumbprint"]
+        assert (federation.state_dir / "node.key").stat().st_mode & 0o777 == 0o600
+
+    def test_kubectl_and_the_registry_command_show_the_node(self, federation: Federation) -> None:
+        kubectl = Kubectl(federation.kubeconfig)
+        table = kubectl("get", "edgenodes", "-n", federation.namespace, "-o", "wide").stdout
+        assert "edge-1" in table and "True" in table and "run-command" in table
+        registry = json.loads(federation.naksha("edge", "registry", "--json", "-n", federation.namespace))
+        assert [(n["name"], n["ready"]) for n in registry["nodes"]] == [("edge-1", "True")]
+
+
+class TestRefusals:
+    """Each bad request gets its status and creates or changes nothing."""
+
+    @pytest.fixture(autouse=True)
+    def nothing_created(self, federation: Federation) -> Iterator[None]:
+        before = federation.node_names()
+        yield
+        assert federation.node_names() == before
+
+    def test_a_body_that_is_not_json_is_400(self, federation: Federation) -> None:
+        answer = federation.post("/federation/register", raw=b"{not json")
+        assert (answer.status_code, answer.json()["reason"]) == (400, "MalformedBody")
+
+    def test_a_body_of_the_wrong_shape_is_400(self, federation: Federation) -> None:
+        assert federation.post("/federation/register", {"node": "x"}).status_code == 400
+
+    def test_an_oversized_body_is_413(self, federation: Federation) -> None:
+        assert federation.post("/federation/register", raw=b"[" + b"1," * 60_000 + b"1]").status_code == 413
+
+    def test_a_garbage_bootstrap_token_is_401(self, federation: Federation) -> None:
+        answer = federation.register("edge-x", "not.a.token")
+        assert (answer.status_code, answer.json()["reason"]) == (401, "MalformedToken")
+
+    def test_an_unsigned_bootstrap_token_is_401(self, federation: Federation) -> None:
+        claims = jwt.decode(federation.bootstrap_token("edge-x"), options={"verify_signature": False})
+        header = base64.urlsafe_b64encode(b'{"alg":"none"}').rstrip(b"=").decode()
+        payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+        answer = federation.register("edge-x", f"{header}.{payload}.")
+        assert answer.json()["reason"] == "AlgorithmNotAllowed"
+
+    def test_a_token_for_another_node_name_is_403(self, federation: Federation) -> None:
+        answer = federation.register("edge-y", federation.bootstrap_token("edge-x"))
+        assert (answer.status_code, answer.json()["reason"]) == (403, "NodeMismatch")
+
+    def test_the_agent_s_used_bootstrap_token_replayed_is_409(self, federation: Federation) -> None:
+        answer = federation.register("edge-1", (federation.root / "bootstrap-edge-1").read_text())
+        assert (answer.status_code, answer.json()["reason"]) == (409, "Replayed")
+
+    def test_a_proof_signed_by_another_key_is_401(self, federation: Federation) -> None:
+        body = registration("edge-x", federation.bootstrap_token("edge-x"), tokens.generate_key())
+        body["proof"] = tokens.mint_proof(
+            tokens.generate_key(), node="edge-x", use="register", now=time.time()
+        )
+        answer = federation.post("/federation/register", body)
+        assert (answer.status_code, answer.json()["reason"]) == (401, "BadSignature")
+
+    def test_a_heartbeat_without_a_credential_is_401(self, federation: Federation) -> None:
+        assert federation.post("/federation/heartbeat", {}).status_code == 401
+
+    def test_a_bootstrap_token_used_as_a_credential_is_401(self, federation: Federation) -> None:
+        answer = federation.post("/federation/heartbeat", {}, token=federation.bootstrap_token("edge-1"))
+        assert answer.json()["reason"] == "WrongTokenType"
+
+    def test_a_slow_client_is_cut_off(self, federation: Federation) -> None:
+        context = ssl.create_default_context(cafile=federation.ca)
+        with (
+            socket.create_connection(("127.0.0.1", federation.hub_port), timeout=30) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            tls.sendall(
+                b"POST /federation/register HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 500\r\n\r\n{"
+            )
+            answer = tls.recv(4096).decode()
+        assert answer.startswith("HTTP/1.1 408"), answer
+
+
+class TestRotation:
+    def test_the_credential_is_replaced_before_expiry_with_no_failed_heartbeat(
+        self, federation: Federation
+    ) -> None:
+        first = federation.credential()
+        eventually(lambda: federation.credential() != first, timeout=30)
+        second = federation.credential()
+        eventually(lambda: federation.credential() != second, timeout=30)
+        assert federation.agent is not None
+        assert "heartbeat failed" not in federation.agent.output()
+        assert condition(federation.node("edge-1"), "Ready")["status"] == "True"
+
+
+class TestUnreachableHub:
+    def test_silence_turns_the_node_unknown_and_queued_results_upload_when_it_returns(
+        self, federation: Federation
+    ) -> None:
+        assert federation.proxy is not None and federation.agent is not None
+        request = federation.trigger("edge-1", "run-command", {"command": "pause", "args": {"seconds": "3"}})
+        jti = eventually(
+            lambda: federation.core.read_namespaced_config_map(request, federation.namespace).data.get("jti")
+        )
+        federation.agent.wait_for_log(f"running trigger {jti}", timeout=30)
+        federation.proxy.cut()
+        cut_at = time.time()
+        # offlineAfter 4s + one heartbeat interval 1s, plus the hub's tick and the write.
+        eventually(
+            lambda: condition(federation.node("edge-1"), "Ready").get("status") == "Unknown", timeout=15
+        )
+        assert time.time() - cut_at <= 4 + 1 + 2
+        eventually(lambda: any((federation.state_dir / "results").glob("*.json")), timeout=15)
+        assert federation.result(request) is None
+        federation.proxy.restore()
+        eventually(lambda: condition(federation.node("edge-1"), "Ready").get("status") == "True", timeout=30)
+        result = eventually(lambda: federation.result(request), timeout=30)
+        assert result["outcome"] == "Succeeded" and result["exitCode"] == 0
+        assert not any((federation.state_dir / "results").glob("*.json"))
+
+
+class TestTriggersAndResults:
+    def test_an_allow_listed_command_runs_and_its_result_is_recorded(self, federation: Federation) -> None:
+        request = federation.trigger("edge-1", "run-command", {"command": "greet", "args": {"name": "edge"}})
+        result = eventually(lambda: federation.result(request), timeout=60)
+        assert (result["outcome"], result["output"].strip()) == ("Succeeded", "hello edge")
+
+    def test_a_command_outside_the_allow_list_is_refused_and_not_run(self, federation: Federation) -> None:
+        request = federation.trigger("edge-1", "restart-service", {"service": "sshd"})
+        result = eventually(lambda: federation.result(request), timeout=60)
+        assert result["outcome"] == "Refused" and "WpkNotAllowed" in result["reason"]
+
+    def test_a_replayed_result_changes_nothing(self, federation: Federation) -> None:
+        request = federation.trigger("edge-1", "run-command", {"command": "greet", "args": {"name": "once"}})
+        first = eventually(lambda: federation.result(request), timeout=60)
+        replay = {"results": [{"jti": first["jti"], "outcome": "Failed", "exitCode": 1}]}
+        answer = federation.post("/federation/results", replay, token=federation.credential())
+        assert answer.status_code == 409
+        assert federation.result(request) == first
+
+    def test_a_trigger_for_a_cordoned_node_is_refused_by_the_hub(self, federation: Federation) -> None:
+        patch = {"spec": {"unschedulable": True}}
+        federation.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, federation.namespace, "edgenodes", "edge-1", patch
+        )
+        time.sleep(0.5)
+        try:
+            request = federation.trigger(
+                "edge-1", "run-command", {"command": "greet", "args": {"name": "no"}}
+            )
+            result = eventually(lambda: federation.result(request), timeout=60)
+            assert result["outcome"] == "Refused" and "cordoned" in result["reason"]
+        finally:
+            patch = {"spec": {"unschedulable": False}}
+            federation.custom.patch_namespaced_custom_object(
+                GROUP, VERSION, federation.namespace, "edgenodes", "edge-1", patch
+            )
+
+
+class TestHubRestart:
+    def test_a_restarted_hub_keeps_the_node_ready_and_still_refuses_a_replayed_bootstrap_token(
+        self, federation: Federation
+    ) -> None:
+        assert federation.hub is not None
+        before = condition(federation.node("edge-1"), "Ready")
+        assert before["status"] == "True"
+        federation.hub.stop()
+        federation.start_hub()
+        for _ in range(16):  # 8 s: twice offlineAfter, never Unknown
+            assert condition(federation.node("edge-1"), "Ready")["status"] == "True"
+            time.sleep(0.5)
+        after = condition(federation.node("edge-1"), "Ready")
+        assert after["lastTransitionTime"] == before["lastTransitionTime"]
+        answer = federation.register("edge-1", (federation.root / "bootstrap-edge-1").read_text())
+        assert (answer.status_code, answer.json()["reason"]) == (409, "Replayed")
+
+
+class TestRevocation:
+    def test_a_revoked_node_is_refused_within_a_second(self, federation: Federation) -> None:
+        answer = federation.register("edge-2", federation.bootstrap_token("edge-2"))
+        assert answer.status_code == 200, answer.text
+        credential = answer.json()["credential"]
+        assert federation.post("/federation/heartbeat", {}, token=credential).status_code == 200
+        patch = {"spec": {"credentials": {"revoked": True}}}
+        federation.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, federation.namespace, "edgenodes", "edge-2", patch
+        )
+        revoked_at = time.monotonic()
+        reason = eventually(lambda: refusal_reason(federation, credential), timeout=5, interval=0.05)
+        assert time.monotonic() - revoked_at < 1.0
+        assert reason == "NodeRevoked"
+
+    def test_a_deleted_node_is_refused_within_a_second(self, federation: Federation) -> None:
+        answer = federation.register("edge-3", federation.bootstrap_token("edge-3"))
+        credential = answer.json()["credential"]
+        federation.custom.delete_namespaced_custom_object(
+            GROUP, VERSION, federation.namespace, "edgenodes", "edge-3"
+        )
+        deleted_at = time.monotonic()
+        reason = eventually(lambda: refusal_reason(federation, credential), timeout=5, interval=0.05)
+        assert time.monotonic() - deleted_at < 1.0
+        assert reason == "NodeUnknown"
