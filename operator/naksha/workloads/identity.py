@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from naksha.kube.resources import resource_for
+from naksha.models.resources import resource_for
 from naksha.models.common import ObjectTarget
 from naksha.models.group import GROUP
 from naksha.models.kinds import KINDS
