@@ -11,151 +11,28 @@ import base64
 import json
 import socket
 import ssl
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
-import requests
 from kubernetes import client
-from tests.support import ROOT, Kubectl, eventually, free_port
-from tests.support.federation import NakshaProcess, TcpProxy, condition, start_hub
+from tests.support import Kubectl, eventually
+from tests.support.federation import GROUP, VERSION, Federation, condition, federation_running, registration
 
-from naksha.domain.federation import requests as trigger_requests
 from naksha.domain.federation import tokens
 
-GROUP, VERSION = "naksha.io", "v1alpha1"
-AGENT_CONFIG = """
-capabilities: [run-command, collect-diagnostics]
-commands:
-  greet:
-    argv: ["/bin/echo", "hello", "{name}"]
-    params: {name: "[a-z]{1,16}"}
-  pause:
-    argv: ["/bin/sleep", "{seconds}"]
-    params: {seconds: "[0-9]"}
-"""
 
-
-class Federation:
-    def __init__(self, root: Path, kubeconfig: Path, namespace: str, api: client.ApiClient) -> None:
-        self.root = root
-        self.kubeconfig = kubeconfig
-        self.namespace = namespace
-        self.custom = client.CustomObjectsApi(api)
-        self.core = client.CoreV1Api(api)
-        self.hub_port = free_port()
-        self.hub: NakshaProcess | None = None
-        self.proxy: TcpProxy | None = None
-        self.agent: NakshaProcess | None = None
-        self.state_dir = root / "edge-1-state"
-
-    @property
-    def ca(self) -> str:
-        return str(self.root / "tls" / "tls.crt")
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.hub_port}"
-
-    def start_hub(self) -> None:
-        self.hub = start_hub(
-            self.root,
-            self.kubeconfig,
-            self.namespace,
-            self.hub_port,
-            NAKSHA_HUB_BODY_TIMEOUT="2",
-            NAKSHA_HUB_REDELIVER_AFTER="3",
-            NAKSHA_HUB_BURST_PER_ADDRESS="1000",
-            NAKSHA_HUB_RATE_PER_ADDRESS="500",
-        )
-
-    def naksha(self, *args: str) -> str:
-        env = {
-            "KUBECONFIG": str(self.kubeconfig),
-            "PYTHONPATH": str(ROOT / "operator"),
-            "PATH": "/usr/bin:/bin",
-        }
-        result = subprocess.run(
-            [sys.executable, "-m", "naksha", *args], env=env, capture_output=True, text=True, timeout=120
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
-    def bootstrap_token(self, node: str) -> str:
-        return self.naksha(
-            "edge", "bootstrap-token", "--node", node, "--ttl", "10m", "-n", self.namespace
-        ).strip()
-
-    def node(self, name: str) -> dict[str, Any]:
-        return dict(
-            self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, "edgenodes", name)
-        )
-
-    def node_names(self) -> set[str]:
-        items = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, "edgenodes")[
-            "items"
-        ]
-        return {item["metadata"]["name"] for item in items}
-
-    def create_node(self, name: str, **spec: Any) -> None:
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "EdgeNode",
-            "metadata": {"name": name},
-            "spec": {"identity": {"nodeId": name}, **spec},
-        }
-        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, "edgenodes", body)
-
-    def post(
-        self, path: str, body: Any = None, *, token: str | None = None, raw: bytes | None = None
-    ) -> requests.Response:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        data = raw if raw is not None else json.dumps(body).encode()
-        return requests.post(self.url + path, data=data, headers=headers, verify=self.ca, timeout=30)
-
-    def register(self, node: str, token: str, key: tokens.PrivateKey | None = None) -> requests.Response:
-        key = key or tokens.generate_key()
-        return self.post("/federation/register", registration(node, token, key))
-
-    def trigger(self, node: str, wpk: str, params: dict[str, Any]) -> str:
-        key = uuid.uuid4().hex
-        body = trigger_requests.build_request(
-            namespace=self.namespace,
-            node=node,
-            wpk=wpk,
-            params=params,
-            run={"namespace": self.namespace, "name": f"run-{key[:6]}", "act": "act"},
-            idempotency_key=key,
-            ttl_seconds=120,
-        )
-        self.core.create_namespaced_config_map(self.namespace, body)
-        return str(body["metadata"]["name"])
-
-    def result(self, name: str) -> dict[str, Any] | None:
-        data = self.core.read_namespaced_config_map(name, self.namespace).data or {}
-        return json.loads(data["result"]) if data.get("result") else None
-
-    def credential(self) -> str:
-        return str(json.loads((self.state_dir / "identity.json").read_text())["credential"])
-
-
-def registration(node: str, token: str, key: tokens.PrivateKey) -> dict[str, Any]:
-    return {
-        "bootstrapToken": token,
-        "node": node,
-        "publicKey": tokens.public_pem(key.public_key()),
-        "proof": tokens.mint_proof(key, node=node, use="register", now=time.time()),
-        "capabilities": ["run-command"],
-        "agentVersion": "test",
-    }
+@pytest.fixture(scope="module")
+def federation(
+    control_plane: Any,
+    naksha_crds: None,
+    api_client: client.ApiClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Federation]:
+    with federation_running(control_plane, api_client, tmp_path_factory.mktemp("federation")) as fed:
+        yield fed
 
 
 def ready_node(federation: Federation, name: str) -> dict[str, Any] | None:
@@ -167,58 +44,6 @@ def refusal_reason(federation: Federation, credential: str) -> str | None:
     """The reason a heartbeat with ``credential`` is refused with 403 (None while it is accepted)."""
     answer = federation.post("/federation/heartbeat", {}, token=credential)
     return str(answer.json()["reason"]) if answer.status_code == 403 else None
-
-
-@pytest.fixture(scope="module")
-def federation(
-    control_plane: Any,
-    naksha_crds: None,
-    api_client: client.ApiClient,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Federation]:
-    namespace = f"fed-{uuid.uuid4().hex[:6]}"
-    core = client.CoreV1Api(api_client)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
-    fed = Federation(
-        tmp_path_factory.mktemp("federation"), Path(control_plane.kubeconfig_path), namespace, api_client
-    )
-    fed.create_node(
-        "edge-1",
-        heartbeatInterval="1s",
-        offlineAfter="4s",
-        credentials={"tokenTtl": "12s", "rotationInterval": "4s"},
-    )
-    fed.start_hub()
-    fed.proxy = TcpProxy(fed.hub_port)
-    (fed.root / "bootstrap-edge-1").write_text(fed.bootstrap_token("edge-1"))
-    (fed.root / "agent.yaml").write_text(AGENT_CONFIG)
-    fed.agent = NakshaProcess(
-        fed.root / "agent.log",
-        [
-            "edge-agent",
-            "--hub",
-            f"https://127.0.0.1:{fed.proxy.port}",
-            "--bootstrap-token",
-            str(fed.root / "bootstrap-edge-1"),
-            "--state-dir",
-            str(fed.state_dir),
-            "--config",
-            str(fed.root / "agent.yaml"),
-            "--ca",
-            fed.ca,
-            "--poll-wait",
-            "5",
-        ],
-        {},
-    ).start()
-    try:
-        yield fed
-    finally:
-        for process in (fed.agent, fed.hub):
-            if process is not None:
-                process.stop()
-        fed.proxy.close()
-        core.delete_namespace(namespace)
 
 
 class TestRegistration:
