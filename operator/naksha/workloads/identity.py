@@ -32,10 +32,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from naksha.models.resources import resource_for
 from naksha.models.common import ObjectTarget
 from naksha.models.group import GROUP
 from naksha.models.kinds import KINDS
+from naksha.models.resources import resource_for
 from naksha.workloads.naming import child_name
 
 RBAC_API = "rbac.authorization.k8s.io"
@@ -170,6 +170,35 @@ OPERATOR_RULES: tuple[Rule, ...] = (
         ("create",),
         "The AgentRun HTTP API authorises each caller with SubjectAccessReview.",
     ),
+)
+
+# The federation hub (``naksha hub``): a Role in the namespace of the EdgeNodes it serves.
+HUB_NAME = "naksha-hub"
+HUB_RULES: tuple[Rule, ...] = (
+    Rule(
+        (GROUP,),
+        ("edgenodes",),
+        ("get", "list", "watch", "create"),
+        "The registry: watched; a registration creates its node.",
+    ),
+    Rule((GROUP,), ("edgenodes/status",), ("patch",), "Leases, keys and reports are written to the status."),
+    Rule(
+        ("",),
+        ("configmaps",),
+        ("get", "list", "watch", "patch"),
+        "Trigger requests: signed, then given their result.",
+    ),
+    Rule(
+        ("",), ("secrets",), ("create",), "The signing key and the replay ledger, created on the first start."
+    ),
+    Rule(
+        ("",),
+        ("secrets",),
+        ("get", "patch"),
+        "Only its own two Secrets, by name.",
+        names=("naksha-hub-signing-key", "naksha-hub-ledger"),
+    ),
+    Rule(("",), ("events",), ("create", "patch"), "Events on registration and lease transitions."),
 )
 
 REVIEWER_ROLE = "naksha-access-reviewer"

@@ -54,7 +54,16 @@ def test_every_sample_is_accepted_by_the_operator(naksha_operator, custom, fresh
     # Kinds whose controller has landed move on from Accepted to their own phases (the sample
     # AgentRun targets a Deployment that does not exist here, so it may end Refused, validly; the
     # sample Rollout's first revision is stable at once).
-    phases = ("Accepted", "Progressing", "Running", "Succeeded", "Refused", "Healthy", "Pending")
+    phases = (
+        "Accepted",
+        "Progressing",
+        "Running",
+        "Succeeded",
+        "Refused",
+        "Healthy",
+        "Pending",
+        "NotRegistered",
+    )
     assert obj["status"]["phase"] in phases
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"] == 1
 

@@ -1,0 +1,13 @@
+"""How many trigger requests wait for an EdgeNode: the requests are ConfigMaps labelled for the node."""
+
+from __future__ import annotations
+
+from naksha.domain.federation.requests import NODE_LABEL, PENDING, TRIGGER_LABEL
+from naksha.kube import Kube, resource_for
+
+CONFIGMAP = resource_for("v1", "ConfigMap")
+
+
+def pending_triggers(kube: Kube, namespace: str, node: str) -> int:
+    selector = f"{TRIGGER_LABEL}={PENDING},{NODE_LABEL}={node}"
+    return len(kube.list(CONFIGMAP, namespace, label_selector=selector))
