@@ -150,9 +150,11 @@ class Registry:
 
     def heartbeat(self, record: NodeRecord, report: Mapping[str, Any], now: float) -> None:
         record.last_heartbeat = now
-        if dict(report) != record.report:
-            record.report = dict(report)
+        # A new version or capability set is written on the next tick; load changes all the time
+        # and rides along with the periodic refresh only, so it never raises the write rate.
+        if any(report.get(key) != record.report.get(key) for key in ("agentVersion", "capabilities")):
             record.report_changed = True
+        record.report = dict(report)
 
     def registered(
         self, record: NodeRecord, key: tokens.PublicKey, report: Mapping[str, Any], now: float
