@@ -35,6 +35,7 @@ from naksha.services.hub.settings import HubSettings
 from naksha.services.hub.store import HubStore
 
 logger = logging.getLogger(__name__)
+VERIFIED_CACHE = 50_000
 
 
 class Report(BaseModel):
@@ -94,7 +95,9 @@ class Hub:
         self.ledger = ledger
         self.deliveries = deliveries
         self.key = key
-        self.hub_public_pem = tokens.public_pem(key.public_key())
+        self.public_key = key.public_key()
+        self.hub_public_pem = tokens.public_pem(self.public_key)
+        self._verified: dict[str, tokens.Verified] = {}
         self.per_node = RateLimiter(settings.rate_per_node, settings.burst_per_node)
         self.per_address = RateLimiter(settings.rate_per_address, settings.burst_per_address)
         self.refusals: dict[str, int] = {}
@@ -147,9 +150,17 @@ class Hub:
 
     def _node(self, request: web.Request) -> NodeRecord:
         token = tokens.bearer(request.headers.get("Authorization"))
-        verified = tokens.verify(
-            token, self.key.public_key(), kind=tokens.NODE, audience=tokens.HUB_AUDIENCE, now=time.time()
-        )
+        now = time.time()
+        verified = self._verified.get(token)
+        if verified is None or now >= verified.expires + tokens.LEEWAY:
+            # A credential is re-sent with every call: its signature is checked once, its expiry
+            # every time (above), its node's standing every time (authenticate).
+            verified = tokens.verify(
+                token, self.public_key, kind=tokens.NODE, audience=tokens.HUB_AUDIENCE, now=now
+            )
+            if len(self._verified) >= VERIFIED_CACHE:
+                self._verified.clear()
+            self._verified[token] = verified
         record = self.registry.authenticate(verified)
         if not self.per_node.allow(record.name, time.monotonic()):
             raise Refused(429, RefusalReason.RATE_LIMITED, f"node {record.name} calls too often")
@@ -183,7 +194,7 @@ class Hub:
         now = time.time()
         bootstrap = tokens.verify(
             body.bootstrap_token,
-            self.key.public_key(),
+            self.public_key,
             kind=tokens.BOOTSTRAP,
             audience=tokens.REGISTER_AUDIENCE,
             now=now,
