@@ -323,7 +323,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60.0, help="steady heartbeat window")
-    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=30.0, help="lets every first status write land first")
     parser.add_argument("--triggers", type=int, default=20)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -135,24 +135,26 @@ def _run_approve(args: argparse.Namespace) -> int:
 
 
 def registry_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per EdgeNode, read through the typed status (``EdgeNodeStatus``)."""
+    from naksha.models.edgenode import EdgeNodeStatus
+
     rows = []
     for item in sorted(items, key=lambda i: i["metadata"]["name"]):
-        status, spec = item.get("status") or {}, item.get("spec") or {}
-        ready = next(
-            (c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), ""
-        )
+        status = EdgeNodeStatus.model_validate(item.get("status") or {})
+        spec = item.get("spec") or {}
+        ready = next((c.status for c in status.conditions if c.type == "Ready"), "Unknown")
         rows.append(
             {
                 "name": item["metadata"]["name"],
                 "nodeId": (spec.get("identity") or {}).get("nodeId", ""),
-                "ready": ready or "Unknown",
-                "lease": status.get("lease", ""),
-                "lastHeartbeatTime": status.get("lastHeartbeatTime", ""),
-                "agentVersion": status.get("agentVersion", ""),
-                "capabilities": status.get("capabilities", []),
+                "ready": ready,
+                "lease": status.lease or "",
+                "lastHeartbeatTime": status.last_heartbeat_time or "",
+                "agentVersion": status.agent_version or "",
+                "capabilities": status.capabilities,
                 "unschedulable": bool(spec.get("unschedulable", False)),
                 "revoked": bool((spec.get("credentials") or {}).get("revoked", False)),
-                "keyThumbprint": status.get("keyThumbprint", ""),
+                "keyThumbprint": status.key_thumbprint or "",
             }
         )
     return rows

@@ -113,3 +113,14 @@ class TestAuthentication:
         registered(registry)
         with pytest.raises(Refused, match="KeyMismatch"):
             registry.authenticate(credential(key=tokens.generate_key()))
+
+
+def test_what_the_hub_writes_reads_back_as_the_typed_status() -> None:
+    from naksha.models.edgenode import EdgeNodeStatus
+
+    registry = Registry("edge", NOW)
+    registered(registry, {"capabilities": ["run-command"], "agentVersion": "1.2", "load": {"load1": 0.5}})
+    (write,) = registry.tick(NOW)
+    status = EdgeNodeStatus.model_validate(write.status)
+    assert (status.lease, status.agent_version, status.capabilities) == ("Ready", "1.2", ["run-command"])
+    assert [c.type for c in status.conditions] == ["Ready"]
