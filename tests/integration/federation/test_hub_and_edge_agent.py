@@ -63,6 +63,20 @@ class TestRegistration:
         assert [(n["name"], n["ready"]) for n in registry["nodes"]] == [("edge-1", "True")]
 
 
+class TestManualApproval:
+    def test_a_node_not_yet_approved_waits_then_registers_once_approved(self, federation: Federation) -> None:
+        federation.create_node("edge-m", approved=False)
+        token, key = federation.bootstrap_token("edge-m"), tokens.generate_key()
+        waiting = federation.register("edge-m", token, key)
+        assert (waiting.status_code, waiting.json()["status"]) == (202, "AwaitingApproval")
+        thumbprint = tokens.thumbprint(key.public_key())
+        eventually(lambda: federation.node("edge-m")["status"].get("pendingKeyThumbprint") == thumbprint)
+        assert "approved" in federation.naksha("edge", "approve", "edge-m", "-n", federation.namespace)
+        answer = eventually(lambda: (a := federation.register("edge-m", token, key)).status_code == 200 and a)
+        assert answer.json()["node"] == "edge-m"
+        assert federation.register("edge-m", token, key).json()["reason"] == "Replayed"
+
+
 class TestRefusals:
     """Each bad request gets its status and creates or changes nothing."""
 
@@ -130,6 +144,15 @@ class TestRefusals:
         assert answer.startswith("HTTP/1.1 408"), answer
 
 
+class TestRateLimits:
+    def test_a_node_calling_too_often_is_429(self, federation: Federation) -> None:
+        credential = federation.register("edge-r", federation.bootstrap_token("edge-r")).json()["credential"]
+        codes = [
+            federation.post("/federation/heartbeat", {}, token=credential).status_code for _ in range(40)
+        ]
+        assert 429 in codes and codes[0] == 200
+
+
 class TestRotation:
     def test_the_credential_is_replaced_before_expiry_with_no_failed_heartbeat(
         self, federation: Federation
@@ -187,6 +210,17 @@ class TestTriggersAndResults:
         answer = federation.post("/federation/results", replay, token=federation.credential())
         assert answer.status_code == 409
         assert federation.result(request) == first
+
+    def test_a_node_cannot_report_the_result_of_another_node_s_trigger(self, federation: Federation) -> None:
+        request = federation.trigger("edge-1", "run-command", {"command": "pause", "args": {"seconds": "2"}})
+        jti = eventually(
+            lambda: federation.core.read_namespaced_config_map(request, federation.namespace).data.get("jti")
+        )
+        other = federation.register("edge-o", federation.bootstrap_token("edge-o")).json()["credential"]
+        forged = {"results": [{"jti": jti, "outcome": "Failed", "exitCode": 1}]}
+        answer = federation.post("/federation/results", forged, token=other)
+        assert (answer.status_code, answer.json()["results"][jti]) == (403, "NodeMismatch")
+        assert eventually(lambda: federation.result(request), timeout=60)["outcome"] == "Succeeded"
 
     def test_a_trigger_for_a_cordoned_node_is_refused_by_the_hub(self, federation: Federation) -> None:
         patch = {"spec": {"unschedulable": True}}
