@@ -113,10 +113,11 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     Rule(
         ("",),
         ("configmaps",),
-        ("get", "patch", "create"),
+        ("get", "list", "patch", "create"),
         "Playbooks are ConfigMaps (read by name); a ConfigMap may be an AgentRun's target"
         " (its lock annotation, the patch and annotate work packages); create: held so that it may"
-        " grant it to workers, whose first checkpoint creates their state ConfigMap.",
+        " grant it to workers, whose first checkpoint creates their state ConfigMap, and edge-exec"
+        " creates trigger requests; list: an EdgeNode counts the trigger requests waiting for it.",
     ),
     Rule(
         ("",),
