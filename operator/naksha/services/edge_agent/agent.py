@@ -211,7 +211,11 @@ class EdgeAgent:
         except Refused as refused:
             self._refused(token, refused)
             return
-        self.ledger.use(accepted.jti, accepted.expires, time.time(), what="trigger")
+        try:
+            self.ledger.use(accepted.jti, accepted.expires, time.time(), what="trigger")
+        except Refused as refused:  # a full ledger: refuse rather than forget a live id
+            self._refused(token, refused)
+            return
         self.state.save_ledger(self.ledger)  # durable before it runs: at most once across a kill
         logger.info("running trigger %s (%s for %s)", accepted.jti, accepted.wpk, accepted.run.get("name"))
         task = asyncio.get_running_loop().create_task(self._run(accepted))
