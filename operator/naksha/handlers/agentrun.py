@@ -16,13 +16,13 @@ from typing import Any
 import kopf
 
 from naksha import metrics
-from naksha.controllers.agentrun import AGENT_RUNS
 from naksha.controllers.agentrun.engine import TERMINAL
 from naksha.controllers.agentrun.runner import AgentRunner
 from naksha.handlers.common import differs, kopf_errors
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import AGENT_RUN
+from naksha.models.resources import AGENT_RUNS
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext
 

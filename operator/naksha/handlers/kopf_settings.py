@@ -11,9 +11,7 @@ import re
 
 import kopf
 
-from naksha.models.group import GROUP
-
-FINALIZER = f"{GROUP}/finalizer"
+from naksha.models.labels import FINALIZER, KOPF_PREFIX
 
 
 class TimerSuccessNotPosted(logging.Filter):
@@ -33,9 +31,9 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     """Apply Naksha's choices to kopf: own finalizer, annotation storage, Events for log lines."""
     settings.persistence.finalizer = FINALIZER
     # Annotations keep kopf's bookkeeping out of status, which belongs to the user-facing API.
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
+        prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
     settings.posting.enabled = True
     settings.posting.level = logging.INFO

@@ -13,14 +13,14 @@ from typing import Any
 import kopf
 
 from naksha.handlers.common import kopf_errors, write_result
-from naksha.kube import NotFound, resource_for
-from naksha.models.group import API_VERSION, GROUP, VERSION
+from naksha.kube import NotFound
+from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import ROLLOUT
+from naksha.models.resources import ROLLOUTS
 from naksha.reconcilers import rollout
 from naksha.reconcilers.context import ReconcileContext
 
 TICK_SECONDS = 1.0
-ROLLOUTS = resource_for(API_VERSION, "Rollout")
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
