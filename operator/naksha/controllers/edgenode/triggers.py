@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from naksha.domain.federation.requests import NODE_LABEL, PENDING, TRIGGER_LABEL
-from naksha.kube import Kube, resource_for
+from naksha.kube import Kube
+from naksha.models.resources import CONFIG_MAPS
 
-CONFIGMAP = resource_for("v1", "ConfigMap")
+CONFIGMAP = CONFIG_MAPS
 
 
 def pending_triggers(kube: Kube, namespace: str, node: str) -> int:

@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-TRIGGER_LABEL = "naksha.io/edge-trigger"
-NODE_LABEL = "naksha.io/edge-node"
+from naksha.models.labels import EDGE_NODE_LABEL, EDGE_TRIGGER_LABEL
+
+TRIGGER_LABEL = EDGE_TRIGGER_LABEL
+NODE_LABEL = EDGE_NODE_LABEL
 PENDING = "pending"
 DONE = "done"
 

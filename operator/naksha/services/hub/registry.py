@@ -9,7 +9,6 @@ it up here, so revocation takes effect on the node's next call.
 
 from __future__ import annotations
 
-import datetime
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 
 from naksha.domain.federation import lease, tokens
 from naksha.domain.federation.refusals import RefusalReason, Refused
+from naksha.models import timestamps
 from naksha.models.common import parse_duration
 from naksha.models.conditions import ConditionType, Reason, set_condition
 from naksha.models.edgenode import EdgeNodeSpec
@@ -28,14 +28,14 @@ REVOKED = "Revoked"
 
 
 def stamp(moment: float) -> str:
-    return datetime.datetime.fromtimestamp(moment, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.to_text(moment)
 
 
 def parse_stamp(text: Any) -> float | None:
     if not isinstance(text, str):
         return None
     try:
-        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC).timestamp()
+        return timestamps.to_seconds(text)
     except ValueError:
         return None
 

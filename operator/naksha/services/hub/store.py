@@ -21,13 +21,12 @@ from naksha.domain.federation import tokens
 from naksha.kube import Kube
 from naksha.kube.client import Conflict, NotFound
 from naksha.kube.events import event_about, post_event
-from naksha.kube.resources import resource_for
 from naksha.models.group import API_VERSION
+from naksha.models.resources import CONFIG_MAPS, EDGE_NODES, SECRETS
 from naksha.services.hub.settings import KEY_SECRET, LEDGER_SECRET, TRIGGER_LABEL
 
-SECRETS = resource_for("v1", "Secret")
-CONFIGMAPS = resource_for("v1", "ConfigMap")
-EDGENODES = resource_for(API_VERSION, "EdgeNode")
+CONFIGMAPS = CONFIG_MAPS
+EDGENODES = EDGE_NODES
 KEY_FIELD = "ed25519.pem"
 LEDGER_FIELD = "bootstrap-jtis.json"
 COMPONENT = "naksha-hub"

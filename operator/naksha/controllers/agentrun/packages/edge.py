@@ -18,12 +18,12 @@ from pydantic import Field
 
 from naksha.controllers.agentrun.wpk import NotYet, Plan, Result, WorkPackage, WpkContext, WpkError, register
 from naksha.domain.federation import requests as trigger_requests
-from naksha.kube import Conflict, NotFound, resource_for
+from naksha.kube import Conflict, NotFound
 from naksha.models.common import Duration, FreeForm, NakshaModel, parse_duration
-from naksha.models.group import API_VERSION
+from naksha.models.resources import CONFIG_MAPS, EDGE_NODES
 
-EDGE_NODE = resource_for(API_VERSION, "EdgeNode")
-CONFIGMAP = resource_for("v1", "ConfigMap")
+EDGE_NODE = EDGE_NODES
+CONFIGMAP = CONFIG_MAPS
 
 
 class EdgeExecParams(NakshaModel):
