@@ -19,6 +19,8 @@ what their commands need when they run, so ``naksha insight-worker`` loads no op
 ``naksha agent-run NAME``                 drive one AgentRun to its end (the executor Job's pod)
 ``naksha train``, ``naksha model promote|rollback|list``, ``naksha label anomaly``,
 ``naksha export outcomes``                the learning loop (``naksha/cli/learning.py``)
+``naksha hub | edge-agent``               the federation hub, an edge agent (``cli/federation.py``)
+``naksha edge bootstrap-token|approve|registry``   EdgeNodes: registration tokens, approval, registry
 
 Exit codes: 0 done, 1 the object or a binary is missing, 2 bad usage or configuration, 130 Ctrl-C.
 """
@@ -30,7 +32,7 @@ import sys
 from collections.abc import Sequence
 
 from naksha import __version__
-from naksha.cli import agent, insight, learning, local, operator, rollout
+from naksha.cli import agent, federation, insight, learning, local, operator, rollout
 from naksha.errors import ConfigError
 
 
@@ -53,6 +55,6 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="naksha", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"naksha {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for area in (operator, local, insight, rollout, agent, learning):
+    for area in (operator, local, insight, rollout, agent, learning, federation):
         area.register(commands)
     return parser

@@ -4,6 +4,14 @@ Importing this package registers every handler with kopf's default registry; ``n
 operator`` and the tests (``kopf run -m naksha.handlers``) do exactly that.
 """
 
-from naksha.handlers import admission, agentrun, insightstream, lifecycle, modelversion, rollout
+from naksha.handlers import (
+    admission,
+    agentrun,
+    edgenode,
+    insightstream,
+    lifecycle,
+    modelversion,
+    rollout,
+)
 
-__all__ = ["admission", "agentrun", "insightstream", "lifecycle", "modelversion", "rollout"]
+__all__ = ["admission", "agentrun", "edgenode", "insightstream", "lifecycle", "modelversion", "rollout"]

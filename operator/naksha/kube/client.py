@@ -7,8 +7,9 @@ an executor, so the event loops are never blocked. Every request carries the cre
 
 from __future__ import annotations
 
+import builtins
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -128,6 +129,64 @@ class Kube:
                 body={"propagationPolicy": "Background"},
                 query={"dryRun": "All"} if dry_run else None,
             )
+
+    def list_with_version(
+        self, ref: ResourceRef, namespace: str | None, *, label_selector: str | None = None
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
+        """The items and the list's resourceVersion, where a ``watch`` starts from."""
+        query = {"labelSelector": label_selector} if label_selector else None
+        answer = self._call("GET", ref.path(namespace), query=query)
+        items = [dict(item) for item in answer.get("items") or []]
+        return items, str((answer.get("metadata") or {}).get("resourceVersion", ""))
+
+    def watch(
+        self,
+        ref: ResourceRef,
+        namespace: str | None,
+        resource_version: str,
+        *,
+        label_selector: str | None = None,
+        timeout_seconds: int = 60,
+    ) -> Iterator[dict[str, Any]]:
+        """The watch events (``{"type", "object"}``) after ``resource_version`` until the server ends it.
+
+        A 410 (the version is too old) arrives as an ``ERROR`` event: the caller lists again.
+        """
+        query = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if label_selector:
+            query["labelSelector"] = label_selector
+        _, url, headers, _, _ = self.api.param_serialize(
+            "GET",
+            ref.path(namespace),
+            query_params=list(query.items()),
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.api.rest_client.pool_manager.request(
+                "GET", url, headers=headers, preload_content=False, timeout=timeout_seconds + 10.0
+            )
+        except urllib3.exceptions.HTTPError as error:
+            raise RetryableError(f"the Kubernetes API is unreachable: {error}") from error
+        try:
+            if response.status >= 400:
+                raise _translate(response.status, response.read())
+            pending = b""
+            for chunk in response.stream(65536):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield orjson.loads(line)
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise RetryableError(f"the watch ended: {error}") from error
+        finally:
+            response.release_conn()
 
     def _ref_of(self, body: Mapping[str, Any]) -> tuple[ResourceRef, str | None]:
         ref = resource_for(str(body.get("apiVersion", "")), str(body.get("kind", "")))

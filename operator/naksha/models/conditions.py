@@ -40,6 +40,14 @@ class Reason(enum.StrEnum):
     SPEC_VALID = "SpecValid"
     SPEC_INVALID = "SpecInvalid"
     AWAITING_CONTROLLER = "AwaitingController"
+    # EdgeNode (the federation hub's lease and registration decisions)
+    NODE_REGISTERED = "NodeRegistered"
+    NODE_AWAITING_APPROVAL = "NodeAwaitingApproval"
+    HEARTBEAT_RECEIVED = "HeartbeatReceived"
+    HEARTBEAT_MISSED = "HeartbeatMissed"
+    NODE_LOST = "NodeLost"
+    NODE_REVOKED = "NodeRevoked"
+    NOT_REGISTERED = "NotRegistered"
 
     # InsightStream
     WORKLOAD_APPLY_FAILED = "WorkloadApplyFailed"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from naksha.models.common import Duration, NakshaModel, SecretRef
+from naksha.models.status import NakshaStatus
 
 
 class Identity(NakshaModel):
@@ -26,5 +29,29 @@ class EdgeNodeSpec(NakshaModel):
     capabilities: list[str] = Field(default_factory=list, max_length=64)
     heartbeat_interval: Duration = "30s"
     offline_after: Duration = Field(default="2m", description="Not Ready when no heartbeat this long.")
+    lost_after: Duration = Field(default="1h", description="Lost when no heartbeat this long.")
+    approved: bool = Field(
+        default=True,
+        description="The hub registers this node only when true (`naksha edge approve NAME`).",
+    )
     unschedulable: bool = Field(default=False, description="Cordoned: no triggers are sent to it.")
     credentials: Credentials = Field(default_factory=Credentials)
+
+
+class EdgeNodeStatus(NakshaStatus):
+    """What the hub reports about a node; the hub writes it on lease transitions and at a bounded rate."""
+
+    node_id: str | None = Field(default=None, alias="nodeId")
+    lease: str | None = Field(default=None, description="Ready, Unknown or Lost.")
+    last_heartbeat_time: str | None = Field(default=None, alias="lastHeartbeatTime")
+    registered_time: str | None = Field(default=None, alias="registeredTime")
+    agent_version: str | None = Field(default=None, alias="agentVersion")
+    capabilities: list[str] = Field(default_factory=list)
+    load: dict[str, Any] = Field(default_factory=dict)
+    public_key: str | None = Field(
+        default=None, alias="publicKey", description="The node's Ed25519 key, PEM."
+    )
+    key_thumbprint: str | None = Field(default=None, alias="keyThumbprint")
+    pending_key_thumbprint: str | None = Field(
+        default=None, alias="pendingKeyThumbprint", description="A key waiting for approval."
+    )

@@ -109,7 +109,11 @@ EDGE_NODE = KindInfo(
     description="An edge agent registered with the hub: identity, heartbeats, signed triggers.",
     columns=(
         PrinterColumn("Node", ".spec.identity.nodeId"),
-        PrinterColumn("Unschedulable", ".spec.unschedulable", type="boolean"),
+        PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+        PrinterColumn("Last-Heartbeat", ".status.lastHeartbeatTime", type="date"),
+        PrinterColumn("Version", ".status.agentVersion"),
+        PrinterColumn("Capabilities", ".status.capabilities", priority=1),
+        PrinterColumn("Unschedulable", ".spec.unschedulable", type="boolean", priority=1),
         PHASE,
         ACCEPTED,
         REASON,

@@ -29,6 +29,9 @@ RUN_LABEL = f"{GROUP}/agent-run"
 ROLLOUT_LABEL = f"{GROUP}/rollout"
 ROLE_LABEL = f"{GROUP}/rollout-role"
 REVISION_LABEL = f"{GROUP}/revision"
+# On a trigger request (a ConfigMap an edge-exec act creates): pending or done, and the EdgeNode.
+EDGE_TRIGGER_LABEL = f"{GROUP}/edge-trigger"
+EDGE_NODE_LABEL = f"{GROUP}/edge-node"
 
 # -- Annotations ------------------------------------------------------------------------------
 DEDUPE_ANNOTATION = f"{GROUP}/dedupe-key"  # on a triggered AgentRun: the whole dedupe key

@@ -123,9 +123,10 @@ OPERATOR_RULES: tuple[Rule, ...] = (
         ("get", "list", "patch", "create", "delete"),
         "Playbooks are ConfigMaps (read by name); a ConfigMap may be an AgentRun's target"
         " (its lock annotation, the patch and annotate work packages); create: held so that it may"
-        " grant it to workers, whose first checkpoint creates their state ConfigMap; ModelVersions:"
-        " the outcome archive and alias maps (patched with a test, so moves are atomic), artifacts"
-        " (list, delete: retrained versions beyond the history limit).",
+        " grant it to workers, whose first checkpoint creates their state ConfigMap, and edge-exec"
+        " creates trigger requests; ModelVersions: the outcome archive and alias maps (patched with"
+        " a test, so moves are atomic), artifacts (list, delete: retrained versions beyond the"
+        " history limit); list: an EdgeNode counts the trigger requests waiting for it.",
     ),
     Rule(
         ("",),
@@ -180,6 +181,35 @@ OPERATOR_RULES: tuple[Rule, ...] = (
         ("create",),
         "The AgentRun HTTP API authorises each caller with SubjectAccessReview.",
     ),
+)
+
+# The federation hub (``naksha hub``): a Role in the namespace of the EdgeNodes it serves.
+HUB_NAME = "naksha-hub"
+HUB_RULES: tuple[Rule, ...] = (
+    Rule(
+        (GROUP,),
+        ("edgenodes",),
+        ("get", "list", "watch", "create"),
+        "The registry: watched; a registration creates its node.",
+    ),
+    Rule((GROUP,), ("edgenodes/status",), ("patch",), "Leases, keys and reports are written to the status."),
+    Rule(
+        ("",),
+        ("configmaps",),
+        ("get", "list", "watch", "patch"),
+        "Trigger requests: signed, then given their result.",
+    ),
+    Rule(
+        ("",), ("secrets",), ("create",), "The signing key and the replay ledger, created on the first start."
+    ),
+    Rule(
+        ("",),
+        ("secrets",),
+        ("get", "patch"),
+        "Only its own two Secrets, by name.",
+        names=("naksha-hub-signing-key", "naksha-hub-ledger"),
+    ),
+    Rule(("",), ("events",), ("create", "patch"), "Events on registration and lease transitions."),
 )
 
 REVIEWER_ROLE = "naksha-access-reviewer"

@@ -40,7 +40,7 @@ def test_applied_crds_become_discoverable_with_short_names_and_category(kubectl,
 def test_apply_get_describe_and_yaml_round_trip(kubectl, naksha_crds, namespace):
     kubectl("apply", "-f", "-", input=edge_yaml("e1", namespace))
     table = kubectl("get", "edge", "-n", namespace).stdout
-    assert table.splitlines()[0].split()[:3] == ["NAME", "NODE", "UNSCHEDULABLE"]
+    assert table.splitlines()[0].split()[:5] == ["NAME", "NODE", "READY", "LAST-HEARTBEAT", "VERSION"]
     described = kubectl("describe", "edgenode", "e1", "-n", namespace).stdout
     assert "Node Id:" in described and "e1" in described
     as_yaml = yaml.safe_load(kubectl("get", "edge", "e1", "-n", namespace, "-o", "yaml").stdout)

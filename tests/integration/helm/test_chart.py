@@ -140,7 +140,8 @@ def test_a_server_side_applied_install_gives_every_port_a_protocol(helm, api_cli
     try:
         rendered = [d for d in yaml.safe_load_all(release["manifest"]) if d]
         ports = [port for d in rendered for port in ports_of(d)]
-        assert len(ports) == 5 and all(port["protocol"] == "TCP" for port in ports), ports
+        # The operator's five, the hub's container port and its Service's.
+        assert len(ports) == 7 and all(port["protocol"] == "TCP" for port in ports), ports
         core = client.CoreV1Api(api_client)
         for service in ("ssa-naksha-metrics", "ssa-naksha-api"):
             assert core.read_namespaced_service(service, release_namespace).spec.ports[0].protocol == "TCP"
@@ -239,7 +240,7 @@ def test_the_installed_operator_runs_and_handles_its_namespace(helm, api_client,
                 custom.get_namespaced_custom_object(
                     "naksha.io", "v1alpha1", release_namespace, "edgenodes", "e1"
                 )["status"]["phase"]
-                == "Accepted"
+                == "NotRegistered"  # accepted, and waiting for its edge agent's first registration
             ),
             timeout=30,
         )
@@ -260,9 +261,14 @@ def test_the_plain_manifests_declare_exactly_the_expected_kinds_and_apply(kubect
         "ClusterRole",  # naksha-access-reviewer, bound per HTTP push stream by the operator
         "ClusterRoleBinding",
         "Deployment",
+        "Deployment",  # the federation hub's
         "Namespace",
+        "Role",  # the hub's, in its namespace
+        "RoleBinding",
         "Service",
+        "Service",  # the hub's
         "ServiceAccount",
+        "ServiceAccount",  # the hub's
     ]
     rendered = kubectl("kustomize", str(ROOT / "manifests")).stdout
     modified = rendered.replace("image: ghcr.io/naksha-io/naksha:0.1.0", "image: example.com/simulated:0.1.0")

@@ -55,7 +55,17 @@ def test_every_sample_is_accepted_by_the_operator(naksha_operator, custom, fresh
     # AgentRun targets a Deployment that does not exist here, so it may end Refused, validly; the
     # sample Rollout's first revision is stable at once; the sample ModelVersion trains in a Job
     # whose pod, of a simulated image here, never finishes).
-    phases = ("Accepted", "Progressing", "Running", "Succeeded", "Refused", "Healthy", "Pending", "Training")
+    phases = (
+        "Accepted",
+        "Progressing",
+        "Running",
+        "Succeeded",
+        "Refused",
+        "Healthy",
+        "Pending",
+        "Training",
+        "NotRegistered",
+    )
     assert obj["status"]["phase"] in phases
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"] == 1
 

@@ -3,6 +3,6 @@
 The registry is ``naksha.controllers.agentrun.wpk.REGISTRY``.
 """
 
-from naksha.controllers.agentrun.packages import observations, rollouts, workloads
+from naksha.controllers.agentrun.packages import edge, observations, rollouts, workloads
 
-__all__ = ["observations", "rollouts", "workloads"]
+__all__ = ["edge", "observations", "rollouts", "workloads"]

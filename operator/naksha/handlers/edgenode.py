@@ -1,0 +1,21 @@
+"""EdgeNode handlers: reconcile on a spec change (the hub writes the lease itself)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from naksha.handlers.common import write_result
+from naksha.models.group import GROUP, VERSION
+from naksha.models.kinds import EDGE_NODE
+from naksha.reconcilers import edgenode
+from naksha.reconcilers.context import ReconcileContext
+
+
+@kopf.on.resume(GROUP, VERSION, EDGE_NODE.plural, id="reconcile")
+@kopf.on.create(GROUP, VERSION, EDGE_NODE.plural, id="reconcile")
+@kopf.on.update(GROUP, VERSION, EDGE_NODE.plural, id="reconcile", field="spec")
+def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    context = ReconcileContext.from_body(EDGE_NODE, body, kube=memo["kube"], settings=memo["config"])
+    write_result(body, patch, edgenode.reconcile, context)
