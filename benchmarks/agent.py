@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 
 import aiohttp  # noqa: E402
-from benchmarks.control_plane import free_port, local_control_plane, raw_rates, session  # noqa: E402
+from benchmarks.control_plane import free_port, local_control_plane, raw_rates  # noqa: E402
+from benchmarks.control_plane import session_for as session  # noqa: E402
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
 POLL_SECONDS = 0.2

@@ -20,12 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from naksha.insight.checkpoint import COUNTERS
 from naksha.kube import Kube, KubeError, resource_for
 from naksha.models.conditions import ConditionType
 from naksha.models.insightstream import InsightStreamSpec
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext, Step, run_steps
+from naksha.services.insight.checkpoint import COUNTERS
 from naksha.workloads.identity import (
     build_identity,
     build_review_binding,

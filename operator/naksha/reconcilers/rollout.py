@@ -19,17 +19,20 @@ import time
 from typing import Any, cast
 
 from naksha import metrics
+from naksha.controllers.rollout import rollback
+from naksha.controllers.rollout.health import read_stable_health
+from naksha.controllers.rollout.measurement import measure
+from naksha.domain.rollout import controls
+from naksha.domain.rollout.analysis import MetricProgress
+from naksha.domain.rollout.health import Health
+from naksha.domain.rollout.revisions import remember, revision_of, template_of
+from naksha.domain.rollout.state import RolloutState
 from naksha.kube import KubeError, resource_for
 from naksha.models.common import parse_duration
 from naksha.models.conditions import ConditionType
 from naksha.models.rollout import AnalysisMetric, RolloutSpec
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext
-from naksha.rollout import controls, rollback
-from naksha.rollout.analysis import MetricProgress, measure
-from naksha.rollout.health import Health, read_stable_health
-from naksha.rollout.revisions import remember, revision_of, template_of
-from naksha.rollout.state import RolloutState
 from naksha.workloads.naming import spec_hash
 from naksha.workloads.rollout import Role, build_role_deployment, canary_split, deployment_name
 

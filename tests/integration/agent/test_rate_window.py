@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client
 from tests.integration.agent.test_agentrun_on_the_control_plane import deployment
 
-from naksha.agent import guardrails
+from naksha.controllers.agentrun import guardrails
 from naksha.kube import Kube, resource_for
 from naksha.models.common import ObjectTarget
 from naksha.settings import OperatorSettings

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from naksha.insight.detectors import Anomaly
-from naksha.insight.signals import DEDUPE_LABEL, agent_run_manifest, dedupe_key
+from naksha.domain.insight.detectors import Anomaly
+from naksha.domain.insight.signals import DEDUPE_LABEL, agent_run_manifest, dedupe_key
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.insightstream import Trigger
 
