@@ -97,3 +97,24 @@ def test_a_spike_in_noise_is_found(method):
     bank = bank_with_defaults(method)
     feed(bank, gauss(1000, 100.0, 1.0, seed=10))
     assert len(feed(bank, [140.0, 141.0, 139.0], start=1000 * FIVE_MINUTES)) == 1
+
+
+def test_the_predictive_detector_finds_a_slow_climb_that_no_single_step_gives_away():
+    bank = bank_with_defaults("predictive")
+    noise = gauss(2000, 100.0, 2.0, seed=11)
+    assert feed(bank, noise[:1500]) == []
+    # A climb of a tenth of the noise per sample: each step is ordinary, the series leaving its level is not.
+    climb = [value + 0.2 * i for i, value in enumerate(noise[1500:])]
+    anomalies = feed(bank, climb, start=1500 * FIVE_MINUTES)
+    assert len(anomalies) == 1
+    assert anomalies[0].started_at < (1500 + 200) * FIVE_MINUTES
+
+
+def test_a_predictive_state_saved_before_the_drift_predictor_existed_keeps_scoring_quietly():
+    bank = bank_with_defaults("predictive")
+    feed(bank, gauss(600, 100.0, 2.0, seed=12))
+    runner = bank.runners[0]
+    (state,) = runner.series.values()
+    state.drift = []  # what a checkpoint written by an earlier version restores
+    assert feed(bank, gauss(600, 100.0, 2.0, seed=13), start=600 * FIVE_MINUTES) == []
+    assert len(state.drift) == 6
