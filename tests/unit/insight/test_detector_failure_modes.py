@@ -118,3 +118,16 @@ def test_a_predictive_state_saved_before_the_drift_predictor_existed_keeps_scori
     state.drift = []  # what a checkpoint written by an earlier version restores
     assert feed(bank, gauss(600, 100.0, 2.0, seed=13), start=600 * FIVE_MINUTES) == []
     assert len(state.drift) == 6
+
+
+def test_the_predictive_detector_finds_a_daily_cycle_that_stops():
+    bank = bank_with_defaults("predictive")
+    rng = random.Random(14)
+    day = 288
+    cycle = [100 + 30 * math.sin(2 * math.pi * i / day) + rng.gauss(0, 2.0) for i in range(day * 10)]
+    assert feed(bank, cycle) == []
+    # The cycle stops at its mean: no value is out of range and no step is large, the day's shape is gone.
+    stopped = [100 + rng.gauss(0, 2.0) for _ in range(day)]
+    anomalies = feed(bank, stopped, start=day * 10 * FIVE_MINUTES)
+    assert len(anomalies) == 1
+    assert anomalies[0].started_at < (day * 10 + day // 2) * FIVE_MINUTES

@@ -90,14 +90,16 @@ class SeriesState:
     a re-baseline starts it again), ``mean``/``variance`` the EWMA baseline (for ``predictive``:
     the distribution of its recent error), ``last_ts``/``last_value`` the rate detector's previous
     sample, ``level``/``scale``/``recent``/``season`` the predictive detector's prediction, typical
-    error, recent error and typical error per hour of the day, ``drift`` its drift predictor's,
-    ``in_incident``/``last_anomalous``/``quiet``/``incident_samples`` the hysteresis and cooldown.
+    error, recent error and typical error per hour of the day, ``drift`` and ``daily`` its drift and
+    daily predictors', ``in_incident``/``last_anomalous``/``quiet``/``incident_samples`` the
+    hysteresis and cooldown.
     ``FIELDS`` names what a checkpoint saves, in order; ``shard`` is not saved (a checkpoint is
     per shard already).
     """
 
     __slots__ = (
         "count",
+        "daily",
         "drift",
         "in_incident",
         "incident_samples",
@@ -130,6 +132,7 @@ class SeriesState:
         "recent",
         "season",
         "drift",
+        "daily",
     )
 
     def __init__(self, shard: str = "") -> None:
@@ -147,7 +150,8 @@ class SeriesState:
         self.scale = 0.0
         self.recent = 0.0
         self.season: list[float] = []  # only the predictive method fills it (24 floats)
-        self.drift: list[float] = []  # and this: its drift predictor's numbers (5 floats)
+        self.drift: list[float] = []  # and these: its drift predictor's numbers (6 floats)
+        self.daily: list[float] = []  # and its daily predictor's (53 floats)
         self.shard = shard
 
     def dump(self) -> tuple[Any, ...]:
