@@ -110,14 +110,14 @@ def test_the_predictive_detector_finds_a_slow_climb_that_no_single_step_gives_aw
     assert anomalies[0].started_at < (1500 + 200) * FIVE_MINUTES
 
 
-def test_a_predictive_state_saved_before_the_drift_predictor_existed_keeps_scoring_quietly():
+def test_a_predictive_state_saved_before_the_drift_and_daily_predictors_existed_keeps_scoring_quietly():
     bank = bank_with_defaults("predictive")
     feed(bank, gauss(600, 100.0, 2.0, seed=12))
     runner = bank.runners[0]
     (state,) = runner.series.values()
-    state.drift = []  # what a checkpoint written by an earlier version restores
+    state.drift, state.daily = [], []  # what a checkpoint written by an earlier version restores
     assert feed(bank, gauss(600, 100.0, 2.0, seed=13), start=600 * FIVE_MINUTES) == []
-    assert len(state.drift) == 6
+    assert (len(state.drift), len(state.daily)) == (6, 53)
 
 
 def test_the_predictive_detector_finds_a_daily_cycle_that_stops():

@@ -138,8 +138,9 @@ def predictive_score(
         math.isfinite(state.level)
         and math.isfinite(state.scale)
         and math.isfinite(season[hour])
-        and all(math.isfinite(number) for number in state.drift)
-        and all(math.isfinite(number) for number in state.daily)
+        # A sum is NaN or infinite when a term is (or when the terms are near the float limit).
+        and math.isfinite(sum(state.drift))
+        and math.isfinite(sum(state.daily))
     ):
         # A value near the float limit: start over rather than carry inf/NaN (nor save it).
         state.learned, state.level, state.scale, state.recent = 0, 0.0, 0.0, 0.0
