@@ -117,7 +117,7 @@ def test_a_predictive_state_saved_before_the_drift_and_daily_predictors_existed_
     (state,) = runner.series.values()
     state.drift, state.daily = [], []  # what a checkpoint written by an earlier version restores
     assert feed(bank, gauss(600, 100.0, 2.0, seed=13), start=600 * FIVE_MINUTES) == []
-    assert (len(state.drift), len(state.daily)) == (6, 53)
+    assert (len(state.drift), len(state.daily)) == (6, 54)
 
 
 def test_the_predictive_detector_finds_a_daily_cycle_that_stops():
@@ -131,3 +131,12 @@ def test_the_predictive_detector_finds_a_daily_cycle_that_stops():
     anomalies = feed(bank, stopped, start=day * 10 * FIVE_MINUTES)
     assert len(anomalies) == 1
     assert anomalies[0].started_at < (day * 10 + day // 2) * FIVE_MINUTES
+
+
+@pytest.mark.parametrize("start_hour", [0.0, 1.65, 13.1])
+def test_a_daily_cycle_sampled_every_minute_is_normal_whatever_the_hour_it_starts_at(start_hour):
+    # The first day sees its first hour only in part: that hour must not be taken as known.
+    bank = bank_with_defaults("predictive")
+    rng = random.Random(15)
+    values = [120 + 40 * math.sin(2 * math.pi * i / 1440) + rng.uniform(-6, 6) for i in range(1440 * 4)]
+    assert feed(bank, values, start=start_hour * 3600.0, step=60.0) == []

@@ -151,7 +151,7 @@ class SeriesState:
         self.recent = 0.0
         self.season: list[float] = []  # only the predictive method fills it (24 floats)
         self.drift: list[float] = []  # and these: its drift predictor's numbers (6 floats)
-        self.daily: list[float] = []  # and its daily predictor's (53 floats)
+        self.daily: list[float] = []  # and its daily predictor's (54 floats)
         self.shard = shard
 
     def dump(self) -> tuple[Any, ...]:
