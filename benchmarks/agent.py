@@ -221,11 +221,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         (workdir / "raw").mkdir()
-        with local_control_plane(workdir / "raw") as (url, kubeconfig, pid):
-            figures = asyncio.run(raw_rates(url, kubeconfig, pid, [sizes[-1]], args.rounds, 2000))[sizes[-1]]
-            raw = {kind: rate for kind, (rate, _) in figures.items()}
+        with local_control_plane(workdir / "raw") as (url, kubeconfig):
+            raw = asyncio.run(raw_rates(url, [sizes[-1]], args.rounds, 2000, kubeconfig=kubeconfig))[
+                sizes[-1]
+            ]
         (workdir / "runs").mkdir()
-        with local_control_plane(workdir / "runs") as (url, kubeconfig, _):
+        with local_control_plane(workdir / "runs") as (url, kubeconfig):
             operator = run_operator(kubeconfig, workdir)
             api_pid = api_server_pid(url)
             try:

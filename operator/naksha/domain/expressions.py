@@ -22,6 +22,8 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from naksha.errors import NakshaError
+
 MAX_LENGTH = 1_000
 MAX_EXPONENT = 64
 MAX_SIZE = 10_000  # characters of a string or items of a collection produced by an operation
@@ -30,7 +32,7 @@ MAX_DEPTH = 32
 Evaluator = Callable[[Mapping[str, Any]], Any]
 
 
-class ExpressionError(ValueError):
+class ExpressionError(NakshaError, ValueError):
     """The expression is not allowed or could not be evaluated; the message says why."""
 
 

@@ -16,13 +16,13 @@ from typing import Any
 import kopf
 
 from naksha import metrics
-from naksha.controllers.agentrun import AGENT_RUNS
 from naksha.controllers.agentrun.engine import TERMINAL
 from naksha.controllers.agentrun.runner import AgentRunner
-from naksha.handlers.common import differs
+from naksha.handlers.common import differs, kopf_errors
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import AGENT_RUN
+from naksha.models.resources import AGENT_RUNS
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext
 
@@ -60,9 +60,10 @@ async def on_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: 
         metrics.RECONCILE_TOTAL.labels(AGENT_RUN.kind, context.namespace, "invalid").inc()
         patch = {"status": status}
         kube = memo["kube"]
-        await asyncio.to_thread(
-            kube.merge_patch, AGENT_RUNS, context.namespace, context.name, patch, status=True
-        )
+        with kopf_errors():
+            await asyncio.to_thread(
+                kube.merge_patch, AGENT_RUNS, context.namespace, context.name, patch, status=True
+            )
         for notice in context.events:
             kopf.event(body, type=notice.type, reason=notice.reason, message=notice.message)
 

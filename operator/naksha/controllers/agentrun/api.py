@@ -27,17 +27,19 @@ from aiohttp import web
 from pydantic import Field, ValidationError, field_validator
 
 from naksha.access.identity import Denied, ReviewUnavailable, Unauthenticated
-from naksha.controllers.agentrun import AGENT_RUNS, fence, guardrails
+from naksha.controllers.agentrun import fence, guardrails
 from naksha.controllers.agentrun.api_auth import Caller, Gate
 from naksha.controllers.agentrun.playbooks import PlaybookError, resolve, validate
 from naksha.domain.agentrun import tokens
 from naksha.kube import Conflict, Kube, KubeError, NotFound
+from naksha.models import timestamps
 from naksha.models.agentrun import AgentRunSpec, Graph
 from naksha.models.common import FreeForm, NakshaModel, ObjectTarget
-from naksha.models.group import API_VERSION, GROUP
+from naksha.models.group import API_VERSION
+from naksha.models.labels import SIGNAL_LABEL, SOURCE_LABEL
+from naksha.models.resources import AGENT_RUNS
 
 logger = logging.getLogger(__name__)
-SIGNAL_LABEL = f"{GROUP}/signal-id"
 MAX_BODY_BYTES = 256 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -90,15 +92,13 @@ class RunRequest(NakshaModel):
             stamp = point.timestamp if point.timestamp is not None else received_at
             signal["series"] = {"__name__": point.metric, **point.labels}
             signal["value"] = point.value
-            signal["detectedAt"] = datetime.datetime.fromtimestamp(stamp, tz=datetime.UTC).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            )
+            signal["detectedAt"] = timestamps.to_text(stamp)
         spec["signal"] = signal
         try:
             AgentRunSpec.model_validate(spec)
         except ValidationError as error:
             raise ValueError(_first_errors(error)) from error
-        metadata: dict[str, Any] = {"namespace": self.namespace, "labels": {f"{GROUP}/source": "api"}}
+        metadata: dict[str, Any] = {"namespace": self.namespace, "labels": {SOURCE_LABEL: "api"}}
         if self.signal_id:
             digest = hashlib.sha256(f"{self.namespace}/{self.signal_id}".encode()).hexdigest()
             metadata["name"] = f"api-{digest[:20]}"

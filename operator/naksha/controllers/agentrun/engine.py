@@ -25,16 +25,18 @@ from collections.abc import Callable
 from typing import Any
 
 from naksha import metrics
-from naksha.controllers.agentrun import AGENT_RUNS, fence, guardrails
+from naksha.controllers.agentrun import fence, guardrails
 from naksha.controllers.agentrun.playbooks import resolve, validate
 from naksha.controllers.agentrun.recorder import RunGone, RunRecorder
 from naksha.controllers.agentrun.wpk import NotYet, WpkContext, WpkError, lookup
+from naksha.crashpoints import crash_point
 from naksha.domain.agentrun.playbooks import PlaybookError, render_params
 from naksha.domain.agentrun.runstate import RunState, now_text, outcome
 from naksha.domain.expressions import ExpressionError, compile_expression
 from naksha.kube import Kube, KubeError, NotFound
 from naksha.models.agentrun import AgentRunSpec, Graph, GraphNode
 from naksha.models.common import parse_duration
+from naksha.models.resources import AGENT_RUNS
 from naksha.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -324,10 +326,7 @@ class Engine(RunRecorder):
             self.run.actions[key] = action
             self.run.state.setdefault("firstActionAt", self.clock())
             self._checkpoint()  # the intent is durable before anything changes
-            if self.settings.test_pause_before_apply:
-                # Test hook: hold between the recorded intent and the action (crash tests).
-                logger.warning("pausing %.1fs before applying %s", self.settings.test_pause_before_apply, key)
-                self.sleep(self.settings.test_pause_before_apply)
+            crash_point("agentrun.before-apply")
         if "result" not in action:
             # Written with the node's record, right after: a crash before that applies the same
             # absolute plan again, which changes nothing.

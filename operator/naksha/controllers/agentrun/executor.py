@@ -18,21 +18,21 @@ import signal
 import threading
 from typing import Any
 
-from naksha.controllers.agentrun import AGENT_RUNS
 from naksha.controllers.agentrun.engine import TERMINAL, Engine
 from naksha.controllers.agentrun.recorder import RunGone
 from naksha.controllers.agentrun.wpk import registered
 from naksha.domain.agentrun.runstate import now_text
-from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
+from naksha.kube import Conflict, Kube, KubeError, NotFound
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.common import parse_duration
 from naksha.models.group import API_VERSION
+from naksha.models.labels import RUN_LABEL
+from naksha.models.resources import AGENT_RUNS, JOBS
 from naksha.settings import OperatorSettings
-from naksha.workloads.agent import RUN_LABEL, build_executor_job, executor_job_name
+from naksha.workloads.agent import build_executor_job, executor_job_name
 from naksha.workloads.identity import build_identity, job_rules
 
 logger = logging.getLogger(__name__)
-JOBS = resource_for("batch/v1", "Job")
 
 
 def ensure_job(kube: Kube, body: dict[str, Any], settings: OperatorSettings) -> str:

@@ -11,26 +11,24 @@ replayed after a crash between taking the lock and checkpointing its plan is cou
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from naksha.controllers.agentrun import AGENT_RUNS
+from naksha.errors import NakshaError
 from naksha.kube import Conflict, Kube, KubeError, NotFound, resource_for
+from naksha.models import timestamps
 from naksha.models.agentrun import Approval
 from naksha.models.common import ObjectTarget, parse_duration
-from naksha.models.group import GROUP
+from naksha.models.labels import AGENT_RUN_LOCK, APPROVAL, RECENT_ACTIONS
+from naksha.models.resources import AGENT_RUNS
 from naksha.settings import OperatorSettings
 
-LOCK = f"{GROUP}/agent-run"
-RECENT_ACTIONS = f"{GROUP}/agent-actions"
-APPROVAL = f"{GROUP}/approval"
 LOCK_ATTEMPTS = 3
 FINISHED = ("Succeeded", "Failed", "Rejected", "Refused")
 
 
-class Refusal(Exception):
+class Refusal(NakshaError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
@@ -110,7 +108,7 @@ def _lock(
         raise Refusal("TargetNotFound", f"{target.kind} {where}/{target.name} does not exist") from None
     metadata = obj.get("metadata") or {}
     annotations = metadata.get("annotations") or {}
-    holder = annotations.get(LOCK)
+    holder = annotations.get(AGENT_RUN_LOCK)
     me = f"{namespace}/{run}"
     if holder and holder != me and _still_running(kube, holder):
         raise Refusal(
@@ -133,7 +131,7 @@ def _lock(
     patch = {
         "metadata": {
             "resourceVersion": metadata.get("resourceVersion"),
-            "annotations": {LOCK: me, RECENT_ACTIONS: json.dumps(recent, sort_keys=True)},
+            "annotations": {AGENT_RUN_LOCK: me, RECENT_ACTIONS: json.dumps(recent, sort_keys=True)},
         }
     }
     return kube.merge_patch(ref, where, target.name, patch)
@@ -143,7 +141,7 @@ def release(kube: Kube, namespace: str, run: str, target: ObjectTarget | None) -
     """Drop the run's lock on its target, in one request that fails harmlessly if it is not held."""
     if target is None:
         return
-    path = "/metadata/annotations/" + LOCK.replace("~", "~0").replace("/", "~1")
+    path = "/metadata/annotations/" + AGENT_RUN_LOCK.replace("~", "~0").replace("/", "~1")
     operations = [{"op": "test", "path": path, "value": f"{namespace}/{run}"}, {"op": "remove", "path": path}]
     # A failure means the target is gone, unknown, or held by someone else: nothing of ours is held.
     with contextlib.suppress(KubeError, Refusal):
@@ -157,7 +155,7 @@ def approval(
     if verdict in ("approved", "rejected"):
         return "approved" if verdict == "approved" else "rejected"
     if started_at:
-        started = datetime.datetime.fromisoformat(started_at.replace("Z", "+00:00")).timestamp()
+        started = timestamps.to_seconds(started_at)
         if clock() - started > parse_duration(spec.timeout):
             return "expired"
     return "pending"
@@ -166,7 +164,7 @@ def approval(
 def conditions(
     phase: str, message: str, reason: str | None, clock: Callable[[], float]
 ) -> list[dict[str, Any]]:
-    stamp = datetime.datetime.fromtimestamp(clock(), tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = timestamps.to_text(clock())
 
     def condition(kind: str, ok: bool, why: str) -> dict[str, Any]:
         return {

@@ -12,13 +12,14 @@ from typing import Any
 
 from naksha.controllers.agentrun.wpk import registered
 from naksha.domain.agentrun import playbooks as pure
-from naksha.domain.agentrun.playbooks import BUILTIN, PLAYBOOK_LABEL, PlaybookError
-from naksha.kube import Kube, NotFound, resource_for
+from naksha.domain.agentrun.playbooks import BUILTIN, PlaybookError
+from naksha.kube import Kube, NotFound
 from naksha.models.agentrun import Graph
+from naksha.models.labels import PLAYBOOK_LABEL
+from naksha.models.resources import CONFIG_MAPS
 
 __all__ = ["BUILTIN", "PlaybookError", "parse_config_map", "render_params", "resolve", "validate"]
 
-CONFIG_MAPS = resource_for("v1", "ConfigMap")
 render_params = pure.render_params
 
 

@@ -12,18 +12,20 @@ from collections.abc import Callable
 from typing import Any
 
 from naksha import metrics
-from naksha.controllers.agentrun import AGENT_RUNS, guardrails
+from naksha.controllers.agentrun import guardrails
 from naksha.domain.agentrun.runstate import RunState, now_text
+from naksha.errors import NakshaError
 from naksha.kube import Kube, KubeError, NotFound
 from naksha.kube.events import event_about, post_event
 from naksha.models.agentrun import GraphNode
 from naksha.models.common import ObjectTarget
 from naksha.models.group import API_VERSION
+from naksha.models.resources import AGENT_RUNS
 
 logger = logging.getLogger(__name__)
 
 
-class RunGone(Exception):
+class RunGone(NakshaError):
     """The AgentRun itself no longer exists (deleted): its engine stops."""
 
 

@@ -20,11 +20,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from naksha import metrics
-from naksha.controllers.agentrun import AGENT_RUNS, executor
+from naksha.controllers.agentrun import executor
 from naksha.controllers.agentrun.engine import POLL_SECONDS, TERMINAL, Engine
 from naksha.controllers.agentrun.recorder import RunGone
 from naksha.kube import Kube
 from naksha.models.agentrun import AgentRunSpec
+from naksha.models.resources import AGENT_RUNS
 from naksha.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)

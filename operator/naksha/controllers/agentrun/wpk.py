@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from naksha.errors import NakshaError
 from naksha.kube import Kube
 from naksha.models.common import ObjectTarget
 
@@ -26,11 +27,11 @@ Plan = dict[str, Any]
 Result = dict[str, Any]
 
 
-class WpkError(Exception):
+class WpkError(NakshaError):
     """A work package could not do its job; the message is shown in the run's step record."""
 
 
-class NotYet(Exception):
+class NotYet(NakshaError):
     """Raised by ``apply`` of a waiting package: call again later with the same plan."""
 
 

@@ -17,10 +17,12 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from naksha.errors import NakshaError
+
 TREE_MODE = b"40000"
 
 
-class ObjectError(ValueError):
+class ObjectError(NakshaError, ValueError):
     """A tree or path that is not what a one-file commit needs."""
 
 

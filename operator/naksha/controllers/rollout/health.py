@@ -6,10 +6,8 @@ The judgement is pure: ``naksha.domain.rollout.health``.
 from __future__ import annotations
 
 from naksha.domain.rollout.health import Health, stable_health
-from naksha.kube import Kube, KubeError, resource_for
-
-DEPLOYMENTS = resource_for("apps/v1", "Deployment")
-PODS = resource_for("v1", "Pod")
+from naksha.kube import Kube, KubeError
+from naksha.models.resources import DEPLOYMENTS, PODS
 
 
 def read_stable_health(kube: Kube, namespace: str, deployment_name: str, now: float) -> Health:

@@ -14,14 +14,12 @@ from typing import Any
 
 from naksha.controllers.probes import ProbeError, http_request, prometheus_value
 from naksha.domain.rollout.analysis import Measurement, judge
-from naksha.kube import Conflict, Kube, NotFound, resource_for
+from naksha.kube import Conflict, Kube, NotFound
 from naksha.models.common import parse_duration
-from naksha.models.group import API_VERSION
+from naksha.models.resources import INSIGHT_STREAMS, JOBS
 from naksha.models.rollout import AnalysisMetric
 from naksha.workloads.naming import child_name
 
-STREAMS = resource_for(API_VERSION, "InsightStream")
-JOBS = resource_for("batch/v1", "Job")
 PROBE_TIMEOUT_SECONDS = 5.0
 
 
@@ -54,7 +52,7 @@ def measure(
 
 
 def _insight(kube: Kube, namespace: str, stream: str, detector: str) -> dict[str, Any]:
-    status = kube.get(STREAMS, namespace, stream).get("status") or {}
+    status = kube.get(INSIGHT_STREAMS, namespace, stream).get("status") or {}
     live = (status.get("detectors") or {}).get(detector) or {}
     last = (status.get("lastAnomaly") or {}).get(detector) or {}
     active = int(live.get("active") or 0)

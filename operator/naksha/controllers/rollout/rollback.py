@@ -24,13 +24,11 @@ from naksha.controllers.rollout.gitcache import redact
 from naksha.controllers.rollout.gitops import GitOpsError, RevertRequest, revert_manifest
 from naksha.domain.rollout.revisions import template_of
 from naksha.domain.rollout.state import RolloutState
-from naksha.kube import Kube, KubeError, resource_for
-from naksha.models.group import API_VERSION
+from naksha.kube import Kube, KubeError
+from naksha.models.resources import ROLLOUTS, SECRETS
 from naksha.models.rollout import RolloutSpec
 
 logger = logging.getLogger(__name__)
-ROLLOUTS = resource_for(API_VERSION, "Rollout")
-SECRETS = resource_for("v1", "Secret")
 GITOPS_RETRY_SECONDS = 15.0
 
 

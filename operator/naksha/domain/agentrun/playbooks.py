@@ -23,16 +23,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from naksha.domain.expressions import ExpressionError, compile_expression
+from naksha.errors import NakshaError
 from naksha.models.agentrun import Graph
-from naksha.models.group import GROUP
 
-PLAYBOOK_LABEL = f"{GROUP}/playbook"
 PLAYBOOK_KEY = "playbook.yaml"
 TEMPLATE = re.compile(r"^\$\{([^{}]+)\}$")
 EMBEDDED = re.compile(r"\$\{([^{}]+)\}")
 
 
-class PlaybookError(ValueError):
+class PlaybookError(NakshaError, ValueError):
     """The playbook cannot run; the message lists every problem found."""
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from naksha.models import timestamps
+
 KEPT_STEPS = 50
 
 
 def now_text(clock: Callable[[], float] = time.time) -> str:
-    return datetime.datetime.fromtimestamp(clock(), tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.to_text(clock())
 
 
 def seconds_between(start: float | None, end: float | None) -> float | None:
@@ -66,11 +67,7 @@ def outcome(run: RunState, *, detected_at: str | None, playbook: str, first_play
     state = run.state
     started = state.get("startedAt")
     acted, recovered = state.get("firstActionAt"), state.get("recoveredAt")
-    detected = (
-        datetime.datetime.fromisoformat(detected_at.replace("Z", "+00:00")).timestamp()
-        if detected_at
-        else None
-    )
+    detected = timestamps.to_seconds(detected_at) if detected_at else None
     return {
         "resolved": run.phase == "Succeeded" and state.get("recovered") is not False,
         "playbook": playbook,

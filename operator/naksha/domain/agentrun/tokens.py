@@ -14,17 +14,19 @@ from typing import Any
 
 import jwt
 
+from naksha.errors import NakshaError
+
 ALGORITHM = "HS256"
 AUDIENCE = "naksha"
 SCOPES = ("agent:run", "agent:read")
 MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
 
 
-class Unauthorized(Exception):
+class Unauthorized(NakshaError):
     """401: no token, or one that is forged, expired or malformed."""
 
 
-class Forbidden(Exception):
+class Forbidden(NakshaError):
     """403: a valid token without the scope or namespace the request needs."""
 
 

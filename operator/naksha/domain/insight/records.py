@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from naksha.errors import NakshaError
 from naksha.models.insightstream import RecordMapping
 
 REASONS = (
@@ -64,7 +65,7 @@ class ParseResult:
     rejections: list[Rejection] = field(default_factory=list)
 
 
-class _Refused(Exception):
+class _Refused(NakshaError):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason

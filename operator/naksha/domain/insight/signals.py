@@ -14,12 +14,10 @@ from typing import Any
 
 from naksha.domain.insight.detectors import Anomaly
 from naksha.models.agentrun import AgentRunSpec
-from naksha.models.group import API_VERSION, GROUP
+from naksha.models.group import API_VERSION
 from naksha.models.insightstream import Trigger
+from naksha.models.labels import DEDUPE_ANNOTATION, DEDUPE_LABEL, TRIGGER_LABEL, TRIGGERED_BY_STREAM_LABEL
 
-STREAM_LABEL = f"{GROUP}/stream"
-TRIGGER_LABEL = f"{GROUP}/trigger"
-DEDUPE_LABEL = f"{GROUP}/dedupe-key"
 METRIC_KEY = "__name__"  # the metric inside a series, as Prometheus names it
 NAME_PREFIX_LIMIT = 50
 
@@ -66,8 +64,12 @@ def agent_run_manifest(
         "metadata": {
             "name": agent_run_name(stream, trigger.name, key),
             "namespace": namespace,
-            "labels": {STREAM_LABEL: stream, TRIGGER_LABEL: trigger.name, DEDUPE_LABEL: key[:63]},
-            "annotations": {f"{GROUP}/dedupe-key": key},
+            "labels": {
+                TRIGGERED_BY_STREAM_LABEL: stream,
+                TRIGGER_LABEL: trigger.name,
+                DEDUPE_LABEL: key[:63],
+            },
+            "annotations": {DEDUPE_ANNOTATION: key},
         },
         "spec": spec,
     }

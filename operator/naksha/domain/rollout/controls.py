@@ -2,14 +2,12 @@
 
 They are the API between whoever asks (``kubectl annotate``, the ``rollback-rollout`` work
 package, the CLI) and the Rollout controller, which honours them: an abort scales the canary
-down, restores the stable revision and reverts the spec (and the GitOps repo).
+down, restores the stable revision and reverts the spec (and the GitOps repo). The keys are
+spelled in ``naksha.models.labels``.
 """
 
 from __future__ import annotations
 
-from naksha.models.group import GROUP
+from naksha.models.labels import ABORT, ABORT_REQUESTED_BY, PROMOTE, RETRY
 
-ABORT = f"{GROUP}/abort"  # value: the reason, shown in the RolledBack condition and the revert commit
-ABORT_REQUESTED_BY = f"{GROUP}/abort-requested-by"  # who asked: "<namespace>/<AgentRun>" or a user
-PROMOTE = f"{GROUP}/promote"  # any value: leave an indefinite pause / promote to the end
-RETRY = f"{GROUP}/retry"  # any value: start the aborted revision again
+__all__ = ["ABORT", "ABORT_REQUESTED_BY", "PROMOTE", "RETRY"]

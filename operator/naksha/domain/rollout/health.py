@@ -10,9 +10,10 @@ being Healthy. ``naksha.controllers.rollout.health`` reads the Deployment and it
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 from typing import Any
+
+from naksha.models import timestamps
 
 RECENT_RESTART_SECONDS = 60.0
 _CRASH_REASONS = frozenset(
@@ -64,6 +65,6 @@ def crash_looping(pod: dict[str, Any], now: float) -> bool:
 
 def _seconds(timestamp: str) -> float:
     try:
-        return datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+        return timestamps.to_seconds(timestamp)
     except ValueError:
         return 0.0

@@ -30,6 +30,7 @@ import orjson
 
 from naksha.domain.insight.detectors import DetectorBank, SeriesState
 from naksha.domain.insight.records import Labels
+from naksha.errors import NakshaError
 
 logger = logging.getLogger(__name__)
 VERSION = 1
@@ -38,7 +39,7 @@ Counts = dict[str, int]
 DebounceKey = tuple[str, tuple[str, Labels]]  # trigger, (metric, labels)
 
 
-class CheckpointError(ValueError):
+class CheckpointError(NakshaError, ValueError):
     """A saved checkpoint cannot be used; the message says why."""
 
 

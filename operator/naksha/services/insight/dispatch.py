@@ -15,22 +15,22 @@ from collections.abc import Iterable
 from typing import Any
 
 from naksha.domain.insight.detectors import Anomaly
-from naksha.domain.insight.signals import STREAM_LABEL, TRIGGER_LABEL, agent_run_manifest, dedupe_key
-from naksha.errors import RetryableError
-from naksha.kube import Conflict, Kube, KubeError, resource_for
+from naksha.domain.insight.signals import agent_run_manifest, dedupe_key
+from naksha.errors import NakshaError, RetryableError
+from naksha.kube import Conflict, Kube, KubeError
 from naksha.models.common import parse_duration
-from naksha.models.group import GROUP, VERSION
 from naksha.models.insightstream import InsightStreamSpec, Trigger
+from naksha.models.labels import TRIGGER_LABEL, TRIGGERED_BY_STREAM_LABEL
+from naksha.models.resources import AGENT_RUNS
 from naksha.services.insight.telemetry import WorkerMetrics
 
 logger = logging.getLogger(__name__)
-AGENT_RUNS = resource_for(f"{GROUP}/{VERSION}", "AgentRun")
 FINISHED_PHASES = frozenset({"Succeeded", "Failed", "Rejected", "Aborted", "Invalid"})
 ATTEMPTS = 5
 DEBOUNCE_MEMORY = 10_000
 
 
-class DispatchError(Exception):
+class DispatchError(NakshaError):
     """The API refused to create an AgentRun for a reason retrying did not fix."""
 
 
@@ -106,7 +106,7 @@ class TriggerDispatcher:
         raise AssertionError("unreachable")
 
     async def _unfinished_runs(self, trigger: Trigger) -> set[str]:
-        selector = f"{STREAM_LABEL}={self.stream},{TRIGGER_LABEL}={trigger.name}"
+        selector = f"{TRIGGERED_BY_STREAM_LABEL}={self.stream},{TRIGGER_LABEL}={trigger.name}"
         runs = await asyncio.to_thread(self.kube.list, AGENT_RUNS, self.namespace, label_selector=selector)
         return {
             str(run["metadata"]["name"])

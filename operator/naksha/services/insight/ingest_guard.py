@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from naksha.access.identity import Denied, ReviewUnavailable, Unauthenticated
 from naksha.access.reviews import Access, Authenticator, Authorizer, ReviewApi
+from naksha.errors import NakshaError
 from naksha.models.group import GROUP
 from naksha.models.insightstream import HttpSource
 
@@ -36,7 +37,7 @@ INGEST = Access("create", GROUP, "insightstreams", "ingest")
 MAX_CLIENTS = 10_000  # buckets kept; the least recently seen go first
 
 
-class Refused(Exception):
+class Refused(NakshaError):
     def __init__(self, status: int, message: str, retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.status = status

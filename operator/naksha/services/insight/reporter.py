@@ -9,16 +9,15 @@ write costs freshness, never correctness.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from naksha.kube import Kube, KubeError, resource_for
-from naksha.models.group import GROUP, VERSION
+from naksha.kube import Kube, KubeError
+from naksha.models import timestamps
+from naksha.models.resources import INSIGHT_STREAMS
 
 logger = logging.getLogger(__name__)
-STREAMS = resource_for(f"{GROUP}/{VERSION}", "InsightStream")
 REPORT_SECONDS = 2.0
 
 
@@ -59,7 +58,7 @@ class StatusReporter:
         patch = {"status": {"workers": {self.worker: stamped}}}
         try:
             await asyncio.to_thread(
-                self.kube.merge_patch, STREAMS, self.namespace, self.stream, patch, status=True
+                self.kube.merge_patch, INSIGHT_STREAMS, self.namespace, self.stream, patch, status=True
             )
         except KubeError as error:
             logger.warning("reporting to insightstream %s/%s failed: %s", self.namespace, self.stream, error)
@@ -69,4 +68,4 @@ class StatusReporter:
 
 
 def _now() -> str:
-    return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.now_text()

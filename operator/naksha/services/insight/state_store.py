@@ -17,17 +17,18 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from naksha.kube import Conflict, Kube, NotFound, resource_for
+from naksha.errors import NakshaError
+from naksha.kube import Conflict, Kube, NotFound
 from naksha.models.group import API_VERSION
+from naksha.models.labels import INSIGHT_STREAM_LABEL
+from naksha.models.resources import CONFIG_MAPS, INSIGHT_STREAMS
 from naksha.workloads.naming import child_name
 
-CONFIG_MAPS = resource_for("v1", "ConfigMap")
-STREAMS = resource_for(API_VERSION, "InsightStream")
 MAX_BYTES = 900_000  # headroom under the API server's 1 MiB object limit (base64 adds a third)
 _KEY_INVALID = re.compile(r"[^-._a-zA-Z0-9]")
 
 
-class StateTooLarge(ValueError):
+class StateTooLarge(NakshaError, ValueError):
     """The checkpoint would not fit in one ConfigMap."""
 
 
@@ -90,9 +91,9 @@ class ConfigMapStore:
         metadata: dict[str, Any] = {
             "name": self.name,
             "namespace": self.namespace,
-            "labels": {"app.kubernetes.io/part-of": "naksha", "naksha.io/insightstream": self.stream},
+            "labels": {"app.kubernetes.io/part-of": "naksha", INSIGHT_STREAM_LABEL: self.stream},
         }
-        stream = self.kube.get(STREAMS, self.namespace, self.stream)
+        stream = self.kube.get(INSIGHT_STREAMS, self.namespace, self.stream)
         metadata["ownerReferences"] = [
             {
                 "apiVersion": API_VERSION,

@@ -7,7 +7,6 @@ replicas, so a decide node can weigh both.
 
 from __future__ import annotations
 
-import datetime
 import json
 import time
 from collections.abc import Mapping
@@ -20,11 +19,11 @@ from naksha.controllers.agentrun.wpk import NotYet, Plan, Result, WorkPackage, W
 from naksha.controllers.probes import ProbeError, http_request, prometheus_value
 from naksha.kube import Conflict, NotFound, resource_for
 from naksha.kube.events import event_about
+from naksha.models import timestamps
 from naksha.models.common import DnsLabel, Duration, NakshaModel, parse_duration
 from naksha.models.group import API_VERSION
+from naksha.models.resources import INSIGHT_STREAMS
 
-STREAMS = resource_for(API_VERSION, "InsightStream")
-EVENTS = resource_for("v1", "Event")
 MAX_WAIT_SECONDS = 3600
 
 
@@ -76,7 +75,7 @@ def _query_metric(context: WpkContext, params: QueryMetricParams, plan: Plan) ->
     elif params.stream and params.detector:
         where = params.stream_namespace or context.namespace
         try:
-            stream = context.kube.get(STREAMS, where, params.stream)
+            stream = context.kube.get(INSIGHT_STREAMS, where, params.stream)
         except NotFound:
             raise WpkError(f"InsightStream {where}/{params.stream} does not exist") from None
         stream_status = stream.get("status") or {}
@@ -131,7 +130,7 @@ def _signal_not_reported_yet(
 
 
 def _timestamp(stamp: str) -> float:
-    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    return timestamps.to_seconds(stamp)
 
 
 def _age(stamp: str | None, now: float) -> float | None:

@@ -12,11 +12,9 @@ from pydantic import Field
 
 from naksha.controllers.agentrun.wpk import Plan, Result, WorkPackage, WpkContext, WpkError, register
 from naksha.domain.rollout import controls
-from naksha.kube import NotFound, resource_for
+from naksha.kube import NotFound
 from naksha.models.common import NakshaModel
-from naksha.models.group import API_VERSION
-
-ROLLOUT = resource_for(API_VERSION, "Rollout")
+from naksha.models.resources import ROLLOUTS
 
 
 class RollbackParams(NakshaModel):
@@ -29,7 +27,7 @@ def _plan_rollback(context: WpkContext, params: RollbackParams) -> Plan:
     target = context.require_target("Rollout")
     namespace = context.target_namespace()
     try:
-        rollout = context.kube.get(ROLLOUT, namespace, target.name)
+        rollout = context.kube.get(ROLLOUTS, namespace, target.name)
     except NotFound:
         raise WpkError(f"Rollout {namespace}/{target.name} does not exist") from None
     status = rollout.get("status") or {}
@@ -45,7 +43,7 @@ def _apply_rollback(context: WpkContext, params: RollbackParams, plan: Plan) -> 
     target = context.require_target("Rollout")
     annotations = {controls.ABORT: plan["reason"], controls.ABORT_REQUESTED_BY: plan["requestedBy"]}
     context.kube.merge_patch(
-        ROLLOUT,
+        ROLLOUTS,
         context.target_namespace(),
         target.name,
         {"metadata": {"annotations": annotations}},

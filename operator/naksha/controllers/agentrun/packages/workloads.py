@@ -6,21 +6,17 @@ plan again after a crash is a no-op, and the reversible ones keep what they repl
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from pydantic import Field
 
 from naksha.controllers.agentrun.wpk import Plan, Result, WorkPackage, WpkContext, WpkError, register
 from naksha.kube import Conflict, NotFound, resource_for
+from naksha.models import timestamps
 from naksha.models.common import FreeForm, NakshaModel
-from naksha.models.group import API_VERSION, GROUP
+from naksha.models.labels import RESTARTED_AT
+from naksha.models.resources import EDGE_NODES, PODS
 
-DEPLOYMENT = resource_for("apps/v1", "Deployment")
-POD = resource_for("v1", "Pod")
-EDGE_NODE = resource_for(API_VERSION, "EdgeNode")
-ROLLOUT = resource_for(API_VERSION, "Rollout")
-RESTARTED_AT = f"{GROUP}/restartedAt"
 PATCHABLE = ("Deployment", "ConfigMap", "Rollout", "EdgeNode", "InsightStream")
 
 
@@ -104,7 +100,7 @@ class NoParams(NakshaModel):
 
 def _plan_restart(context: WpkContext, params: NoParams) -> Plan:
     _get(context, *_target_ref(context, "Deployment"))
-    stamp = datetime.datetime.fromtimestamp(context.clock(), tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = timestamps.to_text(context.clock())
     return {"restartedAt": stamp}
 
 
@@ -142,12 +138,12 @@ class DeletePodParams(NakshaModel):
 def _plan_delete_pod(context: WpkContext, params: DeletePodParams) -> Plan:
     namespace = context.target_namespace()
     if params.name:
-        pod = _get(context, POD, namespace, params.name)
+        pod = _get(context, PODS, namespace, params.name)
     else:
         deployment = _get(context, *_target_ref(context, "Deployment"))
         labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        pods = context.kube.list(POD, namespace, label_selector=selector)
+        pods = context.kube.list(PODS, namespace, label_selector=selector)
         if not pods:
             raise WpkError(f"Deployment {namespace}/{deployment['metadata']['name']} has no pods")
         pod = min(pods, key=lambda p: (_ready(p), p["metadata"].get("creationTimestamp", "")))
@@ -162,7 +158,7 @@ def _ready(pod: dict[str, Any]) -> bool:
 def _apply_delete_pod(context: WpkContext, params: DeletePodParams, plan: Plan) -> Result:
     namespace = context.target_namespace()
     try:
-        current = context.kube.get(POD, namespace, plan["pod"])
+        current = context.kube.get(PODS, namespace, plan["pod"])
     except NotFound:
         return {"pod": plan["pod"], "deleted": False, "reason": "already gone"}
     if current["metadata"]["uid"] != plan["uid"]:
@@ -170,7 +166,7 @@ def _apply_delete_pod(context: WpkContext, params: DeletePodParams, plan: Plan) 
     if current["metadata"].get("deletionTimestamp"):
         # On a cluster a deleted pod stays, terminating, until its kubelet stopped it.
         return {"pod": plan["pod"], "deleted": False, "reason": "already being deleted"}
-    context.kube.delete(POD, namespace, plan["pod"], dry_run=context.dry_run)
+    context.kube.delete(PODS, namespace, plan["pod"], dry_run=context.dry_run)
     return {"pod": plan["pod"], "deleted": not context.dry_run}
 
 
@@ -204,14 +200,14 @@ def _edge(context: WpkContext, params: CordonParams) -> tuple[str, str]:
 
 def _plan_cordon(context: WpkContext, params: CordonParams) -> Plan:
     namespace, name = _edge(context, params)
-    edge = _get(context, EDGE_NODE, namespace, name)
+    edge = _get(context, EDGE_NODES, namespace, name)
     return {"edge": name, "previous": bool((edge.get("spec") or {}).get("unschedulable", False))}
 
 
 def _set_cordon(context: WpkContext, params: CordonParams, value: bool) -> Result:
     namespace, name = _edge(context, params)
     context.kube.merge_patch(
-        EDGE_NODE, namespace, name, {"spec": {"unschedulable": value}}, dry_run=context.dry_run
+        EDGE_NODES, namespace, name, {"spec": {"unschedulable": value}}, dry_run=context.dry_run
     )
     return {"edge": name, "unschedulable": value}
 

@@ -32,7 +32,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from naksha.errors import RetryableError
+from naksha.errors import NakshaError, RetryableError
 from naksha.kube import KubeError
 from naksha.models.common import parse_duration
 from naksha.models.insightstream import KafkaSource as KafkaSpec
@@ -349,7 +349,7 @@ class KafkaSource:
                 logger.warning("stopping the kafka consumer: %s", error)
 
 
-class KafkaStateUnavailable(KafkaError):  # type: ignore[misc]  # aiokafka's errors are untyped
+class KafkaStateUnavailable(NakshaError, KafkaError):  # type: ignore[misc]  # aiokafka's errors are untyped
     """The saved state of assigned partitions could not be read; consuming without it is unsafe
     (a KafkaError, so the source reconnects and the next assignment tries again)."""
 
