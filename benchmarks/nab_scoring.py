@@ -6,18 +6,23 @@ Benchmark" (2015), and the NAB documentation, define the score; this module impl
 - Each series has labelled anomaly windows. The first ``PROBATION`` share of a series (at most
   15 % of 5,000 samples) is for learning: detections there are ignored.
 - A detection is a sample whose score reaches the threshold. Inside a window only the first
-  detection counts, as a true positive weighted by the scaled sigmoid of its position
-  ``S(y) = 2 / (1 + exp(5 y)) - 1``, with ``y`` from -1 at the window's start to 0 at its end:
-  early detection earns almost a full point, late detection almost nothing.
+  detection counts, as a true positive worth the scaled sigmoid of its position
+  ``S(y) = 2 / (1 + exp(5 y)) - 1`` divided by ``S(-1)``, with ``y = -(end - i + 1) / width``
+  running from -1 at the window's first sample towards 0 at its end: a detection at the window's
+  start earns exactly one point, a late one almost nothing.
 - A detection outside every window is a false positive: after a window it costs ``S(y)`` with
-  ``y`` the distance past that window's end in window lengths (so a late detection of the same
-  incident costs little and one far away almost a full point); before the first window it costs
-  a full point. A window with no detection is a false negative and costs a full point.
+  ``y = (i - end) / (width - 1)`` the distance past that window's end (so a late detection of the
+  same incident costs little, and from ``y = 3`` on a full point); before the first window it
+  costs a full point. A window with no detection is a false negative and costs a full point.
+  A window that lies wholly inside the probationary period is not scored at all.
 - Three profiles weight these: standard (TP 1, FP 0.11, FN 1), reward low FP (FP 0.22) and
   reward low FN (FN 2).
 - Each profile's raw score is normalised between the null detector (never fires: every window
-  missed) and the perfect one (fires at every window's start): ``100 (raw - null) / (perfect -
-  null)``.
+  missed) and the perfect one (one point per window): ``100 (raw - null) / (perfect - null)``.
+
+These details (the division by ``S(-1)``, ``width - 1`` past a window, the flat -1 from three
+window widths on, unscored probationary windows) follow NAB's published scorer; ``detectors.py
+--verify`` checks this module against the scores NAB publishes for its own detectors.
 - The threshold is optimised per profile, once for the whole corpus: the best raw score over
   every threshold.
 """
@@ -48,7 +53,13 @@ PROFILES = (
 
 
 def sigmoid(y: float) -> float:
+    """NAB's scaled sigmoid: 1 - 2 / (1 + e^5) at y = -1, 0 at y = 0, and -1 from y = 3 on."""
+    if y >= 3.0:
+        return -1.0
     return 2.0 / (1.0 + math.exp(5.0 * y)) - 1.0
+
+
+MAX_TP = sigmoid(-1.0)
 
 
 class LabelledSeries:
@@ -56,27 +67,31 @@ class LabelledSeries:
 
     def __init__(self, length: int, windows: Sequence[tuple[int, int]]) -> None:
         self.length = length
-        self.windows = sorted(windows)  # inclusive index ranges
         self.probation = int(min(math.floor(PROBATION * length), PROBATION * PROBATION_CAP))
-        # Per sample: the window it is in (or -1), and the worth of a detection there.
+        every = sorted(windows)  # inclusive index ranges
+        # A window wholly inside the probation is neither hit nor missed (it still precedes the
+        # samples after it, which are false positives relative to it).
+        self.windows = [w for w in every if w[1] >= self.probation]
+        # Per sample: the scored window it is in (or -1), and the worth of a detection there.
         self.window_of = [-1] * length
         self.worth = [-1.0] * length
         previous: tuple[int, int] | None = None
-        bounds = iter(self.windows)
+        bounds = iter(every)
         upcoming = next(bounds, None)
         for i in range(length):
             if upcoming is not None and i > upcoming[1]:
                 previous, upcoming = upcoming, next(bounds, None)
             if upcoming is not None and upcoming[0] <= i <= upcoming[1]:
                 start, end = upcoming
-                self.window_of[i] = self.windows.index(upcoming)
-                self.worth[i] = sigmoid(-(end - i + 1) / (end - start + 1))
+                if upcoming in self.windows:
+                    self.window_of[i] = self.windows.index(upcoming)
+                self.worth[i] = sigmoid(-(end - i + 1) / (end - start + 1)) / MAX_TP
             elif previous is not None:
                 start, end = previous
-                self.worth[i] = sigmoid((i - end) / (end - start + 1))
+                self.worth[i] = sigmoid((i - end) / max(end - start, 1))
 
     def perfect(self) -> float:
-        return sum(sigmoid(-1.0) for _ in self.windows)
+        return float(len(self.windows))
 
 
 def raw_score(

@@ -185,6 +185,15 @@ class PredictiveParams(NakshaModel):
     learn_samples: int = Field(
         default=200, ge=1, le=1_000_000, description="Samples learnt before the detector may alert."
     )
+    drift_alpha: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Smoothing of the drift predictor's level (slower than alpha: where the series was).",
+    )
+    drift_samples: int = Field(
+        default=20, ge=1, le=10_000, description="Samples averaged into the drift predictor's recent error."
+    )
 
 
 class DetectorParams(NakshaModel):

@@ -97,3 +97,46 @@ def test_a_spike_in_noise_is_found(method):
     bank = bank_with_defaults(method)
     feed(bank, gauss(1000, 100.0, 1.0, seed=10))
     assert len(feed(bank, [140.0, 141.0, 139.0], start=1000 * FIVE_MINUTES)) == 1
+
+
+def test_the_predictive_detector_finds_a_slow_climb_that_no_single_step_gives_away():
+    bank = bank_with_defaults("predictive")
+    noise = gauss(2000, 100.0, 2.0, seed=11)
+    assert feed(bank, noise[:1500]) == []
+    # A climb of a tenth of the noise per sample: each step is ordinary, the series leaving its level is not.
+    climb = [value + 0.2 * i for i, value in enumerate(noise[1500:])]
+    anomalies = feed(bank, climb, start=1500 * FIVE_MINUTES)
+    assert len(anomalies) == 1
+    assert anomalies[0].started_at < (1500 + 200) * FIVE_MINUTES
+
+
+def test_a_predictive_state_saved_before_the_drift_and_daily_predictors_existed_keeps_scoring_quietly():
+    bank = bank_with_defaults("predictive")
+    feed(bank, gauss(600, 100.0, 2.0, seed=12))
+    runner = bank.runners[0]
+    (state,) = runner.series.values()
+    state.drift, state.daily = [], []  # what a checkpoint written by an earlier version restores
+    assert feed(bank, gauss(600, 100.0, 2.0, seed=13), start=600 * FIVE_MINUTES) == []
+    assert (len(state.drift), len(state.daily)) == (6, 54)
+
+
+def test_the_predictive_detector_finds_a_daily_cycle_that_stops():
+    bank = bank_with_defaults("predictive")
+    rng = random.Random(14)
+    day = 288
+    cycle = [100 + 30 * math.sin(2 * math.pi * i / day) + rng.gauss(0, 2.0) for i in range(day * 10)]
+    assert feed(bank, cycle) == []
+    # The cycle stops at its mean: no value is out of range and no step is large, the day's shape is gone.
+    stopped = [100 + rng.gauss(0, 2.0) for _ in range(day)]
+    anomalies = feed(bank, stopped, start=day * 10 * FIVE_MINUTES)
+    assert len(anomalies) == 1
+    assert anomalies[0].started_at < (day * 10 + day // 2) * FIVE_MINUTES
+
+
+@pytest.mark.parametrize("start_hour", [0.0, 1.65, 13.1])
+def test_a_daily_cycle_sampled_every_minute_is_normal_whatever_the_hour_it_starts_at(start_hour):
+    # The first day sees its first hour only in part: that hour must not be taken as known.
+    bank = bank_with_defaults("predictive")
+    rng = random.Random(15)
+    values = [120 + 40 * math.sin(2 * math.pi * i / 1440) + rng.uniform(-6, 6) for i in range(1440 * 4)]
+    assert feed(bank, values, start=start_hour * 3600.0, step=60.0) == []

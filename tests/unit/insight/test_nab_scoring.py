@@ -3,6 +3,7 @@ false positives cost their profile's weight, and the threshold sweep finds the b
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -39,7 +40,34 @@ def test_false_positives_cost_more_under_the_low_fp_profile_and_detections_in_pr
 
 
 def test_missing_a_window_costs_twice_as_much_under_the_low_fn_profile():
-    assert score([[400], [600]], LOW_FN) < score([[400], [600]], STANDARD)
+    one_missed = [[400], [600]]
+    missed_cost = raw_score(CORPUS, one_missed, STANDARD) - raw_score(CORPUS, [[400], [600, 800]], STANDARD)
+    assert missed_cost == pytest.approx(-2.0)  # the point it would have earned, and the miss
+    assert raw_score(CORPUS, one_missed, LOW_FN) == pytest.approx(
+        raw_score(CORPUS, one_missed, STANDARD) - 1.0
+    )
+
+
+def test_a_detection_at_a_window_start_is_worth_one_point_and_halfway_nabs_scaled_sigmoid_share():
+    assert raw_score(CORPUS, [[400], []], STANDARD) == pytest.approx(1.0 - 2.0)
+    # Halfway: y = -(499 - 450 + 1) / 100 = -0.5, worth S(-0.5) / S(-1) (NAB: 0.84828 / 0.98661).
+    assert raw_score(CORPUS, [[450], []], STANDARD) == pytest.approx(0.84828 / 0.98661 - 2.0, abs=1e-4)
+
+
+def test_a_false_positive_past_a_window_costs_by_window_widths_and_a_full_point_from_three_on():
+    series = LabelledSeries(1000, [(400, 499)])
+    # 99 samples = one width minus one past the end: y = 1, S(1) = -0.98661 (NAB's example).
+    assert series.worth[499 + 99] == pytest.approx(-0.98661, abs=1e-5)
+    assert series.worth[499 + 3 * 99] == -1.0
+    assert series.worth[500] == pytest.approx(2.0 / (1.0 + math.exp(5.0 / 99)) - 1.0)
+    assert series.worth[300] == -1.0  # before the first window
+
+
+def test_a_window_wholly_inside_the_probation_is_neither_hit_nor_missed():
+    series = LabelledSeries(1000, [(50, 99), (400, 499)])  # the probation is the first 150 samples
+    assert series.windows == [(50, 99), (400, 499)][1:]
+    assert series.perfect() == 1.0
+    assert series.worth[200] == pytest.approx(-1.0, abs=1e-3)  # still after that window: a false positive
 
 
 def test_the_threshold_sweep_finds_the_threshold_that_keeps_detections_and_drops_noise():

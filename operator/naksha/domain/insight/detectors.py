@@ -90,13 +90,17 @@ class SeriesState:
     a re-baseline starts it again), ``mean``/``variance`` the EWMA baseline (for ``predictive``:
     the distribution of its recent error), ``last_ts``/``last_value`` the rate detector's previous
     sample, ``level``/``scale``/``recent``/``season`` the predictive detector's prediction, typical
-    error, recent error and typical error per hour of the day, ``in_incident``/``last_anomalous``/
-    ``quiet``/``incident_samples`` the hysteresis and cooldown. ``FIELDS`` names what a checkpoint
-    saves, in order; ``shard`` is not saved (a checkpoint is per shard already).
+    error, recent error and typical error per hour of the day, ``drift`` and ``daily`` its drift and
+    daily predictors', ``in_incident``/``last_anomalous``/``quiet``/``incident_samples`` the
+    hysteresis and cooldown.
+    ``FIELDS`` names what a checkpoint saves, in order; ``shard`` is not saved (a checkpoint is
+    per shard already).
     """
 
     __slots__ = (
         "count",
+        "daily",
+        "drift",
         "in_incident",
         "incident_samples",
         "last_anomalous",
@@ -127,6 +131,8 @@ class SeriesState:
         "scale",
         "recent",
         "season",
+        "drift",
+        "daily",
     )
 
     def __init__(self, shard: str = "") -> None:
@@ -144,6 +150,8 @@ class SeriesState:
         self.scale = 0.0
         self.recent = 0.0
         self.season: list[float] = []  # only the predictive method fills it (24 floats)
+        self.drift: list[float] = []  # and these: its drift predictor's numbers (6 floats)
+        self.daily: list[float] = []  # and its daily predictor's (54 floats)
         self.shard = shard
 
     def dump(self) -> tuple[Any, ...]:
@@ -232,6 +240,8 @@ class DetectorRunner:
             short_samples=predictive.short_samples,
             history_samples=predictive.history_samples,
             learn_samples=max(predictive.learn_samples, detector.min_samples),
+            drift_alpha=predictive.drift_alpha,
+            drift_samples=predictive.drift_samples,
         )
         self.max_rate = params.rate.max_change_per_second if params.rate else math.inf
         self.rate_window = parse_duration(params.rate.window) if params.rate else 0.0
