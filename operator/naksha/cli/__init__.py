@@ -6,7 +6,7 @@ function that adds its subparsers; ``_parser`` calls them in order.
 ``naksha operator``                  run the kopf operator against the current kubeconfig/in-cluster config
 ``naksha local up --kubeconfig P``   run the local control plane in the foreground (``--backend real``:
                                      etcd + kube-apiserver + controllers + the node agent)
-``naksha demo``                      local control plane + operator + CRDs + samples, then a summary
+``naksha demo``                      the closed loop as a story in scenes on the local control plane
 ``naksha demo-app``                  a service with a settable error rate and latency, to roll out
 ``naksha crds [--out DIR]``          write the CRDs generated from the models
 ``naksha rbac [--root DIR]``         write the operator's RBAC (manifests/, the chart) from its rules
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from naksha import __version__
+from naksha.cli import demo
 from naksha.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -82,12 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--build", action="store_true", help="with --backend real: build the binaries if missing")
     up.set_defaults(run=_run_local_up)
 
-    demo = commands.add_parser("demo", help="run the demo on the local control plane")
-    demo.add_argument("--state-dir", type=Path, default=Path(".state/demo"))
-    demo.add_argument("--crds", type=Path, default=Path("crds"), help="directory of CRD files")
-    demo.add_argument("--samples", type=Path, default=Path("crds/samples"), help="samples to apply")
-    demo.add_argument("--keep", action="store_true", help="keep running until Ctrl-C")
-    demo.set_defaults(run=_run_demo)
+    demo.register(commands)
 
     worker = commands.add_parser(
         "insight-worker", help="run one InsightStream worker (configured by the operator through env)"
@@ -288,12 +284,6 @@ def _run_local_up(args: argparse.Namespace) -> int:
     print(f"try: kubectl --kubeconfig {plane.kubeconfig_path} get namespaces   (Ctrl-C stops)", flush=True)
     plane.run_forever()
     return 0
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    from naksha.demo import run_demo
-
-    return run_demo(state_dir=args.state_dir, crds=args.crds, samples=args.samples, keep=bool(args.keep))
 
 
 def _run_crds(args: argparse.Namespace) -> int:
