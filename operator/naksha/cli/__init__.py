@@ -7,6 +7,7 @@ function that adds its subparsers; ``_parser`` calls them in order.
 ``naksha local up --kubeconfig P``   run the local control plane in the foreground (``--backend real``:
                                      etcd + kube-apiserver + controllers + the node agent)
 ``naksha demo``                      the closed loop as a story in scenes on the local control plane
+``naksha report --out DIR``          the capability reports D.1-D.6 from live state (``snapshot --phase D``)
 ``naksha demo-app``                  a service with a settable error rate and latency, to roll out
 ``naksha crds [--out DIR]``          write the CRDs generated from the models
 ``naksha rbac [--root DIR]``         write the operator's RBAC (manifests/, the chart) from its rules
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from naksha import __version__
-from naksha.cli import demo
+from naksha.cli import demo, report
 from naksha.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     up.set_defaults(run=_run_local_up)
 
     demo.register(commands)
+    report.register(commands)
 
     worker = commands.add_parser(
         "insight-worker", help="run one InsightStream worker (configured by the operator through env)"

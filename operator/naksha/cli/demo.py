@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_reports:
             from naksha.report import write_reports
 
-            for path in write_reports(stage.kube, args.reports, events=stage.state_dir / "events.json"):
+            for path in write_reports(stage.kube, args.reports):
                 progress.say(f"report {path}")
         if args.keep and not args.headless:
             progress.say(f"kubeconfig: {stage.kubeconfig}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from naksha.demo.stage import Stage
-from naksha.demo.telemetry import LATENCY_DETECTOR, STREAM, TOPIC, ensure_stream, stream_detectors
+from naksha.demo.telemetry import LATENCY_DETECTOR, STREAM, ensure_stream, stream_detectors, topic_for
 from naksha.demo.traffic import Traffic
 from naksha.kube import NotFound, resource_for
 from naksha.models.group import API_VERSION
@@ -98,7 +98,7 @@ def run(stage: Stage) -> RemediationOutcome:
     stage.urls[f"demo app ({APP})"] = url
     traffic = Traffic(
         bootstrap=stage.bootstrap,
-        topic=TOPIC,
+        topic=topic_for(stage.namespace),
         targets=lambda: [url],
         labels={"service": APP},
         rate=STEADY_RATE,
@@ -111,7 +111,9 @@ def run(stage: Stage) -> RemediationOutcome:
 
 def _story(stage: Stage, traffic: Traffic) -> RemediationOutcome:
     say = stage.progress.say
-    say(f"steady traffic: {STEADY_RATE:.0f} requests/s, telemetry to Kafka topic {TOPIC}")
+    say(
+        f"steady traffic: {STEADY_RATE:.0f} requests/s, telemetry to Kafka topic {topic_for(stage.namespace)}"
+    )
     stage.wait_for("steady telemetry", lambda: len(traffic.samples) >= stage.timings.steady_seconds)
     steady = traffic.latest()
     assert steady is not None

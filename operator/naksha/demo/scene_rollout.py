@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from naksha.demo.stage import Stage
-from naksha.demo.telemetry import ERRORS_DETECTOR, TOPIC, ensure_stream
+from naksha.demo.telemetry import ERRORS_DETECTOR, ensure_stream, topic_for
 from naksha.demo.traffic import Traffic
 from naksha.errors import ConfigError
 from naksha.kube import resource_for
@@ -131,7 +131,7 @@ def run(stage: Stage) -> RolloutOutcome:
     say(f"Rollout {NAME} v1 Healthy (revision {first.get('stableRevision')})")
     traffic = Traffic(
         bootstrap=stage.bootstrap,
-        topic=TOPIC,
+        topic=topic_for(stage.namespace),
         targets=lambda: canary_urls(stage),
         labels={"service": NAME, "role": "canary"},
         rate=CANARY_RATE,

@@ -26,6 +26,11 @@ ERROR_LIMIT = 0.1
 WORKER_PORT = 8010
 
 
+def topic_for(namespace: str) -> str:
+    """The plan's topic name; a namespace of its own (a test's) gets a topic and group of its own."""
+    return TOPIC if namespace == "default" else f"{TOPIC}.{namespace}"
+
+
 def stream_body(stage: Stage) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
@@ -37,8 +42,8 @@ def stream_body(stage: Stage) -> dict[str, Any]:
                 # A short session: the group joins quickly when the worker starts.
                 "kafka": {
                     "bootstrapServers": [stage.bootstrap],
-                    "topic": TOPIC,
-                    "group": "demo-insight",
+                    "topic": topic_for(stage.namespace),
+                    "group": f"{stage.namespace}-demo-insight",
                     "sessionTimeout": "2s",
                 },
             },
@@ -83,9 +88,10 @@ def ensure_stream(stage: Stage) -> dict[str, Any]:
     try:
         existing = stage.kube.get(STREAMS, stage.namespace, STREAM)
     except NotFound:
-        asyncio.run(_create_topic(stage.bootstrap))
+        topic = topic_for(stage.namespace)
+        asyncio.run(_create_topic(stage.bootstrap, topic))
         stage.kube.create(stream_body(stage))
-        stage.progress.say(f"InsightStream {STREAM} created: Kafka topic {TOPIC} at {stage.bootstrap}")
+        stage.progress.say(f"InsightStream {STREAM} created: Kafka topic {topic} at {stage.bootstrap}")
     else:
         if (existing.get("status") or {}).get("phase") == "Running":
             return existing
@@ -100,7 +106,7 @@ def ensure_stream(stage: Stage) -> dict[str, Any]:
     if address:
         stage.urls["insight worker /health"] = f"http://{address}:{WORKER_PORT}/health"
         stage.urls["insight worker /metrics"] = f"http://{address}:{WORKER_PORT}/metrics"
-    stage.progress.say(f"InsightStream {STREAM} Running: its worker consumes {TOPIC}")
+    stage.progress.say(f"InsightStream {STREAM} Running: its worker consumes {topic_for(stage.namespace)}")
     return body
 
 
@@ -118,7 +124,7 @@ def stream_detectors(stage: Stage) -> dict[str, Any]:
     return dict(status.get("detectors") or {})
 
 
-async def _create_topic(bootstrap: str) -> None:
+async def _create_topic(bootstrap: str, topic: str) -> None:
     """Up front, so the worker's group gets its partitions when it joins."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
@@ -126,7 +132,7 @@ async def _create_topic(bootstrap: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(TOPIC, 1, 1), NewTopic(f"{TOPIC}.dlq", 1, 1)])
+        await admin.create_topics([NewTopic(topic, 1, 1), NewTopic(f"{topic}.dlq", 1, 1)])
     except TopicAlreadyExistsError:
         pass  # a scene run before created it
     finally:
