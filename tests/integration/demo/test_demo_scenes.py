@@ -60,7 +60,9 @@ def custom(api_client: client.ApiClient, namespace: str, plural: str, name: str 
     return api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
 
 
-def test_scene_1_remediates_the_latency_spike_with_one_agent_run_that_scaled_out_and_resolved(story, api_client):
+def test_scene_1_remediates_a_latency_spike_with_one_agent_run_that_scales_out_and_resolves(
+    story, api_client
+):
     report = story["reports"][1]
     assert report.played and report.ok, (report.reason, story["stage"].progress.messages(1))
     namespace = story["namespace"]
@@ -74,7 +76,8 @@ def test_scene_1_remediates_the_latency_spike_with_one_agent_run_that_scaled_out
     assert deployment.spec.replicas == 5 and deployment.status.ready_replicas == 5
     result = report.result
     assert result.agent_runs == [run["metadata"]["name"]] and result.replicas_after == 5
-    assert result.peak_p99_seconds > 0.5 > result.final_p99_seconds  # the traffic saw the spike and the recovery
+    # The traffic saw the spike, and the recovery.
+    assert result.peak_p99_seconds > 0.5 > result.final_p99_seconds
     stream = custom(api_client, namespace, "insightstreams", "telemetry")["status"]
     assert stream["detectors"]["p99-latency"]["active"] == 0
     printed = "\n".join(story["stage"].progress.messages(1))
@@ -93,7 +96,8 @@ def test_scene_3_promotes_the_good_version_and_rolls_back_and_reverts_the_bad_on
     assert env == {"NAKSHA_DEMO_VERSION": "v2", "NAKSHA_DEMO_ERROR_RATE": "0.0"}  # the spec is reverted
     assert status["stableRevision"] == report.result.promoted_revision == status["rollback"]["stableRevision"]
     bare = story["stage"].state_dir / f"gitops-{story['namespace']}.git"
-    tip = subprocess.run(["git", "rev-parse", "main"], cwd=bare, capture_output=True, text=True).stdout.strip()
+    tip = subprocess.run(["git", "rev-parse", "main"], cwd=bare, capture_output=True, text=True).stdout
+    tip = tip.strip()
     assert status["rollback"]["gitops"]["commit"] == tip == report.result.revert_commit
     assert f"Revert Rollout {story['namespace']}/storefront" in report.result.git_log
     assert "apps/storefront/rollout.yaml" in report.result.git_log  # --stat names the file
@@ -112,7 +116,14 @@ def test_the_reports_written_after_the_story_carry_its_numbers(story, api_client
     from naksha.report import write_reports
 
     written = write_reports(Kube(api_client), tmp_path, junit=[])
-    assert [p.name for p in written][0] == "D.1_insight_stream.md"
+    assert [p.name for p in written] == [
+        "D.1_insight_stream.md",
+        "D.2_agent_framework.md",
+        "D.3_cll_trainer.md",
+        "D.4_federation.md",
+        "D.5_chaos.md",
+        "D.6_deploy_pipeline.md",
+    ]
     (run,) = [r for r in custom(api_client, story["namespace"], "agentruns") if r["spec"].get("signal")]
     d2 = (tmp_path / "D.2_agent_framework.md").read_text()
     assert str(run["status"]["outcome"]["timeToRecoverSeconds"]) in d2
