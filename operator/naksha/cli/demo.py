@@ -29,6 +29,7 @@ def register(commands: Any) -> None:
         "--scene", type=int, action="append", default=[], help="play only this scene (repeatable)"
     )
     demo.add_argument("--reports", type=Path, default=Path("reports"), help="where to write the reports")
+    demo.add_argument("--phase", default="D", help="the phase of the snapshot written with the reports")
     demo.add_argument("--no-reports", action="store_true", help="do not write the reports at the end")
     demo.add_argument("--keep", action="store_true", help="leave everything running until Ctrl-C")
     demo.add_argument("--headless", action="store_true", help="no waiting; exit 1 if a scene failed")
@@ -61,10 +62,14 @@ def run(args: argparse.Namespace) -> int:
             json.dumps([_plain(r) for r in reports], indent=1, default=str)
         )
         if not args.no_reports:
-            from naksha.report import write_reports
+            from naksha.report import DEFAULT_JUNIT, collect, write_reports
+            from naksha.report.snapshot import write_snapshot
 
-            for path in write_reports(stage.kube, args.reports):
+            state = collect(stage.kube)
+            for path in write_reports(stage.kube, args.reports, state=state):
                 progress.say(f"report {path}")
+            snapshot = write_snapshot(args.phase, state, args.reports, DEFAULT_JUNIT)
+            progress.say(f"snapshot {snapshot}")
         if args.keep and not args.headless:
             progress.say(f"kubeconfig: {stage.kubeconfig}")
             progress.say(f"try: kubectl --kubeconfig {stage.kubeconfig} get naksha -A")

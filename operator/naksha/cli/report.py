@@ -6,7 +6,6 @@ Both read the cluster the kubeconfig names (``KUBECONFIG``, ``--kubeconfig``, or
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +66,11 @@ def run_report(args: argparse.Namespace) -> int:
 def run_snapshot(args: argparse.Namespace) -> int:
     from naksha.errors import ConfigError
     from naksha.report import DEFAULT_JUNIT
-    from naksha.report.snapshot import render_snapshot, snapshot_name
+    from naksha.report.snapshot import write_snapshot
 
     phase = str(args.phase).strip()
     if not (phase.isalpha() and phase.isupper() and len(phase) == 1):
         raise ConfigError(f"--phase {args.phase!r}: a phase is one capital letter, e.g. D")
     state = _state(_kube(args.kubeconfig))
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / snapshot_name(phase)
-    benchmarks = args.benchmarks or args.out / "benchmarks.json"
-    path.write_text(render_snapshot(phase, state, args.out, args.junit or DEFAULT_JUNIT, benchmarks))
-    print(path, file=sys.stdout)
+    print(write_snapshot(phase, state, args.out, args.junit or DEFAULT_JUNIT, args.benchmarks))
     return 0

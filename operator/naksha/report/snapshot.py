@@ -66,6 +66,16 @@ def benchmark_rows(path: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
     return [], rows
 
 
+def write_snapshot(
+    phase: str, state: LiveState, reports_dir: Path, junit: Sequence[Path], benchmarks: Path | None = None
+) -> Path:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    path = reports_dir / snapshot_name(phase)
+    benchmarks = benchmarks or reports_dir / "benchmarks.json"
+    path.write_text(render_snapshot(phase, state, reports_dir, junit, benchmarks))
+    return path
+
+
 def render_snapshot(
     phase: str, state: LiveState, reports_dir: Path, junit: Sequence[Path], benchmarks: Path
 ) -> str:
