@@ -163,13 +163,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_demo_app(args: argparse.Namespace) -> int:
-    from naksha.rollout.demo_app import run_demo_app
+    from naksha.services.demo_app.app import run_demo_app
 
     return run_demo_app(args.port)
 
 
 def _run_rollout(args: argparse.Namespace) -> int:
-    from naksha.rollout import commands
+    from naksha.cli import rollout as commands
 
     if args.verb == "status":
         return commands.show(args.name, args.namespace)
@@ -177,16 +177,16 @@ def _run_rollout(args: argparse.Namespace) -> int:
 
 
 def _run_wpk_list(args: argparse.Namespace) -> int:
-    from naksha.agent.wpk import describe_registry
+    from naksha.controllers.agentrun.wpk import describe_registry
 
     print(describe_registry())
     return 0
 
 
 def _run_agent_verdict(args: argparse.Namespace) -> int:
-    from naksha.agent.guardrails import APPROVAL
     from naksha.kube import Kube, NotFound, resource_for
     from naksha.models.group import API_VERSION
+    from naksha.models.labels import APPROVAL
 
     value = "approved" if args.verdict == "approve" else "rejected"
     try:
@@ -204,7 +204,7 @@ def _run_agent_verdict(args: argparse.Namespace) -> int:
 
 
 def _run_agent_token(args: argparse.Namespace) -> int:
-    from naksha.agent import tokens
+    from naksha.domain.agentrun import tokens
     from naksha.models.common import parse_duration
     from naksha.settings import shared_api_secret
 
@@ -228,13 +228,13 @@ def _run_agent_token(args: argparse.Namespace) -> int:
 
 
 def _run_agent_run(args: argparse.Namespace) -> int:
-    from naksha.agent.executor import run_in_process
+    from naksha.controllers.agentrun.executor import run_in_process
 
     return run_in_process(args.name, args.namespace)
 
 
 def _run_insight_worker(args: argparse.Namespace) -> int:
-    from naksha.insight.worker import run_insight_worker
+    from naksha.services.insight.worker import run_insight_worker
 
     return run_insight_worker()
 

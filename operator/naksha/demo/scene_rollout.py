@@ -24,7 +24,7 @@ from naksha.demo.traffic import Traffic
 from naksha.errors import ConfigError
 from naksha.kube import resource_for
 from naksha.models.group import API_VERSION
-from naksha.workloads.rollout import ROLE_LABEL
+from naksha.models.labels import ROLE_LABEL
 
 NAME = "storefront"
 MANIFEST = "apps/storefront/rollout.yaml"

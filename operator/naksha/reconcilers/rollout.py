@@ -13,29 +13,32 @@ the timer re-checks that even when nothing else is left to do.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import time
 from typing import Any, cast
 
 from naksha import metrics
-from naksha.kube import KubeError, resource_for
+from naksha.controllers.rollout import rollback
+from naksha.controllers.rollout.health import read_stable_health
+from naksha.controllers.rollout.measurement import measure
+from naksha.domain.rollout import controls
+from naksha.domain.rollout.analysis import MetricProgress
+from naksha.domain.rollout.health import Health
+from naksha.domain.rollout.revisions import remember, revision_of, template_of
+from naksha.domain.rollout.state import RolloutState
+from naksha.kube import KubeError
+from naksha.models import timestamps
 from naksha.models.common import parse_duration
 from naksha.models.conditions import ConditionType
+from naksha.models.labels import REVISION_LABEL
+from naksha.models.resources import DEPLOYMENTS, ROLLOUTS
 from naksha.models.rollout import AnalysisMetric, RolloutSpec
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext
-from naksha.rollout import controls, rollback
-from naksha.rollout.analysis import MetricProgress, measure
-from naksha.rollout.health import Health, read_stable_health
-from naksha.rollout.revisions import remember, revision_of, template_of
-from naksha.rollout.state import RolloutState
 from naksha.workloads.naming import spec_hash
 from naksha.workloads.rollout import Role, build_role_deployment, canary_split, deployment_name
 
 logger = logging.getLogger(__name__)
-DEPLOYMENTS = resource_for("apps/v1", "Deployment")
-ROLLOUTS = resource_for("naksha.io/v1alpha1", "Rollout")
 HEALTHY, PROGRESSING, PAUSED, DEGRADED, ROLLED_BACK = (
     "Healthy",
     "Progressing",
@@ -250,7 +253,7 @@ class _Run:
         return bool(
             canary.get("spec", {}).get("replicas") == wanted
             and (canary.get("spec", {}).get("template", {}).get("metadata", {}).get("labels") or {}).get(
-                "naksha.io/revision"
+                REVISION_LABEL
             )
             == self.revision
             and int(status.get("availableReplicas") or 0) >= wanted
@@ -429,4 +432,4 @@ class _Run:
 
 
 def _stamp(at: float) -> str:
-    return datetime.datetime.fromtimestamp(at, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.to_text(at)

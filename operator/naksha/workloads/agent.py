@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from naksha.models.group import GROUP
+from naksha.models.labels import RUN_LABEL
 from naksha.workloads.naming import child_name, common_labels, restricted_security_context
 
 COMPONENT = "agent-run"
-RUN_LABEL = f"{GROUP}/agent-run"
 BACKOFF_LIMIT = 4
 # Settings a Job pod inherits from the operator: the guardrails, and the crash tests' hook.
 INHERITED_SETTINGS = (

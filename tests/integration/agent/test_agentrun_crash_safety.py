@@ -31,7 +31,7 @@ from tests.integration.agent.test_agentrun_on_the_control_plane import (
 )
 from tests.support import ROOT, eventually, free_port, spec_changes
 
-from naksha.agent.guardrails import RECENT_ACTIONS
+from naksha.models.labels import RECENT_ACTIONS
 
 
 def start_operator(kubeconfig: Path, namespace: str, log: Path, **extra: str) -> subprocess.Popen[bytes]:

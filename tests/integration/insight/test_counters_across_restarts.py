@@ -24,7 +24,7 @@ from kubernetes import client
 from tests.support import eventually, free_port
 from tests.support.workers import KafkaFeed, RedisFeed, normal, telemetry
 
-from naksha.insight.state_store import state_name
+from naksha.services.insight.state_store import state_name
 from naksha.workloads.insight import worker_labels, worker_name
 
 GROUP, VERSION = "naksha.io", "v1alpha1"

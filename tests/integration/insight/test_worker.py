@@ -25,9 +25,9 @@ from kubernetes import client, config
 from tests.support import ROOT, eventually, free_port
 from tests.support.brokers import committed_offsets
 
-from naksha.insight.config import WorkerConfig
-from naksha.insight.worker import InsightWorker
 from naksha.kube import Kube
+from naksha.services.insight.config import WorkerConfig
+from naksha.services.insight.worker import InsightWorker
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
 DETECTOR = {
