@@ -8,6 +8,7 @@ function that adds its subparsers; ``_parser`` calls them in order.
                                      etcd + kube-apiserver + controllers + the node agent)
 ``naksha demo``                      the closed loop as a story in scenes on the local control plane
 ``naksha report --out DIR``          the capability reports D.1-D.6 from live state (``snapshot --phase D``)
+``naksha completion bash|zsh``       a shell completion script (``kubectl naksha`` is the same command)
 ``naksha demo-app``                  a service with a settable error rate and latency, to roll out
 ``naksha crds [--out DIR]``          write the CRDs generated from the models
 ``naksha rbac [--root DIR]``         write the operator's RBAC (manifests/, the chart) from its rules
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from naksha import __version__
-from naksha.cli import demo, report
+from naksha.cli import completion, demo, report
 from naksha.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
     from naksha.local.real import RealControlPlane
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+def main(argv: Sequence[str] | None = None, prog: str = "naksha") -> int:
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
@@ -40,14 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except ConfigError as error:
-        print(f"naksha: configuration error: {error}", file=sys.stderr)
+        print(f"{prog}: configuration error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="naksha", description=__doc__.splitlines()[0] if __doc__ else None)
+def _parser(prog: str = "naksha") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"naksha {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo.register(commands)
     report.register(commands)
+    completion.register(commands)
 
     worker = commands.add_parser(
         "insight-worker", help="run one InsightStream worker (configured by the operator through env)"
