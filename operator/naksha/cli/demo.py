@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
             progress.say(f"try: kubectl --kubeconfig {stage.kubeconfig} get naksha -A")
             for what, url in stage.urls.items():
                 progress.say(f"{what}: {url}")
+            for report in reports:
+                if report.number == 5 and not report.played:
+                    progress.say(f"hub: not running ({report.reason})")
             progress.say("running; Ctrl-C stops everything")
             wait_for_interrupt()
     if args.headless:
