@@ -23,6 +23,7 @@ from naksha.report.common import (
     not_built,
     objects_section,
     on_local_plane,
+    stamp,
     status_of,
     tests_section,
 )
@@ -196,7 +197,7 @@ def rollouts(capability: Capability, state: LiveState, results: TestResults | No
             f"Phase {status.get('phase')}, stable revision `{status.get('stableRevision')}`, current "
             f"`{status.get('currentRevision')}`, canary weight {status.get('canaryWeight')}%.",
             "",
-            "Revisions kept: " + ", ".join(f"`{r.get('revision')}`" for r in status.get("revisions") or []),
+            "Revisions kept: " + ", ".join(revision_text(r) for r in status.get("revisions") or []),
             "",
         ]
         rollback = status.get("rollback") or {}
@@ -208,7 +209,7 @@ def rollouts(capability: Capability, state: LiveState, results: TestResults | No
                     (
                         rollback.get("badRevision"),
                         rollback.get("stableRevision"),
-                        rollback.get("at"),
+                        when_text(rollback.get("at")),
                         rollback.get("reason"),
                         rollback.get("specReverted"),
                         gitops.get("commit") or gitops.get("error"),
@@ -225,7 +226,7 @@ def rollouts(capability: Capability, state: LiveState, results: TestResults | No
             [
                 (when, str(e.get("reason")), str(e.get("type")))
                 for e in state.events_of("Rollout", r["metadata"].get("namespace", ""), r["metadata"]["name"])
-                if (when := plots.parse_time(event_time(e)))
+                if e.get("reason") != "Logging" and (when := plots.parse_time(event_time(e)))
             ],
         )
         for r in items
@@ -247,6 +248,20 @@ def rollouts(capability: Capability, state: LiveState, results: TestResults | No
     if on_local_plane(state):
         blocked.append(LOCAL_PODS)
     return lines + blocked_section(blocked)
+
+
+def revision_text(revision: dict[str, Any]) -> str:
+    """A kept revision and the images of its template."""
+    containers = ((revision.get("template") or {}).get("spec") or {}).get("containers") or []
+    images = ", ".join(str(c.get("image")) for c in containers)
+    return f"`{revision.get('revision')}` ({images})" if images else f"`{revision.get('revision')}`"
+
+
+def when_text(value: Any) -> str:
+    """Epoch seconds (as the rollback records them) in UTC; anything else as it is."""
+    if isinstance(value, int | float):
+        return stamp(float(value))
+    return "" if value is None else str(value)
 
 
 PROMISES: dict[str, tuple[str, ...]] = {

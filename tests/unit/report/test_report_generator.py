@@ -94,6 +94,7 @@ def rollout() -> dict[str, Any]:
                 "stableRevision": "8d2ec85908",
                 "reason": "analysis canary-errors failed",
                 "specReverted": True,
+                "at": 1795914676.8,
                 "gitops": {"commit": "08b1cdbf71b9c05e5badd9bc490ad9690b38ecf5"},
             },
         },
@@ -175,6 +176,7 @@ def test_the_numbers_are_the_objects_own(tmp_path):
     assert '{"status": "ok"}' in d1 and "4242.0" in d1
     d6 = (first / "D.6_deploy_pipeline.md").read_text()
     assert "08b1cdbf71b9c05e5badd9bc490ad9690b38ecf5" in d6 and "analysis canary-errors failed" in d6
+    assert "| 807ba4b2a1 | 8d2ec85908 | 2026-11-29 01:11:16 UTC |" in d6
 
 
 def test_nothing_to_draw_is_said_rather_than_drawn(tmp_path):
