@@ -28,7 +28,7 @@ class Scene:
         """Why the scene cannot run in this build, or None when it can."""
         missing = [module for module in self.needs if importlib.util.find_spec(module) is None]
         if missing:
-            return f"no controller for it in this build ({', '.join(missing)} missing)"
+            return f"no controller for its kind ({', '.join(missing)} missing)"
         if self.play is None:
             return "its controllers are in this build but the scene's script is not"
         return None

@@ -59,7 +59,7 @@ def summary(stage: Stage, reports: Sequence[SceneReport]) -> None:
     """What each scene came to, then the objects as kubectl lists them."""
     for report in reports:
         if not report.played:
-            state = f"not available ({report.reason})"
+            state = f"not available in this build: {report.reason}"
         else:
             state = (
                 "reached its outcome"

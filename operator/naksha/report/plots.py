@@ -51,10 +51,12 @@ def agent_run_timeline(runs: Sequence[dict[str, Any]], path: Path) -> Path | Non
     origin = min([origin] + [d for _, _, d in rows if d])
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(9, 1.2 + 0.6 * len(rows)))
+    span = max((end - origin).total_seconds() for _, steps, _ in rows for _, _, end in steps) or 1.0
     for index, (_, steps, detected) in enumerate(rows):
         for kind, start, end in steps:
             left = (start - origin).total_seconds()
-            width = max((end - start).total_seconds(), 0.05)
+            # Steps are stamped to the second: a quick one still shows, as a sliver.
+            width = max((end - start).total_seconds(), span * 0.012)
             axes.barh(index, width, left=left, color=STEP_COLOURS.get(kind, "#999999"), edgecolor="black")
         if detected:
             axes.plot((detected - origin).total_seconds(), index, marker="v", color="black", markersize=9)

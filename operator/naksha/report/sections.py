@@ -180,7 +180,7 @@ def agent_runs(capability: Capability, state: LiveState, results: TestResults | 
     lines += [*events_section(capability, state), *tests_section(capability, results)]
     blocked = []
     if on_local_plane(state):
-        blocked.append(LOCAL_PODS + " Job executors are such processes too.")
+        blocked += [LOCAL_PODS, "AgentRuns with the Job executor run in such local processes too."]
     if any((r.get("spec") or {}).get("dryRun") for r in runs):
         blocked.append("Runs with `dryRun: true` planned their actions and applied none.")
     return lines + blocked_section(blocked)

@@ -38,7 +38,7 @@ def test_a_scene_without_its_controller_is_listed_with_the_reason_and_not_played
     progress = Progress(None)
     reports = play(stage(progress), scenes)
     assert played == []
-    assert reports[0].reason == "no controller for it in this build (naksha.handlers.no_such_kind missing)"
+    assert reports[0].reason == "no controller for its kind (naksha.handlers.no_such_kind missing)"
     assert reports[1].reason == "its controllers are in this build but the scene's script is not"
     assert not reports[0].failed and not reports[1].failed
     assert progress.messages()[0].startswith("scene 7: Needs a kind — not available in this build: ")
