@@ -45,12 +45,6 @@ class OperatorSettings:
     api_review_ttl: float = 10.0  # seconds a TokenReview or SubjectAccessReview answer is reused
     api_tls_dir: str = ""  # a mounted kubernetes.io/tls Secret: tls.crt, tls.key
     api_client_ca: str = ""  # PEM file: with it, clients must present a certificate it signed
-    # Test hooks (crash tests only): seconds an act step waits between its recorded intent and
-    # acting; seconds a rollback waits between reverting the spec and committing to GitOps, and
-    # between the revert commit being pushed and the status recording it.
-    test_pause_before_apply: float = 0.0
-    test_pause_before_gitops: float = 0.0
-    test_pause_after_gitops: float = 0.0
 
     @property
     def clusterwide(self) -> bool:
@@ -85,9 +79,6 @@ class OperatorSettings:
             api_review_ttl=_seconds(env, "NAKSHA_API_REVIEW_TTL", cls.api_review_ttl),
             api_tls_dir=env.get("NAKSHA_API_TLS_DIR", "").strip(),
             api_client_ca=env.get("NAKSHA_API_CLIENT_CA", "").strip(),
-            test_pause_before_apply=float(_count(env, "NAKSHA_AGENT_TEST_PAUSE_BEFORE_APPLY", 0)),
-            test_pause_before_gitops=float(_count(env, "NAKSHA_ROLLOUT_TEST_PAUSE_BEFORE_GITOPS", 0)),
-            test_pause_after_gitops=float(_count(env, "NAKSHA_ROLLOUT_TEST_PAUSE_AFTER_GITOPS", 0)),
         )
 
 

@@ -1,7 +1,12 @@
-"""``naksha rollout promote|abort|retry|status NAME``: the controls, as annotations the controller honours."""
+"""``naksha rollout promote|abort|retry|status NAME`` and ``naksha demo-app``.
+
+The controls are annotations the Rollout controller honours (``naksha.domain.rollout.controls``);
+``demo-app`` is the service the demos roll out.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Any
 
@@ -65,3 +70,40 @@ def describe(rollout: dict[str, Any]) -> str:
         elif gitops.get("error"):
             lines.append(f"GitOps    failing ({gitops.get('failures', 1)}x): {gitops['error']}")
     return "\n".join(lines)
+
+
+def register(commands: Any) -> None:
+    demo_app = commands.add_parser(
+        "demo-app", help="a small HTTP service with a settable error rate and latency (NAKSHA_DEMO_*)"
+    )
+    demo_app.add_argument("--port", type=int, default=None, help="default: NAKSHA_DEMO_PORT or 8080")
+    demo_app.set_defaults(run=_run_demo_app)
+
+    rollout = commands.add_parser("rollout", help="Rollouts: promote, abort, retry, status")
+    rollout_commands = rollout.add_subparsers(dest="rollout_command", metavar="COMMAND", required=True)
+    for verb, text in (
+        ("promote", "leave a pause and go on"),
+        ("abort", "roll back to the stable revision"),
+        ("retry", "try a rolled-back revision again"),
+        ("status", "show phase, revisions, step, analysis and rollback"),
+    ):
+        command = rollout_commands.add_parser(verb, help=text)
+        command.add_argument("name")
+        command.add_argument("--namespace", "-n", default="default")
+        if verb == "abort":
+            command.add_argument(
+                "--reason", default=None, help="recorded in the rollback and the revert commit"
+            )
+        command.set_defaults(run=_run_rollout, verb=verb)
+
+
+def _run_demo_app(args: argparse.Namespace) -> int:
+    from naksha.services.demo_app.app import run_demo_app
+
+    return run_demo_app(args.port)
+
+
+def _run_rollout(args: argparse.Namespace) -> int:
+    if args.verb == "status":
+        return show(args.name, args.namespace)
+    return send(args.verb, args.name, args.namespace, getattr(args, "reason", None))

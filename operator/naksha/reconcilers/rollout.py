@@ -21,6 +21,7 @@ from naksha import metrics
 from naksha.controllers.rollout import rollback
 from naksha.controllers.rollout.health import read_stable_health
 from naksha.controllers.rollout.measurement import measure
+from naksha.crashpoints import crash_point
 from naksha.domain.rollout import controls
 from naksha.domain.rollout.analysis import MetricProgress
 from naksha.domain.rollout.health import Health
@@ -352,18 +353,14 @@ class _Run:
             return
         if not current.get("specReverted"):
             rollback.revert_spec(self.kube, self.context.namespace, self.context.name, self.state)
-            pause = self.context.settings.test_pause_before_gitops
-            if pause and self.spec.gitops is not None:
-                logger.warning("pausing %.1fs between the spec revert and the GitOps commit", pause)
-                time.sleep(pause)
+            if self.spec.gitops is not None:
+                crash_point("rollout.before-gitops")
         recorded = (current.get("gitops") or {}).get("commit")
         error = rollback.commit_revert(
             self.kube, self.context.namespace, self.context.name, self.spec, self.state, self.now
         )
-        pause = self.context.settings.test_pause_after_gitops
-        if pause and not recorded and (current.get("gitops") or {}).get("commit"):
-            logger.warning("pausing %.1fs between the GitOps push and recording it", pause)
-            time.sleep(pause)
+        if not recorded and (current.get("gitops") or {}).get("commit"):
+            crash_point("rollout.after-gitops-push")
         if error:
             self.context.set_condition(ConditionType.DEGRADED, "True", "GitOpsRevertFailed", error)
             if self.context.condition_changed(ConditionType.DEGRADED):

@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from kubernetes import client, config
 from tests.support import ROOT, eventually, free_port
 from tests.support.brokers import committed_offsets
+from tests.support.workers import agent_runs, create_stream, worker_env
 
 from naksha.kube import Kube
 from naksha.services.insight.config import WorkerConfig
@@ -43,43 +44,6 @@ TRIGGER = {
     "debounce": "1h",
     "agentRun": {"playbook": "scale-out-on-latency"},
 }
-
-
-@pytest.fixture
-def stream_namespace(api_client, naksha_crds) -> Iterator[str]:
-    name = f"iw-{uuid.uuid4().hex[:6]}"
-    client.CoreV1Api(api_client).create_namespace({"metadata": {"name": name}})
-    yield name
-    client.CoreV1Api(api_client).delete_namespace(name)
-
-
-def create_stream(api_client: client.ApiClient, namespace: str, name: str, spec: dict[str, Any]) -> None:
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "InsightStream",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-    client.CustomObjectsApi(api_client).create_namespaced_custom_object(
-        GROUP, VERSION, namespace, "insightstreams", body
-    )
-
-
-def agent_runs(api_client: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
-    return client.CustomObjectsApi(api_client).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, "agentruns"
-    )["items"]
-
-
-def worker_env(namespace: str, name: str, spec: dict[str, Any], port: int, **extra: str) -> dict[str, str]:
-    return {
-        "NAKSHA_STREAM_NAME": name,
-        "NAKSHA_STREAM_NAMESPACE": namespace,
-        "NAKSHA_INSIGHT_SPEC": json.dumps(spec),
-        "NAKSHA_HTTP_PORT": str(port),
-        "HOSTNAME": f"{name}-worker-0",
-        **extra,
-    }
 
 
 @pytest.fixture
@@ -269,12 +233,14 @@ def test_a_worker_killed_after_triggering_loses_no_record_and_duplicates_no_agen
         )
         return process, port
 
-    first, _ = start(NAKSHA_INSIGHT_TEST_PAUSE_AFTER_TRIGGER="60")
+    # It dies mid-batch: its AgentRun exists, its offsets are not committed.
+    first, _ = start(NAKSHA_CRASH_POINT="insight.after-trigger")
     try:
-        eventually(lambda: agent_runs(api_client, stream_namespace), timeout=60)
+        assert first.wait(timeout=120) == -signal.SIGKILL
     finally:
-        first.send_signal(signal.SIGKILL)  # mid-batch: its AgentRun exists, its offsets are not committed
+        first.kill()
         first.wait(timeout=10)
+    assert agent_runs(api_client, stream_namespace)
 
     async def committed() -> int:
         """Records the group has acknowledged, across the topic's partitions (Kafka's admin API on Kafka)."""

@@ -6,7 +6,7 @@ import json
 import time
 
 from benchmarks.results import record
-from tests.unit.report.test_report_generator import live_state
+from tests.support.report_state import live_state
 
 from naksha.report.snapshot import render_snapshot
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.unit.report.test_report_generator import live_state
+from tests.support.report_state import live_state
 
 from naksha import __version__
 from naksha.cli import main

@@ -29,6 +29,7 @@ from naksha.controllers.agentrun import fence, guardrails
 from naksha.controllers.agentrun.playbooks import resolve, validate
 from naksha.controllers.agentrun.recorder import RunGone, RunRecorder
 from naksha.controllers.agentrun.wpk import NotYet, WpkContext, WpkError, lookup
+from naksha.crashpoints import crash_point
 from naksha.domain.agentrun.playbooks import PlaybookError, render_params
 from naksha.domain.agentrun.runstate import RunState, now_text, outcome
 from naksha.domain.expressions import ExpressionError, compile_expression
@@ -325,10 +326,7 @@ class Engine(RunRecorder):
             self.run.actions[key] = action
             self.run.state.setdefault("firstActionAt", self.clock())
             self._checkpoint()  # the intent is durable before anything changes
-            if self.settings.test_pause_before_apply:
-                # Test hook: hold between the recorded intent and the action (crash tests).
-                logger.warning("pausing %.1fs before applying %s", self.settings.test_pause_before_apply, key)
-                self.sleep(self.settings.test_pause_before_apply)
+            crash_point("agentrun.before-apply")
         if "result" not in action:
             # Written with the node's record, right after: a crash before that applies the same
             # absolute plan again, which changes nothing.

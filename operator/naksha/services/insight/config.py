@@ -29,10 +29,6 @@ class WorkerConfig:
     spec: InsightStreamSpec
     http_port: int
     redis_url: str | None = None
-    # Test hooks (crash tests only): seconds to hold a batch after its anomalies were detected and
-    # before their AgentRuns are created, or after they were created (before acknowledging).
-    pause_after_trigger: float = 0.0
-    pause_before_trigger: float = 0.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -61,8 +57,6 @@ class WorkerConfig:
             spec=spec,
             http_port=int(port_text),
             redis_url=redis_url,
-            pause_after_trigger=_seconds(env, "NAKSHA_INSIGHT_TEST_PAUSE_AFTER_TRIGGER"),
-            pause_before_trigger=_seconds(env, "NAKSHA_INSIGHT_TEST_PAUSE_BEFORE_TRIGGER"),
         )
 
     @property
@@ -90,13 +84,3 @@ class WorkerConfig:
         if source.redis is not None:
             return source.redis.stream
         return f"naksha.{self.stream}"
-
-
-def _seconds(env: Mapping[str, str], name: str) -> float:
-    raw = env.get(name, "")
-    if not raw:
-        return 0.0
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None

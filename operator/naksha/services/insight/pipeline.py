@@ -13,12 +13,12 @@ in ``rejected``), ``agentRuns`` the incidents whose AgentRun exists.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from naksha.crashpoints import crash_point
 from naksha.domain.insight.detectors import Anomaly, DetectorBank
 from naksha.domain.insight.records import ParseResult, RecordParser
 from naksha.models.insightstream import InsightStreamSpec
@@ -41,8 +41,6 @@ class Pipeline:
         dispatcher: TriggerDispatcher,
         dead_letter: DeadLetter | None = None,
         max_items: int = 10_000,
-        pause_after_trigger: float = 0.0,
-        pause_before_trigger: float = 0.0,
         http_shard: str = "http",
     ) -> None:
         self.spec = spec
@@ -51,8 +49,6 @@ class Pipeline:
         self.dispatcher = dispatcher
         self.dead_letter = dead_letter
         self.max_items = max_items
-        self.pause_after_trigger = pause_after_trigger
-        self.pause_before_trigger = pause_before_trigger
         self.http_shard = http_shard
         self.bank = DetectorBank(spec.detectors)
         self.state = StateBook(self.bank, dispatcher.last_fired)
@@ -117,18 +113,10 @@ class Pipeline:
             counts["deadLettered"] += len(rejects)
             self.metrics.dead_lettered.labels(self.stream).inc(len(rejects))
         if anomalies:
-            if self.pause_before_trigger:
-                # Test hook: the anomaly is detected and nothing is created yet.
-                logger.warning("pausing %.1fs after detecting, before triggering", self.pause_before_trigger)
-                await asyncio.sleep(self.pause_before_trigger)
+            crash_point("insight.before-trigger")
             counts["agentRuns"] += await self.dispatcher.dispatch(anomalies, shard)
-            if self.pause_after_trigger:
-                # Test hook: hold the batch unacknowledged after its AgentRuns exist, so a crash
-                # test can kill the worker at the one moment a duplicate could be born.
-                logger.warning(
-                    "pausing %.1fs after triggering, before acknowledging", self.pause_after_trigger
-                )
-                await asyncio.sleep(self.pause_after_trigger)
+            # The one moment a duplicate could be born: AgentRuns exist, the batch is unacknowledged.
+            crash_point("insight.after-trigger")
         self.metrics.batch_seconds.labels(self.stream).observe(time.perf_counter() - started)
         return outcome
 

@@ -87,8 +87,6 @@ class InsightWorker:
             metrics=self.metrics,
             dispatcher=self.dispatcher,
             max_items=config.max_items_per_payload,
-            pause_after_trigger=config.pause_after_trigger,
-            pause_before_trigger=config.pause_before_trigger,
             # Each HTTP worker process counts under its own shard: nothing carries its counts over.
             http_shard=f"http/{config.worker}/{int(time.time() * 1000)}",
         )
