@@ -17,17 +17,15 @@ from typing import Any
 from naksha.demo.stage import Stage
 from naksha.demo.telemetry import LATENCY_DETECTOR, STREAM, ensure_stream, stream_detectors, topic_for
 from naksha.demo.traffic import Traffic
-from naksha.kube import NotFound, resource_for
-from naksha.models.group import API_VERSION
+from naksha.kube import NotFound
+from naksha.models.resources import AGENT_RUNS as RUNS
+from naksha.models.resources import DEPLOYMENTS, SERVICES
 
 APP = "checkout"
 REPLICAS = 2
 SERVICE_SECONDS = 0.1  # per request, one at a time: 10 requests/s per replica
 STEADY_RATE = 8.0  # fits two replicas (capacity 20/s)
 SURGE_RATE = 26.0  # does not (the queue grows by 6/s) until five serve it (capacity 50/s)
-DEPLOYMENTS = resource_for("apps/v1", "Deployment")
-SERVICES = resource_for("v1", "Service")
-RUNS = resource_for(API_VERSION, "AgentRun")
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,11 @@ from naksha.demo.stage import Stage
 from naksha.demo.telemetry import ERRORS_DETECTOR, ensure_stream, topic_for
 from naksha.demo.traffic import Traffic
 from naksha.errors import ConfigError
-from naksha.kube import resource_for
-from naksha.models.group import API_VERSION
 from naksha.models.labels import ROLE_LABEL
+from naksha.models.resources import PODS, ROLLOUTS
 
 NAME = "storefront"
 MANIFEST = "apps/storefront/rollout.yaml"
-ROLLOUTS = resource_for(API_VERSION, "Rollout")
-PODS = resource_for("v1", "Pod")
 CANARY_RATE = 10.0
 
 

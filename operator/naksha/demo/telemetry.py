@@ -12,13 +12,13 @@ from typing import Any
 
 from naksha.demo.stage import Stage
 from naksha.demo.traffic import ERRORS_METRIC, LATENCY_METRIC
-from naksha.kube import NotFound, resource_for
+from naksha.kube import NotFound
 from naksha.models.group import API_VERSION
+from naksha.models.resources import INSIGHT_STREAMS as STREAMS
+from naksha.models.resources import SERVICES
 
 STREAM = "telemetry"
 TOPIC = "naksha.telemetry"
-STREAMS = resource_for(API_VERSION, "InsightStream")
-SERVICES = resource_for("v1", "Service")
 LATENCY_DETECTOR = "p99-latency"
 ERRORS_DETECTOR = "canary-errors"
 LATENCY_LIMIT_SECONDS = 0.5

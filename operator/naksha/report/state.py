@@ -16,11 +16,10 @@ from typing import Any
 
 from naksha.kube import Kube, KubeError, NotFound, resource_for
 from naksha.models.group import API_VERSION
+from naksha.models.resources import EVENTS, SERVICES
 from naksha.report.capabilities import CAPABILITIES
 from naksha.workloads.insight import WORKER_PORT, worker_name
 
-EVENTS = resource_for("v1", "Event")
-SERVICES = resource_for("v1", "Service")
 PROBE_TIMEOUT_SECONDS = 3.0
 METRIC_PREFIXES = ("naksha_insight_", "naksha_worker_")
 
