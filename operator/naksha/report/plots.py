@@ -1,7 +1,8 @@
 """Timelines drawn from the objects' own timestamps, as PNG files (matplotlib, no display needed).
 
 Each function returns the file it wrote, or None when the objects hold nothing to draw (the
-report then says so instead of linking an empty picture).
+report then says so instead of linking an empty picture) or when matplotlib is not installed
+(it comes with ``naksha[local]``; the report then says that instead).
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ def parse_time(text: Any) -> datetime.datetime | None:
         return None
 
 
+def missing() -> str | None:
+    """Why no picture can be drawn here, or None when matplotlib is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        return "matplotlib is not installed, so no timeline was drawn (pip install 'naksha[local]')"
+    return None
+
+
 def _pyplot() -> Any:
     import matplotlib
 
@@ -34,6 +44,8 @@ def _pyplot() -> Any:
 
 def agent_run_timeline(runs: Sequence[dict[str, Any]], path: Path) -> Path | None:
     """One row per AgentRun: its steps as bars (observe/decide/act/verify), the signal as a marker."""
+    if missing():
+        return None
     rows = []
     for run in runs:
         status = run.get("status") or {}
@@ -72,6 +84,8 @@ def event_timeline(
     rows: Sequence[tuple[str, Sequence[tuple[datetime.datetime, str, str]]]], title: str, path: Path
 ) -> Path | None:
     """One row per object: its Events (reason, type) as labelled markers on a time axis."""
+    if missing():
+        return None
     rows = [(name, events) for name, events in rows if events]
     if not rows:
         return None
@@ -95,20 +109,6 @@ def event_timeline(
     axes.set_yticks(range(len(rows)), [name for name, _ in rows])
     axes.set_ylim(-0.5, len(rows) - 0.3)
     axes.set_xlabel("seconds since the first event")
-    axes.set_title(title)
-    return _save(plt, figure, path)
-
-
-def analysis_chart(rows: Sequence[tuple[str, Sequence[float]]], title: str, path: Path) -> Path | None:
-    """Bars of per-object figures (counts from the status), for what has no time axis."""
-    rows = [(name, values) for name, values in rows if values]
-    if not rows:
-        return None
-    plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(9, 3))
-    labels = [name for name, _ in rows]
-    axes.bar(range(len(rows)), [sum(values) for _, values in rows], color="#4c78a8")
-    axes.set_xticks(range(len(rows)), labels, rotation=15, fontsize=8)
     axes.set_title(title)
     return _save(plt, figure, path)
 

@@ -35,7 +35,9 @@ LOCAL_PODS = "Pods run as local processes on the local kubelet (no container run
 
 
 def _image(path: Path | None, caption: str, missing: str) -> list[str]:
-    return [f"![{caption}]({path.name})", ""] if path else [f"_{missing}_", ""]
+    if path:
+        return [f"![{caption}]({path.name})", ""]
+    return [f"_{plots.missing() or missing}_", ""]
 
 
 def _code(text: str, language: str = "") -> list[str]:

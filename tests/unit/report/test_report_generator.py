@@ -111,3 +111,15 @@ def test_the_local_control_plane_is_named_and_a_real_one_is_not_called_simulated
     write_reports(None, tmp_path, junit=[], state=state)  # type: ignore[arg-type]
     d2 = (tmp_path / "D.2_agent_framework.md").read_text()
     assert "- Control plane: Kubernetes v1.31.2" in d2 and "local processes" not in d2
+
+
+def test_without_matplotlib_the_report_says_why_there_is_no_timeline(tmp_path, monkeypatch):
+    from naksha.report import plots
+
+    monkeypatch.setattr(plots, "missing", lambda: "matplotlib is not installed, so no timeline was drawn")
+    write_reports(None, tmp_path, junit=[], state=live_state())  # type: ignore[arg-type]
+    assert (
+        "_matplotlib is not installed, so no timeline was drawn_"
+        in (tmp_path / "D.2_agent_framework.md").read_text()
+    )
+    assert not list(tmp_path.glob("*.png"))
