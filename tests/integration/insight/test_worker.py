@@ -167,8 +167,10 @@ async def test_a_redis_stream_is_consumed_and_its_rejects_dead_lettered(
     )
     task = asyncio.create_task(worker.run())
     try:
-        for _ in range(200):
-            if worker.pipeline.ingested + worker.pipeline.rejected >= 22:
+        # Dead-lettering follows the count of rejects: wait for all three, not just the first two.
+        for _ in range(600):
+            counted = (worker.pipeline.ingested, worker.pipeline.rejected, worker.pipeline.dead_lettered)
+            if counted[0] + counted[1] >= 22 and counted[2] >= 1:
                 break
             await asyncio.sleep(0.05)
         assert (worker.pipeline.ingested, worker.pipeline.rejected, worker.pipeline.dead_lettered) == (
@@ -177,6 +179,11 @@ async def test_a_redis_stream_is_consumed_and_its_rejects_dead_lettered(
             1,
         )
         assert [fields[b"data"] for _, fields in await r.xrange(f"{key}.dlq")] == [b"garbage"]
+        # The AgentRun is created after the batch was counted: wait for it.
+        for _ in range(600):
+            if await asyncio.to_thread(agent_runs, api_client, stream_namespace):
+                break
+            await asyncio.sleep(0.05)
         assert len(await asyncio.to_thread(agent_runs, api_client, stream_namespace)) == 1
     finally:
         worker.stop()

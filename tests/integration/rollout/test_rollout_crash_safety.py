@@ -77,10 +77,10 @@ def test_a_rollback_cut_short_after_the_spec_revert_makes_exactly_one_commit_aft
     )
     try:
         cluster.create(rollout("shop", "shop:1", STEPS, gitops={"repo": str(repo), "path": "shop.yaml"}))
-        cluster.wait_phase("shop", "Healthy")
+        cluster.wait_phase("shop", "Healthy", timeout=180)
         cluster.detector(1)
         cluster.set_image("shop", "shop:2")
-        assert first.wait(timeout=120) == -signal.SIGKILL  # at its crash point
+        assert first.wait(timeout=180) == -signal.SIGKILL  # at its crash point
     finally:
         kill_group(first)
     # The rollback was recorded and the spec reverted before the operator died.
