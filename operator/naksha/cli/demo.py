@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
             for report in reports:
                 if report.number == 5 and not report.played:
                     progress.say(f"hub: not running ({report.reason})")
-            progress.say("running; Ctrl-C stops everything")
-            wait_for_interrupt()
+            progress.say("running; Ctrl-C (or SIGTERM) stops everything")
+            wait_for_interrupt(stage)
     if args.headless:
         print(json.dumps([_plain(r) for r in reports], indent=1, default=str))
     return 1 if any(report.failed for report in reports) else 0

@@ -47,9 +47,11 @@ class Stage:
     timings: Timings = field(default_factory=Timings)
     image: str = DEFAULT_IMAGE
     urls: dict[str, str] = field(default_factory=dict)  # what --keep prints
+    operator: subprocess.Popen[bytes] | None = None  # the operator's process, when the stage runs one
 
     def kubectl(self, *args: str, check: bool = True) -> str:
-        """The real kubectl on the stage's cluster; its output, or a clear error with what it said."""
+        """The real kubectl on the stage's cluster; its output (or what it said on stderr when it
+        printed nothing else, e.g. "No resources found"), or a clear error with what it said."""
         binary = shutil.which("kubectl")
         if binary is None:
             raise ConfigError("kubectl is not on PATH; install it to run the demo")
@@ -57,7 +59,7 @@ class Stage:
         result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         if check and result.returncode != 0:
             raise ConfigError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
-        return result.stdout
+        return result.stdout or result.stderr
 
     def wait_for(self, what: str, check: object, timeout: float | None = None) -> object:
         """Poll ``check()`` until it returns something truthy; a clear error naming ``what`` otherwise."""
@@ -106,9 +108,13 @@ def running_stage(
                 "wait", "--for=condition=Established", "--timeout=60s", "crd", "-l",
                 "app.kubernetes.io/part-of=naksha",
             )  # fmt: skip
+            # kubectl cached the API's discovery before the CRDs were served; `get naksha` (a
+            # category) would not find them in that cache, so read the resources afresh.
+            stage.kubectl("api-resources", "--api-group=naksha.io", "-o", "name")
             progress.say("CRDs applied: " + ", ".join(sorted(p.stem for p in crds.glob("*.yaml"))))
-            with _operator(kubeconfig, state_dir) as (pid, metrics_port):
-                progress.say(f"operator running (pid {pid}, log {state_dir / 'operator.log'})")
+            with _operator(kubeconfig, state_dir) as (process, metrics_port):
+                stage.operator = process
+                progress.say(f"operator running (pid {process.pid}, log {state_dir / 'operator.log'})")
                 stage.urls["operator metrics"] = f"http://127.0.0.1:{metrics_port}/metrics"
                 if namespace != "default":
                     stage.kubectl("create", "namespace", namespace, check=False)
@@ -116,7 +122,7 @@ def running_stage(
 
 
 @contextlib.contextmanager
-def _operator(kubeconfig: Path, state_dir: Path) -> Iterator[tuple[int, int]]:
+def _operator(kubeconfig: Path, state_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     metrics_port, health_port = _free_port(), _free_port()
     env = {
         **os.environ,
@@ -131,7 +137,7 @@ def _operator(kubeconfig: Path, state_dir: Path) -> Iterator[tuple[int, int]]:
         )
         try:
             _wait_for_port(health_port, process)
-            yield process.pid, metrics_port
+            yield process, metrics_port
         finally:
             process.send_signal(signal.SIGINT)
             try:
@@ -158,6 +164,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_interrupt() -> None:
+def wait_for_interrupt(stage: Stage) -> None:
+    """Until Ctrl-C or SIGTERM (then everything stops in order), or until the operator has died."""
+    from naksha.local.signals import wait_for_stop
+
     with contextlib.suppress(KeyboardInterrupt):
-        signal.pause()
+        wait_for_stop(lambda: stage.operator is None or stage.operator.poll() is None)
