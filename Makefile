@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HELM_VENV := .venv-helm
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 # The integration tests that run a second time on the real control plane (make real-apiserver).
 REAL_TESTS ?= tests/integration
 
@@ -41,13 +42,17 @@ helm-venv: ## Python 3.12 virtualenv with helm-sdkpy for the chart tests (skippe
 	@bash scripts/helm-venv.sh $(HELM_VENV)
 
 .PHONY: demo
-demo: $(STAMP) ## run the demo on the local control plane
-	$(BIN)/naksha demo
+demo: $(STAMP) ## the closed loop as a story in scenes on the local control plane (DEMO_ARGS="--keep", "--scene 3")
+	$(BIN)/naksha demo $(DEMO_ARGS)
+
+.PHONY: reports
+reports: $(STAMP) ## run the demo and write reports/D.1-D.6 and reports/PhaseD_snapshot.md from it
+	$(BIN)/naksha demo --reports reports --phase D
 
 .PHONY: test
 test: setup ## run the test suite on the emulator, then the integration tests on the real control plane
-	$(BIN)/pytest $(PYTEST_ARGS)
-	$(BIN)/pytest --backend=real -rs $(REAL_TESTS) $(PYTEST_ARGS)
+	$(BIN)/pytest --junitxml=reports/junit.xml $(PYTEST_ARGS)
+	$(BIN)/pytest --backend=real -rs --junitxml=reports/junit-real.xml $(REAL_TESTS) $(PYTEST_ARGS)
 
 .PHONY: real-apiserver
 real-apiserver: ## build (or reuse) kube-apiserver, controllers, etcd, helm into ~/.cache/naksha (needs Go)

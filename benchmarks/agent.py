@@ -31,6 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 import aiohttp  # noqa: E402
 from benchmarks.control_plane import free_port, local_control_plane, raw_rates  # noqa: E402
 from benchmarks.control_plane import session_for as session  # noqa: E402
+from benchmarks.results import record  # noqa: E402
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
 POLL_SECONDS = 0.2
@@ -250,9 +251,11 @@ def main() -> int:
     print("AgentRuns through observe -> act -> end (real operator, executor operator)")
     header = f"{'runs':>6} | {'runs/s':>7} | {'requests/run':>12} | {'floor runs/s':>12} | {'ratio':>5}"
     print(f"{header} | CPU ms/run: operator, API | API-bound ceiling runs/s")
+    recorded: dict[str, float] = {}
     for size, samples in results.items():
         rate, per_run, operator_ms, api_ms = (statistics.median(s[i] for s in samples) for i in range(4))
         floor = raw["PATCH"] / per_run
+        recorded |= {f"runs_per_second_{size}": rate, f"ratio_to_floor_{size}": rate / floor}
         figures = f"{rate:>7.1f} | {per_run:>12.1f} | {floor:>12.1f} | {rate / floor:>5.2f}"
         print(f"{size:>6} | {figures} | {operator_ms:>9.1f}, {api_ms:.1f} | {1000 / api_ms:.0f}")
     print("floor = raw PATCH req/s / requests per run;  target: >= 0.6 x the floor")
@@ -260,6 +263,7 @@ def main() -> int:
     print(
         "(its one core / its CPU per run: a run's writes are larger than raw PATCHes and fan out to watches)"
     )
+    record("agent", recorded, reference="target: >= 0.6 x the floor (raw PATCH req/s / requests per run)")
     return 0
 
 

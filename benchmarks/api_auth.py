@@ -32,6 +32,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 
 import aiohttp  # noqa: E402
 from benchmarks.control_plane import local_control_plane  # noqa: E402
+from benchmarks.results import record  # noqa: E402
 from kubernetes import config  # noqa: E402
 
 from naksha.access.identity import Identity  # noqa: E402
@@ -236,6 +237,15 @@ def main() -> int:
         print(
             f"  warm/reference {figures[WARM]['rate'] / reference:.2f}x, cold/reference "
             f"{figures[COLD]['rate'] / reference:.2f}x; cold: {per_request:.1f} reviews per request"
+        )
+        record(
+            "api_auth",
+            {
+                "warm_to_reference": figures[WARM]["rate"] / reference,
+                "cold_to_reference": figures[COLD]["rate"] / reference,
+                "cold_reviews_per_request": per_request,
+            },
+            reference="POST /agent/run without authentication",
         )
     return 0
 

@@ -49,6 +49,7 @@ from nab_scoring import PROFILES, LabelledSeries, best_threshold, normalised, ra
 from naksha.domain.insight.detectors import DetectorBank  # noqa: E402
 from naksha.domain.insight.records import Record  # noqa: E402
 from naksha.models.insightstream import Detector  # noqa: E402
+from results import record as record_figures  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "nab" / "nab-v1.tar.xz"
 METHODS = ("predictive", "ewma", "threshold", "rate")
@@ -199,9 +200,11 @@ def main() -> None:
     subset = " (quick subset)" if args.quick else ""
     print(f"NAB v1{subset}: {len(corpus)} series, {total} samples, {windows} windows")
     print(f"{'method':<34}{'standard':>10}{'low FP':>10}{'low FN':>10}{'alerts':>9}{'samples/s':>12}")
+    recorded: dict[str, float] = {}
     for method in args.methods.split(","):
         alerts, scores, speed = run(method, corpus)
         row = [normalised(labels, raw_score(labels, alerts, p), p) for p in PROFILES]
+        recorded |= {f"{method}_nab_standard": row[0], f"{method}_samples_per_second": speed}
         count = sum(len(found) for found in alerts)
         print(
             f"{method + ' (defaults, alerts)':<34}"
@@ -213,6 +216,10 @@ def main() -> None:
     print("\nNAB scoreboard (standard profile, published):")
     for name, score in SCOREBOARD:
         print(f"  {name:<32}{score:>10.1f}")
+    quick = " (quick subset)" if args.quick else ""
+    record_figures(
+        "detectors", recorded, reference=f"NAB v1{quick}, standard profile; published scoreboard above"
+    )
 
 
 if __name__ == "__main__":

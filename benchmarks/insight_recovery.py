@@ -29,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 
+from benchmarks.results import record  # noqa: E402
 from kubernetes import client, config  # noqa: E402
 from tests.support import eventually  # noqa: E402
 from tests.support.brokers import RedisServer, Tansu  # noqa: E402
@@ -143,11 +144,14 @@ def main(args: argparse.Namespace) -> None:
         f"records, median of {args.rounds} rounds"
     )
     print(f"{'source':>6} | {'to /health s':>12} | {'caught up s':>11} | {'checkpoint bytes (zlib)':>23}")
+    recorded: dict[str, float] = {}
     for kind, rows in results.items():
         up = statistics.median(r[0] for r in rows)
         caught_up = statistics.median(r[1] for r in rows)
         size = statistics.median(r[2] for r in rows)
         print(f"{kind:>6} | {up:>12.2f} | {caught_up:>11.2f} | {size:>23,.0f}")
+        recorded |= {f"{kind}_to_health_seconds": up, f"{kind}_caught_up_seconds": caught_up}
+    record("insight_recovery", recorded, reference=f"{args.series:,} series, SIGKILL, replayed tail")
 
 
 if __name__ == "__main__":

@@ -162,6 +162,16 @@ def main() -> int:
         micros, mib = statistics.median(setup[name]), statistics.median(speed[name])
         print(f"  {name:16} connection setup {micros:6.0f} us ({micros / base_setup:4.2f}x)   "
               f"throughput {mib:6.0f} MiB/s ({mib / base_speed:4.2f}x)")  # fmt: skip
+    from results import record  # this script's own folder (benchmarks/) is first on sys.path
+
+    figures = {
+        f"{name.replace(' ', '_')}_setup_ratio": statistics.median(setup[name]) / base_setup for name in paths
+    }
+    figures |= {
+        f"{name.replace(' ', '_')}_throughput_ratio": statistics.median(speed[name]) / base_speed
+        for name in paths
+    }
+    record("pod_network", figures, reference="direct loopback")
     return 0
 
 

@@ -9,7 +9,10 @@ what their commands need when they run, so ``naksha insight-worker`` loads no op
 ``naksha rbac [--root DIR]``              write the operator's RBAC (manifests/, the chart)
 ``naksha local up --kubeconfig P``        run the local control plane in the foreground
                                           (``--backend real``: etcd + kube-apiserver + controllers)
-``naksha demo``                           local control plane + operator + CRDs + samples, a summary
+``naksha demo``                           the closed loop as a story in scenes on the local control plane
+``naksha report --out DIR``               the capability reports D.1-D.6 from live state
+``naksha snapshot --phase D``             the phase snapshot (version, kinds, reports, benchmarks, tests)
+``naksha completion bash|zsh``            a shell completion script (``kubectl naksha`` is the same command)
 ``naksha insight-worker``                 one InsightStream worker (the operator's pods run it)
 ``naksha demo-app``                       a service with a settable error rate and latency
 ``naksha rollout promote|abort|retry|status NAME``   steer a Rollout, or show it
@@ -32,12 +35,12 @@ import sys
 from collections.abc import Sequence
 
 from naksha import __version__
-from naksha.cli import agent, federation, insight, learning, local, operator, rollout
+from naksha.cli import agent, completion, demo, federation, insight, learning, local, operator, report, rollout
 from naksha.errors import ConfigError
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+def main(argv: Sequence[str] | None = None, prog: str = "naksha") -> int:
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
@@ -45,16 +48,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except ConfigError as error:
-        print(f"naksha: configuration error: {error}", file=sys.stderr)
+        print(f"{prog}: configuration error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="naksha", description=__doc__.splitlines()[0] if __doc__ else None)
+def _parser(prog: str = "naksha") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"naksha {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for area in (operator, local, insight, rollout, agent, learning, federation):
+    for area in (operator, local, demo, report, insight, rollout, agent, learning, federation, completion):
         area.register(commands)
     return parser

@@ -1,4 +1,4 @@
-"""``naksha local up`` and ``naksha demo``: the local control plane, and the whole product on it."""
+"""``naksha local up``: the local control plane in the foreground (``naksha demo`` is ``naksha.cli.demo``)."""
 
 from __future__ import annotations
 
@@ -42,13 +42,6 @@ def register(commands: Any) -> None:
     up.add_argument("--build", action="store_true", help="with --backend real: build the binaries if missing")
     up.set_defaults(run=_run_local_up)
 
-    demo = commands.add_parser("demo", help="run the demo on the local control plane")
-    demo.add_argument("--state-dir", type=Path, default=Path(".state/demo"))
-    demo.add_argument("--crds", type=Path, default=Path("crds"), help="directory of CRD files")
-    demo.add_argument("--samples", type=Path, default=Path("crds/samples"), help="samples to apply")
-    demo.add_argument("--keep", action="store_true", help="keep running until Ctrl-C")
-    demo.set_defaults(run=_run_demo)
-
 
 def _run_local_up(args: argparse.Namespace) -> int:
     from naksha.local import LocalControlPlane
@@ -91,9 +84,3 @@ def _run_local_up(args: argparse.Namespace) -> int:
     print(f"try: kubectl --kubeconfig {plane.kubeconfig_path} get namespaces   (Ctrl-C stops)", flush=True)
     plane.run_forever()
     return 0
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    from naksha.cli.demo import run_demo
-
-    return run_demo(state_dir=args.state_dir, crds=args.crds, samples=args.samples, keep=bool(args.keep))

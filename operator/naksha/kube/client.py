@@ -188,6 +188,10 @@ class Kube:
         finally:
             response.release_conn()
 
+    def server_version(self) -> dict[str, Any]:
+        """The API server's ``/version`` (``gitVersion``, ``platform``...), for reports."""
+        return self._call("GET", "/version")
+
     def _ref_of(self, body: Mapping[str, Any]) -> tuple[ResourceRef, str | None]:
         ref = resource_for(str(body.get("apiVersion", "")), str(body.get("kind", "")))
         namespace = (body.get("metadata") or {}).get("namespace")

@@ -293,3 +293,33 @@ def test_the_plain_manifests_apply_server_side_with_kubectl(kubectl, tmp_path):
     applied = kubectl("apply", "--server-side", "--field-manager=naksha-test", "-k", str(overlay)).stdout
     assert "service/naksha-operator-metrics serverside-applied" in applied
     kubectl("delete", "-k", str(overlay), "--wait=false", "--ignore-not-found")
+
+
+def test_the_dashboard_configmap_carries_the_sidecar_label_and_the_dashboard(
+    helm, api_client, release_namespace
+):
+    values = {"image": {"repository": "example.com/simulated"}, "grafanaDashboard": {"folder": "Operators"}}
+    helm("install", release="gd", chart=CHART, namespace=release_namespace, values=values)
+    try:
+        config_map = client.CoreV1Api(api_client).read_namespaced_config_map(
+            "gd-naksha-dashboard", release_namespace
+        )
+        assert config_map.metadata.labels["grafana_dashboard"] == "1"
+        assert config_map.metadata.annotations["grafana_folder"] == "Operators"
+        shipped = json.loads(config_map.data["naksha.json"])
+        assert shipped == json.loads((ROOT / "charts" / "naksha" / "dashboards" / "naksha.json").read_text())
+    finally:
+        helm("uninstall", release="gd", namespace=release_namespace)
+
+
+def test_the_dashboard_can_be_left_out(helm, api_client, release_namespace):
+    values = {"image": {"repository": "example.com/simulated"}, "grafanaDashboard": {"enabled": False}}
+    helm("install", release="nd", chart=CHART, namespace=release_namespace, values=values)
+    try:
+        names = [
+            c.metadata.name
+            for c in client.CoreV1Api(api_client).list_namespaced_config_map(release_namespace).items
+        ]
+        assert "nd-naksha-dashboard" not in names
+    finally:
+        helm("uninstall", release="nd", namespace=release_namespace)

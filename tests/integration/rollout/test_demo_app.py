@@ -32,6 +32,23 @@ def test_the_configured_latency_is_served():
     assert elapsed >= 0.08
 
 
+def test_a_bounded_concurrency_queues_requests_so_more_traffic_means_more_latency():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with demo_app(NAKSHA_DEMO_LATENCY="100ms", NAKSHA_DEMO_CONCURRENCY="1") as url:
+
+        def timed(_: int) -> float:
+            started = time.perf_counter()
+            urllib.request.urlopen(url, timeout=10).read()
+            return time.perf_counter() - started
+
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            latencies = sorted(pool.map(timed, range(5)))
+    # One at a time: the fifth request waited for the four before it.
+    assert latencies[-1] >= 0.45
+    assert latencies[0] < 0.45
+
+
 def test_a_bad_setting_is_refused_with_its_name():
     result = subprocess.run(
         [sys.executable, "-m", "naksha", "demo-app"],
@@ -42,3 +59,15 @@ def test_a_bad_setting_is_refused_with_its_name():
     )
     assert result.returncode == 2
     assert "NAKSHA_DEMO_ERROR_RATE must be a number between 0 and 1" in result.stderr
+
+
+def test_a_concurrency_that_is_not_a_whole_number_is_refused_with_its_name():
+    result = subprocess.run(
+        [sys.executable, "-m", "naksha", "demo-app"],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "operator"), "NAKSHA_DEMO_CONCURRENCY": "-1"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "NAKSHA_DEMO_CONCURRENCY='-1' is not a whole number" in result.stderr

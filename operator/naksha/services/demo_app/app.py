@@ -5,12 +5,15 @@ The demo and the tests need a good version and a bad one of something real: this
 Prometheus ``/metrics`` (``demo_http_requests_total{code,version}``,
 ``demo_http_request_duration_seconds{version}``). Errors are spread evenly rather than drawn at
 random, so an error rate of 0.25 fails exactly every fourth request and analyses are
-reproducible.
+reproducible. ``NAKSHA_DEMO_CONCURRENCY`` bounds how many requests one process serves at once
+(0: no bound): with a latency, that is a capacity, so more traffic than the replicas can serve
+queues and the latency users see grows until the service is scaled out, as a real one's does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import os
@@ -33,6 +36,7 @@ class DemoSettings:
     error_rate: float = 0.0
     latency_seconds: float = 0.0
     port: int = 8080
+    concurrency: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DemoSettings:
@@ -50,11 +54,15 @@ class DemoSettings:
         port_text = env.get("NAKSHA_DEMO_PORT", "8080") or "8080"
         if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
             raise ConfigError(f"NAKSHA_DEMO_PORT={port_text!r} is not a port number")
+        concurrency_text = env.get("NAKSHA_DEMO_CONCURRENCY", "0") or "0"
+        if not concurrency_text.isdigit():
+            raise ConfigError(f"NAKSHA_DEMO_CONCURRENCY={concurrency_text!r} is not a whole number >= 0")
         return cls(
             version=env.get("NAKSHA_DEMO_VERSION", "v1") or "v1",
             error_rate=error_rate,
             latency_seconds=latency,
             port=int(port_text),
+            concurrency=int(concurrency_text),
         )
 
 
@@ -62,6 +70,8 @@ class DemoApp:
     def __init__(self, settings: DemoSettings) -> None:
         self.settings = settings
         self.served = 0
+        # Requests beyond the capacity wait here, so their queueing time is part of their latency.
+        self.slots = asyncio.Semaphore(settings.concurrency) if settings.concurrency > 0 else None
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "demo_http_requests_total",
@@ -85,11 +95,18 @@ class DemoApp:
     async def index(self, _: web.Request) -> web.Response:
         version = self.settings.version
         with self.duration.labels(version).time():
-            if self.settings.latency_seconds > 0:
-                await asyncio.sleep(self.settings.latency_seconds)
+            if self.slots is None:
+                await self._work()
+            else:
+                async with self.slots:
+                    await self._work()
             code = 500 if self._fails() else 200
         self.requests.labels(str(code), version).inc()
         return web.Response(status=code, text=f"{version}\n" if code == 200 else f"{version} failed\n")
+
+    async def _work(self) -> None:
+        if self.settings.latency_seconds > 0:
+            await asyncio.sleep(self.settings.latency_seconds)
 
     async def health(self, _: web.Request) -> web.Response:
         return web.Response(text="ok\n")
@@ -111,13 +128,14 @@ def run_demo_app(port: int | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = DemoSettings.from_env()
     if port is not None:
-        settings = DemoSettings(settings.version, settings.error_rate, settings.latency_seconds, port)
+        settings = dataclasses.replace(settings, port=port)
     logger.info(
-        "demo-app %s on :%d (error rate %.2f, latency %.3fs)",
+        "demo-app %s on :%d (error rate %.2f, latency %.3fs, concurrency %s)",
         settings.version,
         settings.port,
         settings.error_rate,
         settings.latency_seconds,
+        settings.concurrency or "unbounded",
     )
     web.run_app(DemoApp(settings).application(), port=settings.port, access_log=None, print=None)
     return 0

@@ -1,0 +1,136 @@
+"""The demo's story, headless, on the local control plane: each scene's outcome is read back from the objects.
+
+The same code path as ``make demo`` (``naksha.demo.story.play``) on the session's control plane,
+with the real operator (kopf runtime, its own handlers), tansu as the Kafka-protocol broker, and
+real ``naksha demo-app`` and ``naksha insight-worker`` processes in their pods' network
+namespaces. Afterwards ``naksha report`` writes D.1-D.6 from what the story left behind.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from tests.support import ROOT
+from tests.support.pods import needs_namespaces
+
+from naksha.demo.progress import Progress
+from naksha.demo.scenes import SCENES
+from naksha.demo.stage import Stage, Timings
+from naksha.demo.story import play
+from naksha.kube import Kube
+
+pytestmark = [
+    needs_namespaces,
+    pytest.mark.emulator_only(
+        reason="every demo-app pod listens on :8080, which needs the local kubelet's pod network namespaces"
+    ),
+]
+WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the local kubelet runs it as a process
+GROUP, VERSION = "naksha.io", "v1alpha1"
+
+
+@pytest.fixture(scope="module")
+def story(naksha_operator, control_plane, api_client, tansu_broker, tmp_path_factory) -> dict[str, Any]:
+    namespace = f"demo-{uuid.uuid4().hex[:6]}"
+    client.CoreV1Api(api_client).create_namespace({"metadata": {"name": namespace}})
+    stage = Stage(
+        kubeconfig=Path(control_plane.kubeconfig_path),
+        namespace=namespace,
+        bootstrap=tansu_broker.bootstrap,
+        state_dir=tmp_path_factory.mktemp("demo"),
+        examples=ROOT / "examples" / "gitops",
+        progress=Progress(None),
+        kube=Kube(api_client),
+        timings=Timings(steady_seconds=4, wait_seconds=120, poll_seconds=0.3),
+        image=WORKER_IMAGE,
+    )
+    reports = {report.number: report for report in play(stage, SCENES)}
+    return {"stage": stage, "reports": reports, "namespace": namespace}
+
+
+def custom(api_client: client.ApiClient, namespace: str, plural: str, name: str | None = None) -> Any:
+    api = client.CustomObjectsApi(api_client)
+    if name is None:
+        return api.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)["items"]
+    return api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+
+
+def test_scene_1_remediates_a_latency_spike_with_one_agent_run_that_scales_out_and_resolves(
+    story, api_client
+):
+    report = story["reports"][1]
+    assert report.played and report.ok, (report.reason, story["stage"].progress.messages(1))
+    namespace = story["namespace"]
+    (run,) = [r for r in custom(api_client, namespace, "agentruns") if r["spec"].get("signal")]
+    status = run["status"]
+    assert status["phase"] == "Succeeded"
+    assert status["outcome"]["resolved"] is True and status["outcome"]["actions"] == ["scale:scale"]
+    assert run["spec"]["signal"]["detector"] == "p99-latency" and run["spec"]["signal"]["value"] > 0.5
+    assert status["outcome"]["timeToRecoverSeconds"] > 0
+    deployment = client.AppsV1Api(api_client).read_namespaced_deployment("checkout", namespace)
+    assert deployment.spec.replicas == 5 and deployment.status.ready_replicas == 5
+    result = report.result
+    assert result.agent_runs == [run["metadata"]["name"]] and result.replicas_after == 5
+    # The traffic saw the spike, and the recovery.
+    assert result.peak_p99_seconds > 0.5 > result.final_p99_seconds
+    stream = custom(api_client, namespace, "insightstreams", "telemetry")["status"]
+    assert stream["detectors"]["p99-latency"]["active"] == 0
+    printed = "\n".join(story["stage"].progress.messages(1))
+    assert f"AgentRun {run['metadata']['name']} created by trigger scale-out" in printed
+    assert f"MTTR {status['outcome']['timeToRecoverSeconds']} s" in printed
+
+
+def test_scene_3_promotes_the_good_version_and_rolls_back_and_reverts_the_bad_one(story, api_client):
+    report = story["reports"][3]
+    assert report.played and report.ok, (report.reason, story["stage"].progress.messages(3))
+    rollout = custom(api_client, story["namespace"], "rollouts", "storefront")
+    status = rollout["status"]
+    assert status["phase"] == "RolledBack"
+    assert "analysis canary-errors failed" in status["rollback"]["reason"]
+    env = {e["name"]: e["value"] for e in rollout["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env == {"NAKSHA_DEMO_VERSION": "v2", "NAKSHA_DEMO_ERROR_RATE": "0.0"}  # the spec is reverted
+    assert status["stableRevision"] == report.result.promoted_revision == status["rollback"]["stableRevision"]
+    bare = story["stage"].state_dir / f"gitops-{story['namespace']}.git"
+    tip = subprocess.run(["git", "rev-parse", "main"], cwd=bare, capture_output=True, text=True).stdout
+    tip = tip.strip()
+    assert status["rollback"]["gitops"]["commit"] == tip == report.result.revert_commit
+    assert f"Revert Rollout {story['namespace']}/storefront" in report.result.git_log
+    assert "apps/storefront/rollout.yaml" in report.result.git_log  # --stat names the file
+
+
+def test_scenes_whose_kinds_have_no_controller_are_listed_as_not_available_with_the_reason(story):
+    reports = story["reports"]
+    assert sorted(reports) == [1, 2, 3, 4, 5]
+    for number, module in ((2, "modelversion"), (4, "chaosexperiment"), (5, "edgenode")):
+        assert not reports[number].played and f"naksha.handlers.{module} missing" in reports[number].reason
+    said = story["stage"].progress.messages()
+    assert any("scene 2: Learn — not available in this build" in line for line in said)
+
+
+def test_the_reports_written_after_the_story_carry_its_numbers(story, api_client, tmp_path):
+    from naksha.report import write_reports
+
+    written = write_reports(Kube(api_client), tmp_path, junit=[])
+    assert [p.name for p in written] == [
+        "D.1_insight_stream.md",
+        "D.2_agent_framework.md",
+        "D.3_cll_trainer.md",
+        "D.4_federation.md",
+        "D.5_chaos.md",
+        "D.6_deploy_pipeline.md",
+    ]
+    (run,) = [r for r in custom(api_client, story["namespace"], "agentruns") if r["spec"].get("signal")]
+    d2 = (tmp_path / "D.2_agent_framework.md").read_text()
+    assert str(run["status"]["outcome"]["timeToRecoverSeconds"]) in d2
+    d6 = (tmp_path / "D.6_deploy_pipeline.md").read_text()
+    rollback = custom(api_client, story["namespace"], "rollouts", "storefront")["status"]["rollback"]
+    assert rollback["gitops"]["commit"] in d6 and rollback["badRevision"] in d6
+    d1 = (tmp_path / "D.1_insight_stream.md").read_text()
+    assert '"status": "ok"' in d1 and "naksha_insight_ingested_total" in d1  # read from the live worker
+    for picture in ("D.1_anomalies.png", "D.2_agentrun_timeline.png", "D.6_rollouts.png"):
+        assert (tmp_path / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,125 @@
+"""The report generator: every section of every report, valid PNG timelines, numbers from the objects."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+from tests.support.report_state import agent_run, live_state
+
+from naksha.report import write_reports
+from naksha.report.capabilities import CAPABILITIES, Capability
+from naksha.report.state import WorkerProbe
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+COMMON = ("## BLOCKED / simulated here", "## Events", "## Test results")
+SECTIONS = {
+    "D.1": ("## InsightStream objects", "## Backend chosen", "## Health output and metrics excerpt",
+            "## Detectors", "## Timeline"),
+    "D.2": ("## AgentRun objects", "## Outcomes", "## Checkpoints", "## Timeline"),
+    "D.3": ("## Not in this build", "## ModelVersion objects"),
+    "D.4": ("## Not in this build", "## EdgeNode objects"),
+    "D.5": ("## Not in this build", "## ChaosExperiment objects"),
+    "D.6": ("## Rollout objects", "## Rollout history", "## Timeline"),
+}  # fmt: skip
+
+
+@pytest.fixture
+def written(tmp_path: Path) -> Path:
+    write_reports(None, tmp_path, junit=[], state=live_state())  # type: ignore[arg-type]
+    return tmp_path
+
+
+def test_every_report_has_the_sections_of_its_capability_and_the_shared_ones(written):
+    for capability in CAPABILITIES:
+        text = (written / capability.file).read_text()
+        assert text.startswith(f"# {capability.report} {capability.title}\n")
+        for heading in SECTIONS[capability.report] + COMMON:
+            assert f"\n{heading}\n" in text, (capability.file, heading)
+
+
+def test_the_timelines_are_valid_png_images_linked_from_their_reports(written):
+    from matplotlib import image
+
+    for report, picture in (
+        ("D.1_insight_stream.md", "D.1_anomalies.png"),
+        ("D.2_agent_framework.md", "D.2_agentrun_timeline.png"),
+        ("D.6_deploy_pipeline.md", "D.6_rollouts.png"),
+    ):
+        assert f"]({picture})" in (written / report).read_text()
+        assert (written / picture).read_bytes()[:8] == PNG_SIGNATURE
+        pixels = image.imread(written / picture)
+        assert pixels.shape[0] > 100 and pixels.shape[1] > 100
+
+
+def test_the_numbers_are_the_objects_own(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    write_reports(None, first, junit=[], state=live_state())  # type: ignore[arg-type]
+    changed = agent_run()
+    changed["status"]["outcome"]["timeToRecoverSeconds"] = 98.765
+    write_reports(None, second, junit=[], state=live_state(AgentRun=[changed]))  # type: ignore[arg-type]
+    d2 = (first / "D.2_agent_framework.md").read_text()
+    assert (
+        "| shop/telemetry-scale-out-1 | scale-out-on-latency | Succeeded | True | scale:scale | 0.731 |" in d2
+    )
+    assert "12.345" in d2 and "98.765" not in d2
+    assert "98.765" in (second / "D.2_agent_framework.md").read_text()
+    d1 = (first / "D.1_insight_stream.md").read_text()
+    assert "| shop/telemetry | 4242 | 7 | 3 | 1 |" in d1
+    assert "| shop/telemetry | p99 | threshold | latency | 0 | 0.8731 | 2026-11-29T01:00:01Z |" in d1
+    assert '{"status": "ok"}' in d1 and "4242.0" in d1
+    d6 = (first / "D.6_deploy_pipeline.md").read_text()
+    assert "08b1cdbf71b9c05e5badd9bc490ad9690b38ecf5" in d6 and "analysis canary-errors failed" in d6
+    assert "| 807ba4b2a1 | 8d2ec85908 | 2026-11-29 01:11:16 UTC |" in d6
+
+
+def test_nothing_to_draw_is_said_rather_than_drawn(tmp_path):
+    write_reports(None, tmp_path, junit=[], state=live_state(AgentRun=[], Rollout=[]))  # type: ignore[arg-type]
+    assert "_No run has recorded steps._" in (tmp_path / "D.2_agent_framework.md").read_text()
+    assert not (tmp_path / "D.2_agentrun_timeline.png").exists()
+    assert "None on this cluster" in (tmp_path / "D.6_deploy_pipeline.md").read_text()
+
+
+def test_a_capability_without_a_controller_says_so_and_lists_itself_as_blocked(written):
+    chaos = (written / "D.5_chaos.md").read_text()
+    assert "controller (`naksha.handlers.chaosexperiment`): **not in this build**" in chaos
+    blocked = chaos.split("## BLOCKED / simulated here", 1)[1]
+    assert "ChaosExperiment: no controller in this build; nothing of it ran." in blocked
+    assert "Network faults" in blocked
+
+
+def test_a_capability_whose_controller_exists_drops_the_not_built_section(tmp_path, monkeypatch):
+    monkeypatch.setattr(Capability, "built", lambda self: True)
+    write_reports(None, tmp_path, junit=[], state=live_state())  # type: ignore[arg-type]
+    text = (tmp_path / "D.3_cll_trainer.md").read_text()
+    assert "## Not in this build" not in text and "controller (`naksha.handlers.modelversion`): built" in text
+
+
+def test_an_unreachable_worker_is_reported_with_the_reason(tmp_path):
+    state = live_state()
+    state.workers = [
+        WorkerProbe("shop/telemetry", "http://10.0.0.1:8010", error="not reachable from here: timed out")
+    ]
+    write_reports(None, tmp_path, junit=[], state=state)  # type: ignore[arg-type]
+    assert "Not read: not reachable from here: timed out." in (tmp_path / "D.1_insight_stream.md").read_text()
+
+
+def test_the_local_control_plane_is_named_and_a_real_one_is_not_called_simulated(tmp_path):
+    state = copy.deepcopy(live_state())
+    state.server = {"gitVersion": "v1.31.2"}
+    write_reports(None, tmp_path, junit=[], state=state)  # type: ignore[arg-type]
+    d2 = (tmp_path / "D.2_agent_framework.md").read_text()
+    assert "- Control plane: Kubernetes v1.31.2" in d2 and "local processes" not in d2
+
+
+def test_without_matplotlib_the_report_says_why_there_is_no_timeline(tmp_path, monkeypatch):
+    from naksha.report import plots
+
+    monkeypatch.setattr(plots, "missing", lambda: "matplotlib is not installed, so no timeline was drawn")
+    write_reports(None, tmp_path, junit=[], state=live_state())  # type: ignore[arg-type]
+    assert (
+        "_matplotlib is not installed, so no timeline was drawn_"
+        in (tmp_path / "D.2_agent_framework.md").read_text()
+    )
+    assert not list(tmp_path.glob("*.png"))
