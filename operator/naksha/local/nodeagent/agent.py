@@ -7,6 +7,12 @@ local kubelet's pod runner (``naksha`` containers as processes, other images sim
 reports their status through ``pods/status``, and finishes deletions: a pod marked for deletion
 is stopped, then deleted for good with a zero grace period. Deployments, ReplicaSets, Jobs,
 garbage collection and scheduling are the real controllers' business.
+
+Pods get what a kubelet gives them, through the same code as the emulator's kubelet: a token of
+their ServiceAccount bound to the pod, from the TokenRequest API (``tokens``), renewed on disk
+(``naksha.local.kubelet.credentials``) — never the agent's own admin identity — and their own
+network namespace and 127/8 address (``naksha.local.network``) where the machine allows it.
+Services get no proxy here: their ClusterIPs are allocated on paper only.
 """
 
 from __future__ import annotations
@@ -21,10 +27,13 @@ from typing import Any
 
 import aiohttp
 
+from naksha.local.kubelet.credentials import CredentialSource
 from naksha.local.kubelet.ownership import pod_phase
-from naksha.local.kubelet.pods import PodRunner
+from naksha.local.kubelet.pods import PodRunner, probe_ports
+from naksha.local.network import NodeNetwork
 from naksha.local.nodeagent.logs import LogServer
 from naksha.local.nodeagent.remote import Credentials, Remote, RemotePodApi, RequestFailed
+from naksha.local.nodeagent.tokens import TokenRequestIssuer
 
 logger = logging.getLogger(__name__)
 NODE_NAME = "local-node"
@@ -45,7 +54,11 @@ def _micro_timestamp() -> str:
 
 
 class NodeAgent:
-    """``start()``/``stop()`` on the caller's event loop; ``runners`` holds the pods it runs."""
+    """``start()``/``stop()`` on the caller's event loop; ``runners`` holds the pods it runs.
+
+    ``isolate=False`` runs pods on the host's loopback; ``host_ports`` are the host's
+    ``127.0.0.1`` ports every pod reaches (the API server's).
+    """
 
     def __init__(
         self,
@@ -53,15 +66,19 @@ class NodeAgent:
         serving: tuple[Path, Path],
         client_ca: Path,
         state_dir: Path,
-        kubeconfig: Path,
         *,
         kubelet_version: str,
         node_name: str = NODE_NAME,
+        isolate: bool = True,
+        host_ports: tuple[int, ...] = (),
     ) -> None:
         self.remote = Remote(credentials)
         self.api = RemotePodApi(self.remote)
+        self.pod_credentials = CredentialSource(
+            TokenRequestIssuer(self.api), credentials.server, credentials.ca.read_bytes()
+        )
+        self.network = NodeNetwork(isolate=isolate, host_ports=host_ports)
         self.state_dir = state_dir
-        self.kubeconfig = kubeconfig
         self.node_name = node_name
         self.kubelet_version = kubelet_version
         self.logs = LogServer(state_dir, serving=serving, client_ca=client_ca)
@@ -71,6 +88,7 @@ class NodeAgent:
 
     async def start(self) -> None:
         await self.remote.open()
+        await self.network.start()
         await self.logs.start()
         self.api.start()
         await self._register()
@@ -86,6 +104,7 @@ class NodeAgent:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(runner.stop() for runner in self.runners.values()), return_exceptions=True)
         self.runners.clear()
+        await self.network.close()
         await self.api.stop()
         await self.logs.stop()
         await self.remote.close()
@@ -247,15 +266,40 @@ class NodeAgent:
         if meta.get("deletionTimestamp"):
             await self._finish_deletion(pod)
             return
-        if runner is None and pod_phase(pod) not in ("Succeeded", "Failed"):
-            runner = PodRunner(self.api, pod, self.state_dir, self.kubeconfig)
-            self.runners[key] = runner
-            await runner.start()
+        finished = pod_phase(pod) in ("Succeeded", "Failed")
+        if runner is not None and finished and runner.network.isolated:
+            # Nothing will run in it again: a finished pod keeps its status, not its namespace.
+            await self.network.detach(runner.uid)
+        if runner is None and not finished:
+            await self._run(pod)
+
+    async def _run(self, pod: dict[str, Any]) -> None:
+        """Give the pod its network, then start its containers (which get their credentials as they start)."""
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        try:
+            network = await self.network.attach(
+                meta["uid"],
+                meta["namespace"],
+                meta["name"],
+                ports=set().union(*(probe_ports(c) for c in spec.get("containers") or [])),
+                host_network=bool(spec.get("hostNetwork")),
+            )
+        except OSError as error:
+            logger.error("node agent: pod %s/%s gets no network: %s", meta["namespace"], meta["name"], error)
+            return
+        directory = self.state_dir / "pods" / meta["namespace"] / meta["name"]
+        # The pod's own kubeconfig (written by its credentials), never the agent's.
+        runner = PodRunner(
+            self.api, pod, self.state_dir, directory / "kubeconfig", network, self.pod_credentials
+        )
+        self.runners[(meta["namespace"], meta["name"])] = runner
+        await runner.start()
 
     async def _forget(self, key: tuple[str, str]) -> None:
         runner = self.runners.pop(key, None)
         if runner is not None:
             await runner.stop()
+            await self.network.detach(runner.uid)
         self.api.forget(*key)
 
     async def _finish_deletion(self, pod: dict[str, Any]) -> None:

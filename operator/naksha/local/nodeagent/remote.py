@@ -2,8 +2,9 @@
 
 The pod runner (shared with the emulator's kubelet) calls a synchronous ``PodApi``. Over HTTPS
 its status writes are queued and sent by one task per agent, newest status per pod only, so a
-burst of container changes costs one request; its ConfigMap/Secret reads (rare: once per
-container start) are blocking requests of a few milliseconds.
+burst of container changes costs one request; its ConfigMap/Secret reads and the pod tokens it
+asks for (rare: once per container start, and per token renewal) are blocking requests of a few
+milliseconds.
 """
 
 from __future__ import annotations
@@ -139,8 +140,14 @@ class RemotePodApi:
 
     def get(self, resource: Any, namespace: str, name: str) -> dict[str, Any]:
         assert isinstance(resource, RemoteResource)
-        url = self.remote.credentials.server + resource.path(namespace, name)
-        response = self._pool.request("GET", url, timeout=5.0, retries=False)
+        return self.call("GET", resource.path(namespace, name))
+
+    def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """One blocking request (a few milliseconds on loopback); ``errors.ApiError`` on a refusal."""
+        url = self.remote.credentials.server + path
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        response = self._pool.request(method, url, body=payload, headers=headers, timeout=5.0, retries=False)
         if response.status >= 400:
             raise errors.ApiError(response.status, "Failed", response.data.decode(errors="replace")[:300])
         return dict(json.loads(response.data))

@@ -53,6 +53,7 @@ class RealControlPlane:
         kubeconfig: Path | None = None,
         kubelet: bool = True,
         binaries: Binaries | None = None,
+        isolate_pods: bool = True,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if state_dir is None:
@@ -61,6 +62,7 @@ class RealControlPlane:
         self.state_dir = Path(state_dir).resolve()
         self.kubeconfig_path = Path(kubeconfig or self.state_dir / "kubeconfig").resolve()
         self.with_kubelet = kubelet
+        self.isolate_pods = isolate_pods  # False: pods share the host's loopback (no network namespaces)
         self.binaries = binaries
         self.url = ""
         self.pki: Pki | None = None
@@ -158,7 +160,7 @@ class RealControlPlane:
             logs,
         )
         if self.with_kubelet:
-            self._start_node_agent(pki, binaries.kube_version)
+            self._start_node_agent(pki, binaries.kube_version, api_port)
         # The controllers are up once the ServiceAccount controller made `default` in `default`
         # (pods are refused until their namespace has it).
         account = f"{self.url}/api/v1/namespaces/default/serviceaccounts/default"
@@ -204,7 +206,7 @@ class RealControlPlane:
         self.processes.append(process)
         return process
 
-    def _start_node_agent(self, pki: Pki, kube_version: str) -> None:
+    def _start_node_agent(self, pki: Pki, kube_version: str, api_port: int) -> None:
         ready = threading.Event()
         failure: list[BaseException] = []
         credentials = Credentials(self.url, pki.ca.cert, pki.admin.cert, pki.admin.key)
@@ -218,8 +220,9 @@ class RealControlPlane:
                 (pki.node_serving.cert, pki.node_serving.key),
                 pki.ca.cert,
                 self.state_dir,
-                self.kubeconfig_path,
                 kubelet_version=kube_version,
+                isolate=self.isolate_pods,
+                host_ports=(api_port,),  # pods reach the API at their kubeconfig's 127.0.0.1:<port>
             )
             try:
                 loop.run_until_complete(agent.start())
