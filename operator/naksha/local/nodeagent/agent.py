@@ -12,7 +12,8 @@ Pods get what a kubelet gives them, through the same code as the emulator's kube
 their ServiceAccount bound to the pod, from the TokenRequest API (``tokens``), renewed on disk
 (``naksha.local.kubelet.credentials``) — never the agent's own admin identity — and their own
 network namespace and 127/8 address (``naksha.local.network``) where the machine allows it.
-Services get no proxy here: their ClusterIPs are allocated on paper only.
+Services are reached at the ClusterIPs the API server gave them, through the same node proxy as
+on the emulator (``services``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from naksha.local.kubelet.ownership import pod_phase
 from naksha.local.kubelet.pods import PodRunner, probe_ports
 from naksha.local.network import NodeNetwork
 from naksha.local.nodeagent.logs import LogServer
-from naksha.local.nodeagent.remote import Credentials, Remote, RemotePodApi, RequestFailed
+from naksha.local.nodeagent.remote import Credentials, Remote, RemotePodApi, RequestFailed, follow
+from naksha.local.nodeagent.services import ServiceFollower
 from naksha.local.nodeagent.tokens import TokenRequestIssuer
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,8 @@ class NodeAgent:
             TokenRequestIssuer(self.api), credentials.server, credentials.ca.read_bytes()
         )
         self.network = NodeNetwork(isolate=isolate, host_ports=host_ports)
+        self.pods: dict[tuple[str, str], dict[str, Any]] = {}  # as last seen, runners' or not
+        self.services = ServiceFollower(self.remote, self.network, lambda: self.pods.values())
         self.state_dir = state_dir
         self.node_name = node_name
         self.kubelet_version = kubelet_version
@@ -96,6 +100,7 @@ class NodeAgent:
         self._tasks = [
             asyncio.create_task(self._heartbeat(), name="node-agent-heartbeat"),
             asyncio.create_task(self._follow_pods(), name="node-agent-pods"),
+            asyncio.create_task(self.services.run(), name="node-agent-services"),
         ]
 
     async def stop(self) -> None:
@@ -104,6 +109,7 @@ class NodeAgent:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(runner.stop() for runner in self.runners.values()), return_exceptions=True)
         self.runners.clear()
+        await self.services.close()
         await self.network.close()
         await self.api.stop()
         await self.logs.stop()
@@ -226,36 +232,24 @@ class NodeAgent:
     # --- pods -----------------------------------------------------------------------------------
 
     async def _follow_pods(self) -> None:
-        """List, then watch, the pods bound to this node; relist when the watch expires (410)."""
+        """The pods bound to this node; after a relist, runners of pods that went are stopped."""
+
+        async def forget_gone(present: set[tuple[str, str]]) -> None:
+            for key in [key for key in self.runners if key not in present]:
+                await self._forget(key)
+            for key in [key for key in self.pods if key not in present]:
+                del self.pods[key]
+
         selector = {"fieldSelector": f"spec.nodeName={self.node_name}"}
-        while True:
-            try:
-                listing = await self.remote.request("GET", "/api/v1/pods", params=selector)
-                present = set()
-                for pod in listing.get("items") or []:
-                    present.add((pod["metadata"]["namespace"], pod["metadata"]["name"]))
-                    await self._on_pod("ADDED", pod)
-                for key in [key for key in self.runners if key not in present]:
-                    await self._forget(key)
-                version = listing["metadata"]["resourceVersion"]
-                params = {**selector, "resourceVersion": version, "allowWatchBookmarks": "true"}
-                async for event in self.remote.watch("/api/v1/pods", params):
-                    if event["type"] == "ERROR":
-                        break  # 410 Gone or another failure: relist
-                    if event["type"] == "BOOKMARK":
-                        params["resourceVersion"] = event["object"]["metadata"]["resourceVersion"]
-                        continue
-                    params["resourceVersion"] = event["object"]["metadata"]["resourceVersion"]
-                    await self._on_pod(event["type"], event["object"])
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the API server restarting, a dropped connection...
-                logger.warning("node agent: following pods: %s; relisting", error)
-                await asyncio.sleep(1.0)
+        await follow(self.remote, "/api/v1/pods", self._on_pod, forget_gone, selector)
 
     async def _on_pod(self, event_type: str, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
         key = (meta["namespace"], meta["name"])
+        if event_type == "DELETED":
+            self.pods.pop(key, None)
+        else:
+            self.pods[key] = pod  # what Services' endpoints are worked out from
         runner = self.runners.get(key)
         if runner is not None and runner.uid != meta["uid"]:
             await self._forget(key)

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,46 @@ class Remote:
             async for line in response.content:
                 if line.strip():
                     yield dict(json.loads(line))
+
+
+Key = tuple[str, str]  # (namespace, name)
+
+
+async def follow(
+    remote: Remote,
+    path: str,
+    on_event: Callable[[str, dict[str, Any]], Awaitable[None]],
+    on_relist: Callable[[set[Key]], Awaitable[None]],
+    selector: dict[str, str] | None = None,
+) -> None:
+    """List, then watch, a collection for ever, as an informer does.
+
+    Every object listed is handed to ``on_event`` as ``ADDED``, then ``on_relist`` gets the keys
+    present, so the caller can drop what vanished while no watch ran; each watch event follows.
+    When the watch expires (410) or fails (the API server restarting), it lists again.
+    """
+    selector = selector or {}
+    while True:
+        try:
+            listing = await remote.request("GET", path, params=selector)
+            present = set()
+            for obj in listing.get("items") or []:
+                present.add((obj["metadata"]["namespace"], obj["metadata"]["name"]))
+                await on_event("ADDED", obj)
+            await on_relist(present)
+            version = listing["metadata"]["resourceVersion"]
+            params = {**selector, "resourceVersion": version, "allowWatchBookmarks": "true"}
+            async for event in remote.watch(path, params):
+                if event["type"] == "ERROR":
+                    break  # 410 Gone or another failure: relist
+                params["resourceVersion"] = event["object"]["metadata"]["resourceVersion"]
+                if event["type"] != "BOOKMARK":
+                    await on_event(event["type"], event["object"])
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the API server restarting, a dropped connection...
+            logger.warning("node agent: following %s: %s; relisting", path, error)
+            await asyncio.sleep(1.0)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import asyncio
 import base64
 import json
 import logging
+import random
 import ssl
 import tempfile
 import threading
@@ -38,7 +39,10 @@ from naksha.local.signals import wait_for_stop
 
 logger = logging.getLogger(__name__)
 START_TIMEOUT = 120.0
-SERVICE_RANGE = "127.100.0.0/16"  # Service addresses on loopback, allocated on paper only (no proxy)
+# Service addresses: a /24 of 127.102/16 per control plane, picked at random, so planes running
+# side by side (and the pods' 127.100/16, the emulators' 127.101/16) rarely meet; the node agent's
+# proxy takes each address's host-wide lock before it listens on it.
+SERVICE_BLOCKS = "127.102.{}.0/24"
 
 
 class RealControlPlane:
@@ -71,6 +75,7 @@ class RealControlPlane:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.timings: dict[str, float] = {}
+        self.service_range = SERVICE_BLOCKS.format(random.randrange(256))
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -189,7 +194,7 @@ class RealControlPlane:
             f"--service-account-key-file={pki.service_account_pub}",
             f"--service-account-signing-key-file={pki.service_account_key}",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-cluster-ip-range={SERVICE_RANGE}",
+            f"--service-cluster-ip-range={self.service_range}",
             "--endpoint-reconciler-type=none",
             f"--kubelet-client-certificate={pki.apiserver_kubelet_client.cert}",
             f"--kubelet-client-key={pki.apiserver_kubelet_client.key}",
