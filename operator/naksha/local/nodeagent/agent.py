@@ -23,11 +23,14 @@ import contextlib
 import datetime
 import logging
 import platform
+import socket
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
+from naksha.local.apiserver import errors, portforwarding
 from naksha.local.kubelet.credentials import CredentialSource
 from naksha.local.kubelet.ownership import pod_phase
 from naksha.local.kubelet.pods import PodRunner, probe_ports
@@ -85,7 +88,9 @@ class NodeAgent:
         self.state_dir = state_dir
         self.node_name = node_name
         self.kubelet_version = kubelet_version
-        self.logs = LogServer(state_dir, serving=serving, client_ca=client_ca)
+        self.logs = LogServer(
+            state_dir, serving=serving, client_ca=client_ca, port_forward=self._port_forward
+        )
         self.runners: dict[tuple[str, str], PodRunner] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.registered = asyncio.Event()
@@ -288,6 +293,21 @@ class NodeAgent:
         )
         self.runners[(meta["namespace"], meta["name"])] = runner
         await runner.start()
+
+    async def _port_forward(self, request: web.Request) -> web.StreamResponse:
+        """``kubectl port-forward``: the emulator's session, into the pod's network namespace."""
+        key = (request.match_info["namespace"], request.match_info["pod"])
+        pod, runner = self.pods.get(key), self.runners.get(key)
+        if pod is None or runner is None:
+            raise web.HTTPNotFound(text=f"pod {key[0]}/{key[1]} does not run on this node")
+
+        async def open_port(_namespace: str, _name: str, port: int) -> socket.socket:
+            return await runner.network.open(port)
+
+        try:
+            return await portforwarding.serve(request, pod, open_port)
+        except errors.ApiError as error:
+            return web.Response(status=error.code, text=error.message)
 
     async def _forget(self, key: tuple[str, str]) -> None:
         runner = self.runners.pop(key, None)
