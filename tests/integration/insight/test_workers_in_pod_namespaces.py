@@ -13,7 +13,6 @@ import json
 import uuid
 from typing import Any
 
-import pytest
 import redis
 from kubernetes import client
 from tests.integration.insight.test_insightstream_on_the_control_plane import GROUP, VERSION, produce, stream
