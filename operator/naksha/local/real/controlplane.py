@@ -5,7 +5,10 @@ Same shape as ``naksha.local.LocalControlPlane`` (``start``/``stop``/``with``, `
 ``kubeconfig_path``, ``state_dir``, ``kubelet``), so tests and the CLI take either. The binaries
 come from ``scripts/real-control-plane.sh`` (see ``naksha.local.real.binaries``). The API server
 runs with RBAC; the kubeconfig it writes authenticates as an admin (client certificate in
-``system:masters``); the controller manager and the scheduler have their own identities.
+``system:masters``); the controller manager and the scheduler have their own identities. Pods
+never see the admin's: the node agent gives each its ServiceAccount's token (TokenRequest), its
+own network namespace and address, and serves Services at the ClusterIPs allocated from
+``service_range``.
 
 The scheduler binds pods to the Node (rather than the node agent binding them itself) so pods
 reach the node exactly as in a cluster: node selectors, taints and resource requests are
