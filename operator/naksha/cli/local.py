@@ -69,6 +69,7 @@ def _run_local_up(args: argparse.Namespace) -> int:
             kubeconfig=args.kubeconfig,
             kubelet=not args.no_kubelet,
             binaries=binaries,
+            isolate_pods=not args.host_network,
         )
     else:
         plane = LocalControlPlane(

@@ -31,7 +31,7 @@ from naksha.local.apiserver.rbac import RBAC
 from naksha.local.apiserver.serviceaccounts import DefaultAccounts
 from naksha.local.apiserver.store import HISTORY_LIMIT
 from naksha.local.apiserver.watching import BOOKMARK_SECONDS
-from naksha.local.kubelet.credentials import DEFAULT_TOKEN_SECONDS, CredentialSource
+from naksha.local.kubelet.credentials import DEFAULT_TOKEN_SECONDS, CredentialSource, LocalTokenIssuer
 from naksha.local.signals import wait_for_stop
 
 if TYPE_CHECKING:
@@ -163,7 +163,10 @@ class LocalControlPlane:
                 from naksha.local.kubelet import Kubelet
 
                 credentials = CredentialSource(
-                    self.emulator.tokens, self.url, self.ca.certificate, self.pod_token_seconds
+                    LocalTokenIssuer(self.emulator.tokens),
+                    self.url,
+                    self.ca.certificate,
+                    self.pod_token_seconds,
                 )
                 kubelet = Kubelet(
                     self.emulator.api,

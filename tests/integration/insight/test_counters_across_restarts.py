@@ -144,10 +144,6 @@ def namespace(api_client, naksha_operator) -> Iterator[str]:
     client.CoreV1Api(api_client).delete_namespace(name)
 
 
-@pytest.mark.emulator_only(
-    reason="its worker pods act as the stream's ServiceAccount; the real backend's node agent gives pods no "
-    "ServiceAccount tokens yet"
-)
 def test_counters_never_decrease_across_crashes_and_replacements_and_end_exact(api_client, namespace, feed):
     core, custom = client.CoreV1Api(api_client), client.CustomObjectsApi(api_client)
     spec = spec_for(feed)
@@ -191,6 +187,8 @@ def test_counters_never_decrease_across_crashes_and_replacements_and_end_exact(a
 
         return int(eventually(running, timeout=30))
 
+    # A real API server refuses a pod whose ServiceAccount does not exist yet; the operator makes it.
+    eventually(lambda: core.read_namespaced_service_account(worker_name(STREAM), namespace), timeout=30)
     with StatusSampler(custom, namespace) as sampler:
         core.create_namespaced_pod(namespace, worker_pod("orders-a", namespace, spec))
         send(normal(200), garbage=5)

@@ -22,9 +22,6 @@ WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the kubelet ru
 GROUP, VERSION = "naksha.io", "v1alpha1"
 
 
-@pytest.mark.emulator_only(
-    reason="reads the worker at its own 127/8 address, the local kubelet's pod network"
-)
 def test_a_spike_on_kafka_starts_exactly_one_agent_run_with_the_signal(
     naksha_operator, api_client, fresh_namespace, kafka_broker, topic, backend
 ):

@@ -13,7 +13,6 @@ import json
 import uuid
 from typing import Any
 
-import pytest
 import redis
 from kubernetes import client
 from tests.support import eventually
@@ -25,9 +24,6 @@ from naksha.workloads.insight import WORKER_PORT
 
 pytestmark = [
     needs_namespaces,
-    pytest.mark.emulator_only(
-        reason="the local kubelet's pod network; the real backend's node agent runs pods on the loopback"
-    ),
 ]
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the kubelet runs it as a process
 

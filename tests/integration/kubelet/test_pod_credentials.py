@@ -1,15 +1,19 @@
-"""Pods of the local kubelet act as their ServiceAccount, with the credentials a cluster's kubelet gives.
+"""Pods act as their ServiceAccount, with the credentials a cluster's kubelet gives, on both backends.
 
 Each pod's process gets ``KUBECONFIG`` pointing at its own kubeconfig, which reads a token
-file bound to the pod and refreshed before it expires. The tests use that kubeconfig with the
+file bound to the pod and refreshed before it expires, and ``KUBERNETES_SERVICE_HOST``/``PORT``
+naming the API server. On the emulator the local kubelet signs the token; on the real backend the
+node agent asks kube-apiserver's TokenRequest API for it. The tests use that kubeconfig with the
 real ``kubernetes`` client exactly as the pod's process does.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -17,15 +21,13 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from tests.support import eventually, free_port
-from tests.support.identities import apply
+from tests.support.identities import apply, token_client
 
 from naksha.local import LocalControlPlane
-
-pytestmark = pytest.mark.emulator_only(
-    reason="the local kubelet's pod credentials; the real backend's node agent does not mint pod tokens yet"
-)
+from naksha.local.kubelet.credentials import MAX_TOKEN_AGE_SECONDS
 
 RBAC = "rbac.authorization.k8s.io/v1"
+API_AUDIENCE = "https://kubernetes.default.svc.cluster.local"  # both backends' issuer and API audience
 
 
 @pytest.fixture
@@ -63,6 +65,10 @@ def environment(pid: int) -> dict[str, str]:
     return dict(entry.decode().split("=", 1) for entry in raw if b"=" in entry)
 
 
+def claims_of(token: str) -> dict[str, Any]:
+    return dict(jwt.decode(token, options={"verify_signature": False}))
+
+
 class TestAPodsIdentity:
     def test_a_pod_process_gets_a_kubeconfig_of_its_service_account(
         self, control_plane, api_client, kubectl, namespace
@@ -75,16 +81,27 @@ class TestAPodsIdentity:
         pid = running_process(core, namespace, "app")
         directory = pod_directory(control_plane, namespace, "app")
 
-        assert environment(pid)["KUBECONFIG"] == str(directory / "kubeconfig")
+        env = environment(pid)
+        assert env["KUBECONFIG"] == str(directory / "kubeconfig")
+        server = urlsplit(control_plane.url)
+        assert (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == (
+            server.hostname,
+            str(server.port),
+        )
         kubeconfig = yaml.safe_load((directory / "kubeconfig").read_text())
         assert kubeconfig["users"][0]["user"] == {"tokenFile": str(directory / "serviceaccount" / "token")}
+        assert kubeconfig["clusters"][0]["cluster"]["server"] == control_plane.url
         assert (directory / "serviceaccount" / "namespace").read_text() == namespace
-        assert (directory / "serviceaccount" / "ca.crt").read_bytes() == control_plane.ca.certificate
-        claims = jwt.decode(
-            (directory / "serviceaccount" / "token").read_text(), options={"verify_signature": False}
-        )
+        ca = (Path(control_plane.state_dir) / "pki" / "ca.crt").read_bytes()
+        assert (directory / "serviceaccount" / "ca.crt").read_bytes() == ca
+        claims = claims_of((directory / "serviceaccount" / "token").read_text())
         assert claims["sub"] == f"system:serviceaccount:{namespace}:robot"
+        assert claims["aud"] == [API_AUDIENCE]
         assert claims["kubernetes.io"]["pod"] == {"name": "app", "uid": created.metadata.uid}
+        assert claims["exp"] - claims["iat"] >= 3600
+        # Nothing of the admin's identity reaches the pod.
+        assert "client-certificate" not in (directory / "kubeconfig").read_text()
+        assert all(value != str(control_plane.kubeconfig_path) for value in env.values())
 
     def test_a_pod_can_do_what_its_role_allows_and_gets_403_otherwise(
         self, control_plane, api_client, kubectl, namespace
@@ -112,7 +129,8 @@ class TestAPodsIdentity:
 
         # The very kubeconfig the pod's process was started with.
         as_pod = client.CoreV1Api(config.new_client_from_config(config_file=environment(pid)["KUBECONFIG"]))
-        assert as_pod.list_namespaced_config_map(namespace).items == []
+        listed = {c.metadata.name for c in as_pod.list_namespaced_config_map(namespace).items}
+        assert listed <= {"kube-root-ca.crt"}  # the real controllers publish the CA in every namespace
         with pytest.raises(ApiException) as caught:
             as_pod.list_namespaced_secret(namespace)
         assert caught.value.status == 403
@@ -123,16 +141,44 @@ class TestAPodsIdentity:
 
     def test_a_pod_without_an_account_name_acts_as_default(self, control_plane, api_client, namespace):
         core = client.CoreV1Api(api_client)
+        eventually(lambda: core.read_namespaced_service_account("default", namespace))
         core.create_namespaced_pod(namespace, pod("plain"))
         running_process(core, namespace, "plain")
         token = (pod_directory(control_plane, namespace, "plain") / "serviceaccount" / "token").read_text()
-        assert (
-            jwt.decode(token, options={"verify_signature": False})["sub"]
-            == f"system:serviceaccount:{namespace}:default"
+        assert claims_of(token)["sub"] == f"system:serviceaccount:{namespace}:default"
+
+    def test_a_token_stops_working_once_its_pod_is_deleted(
+        self, control_plane, api_client, namespace, tmp_path
+    ):
+        core = client.CoreV1Api(api_client)
+        eventually(lambda: core.read_namespaced_service_account("default", namespace))
+        core.create_namespaced_pod(namespace, pod("bound"))
+        running_process(core, namespace, "bound")
+        token = (pod_directory(control_plane, namespace, "bound") / "serviceaccount" / "token").read_text()
+        as_pod = client.VersionApi(token_client(control_plane, token, tmp_path))
+        assert as_pod.get_code().git_version.startswith("v1.")
+        core.delete_namespaced_pod("bound", namespace, grace_period_seconds=0)
+        eventually(
+            lambda: not core.list_namespaced_pod(namespace, field_selector="metadata.name=bound").items
         )
 
-    def test_a_pod_naming_a_missing_account_waits_for_it(self, api_client, kubectl, namespace):
+        def refused() -> bool:
+            with pytest.raises(ApiException) as caught:
+                client.CoreV1Api(token_client(control_plane, token, tmp_path)).list_namespaced_pod(namespace)
+            return caught.value.status == 401
+
+        assert eventually(refused, timeout=30)
+
+    def test_a_pod_naming_a_missing_account_waits_for_it(self, api_client, kubectl, namespace, backend):
         core = client.CoreV1Api(api_client)
+        if backend == "real":
+            # kube-apiserver's ServiceAccount admission refuses such a pod outright; the node agent
+            # waits for an account deleted after its pod was admitted, as below on the emulator.
+            with pytest.raises(ApiException) as refused:
+                core.create_namespaced_pod(namespace, pod("early", "later"))
+            message = json.loads(refused.value.body)["message"]
+            assert refused.value.status == 403 and 'serviceaccount "later" not found' in message
+            return
         core.create_namespaced_pod(namespace, pod("early", "later"))
 
         def waiting() -> str | None:
@@ -145,8 +191,9 @@ class TestAPodsIdentity:
         )
         running_process(core, namespace, "early")
 
-    def test_no_token_is_mounted_when_the_pod_opts_out(self, control_plane, api_client, namespace):
+    def test_no_token_is_mounted_when_the_pod_opts_out(self, control_plane, api_client, namespace, backend):
         core = client.CoreV1Api(api_client)
+        eventually(lambda: core.read_namespaced_service_account("default", namespace))
         core.create_namespaced_pod(namespace, pod("opted-out", automountServiceAccountToken=False))
         running_process(core, namespace, "opted-out")
         directory = pod_directory(control_plane, namespace, "opted-out")
@@ -154,9 +201,16 @@ class TestAPodsIdentity:
         as_pod = config.new_client_from_config(config_file=str(directory / "kubeconfig"))
         with pytest.raises(ApiException) as caught:
             client.CoreV1Api(as_pod).list_namespaced_pod(namespace)
-        assert caught.value.status == 401
+        if backend == "real":  # kube-apiserver lets anonymous requests through to RBAC, which refuses them
+            message = json.loads(caught.value.body)["message"]
+            assert caught.value.status == 403 and 'User "system:anonymous"' in message
+        else:
+            assert caught.value.status == 401
 
 
+@pytest.mark.emulator_only(
+    reason="a real TokenRequest lives at least 10 minutes; the test shortens it to 10 s"
+)
 def test_the_token_file_is_refreshed_before_it_expires(tmp_path):
     with LocalControlPlane(state_dir=tmp_path, pod_token_seconds=10) as plane:
         api = config.new_client_from_config(config_file=str(plane.kubeconfig_path))
@@ -174,3 +228,25 @@ def test_the_token_file_is_refreshed_before_it_expires(tmp_path):
         assert claims["iat"] < first_expiry  # written before the first one expired
         as_pod = config.new_client_from_config(config_file=str(token_file.parent.parent / "kubeconfig"))
         assert client.VersionApi(as_pod).get_code().git_version.startswith("v1.")
+
+
+def test_the_node_renews_a_token_once_80_percent_of_its_lifetime_passed_or_a_day_at_most(
+    control_plane, api_client, fresh_namespace
+):
+    core = client.CoreV1Api(api_client)
+    eventually(lambda: core.read_namespaced_service_account("default", fresh_namespace))
+    core.create_namespaced_pod(fresh_namespace, pod("renewing"))
+    running_process(core, fresh_namespace, "renewing")
+    credentials = control_plane.kubelet.runners[(fresh_namespace, "renewing")].credentials
+    token = (
+        pod_directory(control_plane, fresh_namespace, "renewing") / "serviceaccount" / "token"
+    ).read_text()
+    claims = claims_of(token)
+    # kube-apiserver signs a token asked for 3607 s valid for a year (to spot clients that never
+    # re-read theirs) but answers the 3607 s it was asked for: the renewal follows that answer, as
+    # the kubelet's does.
+    assert claims["iat"] + 3600 <= credentials.expires_at <= claims["exp"]
+    lifetime = credentials.expires_at - claims["iat"]
+    expected = claims["iat"] + min(0.8 * lifetime, MAX_TOKEN_AGE_SECONDS)
+    assert abs(credentials.refresh_at - expected) < 5
+    assert time.time() < credentials.refresh_at < credentials.expires_at

@@ -17,7 +17,8 @@ from tests.support import eventually, free_port
 from tests.support.pods import demo_pod, get, network_condition
 
 pytestmark = pytest.mark.emulator_only(
-    reason="the local kubelet's pod network; the real backend's node agent runs pods on the loopback"
+    reason="starts emulator control planes of its own with isolate_pods=False; the real backend's "
+    "node agent gives pods the same naksha.local.network, with the same option"
 )
 
 

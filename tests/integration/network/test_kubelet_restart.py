@@ -23,7 +23,8 @@ from tests.support.pods import address_in_use, alive, demo_pod, listens, needs_n
 pytestmark = [
     needs_namespaces,
     pytest.mark.emulator_only(
-        reason="the local kubelet's pod network; the real backend's node agent runs pods on the loopback"
+        reason="SIGKILLs an emulator `naksha local up` (a real one would leave its etcd and "
+        "kube-apiserver running); the node agent's cleanup is the same naksha.local.network code"
     ),
 ]
 

@@ -29,9 +29,6 @@ from tests.support.pods import (
 
 pytestmark = [
     needs_namespaces,
-    pytest.mark.emulator_only(
-        reason="the local kubelet's pod network; the real backend's node agent runs pods on the loopback"
-    ),
 ]
 
 

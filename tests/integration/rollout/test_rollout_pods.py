@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 import yaml
 from kubernetes import client
 from tests.support import ROOT, eventually
@@ -31,7 +30,6 @@ def all_ready(pods: list[Any], count: int) -> bool:
 
 
 @needs_namespaces
-@pytest.mark.emulator_only(reason="four pods on one port need the local kubelet's pod network namespaces")
 def test_the_sample_rollouts_four_pods_on_port_8080_all_run(naksha_operator, api_client, fresh_namespace):
     sample = yaml.safe_load((ROOT / "crds" / "samples" / "rollout.yaml").read_text())
     sample["metadata"]["namespace"] = fresh_namespace

@@ -31,7 +31,7 @@ import aiohttp
 
 from naksha.local.apiserver import errors
 from naksha.local.apiserver.tables import now
-from naksha.local.kubelet.credentials import CredentialSource, MissingServiceAccount
+from naksha.local.kubelet.credentials import CredentialSource, CredentialsUnavailable
 from naksha.local.kubelet.podapi import PodApi
 from naksha.local.network import PodNetwork
 from naksha.local.network.pods import HOST_ADDRESS, host_ports_named
@@ -215,13 +215,13 @@ class PodRunner:
 
     def _environment(self, container: dict[str, Any]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("KUBERNETES_SERVICE_HOST", "KUBECONFIG")}
-        kubeconfig = self.kubeconfig
+        api = {"KUBECONFIG": str(self.kubeconfig)}
         if self.credentials is not None:
             try:
-                kubeconfig = self.credentials.kubeconfig()
-            except MissingServiceAccount as error:
+                api = self.credentials.environment()
+            except CredentialsUnavailable as error:
                 raise ConfigError(str(error)) from error
-        env.update({"KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1", "HOSTNAME": self.name})
+        env.update({**api, "PYTHONUNBUFFERED": "1", "HOSTNAME": self.name})
         for entry in container.get("env") or []:
             value = self._env_value(entry)
             if value is not None:

@@ -84,20 +84,30 @@ class ServiceProxy:
         served = self._served.get((namespace, name))
         return served.address if served else None
 
-    async def serve(self, service: dict[str, Any]) -> str | None:
-        """Listen on the Service's ClusterIP (allocated, or the one it asks for); None when headless."""
+    async def serve(self, service: dict[str, Any], *, allocate: bool = True) -> str | None:
+        """Listen on the Service's ClusterIP (allocated, or the one it asks for); None when headless.
+
+        ``allocate=False`` is for a ClusterIP an API server already gave: that address or none
+        (when it is outside 127/8, or held by another node on this machine, which the log says).
+        """
         meta, spec = service["metadata"], service.get("spec") or {}
         key = (meta["namespace"], meta["name"])
         requested = spec.get("clusterIP")
-        if requested == "None":
+        if requested == "None" or (not allocate and not requested):
             await self.forget(*key)
             return None
         served = self._served.get(key)
+        if served is not None and not allocate and served.address != requested:
+            await self.forget(*key)
+            served = None
         if served is None:
             if requested and requested.startswith("127.") and self._pool.reserve(requested):
                 address = requested
-            else:
+            elif allocate:
                 address = self._pool.allocate()
+            else:
+                logger.warning("service %s/%s: its ClusterIP %s cannot be served here", *key, requested)
+                return None
             served = self._served[key] = _Served(address)
         ports = [p for p in spec.get("ports") or [] if p.get("protocol", "TCP") == "TCP" and p.get("port")]
         signature = tuple(sorted((int(p["port"]), str(p.get("targetPort", p["port"]))) for p in ports))

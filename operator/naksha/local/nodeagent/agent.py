@@ -7,6 +7,13 @@ local kubelet's pod runner (``naksha`` containers as processes, other images sim
 reports their status through ``pods/status``, and finishes deletions: a pod marked for deletion
 is stopped, then deleted for good with a zero grace period. Deployments, ReplicaSets, Jobs,
 garbage collection and scheduling are the real controllers' business.
+
+Pods get what a kubelet gives them, through the same code as the emulator's kubelet: a token of
+their ServiceAccount bound to the pod, from the TokenRequest API (``tokens``), renewed on disk
+(``naksha.local.kubelet.credentials``) — never the agent's own admin identity — and their own
+network namespace and 127/8 address (``naksha.local.network``) where the machine allows it.
+Services are reached at the ClusterIPs the API server gave them, through the same node proxy as
+on the emulator (``services``).
 """
 
 from __future__ import annotations
@@ -16,15 +23,22 @@ import contextlib
 import datetime
 import logging
 import platform
+import socket
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
+from naksha.local.apiserver import errors, portforwarding
+from naksha.local.kubelet.credentials import CredentialSource
 from naksha.local.kubelet.ownership import pod_phase
-from naksha.local.kubelet.pods import PodRunner
+from naksha.local.kubelet.pods import PodRunner, probe_ports
+from naksha.local.network import NodeNetwork
 from naksha.local.nodeagent.logs import LogServer
-from naksha.local.nodeagent.remote import Credentials, Remote, RemotePodApi, RequestFailed
+from naksha.local.nodeagent.remote import Credentials, Remote, RemotePodApi, RequestFailed, follow
+from naksha.local.nodeagent.services import ServiceFollower
+from naksha.local.nodeagent.tokens import TokenRequestIssuer
 
 logger = logging.getLogger(__name__)
 NODE_NAME = "local-node"
@@ -45,7 +59,11 @@ def _micro_timestamp() -> str:
 
 
 class NodeAgent:
-    """``start()``/``stop()`` on the caller's event loop; ``runners`` holds the pods it runs."""
+    """``start()``/``stop()`` on the caller's event loop; ``runners`` holds the pods it runs.
+
+    ``isolate=False`` runs pods on the host's loopback; ``host_ports`` are the host's
+    ``127.0.0.1`` ports every pod reaches (the API server's).
+    """
 
     def __init__(
         self,
@@ -53,24 +71,33 @@ class NodeAgent:
         serving: tuple[Path, Path],
         client_ca: Path,
         state_dir: Path,
-        kubeconfig: Path,
         *,
         kubelet_version: str,
         node_name: str = NODE_NAME,
+        isolate: bool = True,
+        host_ports: tuple[int, ...] = (),
     ) -> None:
         self.remote = Remote(credentials)
         self.api = RemotePodApi(self.remote)
+        self.pod_credentials = CredentialSource(
+            TokenRequestIssuer(self.api), credentials.server, credentials.ca.read_bytes()
+        )
+        self.network = NodeNetwork(isolate=isolate, host_ports=host_ports)
+        self.pods: dict[tuple[str, str], dict[str, Any]] = {}  # as last seen, runners' or not
+        self.services = ServiceFollower(self.remote, self.network, lambda: self.pods.values())
         self.state_dir = state_dir
-        self.kubeconfig = kubeconfig
         self.node_name = node_name
         self.kubelet_version = kubelet_version
-        self.logs = LogServer(state_dir, serving=serving, client_ca=client_ca)
+        self.logs = LogServer(
+            state_dir, serving=serving, client_ca=client_ca, port_forward=self._port_forward
+        )
         self.runners: dict[tuple[str, str], PodRunner] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.registered = asyncio.Event()
 
     async def start(self) -> None:
         await self.remote.open()
+        await self.network.start()
         await self.logs.start()
         self.api.start()
         await self._register()
@@ -78,6 +105,7 @@ class NodeAgent:
         self._tasks = [
             asyncio.create_task(self._heartbeat(), name="node-agent-heartbeat"),
             asyncio.create_task(self._follow_pods(), name="node-agent-pods"),
+            asyncio.create_task(self.services.run(), name="node-agent-services"),
         ]
 
     async def stop(self) -> None:
@@ -86,6 +114,8 @@ class NodeAgent:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(runner.stop() for runner in self.runners.values()), return_exceptions=True)
         self.runners.clear()
+        await self.services.close()
+        await self.network.close()
         await self.api.stop()
         await self.logs.stop()
         await self.remote.close()
@@ -207,36 +237,24 @@ class NodeAgent:
     # --- pods -----------------------------------------------------------------------------------
 
     async def _follow_pods(self) -> None:
-        """List, then watch, the pods bound to this node; relist when the watch expires (410)."""
+        """The pods bound to this node; after a relist, runners of pods that went are stopped."""
+
+        async def forget_gone(present: set[tuple[str, str]]) -> None:
+            for key in [key for key in self.runners if key not in present]:
+                await self._forget(key)
+            for key in [key for key in self.pods if key not in present]:
+                del self.pods[key]
+
         selector = {"fieldSelector": f"spec.nodeName={self.node_name}"}
-        while True:
-            try:
-                listing = await self.remote.request("GET", "/api/v1/pods", params=selector)
-                present = set()
-                for pod in listing.get("items") or []:
-                    present.add((pod["metadata"]["namespace"], pod["metadata"]["name"]))
-                    await self._on_pod("ADDED", pod)
-                for key in [key for key in self.runners if key not in present]:
-                    await self._forget(key)
-                version = listing["metadata"]["resourceVersion"]
-                params = {**selector, "resourceVersion": version, "allowWatchBookmarks": "true"}
-                async for event in self.remote.watch("/api/v1/pods", params):
-                    if event["type"] == "ERROR":
-                        break  # 410 Gone or another failure: relist
-                    if event["type"] == "BOOKMARK":
-                        params["resourceVersion"] = event["object"]["metadata"]["resourceVersion"]
-                        continue
-                    params["resourceVersion"] = event["object"]["metadata"]["resourceVersion"]
-                    await self._on_pod(event["type"], event["object"])
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the API server restarting, a dropped connection...
-                logger.warning("node agent: following pods: %s; relisting", error)
-                await asyncio.sleep(1.0)
+        await follow(self.remote, "/api/v1/pods", self._on_pod, forget_gone, selector)
 
     async def _on_pod(self, event_type: str, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
         key = (meta["namespace"], meta["name"])
+        if event_type == "DELETED":
+            self.pods.pop(key, None)
+        else:
+            self.pods[key] = pod  # what Services' endpoints are worked out from
         runner = self.runners.get(key)
         if runner is not None and runner.uid != meta["uid"]:
             await self._forget(key)
@@ -247,15 +265,55 @@ class NodeAgent:
         if meta.get("deletionTimestamp"):
             await self._finish_deletion(pod)
             return
-        if runner is None and pod_phase(pod) not in ("Succeeded", "Failed"):
-            runner = PodRunner(self.api, pod, self.state_dir, self.kubeconfig)
-            self.runners[key] = runner
-            await runner.start()
+        finished = pod_phase(pod) in ("Succeeded", "Failed")
+        if runner is not None and finished and runner.network.isolated:
+            # Nothing will run in it again: a finished pod keeps its status, not its namespace.
+            await self.network.detach(runner.uid)
+        if runner is None and not finished:
+            await self._run(pod)
+
+    async def _run(self, pod: dict[str, Any]) -> None:
+        """Give the pod its network, then start its containers (which get their credentials as they start)."""
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        try:
+            network = await self.network.attach(
+                meta["uid"],
+                meta["namespace"],
+                meta["name"],
+                ports=set().union(*(probe_ports(c) for c in spec.get("containers") or [])),
+                host_network=bool(spec.get("hostNetwork")),
+            )
+        except OSError as error:
+            logger.error("node agent: pod %s/%s gets no network: %s", meta["namespace"], meta["name"], error)
+            return
+        directory = self.state_dir / "pods" / meta["namespace"] / meta["name"]
+        # The pod's own kubeconfig (written by its credentials), never the agent's.
+        runner = PodRunner(
+            self.api, pod, self.state_dir, directory / "kubeconfig", network, self.pod_credentials
+        )
+        self.runners[(meta["namespace"], meta["name"])] = runner
+        await runner.start()
+
+    async def _port_forward(self, request: web.Request) -> web.StreamResponse:
+        """``kubectl port-forward``: the emulator's session, into the pod's network namespace."""
+        key = (request.match_info["namespace"], request.match_info["pod"])
+        pod, runner = self.pods.get(key), self.runners.get(key)
+        if pod is None or runner is None:
+            raise web.HTTPNotFound(text=f"pod {key[0]}/{key[1]} does not run on this node")
+
+        async def open_port(_namespace: str, _name: str, port: int) -> socket.socket:
+            return await runner.network.open(port)
+
+        try:
+            return await portforwarding.serve(request, pod, open_port)
+        except errors.ApiError as error:
+            return web.Response(status=error.code, text=error.message)
 
     async def _forget(self, key: tuple[str, str]) -> None:
         runner = self.runners.pop(key, None)
         if runner is not None:
             await runner.stop()
+            await self.network.detach(runner.uid)
         self.api.forget(*key)
 
     async def _finish_deletion(self, pod: dict[str, Any]) -> None:

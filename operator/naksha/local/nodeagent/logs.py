@@ -1,11 +1,12 @@
-"""The node agent's log server: what the API server calls for ``kubectl logs`` (``pods/log``).
+"""The node agent's server: what the API server calls for ``kubectl logs`` and ``port-forward``.
 
 The API server proxies ``pods/log`` to ``https://<node InternalIP>:<kubeletEndpoint port>/
 containerLogs/<namespace>/<pod>/<container>``, authenticating with its kubelet client
 certificate; this server checks that certificate against the cluster CA and answers from the
 files the pod runner writes (``<state_dir>/pods/<namespace>/<pod>/<container>.log``).
 Supported: ``tailLines``, ``limitBytes``, ``follow``. Not kept: ``previous`` (a restarted
-container appends to the same file).
+container appends to the same file). ``/portForward/<namespace>/<pod>`` (``pods/portforward``,
+which the API server hands over as an upgraded connection) goes to the handler the agent gives.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -20,9 +22,20 @@ from aiohttp import web
 FOLLOW_POLL_SECONDS = 0.2
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
 class LogServer:
-    def __init__(self, state_dir: Path, *, serving: tuple[Path, Path], client_ca: Path) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        serving: tuple[Path, Path],
+        client_ca: Path,
+        port_forward: Handler | None = None,
+    ) -> None:
         self.state_dir = state_dir
+        self.port_forward = port_forward
         self.port = 0
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(client_ca))
         context.load_cert_chain(str(serving[0]), str(serving[1]))
@@ -33,6 +46,8 @@ class LogServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
+        if self.port_forward is not None:
+            app.router.add_route("*", "/portForward/{namespace}/{pod}", self.port_forward)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl)

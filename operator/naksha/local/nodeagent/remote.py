@@ -2,8 +2,9 @@
 
 The pod runner (shared with the emulator's kubelet) calls a synchronous ``PodApi``. Over HTTPS
 its status writes are queued and sent by one task per agent, newest status per pod only, so a
-burst of container changes costs one request; its ConfigMap/Secret reads (rare: once per
-container start) are blocking requests of a few milliseconds.
+burst of container changes costs one request; its ConfigMap/Secret reads and the pod tokens it
+asks for (rare: once per container start, and per token renewal) are blocking requests of a few
+milliseconds.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import json
 import logging
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,46 @@ class Remote:
                     yield dict(json.loads(line))
 
 
+Key = tuple[str, str]  # (namespace, name)
+
+
+async def follow(
+    remote: Remote,
+    path: str,
+    on_event: Callable[[str, dict[str, Any]], Awaitable[None]],
+    on_relist: Callable[[set[Key]], Awaitable[None]],
+    selector: dict[str, str] | None = None,
+) -> None:
+    """List, then watch, a collection for ever, as an informer does.
+
+    Every object listed is handed to ``on_event`` as ``ADDED``, then ``on_relist`` gets the keys
+    present, so the caller can drop what vanished while no watch ran; each watch event follows.
+    When the watch expires (410) or fails (the API server restarting), it lists again.
+    """
+    selector = selector or {}
+    while True:
+        try:
+            listing = await remote.request("GET", path, params=selector)
+            present = set()
+            for obj in listing.get("items") or []:
+                present.add((obj["metadata"]["namespace"], obj["metadata"]["name"]))
+                await on_event("ADDED", obj)
+            await on_relist(present)
+            version = listing["metadata"]["resourceVersion"]
+            params = {**selector, "resourceVersion": version, "allowWatchBookmarks": "true"}
+            async for event in remote.watch(path, params):
+                if event["type"] == "ERROR":
+                    break  # 410 Gone or another failure: relist
+                params["resourceVersion"] = event["object"]["metadata"]["resourceVersion"]
+                if event["type"] != "BOOKMARK":
+                    await on_event(event["type"], event["object"])
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the API server restarting, a dropped connection...
+            logger.warning("node agent: following %s: %s; relisting", path, error)
+            await asyncio.sleep(1.0)
+
+
 @dataclass(frozen=True)
 class RemoteResource:
     group: str
@@ -139,8 +180,14 @@ class RemotePodApi:
 
     def get(self, resource: Any, namespace: str, name: str) -> dict[str, Any]:
         assert isinstance(resource, RemoteResource)
-        url = self.remote.credentials.server + resource.path(namespace, name)
-        response = self._pool.request("GET", url, timeout=5.0, retries=False)
+        return self.call("GET", resource.path(namespace, name))
+
+    def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """One blocking request (a few milliseconds on loopback); ``errors.ApiError`` on a refusal."""
+        url = self.remote.credentials.server + path
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        response = self._pool.request(method, url, body=payload, headers=headers, timeout=5.0, retries=False)
         if response.status >= 400:
             raise errors.ApiError(response.status, "Failed", response.data.decode(errors="replace")[:300])
         return dict(json.loads(response.data))

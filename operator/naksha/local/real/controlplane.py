@@ -5,7 +5,10 @@ Same shape as ``naksha.local.LocalControlPlane`` (``start``/``stop``/``with``, `
 ``kubeconfig_path``, ``state_dir``, ``kubelet``), so tests and the CLI take either. The binaries
 come from ``scripts/real-control-plane.sh`` (see ``naksha.local.real.binaries``). The API server
 runs with RBAC; the kubeconfig it writes authenticates as an admin (client certificate in
-``system:masters``); the controller manager and the scheduler have their own identities.
+``system:masters``); the controller manager and the scheduler have their own identities. Pods
+never see the admin's: the node agent gives each its ServiceAccount's token (TokenRequest), its
+own network namespace and address, and serves Services at the ClusterIPs allocated from
+``service_range``.
 
 The scheduler binds pods to the Node (rather than the node agent binding them itself) so pods
 reach the node exactly as in a cluster: node selectors, taints and resource requests are
@@ -18,6 +21,7 @@ import asyncio
 import base64
 import json
 import logging
+import random
 import ssl
 import tempfile
 import threading
@@ -38,7 +42,10 @@ from naksha.local.signals import wait_for_stop
 
 logger = logging.getLogger(__name__)
 START_TIMEOUT = 120.0
-SERVICE_RANGE = "127.100.0.0/16"  # Service addresses on loopback, allocated on paper only (no proxy)
+# Service addresses: a /24 of 127.102/16 per control plane, picked at random, so planes running
+# side by side (and the pods' 127.100/16, the emulators' 127.101/16) rarely meet; the node agent's
+# proxy takes each address's host-wide lock before it listens on it.
+SERVICE_BLOCKS = "127.102.{}.0/24"
 
 
 class RealControlPlane:
@@ -53,6 +60,7 @@ class RealControlPlane:
         kubeconfig: Path | None = None,
         kubelet: bool = True,
         binaries: Binaries | None = None,
+        isolate_pods: bool = True,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if state_dir is None:
@@ -61,6 +69,7 @@ class RealControlPlane:
         self.state_dir = Path(state_dir).resolve()
         self.kubeconfig_path = Path(kubeconfig or self.state_dir / "kubeconfig").resolve()
         self.with_kubelet = kubelet
+        self.isolate_pods = isolate_pods  # False: pods share the host's loopback (no network namespaces)
         self.binaries = binaries
         self.url = ""
         self.pki: Pki | None = None
@@ -69,6 +78,7 @@ class RealControlPlane:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.timings: dict[str, float] = {}
+        self.service_range = SERVICE_BLOCKS.format(random.randrange(256))
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -158,7 +168,7 @@ class RealControlPlane:
             logs,
         )
         if self.with_kubelet:
-            self._start_node_agent(pki, binaries.kube_version)
+            self._start_node_agent(pki, binaries.kube_version, api_port)
         # The controllers are up once the ServiceAccount controller made `default` in `default`
         # (pods are refused until their namespace has it).
         account = f"{self.url}/api/v1/namespaces/default/serviceaccounts/default"
@@ -187,7 +197,7 @@ class RealControlPlane:
             f"--service-account-key-file={pki.service_account_pub}",
             f"--service-account-signing-key-file={pki.service_account_key}",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-cluster-ip-range={SERVICE_RANGE}",
+            f"--service-cluster-ip-range={self.service_range}",
             "--endpoint-reconciler-type=none",
             f"--kubelet-client-certificate={pki.apiserver_kubelet_client.cert}",
             f"--kubelet-client-key={pki.apiserver_kubelet_client.key}",
@@ -204,7 +214,7 @@ class RealControlPlane:
         self.processes.append(process)
         return process
 
-    def _start_node_agent(self, pki: Pki, kube_version: str) -> None:
+    def _start_node_agent(self, pki: Pki, kube_version: str, api_port: int) -> None:
         ready = threading.Event()
         failure: list[BaseException] = []
         credentials = Credentials(self.url, pki.ca.cert, pki.admin.cert, pki.admin.key)
@@ -218,8 +228,9 @@ class RealControlPlane:
                 (pki.node_serving.cert, pki.node_serving.key),
                 pki.ca.cert,
                 self.state_dir,
-                self.kubeconfig_path,
                 kubelet_version=kube_version,
+                isolate=self.isolate_pods,
+                host_ports=(api_port,),  # pods reach the API at their kubeconfig's 127.0.0.1:<port>
             )
             try:
                 loop.run_until_complete(agent.start())
