@@ -56,12 +56,19 @@ def operator_pod(kubectl: Kubectl, api_client: client.ApiClient, naksha_crds: No
     core = client.CoreV1Api(api_client)
 
     def ready_pod() -> str:
-        (pod,) = core.list_namespaced_pod(SYSTEM, label_selector=OPERATOR_SELECTOR).items
+        pods = core.list_namespaced_pod(SYSTEM, label_selector=OPERATOR_SELECTOR).items
+        assert len(pods) == 1, [p.metadata.name for p in pods]  # none yet, or one still going
+        (pod,) = pods
         assert any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
         return str(pod.metadata.name)
 
     try:
-        yield str(eventually(ready_pod, timeout=120, interval=0.5))
+        try:
+            name = str(eventually(ready_pod, timeout=120, interval=0.5))
+        except AssertionError as error:
+            state = kubectl("get", "deploy,rs,pods,sa,events", "-n", SYSTEM, check=False)
+            raise AssertionError(f"{error}\n{state.stdout}{state.stderr}") from error
+        yield name
     finally:
         kubectl("delete", "-f", "-", "--ignore-not-found", "--wait=false", input=manifests)
 
