@@ -17,16 +17,17 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from tests.unit.agent.fakes import ReviewingKube
-from tests.unit.agent.test_api_fence import SECRET
+from tests.support.agent_api import SECRET
+from tests.support.fakes import ReviewingKube
 
 from naksha.access import tls
-from naksha.agent import api, tokens
-from naksha.agent.api_auth import SharedSecretGate
-from naksha.insight.http_api import IngestOutcome, build_app
-from naksha.insight.ingest_guard import IngestGuard
-from naksha.insight.telemetry import WorkerMetrics
+from naksha.controllers.agentrun import api
+from naksha.controllers.agentrun.api_auth import SharedSecretGate
+from naksha.domain.agentrun import tokens
 from naksha.models.insightstream import HttpSource
+from naksha.services.insight.http_api import IngestOutcome, build_app
+from naksha.services.insight.ingest_guard import IngestGuard
+from naksha.services.insight.telemetry import WorkerMetrics
 
 
 def openssl(*args: str) -> None:

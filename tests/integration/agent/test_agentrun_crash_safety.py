@@ -6,58 +6,21 @@ The rate window on each target (``naksha.io/agent-actions``) must count each act
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client
-from tests.integration.agent.test_agentrun_on_the_control_plane import (
-    GROUP,
-    VERSION,
-    agent_run,
-    anomaly,
-    deployment,
-    run_status,
-    scale_graph,
-    setup,
-    stream,
-)
-from tests.support import ROOT, eventually, free_port, spec_changes
+from tests.support import eventually, spec_changes
+from tests.support.agentruns import agent_run, anomaly, deployment, run_status, scale_graph, setup, stream
+from tests.support.operators import kill_group, start_operator
 
-from naksha.agent.guardrails import RECENT_ACTIONS
-
-
-def start_operator(kubeconfig: Path, namespace: str, log: Path, **extra: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(kubeconfig),
-        "PYTHONPATH": str(ROOT / "operator"),
-        "NAKSHA_METRICS_PORT": str(free_port()),
-        "NAKSHA_HEALTH_PORT": str(free_port()),
-        "NAKSHA_IMAGE": "example.com/simulated-worker:1",
-        **extra,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "naksha", "operator", "--namespace", namespace],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: a kill takes its children (git...) too
-    )
-
-
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the operator and every process it started, as a container's end does."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
+from naksha.models.group import GROUP, VERSION
+from naksha.models.labels import RECENT_ACTIONS
 
 
 def test_a_run_killed_between_its_intent_and_its_action_acts_once_after_a_restart(
@@ -67,21 +30,18 @@ def test_a_run_killed_between_its_intent_and_its_action_acts_once_after_a_restar
     before = apps.read_namespaced_deployment("web", fresh_namespace)
     log = tmp_path / "operator.log"
     first = start_operator(
-        control_plane.kubeconfig_path, fresh_namespace, log, NAKSHA_AGENT_TEST_PAUSE_BEFORE_APPLY="60"
+        control_plane.kubeconfig_path, fresh_namespace, log, NAKSHA_CRASH_POINT="agentrun.before-apply"
     )
     try:
         custom.create_namespaced_custom_object(
             GROUP, VERSION, fresh_namespace, "agentruns", agent_run("r", "web")
         )
-
-        def intent_recorded() -> dict[str, Any] | None:
-            actions = run_status(custom, fresh_namespace, "r").get("actions") or {}
-            return next((a for a in actions.values() if "plan" in a and "result" not in a), None)
-
-        intent = eventually(intent_recorded, timeout=60)
-        assert intent["plan"] == {"previous": 2, "replicas": 4}
+        assert first.wait(timeout=120) == -signal.SIGKILL  # at its crash point
     finally:
         kill_group(first)
+    actions = run_status(custom, fresh_namespace, "r").get("actions") or {}
+    intent = next(a for a in actions.values() if "plan" in a and "result" not in a)
+    assert intent["plan"] == {"previous": 2, "replicas": 4}
     assert apps.read_namespaced_deployment("web", fresh_namespace).spec.replicas == 2  # nothing happened yet
 
     second = start_operator(control_plane.kubeconfig_path, fresh_namespace, log)

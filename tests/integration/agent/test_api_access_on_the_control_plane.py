@@ -29,14 +29,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from kubernetes import client, config
-from tests.integration.agent.test_agentrun_on_the_control_plane import deployment
-from tests.integration.insight.test_worker import create_stream, worker_env
 from tests.support import ROOT, Kubectl, eventually, free_port
+from tests.support.agentruns import deployment
 from tests.support.identities import service_account_token
+from tests.support.workers import create_stream, worker_env
 
-from naksha.insight.config import WorkerConfig
-from naksha.insight.worker import InsightWorker
 from naksha.kube import Kube
+from naksha.services.insight.config import WorkerConfig
+from naksha.services.insight.worker import InsightWorker
 
 SUFFIX = uuid.uuid4().hex[:6]
 TEAM, OTHER = f"acl-a-{SUFFIX}", f"acl-b-{SUFFIX}"
