@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
 from typing import Any
 
-import pytest
 from aiokafka import AIOKafkaProducer
-from tests.support.brokers import create_topics
 
 from naksha.models.group import GROUP, VERSION
 
@@ -64,12 +60,3 @@ async def produce(bootstrap: str, topic: str, values: list[Any]) -> None:
         await producer.flush()
     finally:
         await producer.stop()
-
-
-@pytest.fixture
-def topic(kafka_broker) -> str:
-    name = f"telemetry-{uuid.uuid4().hex[:6]}"
-    # Created up front so that the worker's group is assigned partitions when it joins, and the
-    # dead-letter producer finds its topic.
-    asyncio.run(create_topics(kafka_broker, name, f"{name}.dlq"))
-    return name
