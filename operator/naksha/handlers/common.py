@@ -18,6 +18,7 @@ import kopf
 
 from naksha import metrics
 from naksha.errors import PermanentError, RetryableError
+from naksha.models.status import merge_patched
 from naksha.reconcilers.admission import PHASE_INVALID
 from naksha.reconcilers.context import ReconcileContext
 
@@ -66,4 +67,4 @@ def write_result(
 
 def differs(old: Any, new: dict[str, Any]) -> bool:
     """Whether writing ``new`` (a merge patch) would change ``old``; avoids no-op writes on timers."""
-    return any(old.get(key) != value for key, value in new.items())
+    return bool(merge_patched(old, new) != old)

@@ -4,14 +4,14 @@ A kind's status model is what its controller writes and what the CRD's status sc
 generated from (``naksha.models.crdgen``), so ``kubectl explain <kind>.status`` and clients see
 the same fields the operator writes, and the API server prunes nothing the operator relies on.
 
-``wire()`` gives the merge patch body: the top-level fields that were read or assigned, whole
-(nested defaults included); those set to ``None`` are sent as ``null`` (a merge patch removes a
-key only when it is explicitly null). Fields nothing read or assigned are left out, so a pass
-that builds only part of a status never overwrites the rest (another writer's, such as the
-insight workers' own reports). The values of maps
-typed ``dict[str, X | None]`` keep their ``None`` entries for the same reason; everything else
-leaves ``None`` out. A kind whose status is not typed yet uses ``OpenStatus`` (unknown fields
-preserved); a new kind's status extends ``NakshaStatus`` with its own fields.
+``wire()`` gives the merge patch body: the top-level fields that were read or assigned, whole.
+Unset values are sent as ``null``, so a merge patch removes them, and an object written anew (a
+new rollback record) never keeps a field of the one it replaces; inside lists, which a merge
+patch stores as they are, unset fields are left out instead. Fields nothing read or assigned are
+left out, so a pass that builds only part of a status never overwrites the rest (another
+writer's, such as the insight workers' own reports). A kind whose status is not typed yet uses
+``OpenStatus`` (unknown fields preserved); a new kind's status extends ``NakshaStatus`` with its
+own fields.
 """
 
 from __future__ import annotations
@@ -55,13 +55,33 @@ class NakshaStatus(StatusPart):
     )
 
     def wire(self) -> dict[str, Any]:
-        """The status as a merge patch: every field read or assigned, ``null`` where one is cleared."""
-        written = set(self.model_fields_set)
-        data = self.model_dump(by_alias=True, mode="json", exclude_none=True, include=written)
-        for name, field in type(self).model_fields.items():
-            if name in written and getattr(self, name) is None:
-                data[field.alias or name] = None
-        return data
+        """The status as a merge patch: every field read or assigned, ``null`` where a value is unset."""
+        data = self.model_dump(by_alias=True, mode="json", include=set(self.model_fields_set))
+        return {key: _patch_value(value, in_list=False) for key, value in data.items()}
+
+
+def _patch_value(value: Any, *, in_list: bool) -> Any:
+    """``None`` becomes a merge patch's ``null`` in objects (the key is removed, so an object written
+    anew never keeps a field of the one it replaces); inside lists, which a merge patch stores as
+    they are, unset fields are left out instead."""
+    if isinstance(value, dict):
+        return {k: _patch_value(v, in_list=in_list) for k, v in value.items() if not (in_list and v is None)}
+    if isinstance(value, list):
+        return [_patch_value(item, in_list=True) for item in value]
+    return value
+
+
+def merge_patched(target: Any, patch: Any) -> Any:
+    """``target`` after a JSON merge patch (RFC 7386): objects merge, ``null`` removes, the rest replaces."""
+    if not isinstance(patch, Mapping):
+        return patch
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patched(result.get(key), value)
+    return result
 
 
 class OpenStatus(NakshaStatus):

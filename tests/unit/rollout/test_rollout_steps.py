@@ -180,3 +180,28 @@ def test_canary_pods_that_never_come_up_hit_the_progress_deadline():
     assert status(kube)["rollback"]["why"] == "ProgressDeadlineExceeded"
     conditions = {c["type"]: c for c in status(kube)["conditions"]}
     assert conditions["RolledBack"]["reason"] == "ProgressDeadlineExceeded"
+
+
+def test_a_new_rollback_record_replaces_the_last_ones_gitops_outcome_in_the_stored_status():
+    """A kill between the recorded rollback and its revert must not leave the previous rollback's
+    commit in the new record (the restarted pass would think the revert done)."""
+    kube = settled_rollout([{"setWeight": 50}, {"pause": {}}])
+    stable = status(kube)["stableRevision"]
+    earlier = {
+        "badRevision": "0123456789",
+        "stableRevision": stable,
+        "reason": "an earlier rollback",
+        "at": T0,
+        "specReverted": True,
+        "gitops": {"commit": "c0ffee", "created": True, "alreadyPushed": False, "seconds": 0.5},
+    }
+    kube.merge_patch(ROLLOUTS, NS, NAME, {"status": {"rollback": earlier}}, status=True)
+    set_image(kube, "web:2")
+    run_pass(kube, T0 + 10)
+    annotate(kube, controls.ABORT, "bad")
+    body = kube.get(ROLLOUTS, NS, NAME)
+    context = ReconcileContext.from_body(ROLLOUT, body, kube=kube)
+    rollout.reconcile(context, T0 + 11)  # the checkpoint is written; the pass's own write never is
+    recorded = status(kube)["rollback"]
+    assert recorded["badRevision"] == revision_of(template("web:2"))
+    assert "gitops" not in recorded
