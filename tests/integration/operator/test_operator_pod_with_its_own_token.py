@@ -21,7 +21,8 @@ import jwt
 import pytest
 import yaml
 from kubernetes import client
-from tests.integration.operator.test_least_privilege import (
+from tests.support import ROOT, Kubectl, eventually
+from tests.support.samples import (
     DENIED,
     EXPECTED,
     GROUP,
@@ -34,7 +35,6 @@ from tests.integration.operator.test_least_privilege import (
     sample,
     simulated_deployment,
 )
-from tests.support import ROOT, Kubectl, eventually
 
 OPERATOR_SELECTOR = "app.kubernetes.io/name=naksha,app.kubernetes.io/component=operator"
 JOB_RUN = "scale-checkout-in-a-job"
