@@ -18,8 +18,8 @@ SECTIONS = {
     "D.1": ("## InsightStream objects", "## Backend chosen", "## Health output and metrics excerpt",
             "## Detectors", "## Timeline"),
     "D.2": ("## AgentRun objects", "## Outcomes", "## Checkpoints", "## Timeline"),
-    "D.3": ("## Not in this build", "## ModelVersion objects"),
-    "D.4": ("## Not in this build", "## EdgeNode objects"),
+    "D.3": ("## ModelVersion objects",),
+    "D.4": ("## EdgeNode objects",),
     "D.5": ("## Not in this build", "## ChaosExperiment objects"),
     "D.6": ("## Rollout objects", "## Rollout history", "## Timeline"),
 }  # fmt: skip
