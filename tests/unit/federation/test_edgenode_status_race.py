@@ -7,7 +7,7 @@ on the newer object when the other wrote in between.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from tests.support.fake_kube import FakeKube
@@ -15,7 +15,7 @@ from tests.support.fake_kube import FakeKube
 from naksha.controllers.edgenode.status import write_status
 from naksha.domain.federation import tokens
 from naksha.errors import RetryableError
-from naksha.kube import Conflict, Kube
+from naksha.kube import Conflict
 from naksha.models.edgenode import EdgeNodeStatus
 from naksha.models.kinds import EDGE_NODE
 from naksha.models.resources import EDGE_NODES
@@ -49,7 +49,7 @@ def conditions(kube: FakeKube) -> dict[str, dict[str, Any]]:
 
 def hub_registers_and_writes_ready(kube: FakeKube) -> None:
     """The hub's path: the registration's key, then registry tick → StatusWrite → HubStore."""
-    store = HubStore(cast(Kube, kube), "edge")
+    store = HubStore(kube, "edge")
     key = NODE_KEY.public_key()
     registration = EdgeNodeStatus(
         public_key=tokens.public_pem(key), key_thumbprint=tokens.thumbprint(key), node_id="edge-1"
@@ -105,7 +105,7 @@ class TestTheOperatorPass:
 class TestTheHubsWrite:
     def test_a_lease_write_over_an_older_read_is_refused_and_made_again_on_the_newer_object(self) -> None:
         kube = new_node()
-        store = HubStore(cast(Kube, kube), "edge")
+        store = HubStore(kube, "edge")
         registry = Registry("edge", NOW)
         registry.upsert(read(kube))  # the hub's watch saw the node before the operator admitted it
         registry.registered(registry.nodes["edge-1"], NODE_KEY.public_key(), {"capabilities": ["a"]}, NOW)

@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from naksha.access import tls
 from naksha.errors import NakshaError
-from naksha.kube import Conflict, Kube
+from naksha.kube import Conflict, Kube, KubeApi
 from naksha.services.hub.app import Hub
 from naksha.services.hub.deliveries import Deliveries
 from naksha.services.hub.ledger import DurableLedger
@@ -103,7 +103,7 @@ def _watch_forever(
 
 
 class HubProcess:
-    def __init__(self, settings: HubSettings, kube: Kube | None = None) -> None:
+    def __init__(self, settings: HubSettings, kube: KubeApi | None = None) -> None:
         self.settings = settings
         self.store = HubStore(kube or Kube(), settings.namespace)
         self.stop = threading.Event()

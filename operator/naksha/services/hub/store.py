@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from naksha.domain.federation import tokens
-from naksha.kube import Kube
+from naksha.kube import KubeApi
 from naksha.kube.client import Conflict, NotFound
 from naksha.kube.events import event_about, post_event
 from naksha.models.conditions import Reason
@@ -38,7 +38,7 @@ def _b64(data: bytes) -> str:
 
 
 class HubStore:
-    def __init__(self, kube: Kube, namespace: str) -> None:
+    def __init__(self, kube: KubeApi, namespace: str) -> None:
         self.kube = kube
         self.namespace = namespace
 
