@@ -23,7 +23,7 @@ from naksha.reconcilers.context import ReconcileContext
 @kopf.on.update(GROUP, VERSION, EDGE_NODE.plural, id="reconcile", field="spec")
 def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     context = ReconcileContext.from_body(EDGE_NODE, body, kube=memo["kube"], settings=memo["config"])
-    read_version = str(body.get("metadata", {}).get("resourceVersion") or "") or None
+    read_version = body.get("metadata", {}).get("resourceVersion")  # the write is guarded by it
 
     def write(done: ReconcileContext) -> None:
         write_status(done.api(), done.namespace, done.name, read_version, done.status_patch())

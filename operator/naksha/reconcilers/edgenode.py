@@ -33,10 +33,10 @@ def _status(context: ReconcileContext) -> EdgeNodeStatus:
 def registration(context: ReconcileContext) -> None:
     """Before the hub registered a key: what the node waits for (the hub's phase wins after)."""
     spec = cast(EdgeNodeSpec, context.spec)
-    hubs = EdgeNodeStatus.read(context.old_status)
-    registered = bool(hubs.key_thumbprint)
+    stored = EdgeNodeStatus.read(context.old_status)
+    registered = bool(stored.key_thumbprint)
     if not spec.approved:
-        waiting = hubs.pending_key_thumbprint
+        waiting = stored.pending_key_thumbprint
         message = (
             f"Key {waiting} waits for `naksha edge approve {context.name}`."
             if waiting
@@ -57,7 +57,7 @@ def registration(context: ReconcileContext) -> None:
                 "No edge agent has registered yet (`naksha edge bootstrap-token`).",
             )
     elif context.phase in (PHASE_AWAITING_APPROVAL, PHASE_NOT_REGISTERED, admission.PHASE_ACCEPTED):
-        context.phase = hubs.lease or context.phase
+        context.phase = stored.lease or context.phase
 
 
 def revocation(context: ReconcileContext) -> None:
