@@ -35,7 +35,18 @@ import sys
 from collections.abc import Sequence
 
 from naksha import __version__
-from naksha.cli import agent, completion, demo, federation, insight, learning, local, operator, report, rollout
+from naksha.cli import (
+    agent,
+    completion,
+    demo,
+    federation,
+    insight,
+    learning,
+    local,
+    operator,
+    report,
+    rollout,
+)
 from naksha.errors import ConfigError
 
 

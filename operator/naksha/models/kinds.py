@@ -10,7 +10,7 @@ from naksha.models.common import NakshaModel
 from naksha.models.edgenode import EdgeNodeSpec
 from naksha.models.group import GROUP
 from naksha.models.insightstream import InsightStreamSpec, InsightStreamStatus
-from naksha.models.modelversion import ModelVersionSpec
+from naksha.models.modelversion import ModelVersionSpec, ModelVersionStatus
 from naksha.models.rollout import RolloutSpec, RolloutStatus
 from naksha.models.status import NakshaStatus, OpenStatus
 
@@ -88,6 +88,7 @@ MODEL_VERSION = KindInfo(
     short_names=("mv",),
     spec_model=ModelVersionSpec,
     description="A model retrained from outcomes and signals, evaluated and promoted.",
+    status_model=ModelVersionStatus,
     columns=(
         PrinterColumn("Model", ".spec.model"),
         PrinterColumn("Algorithm", ".spec.trainer.algorithm"),

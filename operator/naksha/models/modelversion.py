@@ -8,13 +8,13 @@ to the alias holder's on the same holdout, the verdict and the aliases this vers
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from naksha.models.common import Duration, FreeForm, LabelSelector, NakshaModel
 from naksha.models.cron import parse_cron
-from naksha.models.status import NakshaStatus
+from naksha.models.status import NakshaStatus, StatusPart
 
 
 class TrainingSource(NakshaModel):
@@ -90,34 +90,36 @@ class ModelVersionSpec(NakshaModel):
     parent: str | None = Field(default=None, description="The version this one was retrained from.")
 
 
-class _Status(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", alias_generator=None)
+class ArtifactStatus(StatusPart):
+    """The published artifact: its ConfigMap, key, and the sha256 checked when it was read back."""
 
-
-class ArtifactStatus(_Status):
-    config_map: str = Field(alias="configMap")
+    config_map: str
     key: str
     sha256: str
-    size_bytes: int = Field(alias="sizeBytes")
+    size_bytes: int
 
 
-class Lineage(_Status):
+class Lineage(StatusPart):
+    """What the artifact was trained from and with (as the trainer pod recorded it)."""
+
     algorithm: str
     window: str
     samples: int
     holdout: int
     malformed: int
-    dataset_sha256: str = Field(alias="datasetSha256")
+    dataset_sha256: str
     parent: str | None = None
-    trainer_version: str = Field(alias="trainerVersion")
-    params: dict[str, Any] = Field(default_factory=dict)
-    started_at: str = Field(alias="startedAt")
-    finished_at: str = Field(alias="finishedAt")
+    trainer_version: str
+    params: FreeForm = Field(default_factory=dict)
+    started_at: str
+    finished_at: str
     job: str | None = None
     records: int | None = None
 
 
-class MetricStatus(_Status):
+class MetricStatus(StatusPart):
+    """One holdout metric of this version, next to the alias holder's and the threshold."""
+
     name: str
     value: float | None = None
     holder: float | None = Field(default=None, description="The alias holder's figure on the same holdout.")
@@ -127,19 +129,24 @@ class MetricStatus(_Status):
     passed: bool | None = None
 
 
-class VerdictStatus(_Status):
+class VerdictStatus(StatusPart):
+    """The evaluation's verdict (judged once, when the training result is first read)."""
+
     result: str
     message: str
-    evaluation: dict[str, Any] = Field(default_factory=dict)
+    evaluation: FreeForm = Field(default_factory=dict)
     holder: str | None = Field(default=None, description="The version that held the alias when judged.")
 
 
 class ModelVersionStatus(NakshaStatus):
-    job: str | None = None
+    """A ModelVersion's status: its Job, artifact, lineage, metrics, verdict and aliases."""
+
+    job: str | None = Field(default=None, description="The training Job.")
     artifact: ArtifactStatus | None = None
     lineage: Lineage | None = None
     metrics: list[MetricStatus] | None = None
     verdict: VerdictStatus | None = None
-    aliases: list[str] | None = None
-    promoted_at: str | None = Field(default=None, alias="promotedAt")
-    message: str | None = None
+    aliases: list[str] | None = Field(default=None, description="The aliases this version holds now.")
+    promoted_at: str | None = Field(default=None, description="When the auto policy promoted it.")
+    retrained_as: str | None = Field(default=None, description="The next version, once created.")
+    message: str | None = Field(default=None, description="Why training failed, when it did.")

@@ -7,14 +7,17 @@ Job's pod; this reconciler publishes the artifact's sha256 only after reading th
 checking them (``controllers.modelversion.training.read_result``). Decisions are pure
 (``domain.learning.promotion``); alias moves go through ``controllers.modelversion.aliases``,
 atomic with exactly one holder. Retraining (``spec.retrain``) is the last step.
+
+Steps assign the fields of ``ModelVersionStatus`` (``context.status``); the handler writes the
+fields they assigned, once, and leaves the others as earlier passes wrote them. The training
+result read in one step and judged in the next is carried in ``TrainingPass`` (``context.work``).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
-
-from pydantic import BaseModel
+from dataclasses import dataclass
+from typing import Any, cast
 
 from naksha.controllers.modelversion import aliases, retraining, training
 from naksha.domain.learning import artifact as artifacts
@@ -27,7 +30,15 @@ from naksha.domain.learning.promotion import (
     promotion_action,
 )
 from naksha.models.conditions import ConditionType, Reason, find_condition
-from naksha.models.modelversion import ArtifactStatus, Lineage, MetricStatus, ModelVersionSpec, VerdictStatus
+from naksha.models.modelversion import (
+    ArtifactStatus,
+    Lineage,
+    MetricStatus,
+    ModelVersionSpec,
+    ModelVersionStatus,
+    VerdictStatus,
+)
+from naksha.models.status import StatusPart
 from naksha.reconcilers.admission import accept, validate_spec
 from naksha.reconcilers.context import ReconcileContext, Step, run_steps
 
@@ -45,9 +56,26 @@ _VERDICT_REASONS = {
 }
 
 
+@dataclass
+class TrainingPass:
+    """What one pass carries between steps besides the status: the training result just read."""
+
+    result: dict[str, Any] | None = None
+
+    @staticmethod
+    def of(context: ReconcileContext) -> TrainingPass:
+        if not isinstance(context.work, TrainingPass):
+            context.work = TrainingPass()
+        return context.work
+
+
 def spec_of(context: ReconcileContext) -> ModelVersionSpec:
     assert isinstance(context.spec, ModelVersionSpec)  # validate_spec ran first
     return context.spec
+
+
+def status_of(context: ReconcileContext) -> ModelVersionStatus:
+    return cast(ModelVersionStatus, context.status)
 
 
 def collect_training(context: ReconcileContext) -> None:
@@ -68,7 +96,8 @@ def collect_training(context: ReconcileContext) -> None:
         owner=context.owner_reference(),
         settings=context.settings,
     )
-    context.extra_status["job"] = job
+    status = status_of(context)
+    status.job = job
     try:
         output = training.read_result(kube, context.namespace, context.name)
     except artifacts.ArtifactCorrupt as error:
@@ -90,16 +119,14 @@ def collect_training(context: ReconcileContext) -> None:
     if result.get("error"):
         _fail(context, Reason.TRAINING_FAILED, f"training could not be done: {result['error']}")
         return
-    context.extra_status["artifact"] = _wire(
-        ArtifactStatus(
-            config_map=output.config_map,
-            key=artifacts.ARTIFACT_KEY,
-            sha256=result["sha256"],
-            size_bytes=output.size,
-        )
+    status.artifact = ArtifactStatus(
+        config_map=output.config_map,
+        key=artifacts.ARTIFACT_KEY,
+        sha256=result["sha256"],
+        size_bytes=output.size,
     )
-    context.extra_status["lineage"] = _wire(Lineage.model_validate(result["lineage"]))
-    context.extra_status["trainingResult"] = result  # carried to the next step only
+    status.lineage = Lineage.model_validate(result["lineage"])
+    TrainingPass.of(context).result = result  # judged by the next step, never written
     context.set_condition(
         TRAINED, "True", Reason.TRAINED, f"artifact {output.config_map} sha256 {result['sha256'][:12]}"
     )
@@ -110,9 +137,10 @@ def collect_training(context: ReconcileContext) -> None:
 
 def evaluate(context: ReconcileContext) -> None:
     """Judge the new result against the thresholds and the alias holder's figures (once)."""
-    result = context.extra_status.pop("trainingResult", None)
+    result = TrainingPass.of(context).result
     if result is None:
         return
+    status = status_of(context)
     spec = spec_of(context)
     thresholds = [Threshold(m.name, m.threshold, m.direction) for m in spec.evaluation.metrics]
     primary = thresholds[0].name if thresholds else DEFAULT_PRIMARY[spec.trainer.algorithm]
@@ -131,14 +159,13 @@ def evaluate(context: ReconcileContext) -> None:
         primary=primary,
     )
     rows = _metric_rows(metrics, holder_metrics, result.get("baselineMetrics") or {}, judgement)
-    context.extra_status["metrics"] = [_wire(MetricStatus.model_validate(row)) for row in rows]
-    verdict = VerdictStatus(
+    status.metrics = [MetricStatus.model_validate(row) for row in rows]
+    status.verdict = VerdictStatus(
         result=str(judgement.verdict),
         message=judgement.message,
         evaluation=result.get("evaluation") or {},
         holder=result.get("holder"),
     )
-    context.extra_status["verdict"] = _wire(verdict)
     reason = _VERDICT_REASONS[judgement.verdict]
     context.set_condition(EVALUATED, "True" if judgement.passed else "False", reason, judgement.message)
     insufficient = judgement.verdict is Verdict.INSUFFICIENT_DATA
@@ -153,8 +180,8 @@ def evaluate(context: ReconcileContext) -> None:
 
 def promote(context: ReconcileContext) -> None:
     """``policy: auto`` moves the alias to a passed version once; ``manual`` waits for the command."""
-    spec = spec_of(context)
-    verdict = context.extra_status.get("verdict") or context.old_status.get("verdict") or {}
+    spec, status = spec_of(context), status_of(context)
+    verdict = _part(status.verdict) or context.old_status.get("verdict") or {}
     if not verdict or context.old_status.get("promotedAt"):
         return  # promoted before: a later rollback must not be undone by the auto policy
     kube = context.api()
@@ -173,13 +200,13 @@ def promote(context: ReconcileContext) -> None:
         return
     if action != "promote":
         return
-    artifact = context.extra_status.get("artifact") or context.old_status.get("artifact") or {}
+    artifact = _part(status.artifact) or context.old_status.get("artifact") or {}
     holder = aliases.Holder(context.name, artifact["configMap"], artifact["sha256"], time.time())
     entry = aliases.move_if_held_by(
         kube, context.namespace, spec.model, spec.promotion.alias, holder, verdict.get("holder")
     )
     if entry is not None and entry.holder.version == context.name:
-        context.extra_status["promotedAt"] = rfc3339(time.time())
+        status.promoted_at = rfc3339(time.time())
         context.event(
             "Normal", Reason.PROMOTED, f"{spec.promotion.alias} of {spec.model} moved to {context.name}."
         )
@@ -196,13 +223,13 @@ def promote(context: ReconcileContext) -> None:
 
 def show_aliases(context: ReconcileContext) -> None:
     """Which aliases this version holds now (the CLI and other versions move them too)."""
-    spec = spec_of(context)
+    spec, status = spec_of(context), status_of(context)
     held = sorted(
         alias
         for alias, entry in aliases.read_aliases(context.api(), context.namespace, spec.model).items()
         if entry.holder.version == context.name
     )
-    context.extra_status["aliases"] = held
+    status.aliases = held
     had = context.old_status.get("aliases") or []
     if held:
         context.phase = PHASE_PROMOTED
@@ -212,7 +239,7 @@ def show_aliases(context: ReconcileContext) -> None:
         context.phase = PHASE_EVALUATED
         previously = find_condition(context.conditions, PROMOTED) or {}
         demoted = previously.get("status") == "False" and previously.get("reason") == Reason.DEMOTED
-        promoted_once = context.old_status.get("promotedAt") or context.extra_status.get("promotedAt")
+        promoted_once = context.old_status.get("promotedAt") or status.promoted_at
         if (had or promoted_once) and not demoted:  # a demotion keeps its own reason
             context.set_condition(
                 PROMOTED, "False", Reason.ALIAS_MOVED, "another version holds the alias now"
@@ -225,17 +252,13 @@ def show_aliases(context: ReconcileContext) -> None:
 
 def demote(context: ReconcileContext) -> None:
     """Auto-demote: give the alias back when this version does worse live than its predecessor."""
-    spec = spec_of(context)
-    if spec.promotion.auto_demote is None or spec.promotion.alias not in (
-        context.extra_status.get("aliases") or []
-    ):
+    spec, status = spec_of(context), status_of(context)
+    if spec.promotion.auto_demote is None or spec.promotion.alias not in (status.aliases or []):
         return
     decision = retraining.demotion(context.api(), context.namespace, spec, context.name)
     if decision is None:
         return
-    context.extra_status["aliases"] = [
-        a for a in context.extra_status["aliases"] if a != spec.promotion.alias
-    ]
+    status.aliases = [a for a in status.aliases or [] if a != spec.promotion.alias]
     context.phase = PHASE_EVALUATED
     context.set_condition(PROMOTED, "False", Reason.DEMOTED, decision)
     context.event("Warning", Reason.DEMOTED, decision)
@@ -243,14 +266,14 @@ def demote(context: ReconcileContext) -> None:
 
 def retrain(context: ReconcileContext) -> None:
     """Create the model's next version when ``spec.retrain`` says it is due (and keep the history)."""
-    spec = spec_of(context)
-    if spec.retrain is None or not (context.extra_status.get("verdict") or context.old_status.get("verdict")):
+    spec, status = spec_of(context), status_of(context)
+    if spec.retrain is None or not (status.verdict or context.old_status.get("verdict")):
         return
     created = retraining.maybe_retrain(
         context.api(), context.namespace, context.name, spec, context.old_status, time.time()
     )
     if created:
-        context.extra_status["retrainedAs"] = created
+        status.retrained_as = created
         context.event("Normal", Reason.RETRAINED, f"created the next version {created}")
 
 
@@ -272,15 +295,15 @@ def reconcile(context: ReconcileContext) -> ReconcileContext:
 
 def _fail(context: ReconcileContext, reason: Reason, message: str) -> None:
     context.phase = PHASE_FAILED
-    context.extra_status["message"] = message
+    status_of(context).message = message
     context.set_condition(TRAINED, "False", reason, message)
     context.event("Warning", reason, message)
     context.halt()
 
 
-def _wire(model: BaseModel) -> dict[str, Any]:
-    """A typed status part as written: camelCase, and no nulls (a merge patch would delete them)."""
-    return model.model_dump(by_alias=True, exclude_none=True)
+def _part(part: StatusPart | None) -> dict[str, Any]:
+    """A status part built by this pass, as it will be written (empty when no step built it)."""
+    return part.plain() if part is not None else {}
 
 
 def _metric_rows(

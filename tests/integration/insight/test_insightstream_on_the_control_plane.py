@@ -11,7 +11,6 @@ import time
 import urllib.request
 from typing import Any
 
-import pytest
 from kubernetes import client
 from tests.support import eventually
 from tests.support.streams import produce, stream

@@ -16,7 +16,8 @@ import naksha.reconcilers
 from naksha.models.agentrun import AgentRunStatus
 from naksha.models.conditions import Reason
 from naksha.models.insightstream import InsightStreamStatus
-from naksha.models.kinds import AGENT_RUN, INSIGHT_STREAM, ROLLOUT
+from naksha.models.kinds import AGENT_RUN, INSIGHT_STREAM, MODEL_VERSION, ROLLOUT
+from naksha.models.modelversion import ModelVersionStatus
 from naksha.models.rollout import RolloutStatus
 from naksha.models.status import NakshaStatus
 
@@ -28,7 +29,7 @@ KIND_MODULES = sorted(
 
 
 def test_the_typed_kinds_each_have_a_reconciler_module():
-    assert {"agentrun", "insightstream", "rollout"} <= set(KIND_MODULES)
+    assert {"agentrun", "insightstream", "modelversion", "rollout"} <= set(KIND_MODULES)
 
 
 @pytest.mark.parametrize("name", KIND_MODULES)
@@ -42,7 +43,12 @@ def test_each_reconciler_is_a_tuple_of_steps_taking_the_context(name):
 
 @pytest.mark.parametrize(
     ("kind", "model"),
-    [(ROLLOUT, RolloutStatus), (AGENT_RUN, AgentRunStatus), (INSIGHT_STREAM, InsightStreamStatus)],
+    [
+        (ROLLOUT, RolloutStatus),
+        (AGENT_RUN, AgentRunStatus),
+        (INSIGHT_STREAM, InsightStreamStatus),
+        (MODEL_VERSION, ModelVersionStatus),
+    ],
     ids=lambda k: getattr(k, "kind", ""),
 )
 def test_typed_kinds_generate_their_status_schema_from_their_model(kind, model):

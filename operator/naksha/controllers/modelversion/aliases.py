@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from naksha.kube import Conflict, Kube, KubeError, NotFound
+from naksha.kube import Conflict, KubeApi, KubeError, NotFound
 from naksha.models.labels import MODEL_LABEL
 from naksha.models.resources import CONFIG_MAPS
 from naksha.workloads.naming import child_name
@@ -69,7 +69,7 @@ def parse_entry(text: str) -> AliasEntry:
     return AliasEntry(Holder.from_wire(data), tuple(Holder.from_wire(p) for p in data.get("previous") or ()))
 
 
-def read_aliases(kube: Kube, namespace: str, model: str) -> dict[str, AliasEntry]:
+def read_aliases(kube: KubeApi, namespace: str, model: str) -> dict[str, AliasEntry]:
     """Every alias of the model and its holder ({} when none was ever set)."""
     try:
         config_map = kube.get(CONFIG_MAPS, namespace, alias_map_name(model))
@@ -82,7 +82,7 @@ def read_aliases(kube: Kube, namespace: str, model: str) -> dict[str, AliasEntry
 Decide = Callable[[AliasEntry | None], AliasEntry | None]
 
 
-def update(kube: Kube, namespace: str, model: str, alias: str, decide: Decide) -> AliasEntry | None:
+def update(kube: KubeApi, namespace: str, model: str, alias: str, decide: Decide) -> AliasEntry | None:
     """Apply ``decide`` to the alias atomically (compare-and-swap on the map's resourceVersion)."""
     name = alias_map_name(model)
     for attempt in range(ATTEMPTS):
@@ -132,7 +132,7 @@ def update(kube: Kube, namespace: str, model: str, alias: str, decide: Decide) -
     raise AliasRaceLost(f"alias {alias!r} of model {model!r} kept changing; nothing was moved")
 
 
-def move(kube: Kube, namespace: str, model: str, alias: str, holder: Holder) -> AliasEntry | None:
+def move(kube: KubeApi, namespace: str, model: str, alias: str, holder: Holder) -> AliasEntry | None:
     """Give ``alias`` to ``holder``; the previous holder goes first in its ``previous`` list."""
 
     def decide(current: AliasEntry | None) -> AliasEntry | None:
@@ -146,7 +146,7 @@ def move(kube: Kube, namespace: str, model: str, alias: str, holder: Holder) -> 
 
 
 def move_if_held_by(
-    kube: Kube, namespace: str, model: str, alias: str, holder: Holder, expected: str | None
+    kube: KubeApi, namespace: str, model: str, alias: str, holder: Holder, expected: str | None
 ) -> AliasEntry | None:
     """Move only while ``expected`` holds the alias (None: while nobody does): an automatic
     promotion decided against one holder must not displace a holder that came meanwhile."""
@@ -162,7 +162,7 @@ def move_if_held_by(
 
 
 def roll_back(
-    kube: Kube, namespace: str, model: str, alias: str, *, only_from: str | None = None
+    kube: KubeApi, namespace: str, model: str, alias: str, *, only_from: str | None = None
 ) -> AliasEntry | None:
     """Give the alias back to its previous holder (``only_from``: only if that version holds it)."""
 

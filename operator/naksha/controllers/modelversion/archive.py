@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from naksha.kube import Conflict, Kube, KubeError, NotFound
+from naksha.kube import Conflict, KubeApi, KubeError, NotFound
 from naksha.models.resources import CONFIG_MAPS
 
 ARCHIVE = "naksha-outcomes"
@@ -29,7 +29,7 @@ MAX_BYTES = 700_000
 ATTEMPTS = 20
 
 
-def read_archive(kube: Kube, namespace: str) -> list[dict[str, Any]]:
+def read_archive(kube: KubeApi, namespace: str) -> list[dict[str, Any]]:
     """The archived records, oldest first (lines that do not parse are left out)."""
     try:
         config_map = kube.get(CONFIG_MAPS, namespace, ARCHIVE)
@@ -61,7 +61,7 @@ def bounded(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines[start:]) + ("\n" if lines[start:] else "")
 
 
-def append(kube: Kube, namespace: str, record: Mapping[str, Any]) -> bool:
+def append(kube: KubeApi, namespace: str, record: Mapping[str, Any]) -> bool:
     """Add one run's record; False when that run is archived already."""
     run = record.get("run")
 
@@ -73,7 +73,7 @@ def append(kube: Kube, namespace: str, record: Mapping[str, Any]) -> bool:
     return rewrite(kube, namespace, change)
 
 
-def set_label(kube: Kube, namespace: str, run: str, label: str) -> bool:
+def set_label(kube: KubeApi, namespace: str, run: str, label: str) -> bool:
     """Put a human's label on an archived run's record; False when the run is not archived."""
 
     def change(records: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
@@ -85,7 +85,7 @@ def set_label(kube: Kube, namespace: str, run: str, label: str) -> bool:
 
 
 def rewrite(
-    kube: Kube, namespace: str, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]] | None]
+    kube: KubeApi, namespace: str, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]] | None]
 ) -> bool:
     """Apply ``change`` to the records atomically (retried while other writers get there first)."""
     for attempt in range(ATTEMPTS):

@@ -16,7 +16,7 @@ from typing import Any
 from naksha.controllers.modelversion import aliases, archive
 from naksha.domain.learning.outcomes import LABEL_ANNOTATION, record_from_agent_run
 from naksha.domain.learning.promotion import may_promote_manually
-from naksha.kube import Kube, KubeError, NotFound
+from naksha.kube import Kube, KubeApi, KubeError, NotFound
 from naksha.models.resources import AGENT_RUNS, MODEL_VERSIONS
 
 
@@ -24,7 +24,7 @@ class CommandRefused(Exception):
     """The command could not be done; the message says why."""
 
 
-def promote(namespace: str, name: str, *, alias: str | None, force: bool, kube: Kube | None = None) -> str:
+def promote(namespace: str, name: str, *, alias: str | None, force: bool, kube: KubeApi | None = None) -> str:
     kube = kube or Kube()
     try:
         body = kube.get(MODEL_VERSIONS, namespace, name)
@@ -45,7 +45,7 @@ def promote(namespace: str, name: str, *, alias: str | None, force: bool, kube: 
     return f"{spec['model']}@{alias} -> {name} (was {previous})"
 
 
-def rollback(namespace: str, model: str, alias: str, *, kube: Kube | None = None) -> str:
+def rollback(namespace: str, model: str, alias: str, *, kube: KubeApi | None = None) -> str:
     kube = kube or Kube()
     before = aliases.read_aliases(kube, namespace, model).get(alias)
     if before is None:
@@ -57,7 +57,7 @@ def rollback(namespace: str, model: str, alias: str, *, kube: Kube | None = None
     return f"{model}@{alias} -> {entry.holder.version} (was {before.holder.version})"
 
 
-def show(namespace: str, model: str, *, kube: Kube | None = None) -> list[str]:
+def show(namespace: str, model: str, *, kube: KubeApi | None = None) -> list[str]:
     kube = kube or Kube()
     versions = [
         v for v in kube.list(MODEL_VERSIONS, namespace) if (v.get("spec") or {}).get("model") == model
@@ -82,7 +82,7 @@ def show(namespace: str, model: str, *, kube: Kube | None = None) -> list[str]:
     return lines
 
 
-def label(namespace: str, run: str, verdict: str, *, kube: Kube | None = None) -> str:
+def label(namespace: str, run: str, verdict: str, *, kube: KubeApi | None = None) -> str:
     """Annotate the run and relabel its archived record (a run may be archived and deleted)."""
     kube = kube or Kube()
     annotated = archived = False
@@ -100,7 +100,7 @@ def label(namespace: str, run: str, verdict: str, *, kube: Kube | None = None) -
     return f"{namespace}/{run} labelled {verdict} ({where})"
 
 
-def export(namespace: str, out: Path, *, kube: Kube | None = None) -> str:
+def export(namespace: str, out: Path, *, kube: KubeApi | None = None) -> str:
     """One JSON file per outcome (archived and finished runs), readable by ``naksha train --input``."""
     kube = kube or Kube()
     records: dict[str, dict[str, Any]] = {str(r.get("run")): r for r in archive.read_archive(kube, namespace)}

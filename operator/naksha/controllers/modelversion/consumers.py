@@ -18,14 +18,14 @@ from naksha.controllers.modelversion.training import read_artifact
 from naksha.domain.learning.artifact import ArtifactCorrupt
 from naksha.domain.learning.outcomes import run_context
 from naksha.domain.learning.ranker import PlaybookRanker
-from naksha.kube import Kube
+from naksha.kube import KubeApi
 from naksha.models.agentrun import AgentRunSpec
 
 PROPENSITY_DRAWS = 200
 
 
 def choose_playbook(
-    kube: Kube, namespace: str, spec: AgentRunSpec, rng: random.Random | None = None
+    kube: KubeApi, namespace: str, spec: AgentRunSpec, rng: random.Random | None = None
 ) -> dict[str, Any]:
     ref = spec.playbook_ref
     assert ref is not None and ref.model is not None

@@ -25,7 +25,7 @@ from naksha.domain.learning.retraining import (
     next_version_name,
     retrain_due,
 )
-from naksha.kube import Conflict, Kube
+from naksha.kube import Conflict, KubeApi
 from naksha.models.group import API_VERSION
 from naksha.models.labels import MODEL_LABEL, RETRAIN_REASON_ANNOTATION
 from naksha.models.modelversion import ModelVersionSpec
@@ -38,7 +38,7 @@ def generation_of(body: Mapping[str, Any]) -> int:
 
 
 def maybe_retrain(
-    kube: Kube, namespace: str, name: str, spec: ModelVersionSpec, status: Mapping[str, Any], now: float
+    kube: KubeApi, namespace: str, name: str, spec: ModelVersionSpec, status: Mapping[str, Any], now: float
 ) -> str | None:
     """The next version's name when this call created it, else None."""
     assert spec.retrain is not None
@@ -94,7 +94,7 @@ def maybe_retrain(
     return successor
 
 
-def trim_history(kube: Kube, namespace: str, model: str, limit: int) -> list[str]:
+def trim_history(kube: KubeApi, namespace: str, model: str, limit: int) -> list[str]:
     held = {entry.holder.version for entry in aliases.read_aliases(kube, namespace, model).values()}
     versions = [
         VersionInfo(v["metadata"]["name"], generation_of(v), v["metadata"]["name"] in held)
@@ -112,7 +112,7 @@ def live_figures(records: list[Mapping[str, Any]], version: str) -> LiveFigures:
     return LiveFigures(len(used), sum(1 for r in used if r.get("resolved") is True))
 
 
-def demotion(kube: Kube, namespace: str, spec: ModelVersionSpec, name: str) -> str | None:
+def demotion(kube: KubeApi, namespace: str, spec: ModelVersionSpec, name: str) -> str | None:
     """Roll the alias back when this holder did worse live than its predecessor; the reason, or None."""
     settings = spec.promotion.auto_demote
     if settings is None or spec.trainer.algorithm != "playbook-ranker":

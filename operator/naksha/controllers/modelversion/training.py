@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from naksha.domain.learning import artifact as artifacts
-from naksha.kube import Conflict, Kube, NotFound
+from naksha.kube import Conflict, KubeApi, NotFound
 from naksha.models.common import parse_duration
 from naksha.models.labels import MODEL_VERSION_LABEL
 from naksha.models.modelversion import ModelVersionSpec
@@ -35,7 +35,7 @@ RESULT_KEY = "result.json"
 
 
 def ensure_job(
-    kube: Kube,
+    kube: KubeApi,
     *,
     namespace: str,
     version: str,
@@ -74,7 +74,7 @@ class JobState:
     failed_pods: int = 0
 
 
-def job_state(kube: Kube, namespace: str, name: str) -> JobState:
+def job_state(kube: KubeApi, namespace: str, name: str) -> JobState:
     try:
         job = kube.get(JOBS, namespace, name)
     except NotFound:
@@ -100,7 +100,7 @@ class TrainingOutput:
     size: int
 
 
-def read_result(kube: Kube, namespace: str, version: str) -> TrainingOutput | None:
+def read_result(kube: KubeApi, namespace: str, version: str) -> TrainingOutput | None:
     """The pod's verified result, or None when it wrote none. ``ArtifactCorrupt`` when the bytes do
     not match the recorded checksum (never published); a result carrying ``error`` failed training."""
     name = artifact_config_map_name(version)
@@ -129,7 +129,7 @@ def read_result(kube: Kube, namespace: str, version: str) -> TrainingOutput | No
     return TrainingOutput(name, result, len(data))
 
 
-def read_artifact(kube: Kube, namespace: str, config_map: str, sha256: str) -> dict[str, Any]:
+def read_artifact(kube: KubeApi, namespace: str, config_map: str, sha256: str) -> dict[str, Any]:
     """A published artifact, verified against ``sha256`` (``ArtifactCorrupt`` otherwise)."""
     try:
         body = kube.get(CONFIG_MAPS, namespace, config_map)
