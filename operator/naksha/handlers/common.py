@@ -40,13 +40,22 @@ def write_result(
     context: ReconcileContext,
     *,
     count: bool = True,
+    write: Callable[[ReconcileContext], None] | None = None,
 ) -> ReconcileContext:
+    """Reconcile, then write the status once: through kopf's patch, or ``write`` when given.
+
+    ``write`` is for a kind whose status has another writer (the hub writes an EdgeNode's
+    lease): it writes the status itself, guarded, before any Event of the pass is posted.
+    """
     started = time.perf_counter()
     with kopf_errors():
         reconciler(context)
-    new_status = context.status_patch()
-    if differs(body.get("status") or {}, new_status):
-        patch.status.update(new_status)
+        new_status = context.status_patch()
+        if differs(body.get("status") or {}, new_status):
+            if write is None:
+                patch.status.update(new_status)
+            else:
+                write(context)
     for event in context.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
     kind = context.kind.kind

@@ -7,7 +7,8 @@ the local control plane with the real ``Kube``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import builtins
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from naksha.kube.resources import ResourceRef
@@ -44,3 +45,17 @@ class KubeApi(Protocol):
     def delete(
         self, ref: ResourceRef, namespace: str | None, name: str, *, dry_run: bool = False
     ) -> None: ...
+
+    def list_with_version(
+        self, ref: ResourceRef, namespace: str | None, *, label_selector: str | None = None
+    ) -> tuple[builtins.list[dict[str, Any]], str]: ...
+
+    def watch(
+        self,
+        ref: ResourceRef,
+        namespace: str | None,
+        resource_version: str,
+        *,
+        label_selector: str | None = None,
+        timeout_seconds: int = ...,
+    ) -> Iterator[dict[str, Any]]: ...

@@ -48,6 +48,7 @@ class Reason(enum.StrEnum):
     NODE_LOST = "NodeLost"
     NODE_REVOKED = "NodeRevoked"
     NOT_REGISTERED = "NotRegistered"
+    TRIGGER_COUNT_FAILED = "TriggerCountFailed"
 
     # InsightStream
     WORKLOAD_APPLY_FAILED = "WorkloadApplyFailed"

@@ -39,7 +39,14 @@ class EdgeNodeSpec(NakshaModel):
 
 
 class EdgeNodeStatus(NakshaStatus):
-    """What the hub reports about a node; the hub writes it on lease transitions and at a bounded rate."""
+    """An EdgeNode's status, written by two writers through this one model.
+
+    The hub writes the lease (``lease``, ``lastHeartbeatTime``, the node's key and report, the
+    ``Ready`` condition) on transitions and at a bounded rate; the operator writes admission,
+    approval, ``revoked`` and ``pendingTriggers``. Each writes only the fields it assigns
+    (``wire()``), and each writes ``conditions`` only over the object it read (the
+    resourceVersion guards the write), so neither drops the other's conditions.
+    """
 
     node_id: str | None = Field(default=None, alias="nodeId")
     lease: str | None = Field(default=None, description="Ready, Unknown or Lost.")
@@ -54,4 +61,8 @@ class EdgeNodeStatus(NakshaStatus):
     key_thumbprint: str | None = Field(default=None, alias="keyThumbprint")
     pending_key_thumbprint: str | None = Field(
         default=None, alias="pendingKeyThumbprint", description="A key waiting for approval."
+    )
+    revoked: bool | None = Field(default=None, description="spec.credentials.revoked, as last reconciled.")
+    pending_triggers: int | None = Field(
+        default=None, alias="pendingTriggers", description="Trigger requests still waiting for this node."
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from naksha.models.agentrun import AgentRunSpec, AgentRunStatus
 from naksha.models.chaosexperiment import ChaosExperimentSpec
 from naksha.models.common import NakshaModel
-from naksha.models.edgenode import EdgeNodeSpec
+from naksha.models.edgenode import EdgeNodeSpec, EdgeNodeStatus
 from naksha.models.group import GROUP
 from naksha.models.insightstream import InsightStreamSpec, InsightStreamStatus
 from naksha.models.modelversion import ModelVersionSpec, ModelVersionStatus
@@ -108,6 +108,7 @@ EDGE_NODE = KindInfo(
     short_names=("edge", "en"),
     spec_model=EdgeNodeSpec,
     description="An edge agent registered with the hub: identity, heartbeats, signed triggers.",
+    status_model=EdgeNodeStatus,
     columns=(
         PrinterColumn("Node", ".spec.identity.nodeId"),
         PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'),

@@ -39,7 +39,7 @@ def condition(context: ReconcileContext, type_: str) -> dict[str, Any]:
 
 def test_an_invalid_spec_is_reported_and_nothing_else_runs() -> None:
     context = reconcile({"offlineAfter": "soon"})
-    assert context.phase == "Invalid" and "pendingTriggers" not in context.extra_status
+    assert context.phase == "Invalid" and "pendingTriggers" not in context.status_patch()
 
 
 def test_an_unregistered_node_says_it_waits_for_an_agent() -> None:
@@ -70,11 +70,24 @@ def test_a_registered_node_keeps_the_hub_s_lease_as_its_phase() -> None:
 def test_revocation_posts_one_event() -> None:
     first = reconcile({"credentials": {"revoked": True}})
     assert [e.reason for e in first.events if e.type == "Warning"] == ["NodeRevoked"]
+    assert first.status_patch()["revoked"] is True
     again = reconcile({"credentials": {"revoked": True}}, {"revoked": True})
     assert not [e for e in again.events if e.reason == "NodeRevoked"]
 
 
 def test_pending_trigger_requests_are_counted_for_this_node() -> None:
     context = reconcile({}, pending=3)
-    assert context.extra_status["pendingTriggers"] == 3
+    assert context.status_patch()["pendingTriggers"] == 3
     assert context.kube.selectors == ["naksha.io/edge-trigger=pending,naksha.io/edge-node=edge-1"]  # type: ignore[union-attr]
+
+
+def test_the_operator_writes_none_of_the_hub_s_fields() -> None:
+    hubs = {"keyThumbprint": "k", "lease": "Ready", "lastHeartbeatTime": "t", "capabilities": ["a"]}
+    context = reconcile({}, {**hubs, "agentVersion": "1", "load": {"load1": 0.5}, "nodeId": "edge-1"})
+    assert set(context.status_patch()) == {
+        "phase",
+        "observedGeneration",
+        "conditions",
+        "revoked",
+        "pendingTriggers",
+    }

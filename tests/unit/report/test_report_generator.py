@@ -38,7 +38,10 @@ def test_every_report_has_the_sections_of_its_capability_and_the_shared_ones(wri
     for capability in CAPABILITIES:
         text = (written / capability.file).read_text()
         assert text.startswith(f"# {capability.report} {capability.title}\n")
-        for heading in SECTIONS[capability.report] + COMMON:
+        expected = SECTIONS[capability.report] + COMMON
+        if capability.built():  # a capability in this build reports itself instead of its promises
+            expected = tuple(heading for heading in expected if heading != "## Not in this build")
+        for heading in expected:
             assert f"\n{heading}\n" in text, (capability.file, heading)
 
 

@@ -28,6 +28,8 @@ from naksha.domain.federation import tokens
 from naksha.domain.federation.ratelimit import RateLimiter
 from naksha.domain.federation.refusals import RefusalReason, Refused
 from naksha.models.common import DNS_LABEL_PATTERN, parse_duration
+from naksha.models.conditions import Reason
+from naksha.models.edgenode import EdgeNodeStatus
 from naksha.services.hub.deliveries import Deliveries
 from naksha.services.hub.ledger import DurableLedger
 from naksha.services.hub.registry import NodeRecord, Registry, stamp
@@ -233,33 +235,30 @@ class Hub:
         thumbprint = tokens.thumbprint(node_key)
         if not record.approved:
             if (node.get("status") or {}).get("pendingKeyThumbprint") != thumbprint:
-                await asyncio.to_thread(
-                    self.store.write_status,
-                    body.node,
-                    {"pendingKeyThumbprint": thumbprint, "phase": "AwaitingApproval"},
-                )
+                waiting = EdgeNodeStatus(pending_key_thumbprint=thumbprint, phase="AwaitingApproval")
+                await asyncio.to_thread(self.store.write_status, body.node, waiting.wire())
                 await asyncio.to_thread(
                     self.store.node_event,
                     node,
                     "Normal",
-                    "NodeAwaitingApproval",
+                    Reason.NODE_AWAITING_APPROVAL,
                     f"key {thumbprint} waits for `naksha edge approve {body.node}`",
                 )
             return web.json_response({"status": "AwaitingApproval", "node": body.node}, status=202)
         await self.ledger.use(bootstrap.jti, bootstrap.expires)
-        status = {
-            "publicKey": tokens.public_pem(node_key),
-            "keyThumbprint": thumbprint,
-            "pendingKeyThumbprint": None,
-            "registeredTime": stamp(now),
-            "nodeId": body.node,
-        }
-        written = await asyncio.to_thread(self.store.write_status, body.node, status)
+        status = EdgeNodeStatus(
+            public_key=tokens.public_pem(node_key),
+            key_thumbprint=thumbprint,
+            pending_key_thumbprint=None,  # assigned, so written as null: the key is no longer waiting
+            registered_time=stamp(now),
+            node_id=body.node,
+        )
+        written = await asyncio.to_thread(self.store.write_status, body.node, status.wire())
         if written is not None:
             self.registry.upsert(written)
         self.registry.registered(record, node_key, body.wire(), now)
         await asyncio.to_thread(
-            self.store.node_event, node, "Normal", "NodeRegistered", f"registered with key {thumbprint}"
+            self.store.node_event, node, "Normal", Reason.NODE_REGISTERED, f"registered with key {thumbprint}"
         )
         logger.info("registered EdgeNode %s (key %s)", body.node, thumbprint)
         return web.json_response(self._credential(body.node, node_key, record))

@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from naksha.access import tls
 from naksha.errors import NakshaError
-from naksha.kube import Kube
+from naksha.kube import Conflict, Kube, KubeApi
 from naksha.services.hub.app import Hub
 from naksha.services.hub.deliveries import Deliveries
 from naksha.services.hub.ledger import DurableLedger
@@ -103,7 +103,7 @@ def _watch_forever(
 
 
 class HubProcess:
-    def __init__(self, settings: HubSettings, kube: Kube | None = None) -> None:
+    def __init__(self, settings: HubSettings, kube: KubeApi | None = None) -> None:
         self.settings = settings
         self.store = HubStore(kube or Kube(), settings.namespace)
         self.stop = threading.Event()
@@ -192,12 +192,19 @@ class HubProcess:
     async def _write(self, write: StatusWrite, writers: asyncio.Semaphore) -> None:
         async with writers:
             try:
-                written = await asyncio.to_thread(self.store.write_status, write.name, write.status)
+                written = await asyncio.to_thread(
+                    self.store.write_status, write.name, write.status, write.resource_version
+                )
                 self.writes += 1
                 if written is not None:
                     self.registry.upsert(written)
                     if write.event is not None:
                         await asyncio.to_thread(self.store.node_event, written, *write.event)
+            except Conflict:
+                # The operator wrote the node since the hub last saw it: the watch brings the newer
+                # object, and the write is made again on it, keeping the operator's conditions.
+                self.writes += 1
+                self.registry.conflicted(write)
             except Exception as error:
                 # The next tick writes again: forget what was marked written.
                 record = self.registry.nodes.get(write.name)

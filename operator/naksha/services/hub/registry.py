@@ -2,7 +2,10 @@
 
 Heartbeats only touch memory. ``tick`` decides per node (``naksha.domain.federation.lease``)
 whether a status write is due: on a Ready/Unknown/Lost transition (with an Event), and for a
-Ready node at most every ``offlineAfter / 4`` to refresh ``lastHeartbeatTime``. A revoked or
+Ready node at most every ``offlineAfter / 4`` to refresh ``lastHeartbeatTime``. Each write is an
+``EdgeNodeStatus`` with only the hub's fields, guarded by the resourceVersion of the object the
+hub last saw, since its ``conditions`` list is written whole: a write that would drop a condition
+the operator set meanwhile fails (409) and is made again on the newer object. A revoked or
 deleted node is known through the watch within milliseconds, and every authenticated call looks
 it up here, so revocation takes effect on the node's next call.
 """
@@ -20,8 +23,8 @@ from naksha.domain.federation import lease, tokens
 from naksha.domain.federation.refusals import RefusalReason, Refused
 from naksha.models import timestamps
 from naksha.models.common import parse_duration
-from naksha.models.conditions import ConditionType, Reason, set_condition
-from naksha.models.edgenode import EdgeNodeSpec
+from naksha.models.conditions import Condition, ConditionType, Reason, set_condition
+from naksha.models.edgenode import EdgeNodeSpec, EdgeNodeStatus
 
 logger = logging.getLogger(__name__)
 REVOKED = "Revoked"
@@ -88,7 +91,9 @@ def _policy(spec: EdgeNodeSpec | None) -> lease.LeasePolicy:
 class StatusWrite:
     name: str
     status: dict[str, Any]
-    event: tuple[str, str, str] | None  # (type, reason, message) on a transition
+    event: tuple[str, Reason, str] | None  # (type, reason, message) on a transition
+    resource_version: str | None = None  # of the object the conditions were built from
+    previous_state: str | None = None  # what was written before, restored if this write conflicts
 
 
 class Registry:
@@ -188,6 +193,12 @@ class Registry:
             record.written_state, record.last_written, record.report_changed = state, now, False
         return writes
 
+    def conflicted(self, write: StatusWrite) -> None:
+        """A write refused because the object changed: make it again on the next tick, on the newer object."""
+        record = self.nodes.get(write.name)
+        if record is not None:
+            record.written_state, record.last_written = write.previous_state, None
+
     def _status_write(self, record: NodeRecord, state: str, now: float) -> StatusWrite:
         ready, reason, message = {
             lease.NodeState.READY: ("True", Reason.HEARTBEAT_RECEIVED, "The node heartbeats."),
@@ -213,18 +224,22 @@ class Registry:
             now=stamp(now),
         )
         assert record.last_heartbeat is not None
-        status: dict[str, Any] = {
-            "phase": state,
-            "lease": state,
-            "nodeId": record.name,
-            "lastHeartbeatTime": stamp(record.last_heartbeat),
-            "conditions": conditions,
-        }
-        for key in ("agentVersion", "capabilities", "load"):
-            if key in record.report:
-                status[key] = record.report[key]
+        status = EdgeNodeStatus(
+            phase=state,
+            lease=state,
+            node_id=record.name,
+            last_heartbeat_time=stamp(record.last_heartbeat),
+            conditions=[Condition.model_validate(c) for c in conditions],
+        )
+        if "agentVersion" in record.report:
+            status.agent_version = record.report["agentVersion"]
+        if "capabilities" in record.report:
+            status.capabilities = list(record.report["capabilities"])
+        if "load" in record.report:
+            status.load = dict(record.report["load"])
         transition = state != record.written_state
         event = None
         if transition:
-            event = ("Normal" if state == lease.NodeState.READY else "Warning", str(reason), message)
-        return StatusWrite(record.name, status, event)
+            event = ("Normal" if state == lease.NodeState.READY else "Warning", reason, message)
+        version = (record.body.get("metadata") or {}).get("resourceVersion")
+        return StatusWrite(record.name, status.wire(), event, version, record.written_state)

@@ -18,9 +18,10 @@ from typing import Any
 import orjson
 
 from naksha.domain.federation import tokens
-from naksha.kube import Kube
+from naksha.kube import KubeApi
 from naksha.kube.client import Conflict, NotFound
 from naksha.kube.events import event_about, post_event
+from naksha.models.conditions import Reason
 from naksha.models.group import API_VERSION
 from naksha.models.resources import CONFIG_MAPS, EDGE_NODES, SECRETS
 from naksha.services.hub.settings import KEY_SECRET, LEDGER_SECRET, TRIGGER_LABEL
@@ -37,7 +38,7 @@ def _b64(data: bytes) -> str:
 
 
 class HubStore:
-    def __init__(self, kube: Kube, namespace: str) -> None:
+    def __init__(self, kube: KubeApi, namespace: str) -> None:
         self.kube = kube
         self.namespace = namespace
 
@@ -120,15 +121,20 @@ class HubStore:
         except Conflict:
             return self.kube.get(EDGENODES, self.namespace, name)
 
-    def write_status(self, name: str, status: Mapping[str, Any]) -> dict[str, Any] | None:
+    def write_status(
+        self, name: str, status: Mapping[str, Any], resource_version: str | None = None
+    ) -> dict[str, Any] | None:
+        """Merge-patch the node's status (with ``resource_version``: only if nobody wrote it since,
+        else ``Conflict``); None when the node is gone."""
+        patch: dict[str, Any] = {"status": dict(status)}
+        if resource_version:
+            patch["metadata"] = {"resourceVersion": resource_version}
         try:
-            return self.kube.merge_patch(
-                EDGENODES, self.namespace, name, {"status": dict(status)}, status=True
-            )
+            return self.kube.merge_patch(EDGENODES, self.namespace, name, patch, status=True)
         except NotFound:
             return None
 
-    def node_event(self, node: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+    def node_event(self, node: Mapping[str, Any], type_: str, reason: Reason, message: str) -> None:
         metadata = node.get("metadata") or {}
         involved = {
             "apiVersion": API_VERSION,
