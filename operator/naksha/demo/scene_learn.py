@@ -128,8 +128,12 @@ def run(stage: Stage) -> LearnOutcome:
     )
     assert isinstance(ended, dict)
     outcome = dict(ended.get("outcome") or {})
-    actions = ", ".join(outcome.get("actions") or []) or "no action (the detector had recovered)"
-    say(f"AgentRun {NEXT_RUN} {ended.get('phase')} with {choice.get('playbook')}: {actions}")
+    actions = ", ".join(outcome.get("actions") or [])
+    if not actions:
+        # The playbook observes the detector first; scene 1's incident has recovered by now.
+        actions = "no action, the detector is not anomalous" if ended.get("phase") == "Succeeded" else ""
+    said = actions or str(ended.get("message") or "")
+    say(f"AgentRun {NEXT_RUN} {ended.get('phase')} with {choice.get('playbook')}: {said}")
     return LearnOutcome(
         version=VERSION,
         phase=str(status.get("phase")),
