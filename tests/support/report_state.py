@@ -1,10 +1,16 @@
-"""Live state for the report tests: one stream, one AgentRun, one Rollout, their Events and a worker.
+"""Live state for the report tests: one stream, one AgentRun, one Rollout, their Events and a worker;
+a promoted ModelVersion with its artifact, alias and outcome archive, a run that used it; an EdgeNode
+and one trigger request with its result.
 
 Every number is distinctive, so a test can tell that a report took it from these objects.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
+import json
 import time
 from typing import Any
 
@@ -87,6 +93,124 @@ def rollout() -> dict[str, Any]:
     }
 
 
+ARTIFACT = gzip.compress(b'{"arms": {"p99|Deployment": {}}}', mtime=0)
+ARTIFACT_SHA = hashlib.sha256(ARTIFACT).hexdigest()
+
+
+def model_version() -> dict[str, Any]:
+    return {
+        "metadata": meta("ranker-v1"),
+        "spec": {"model": "ranker"},
+        "status": {
+            "phase": "Promoted",
+            "job": "ranker-v1-train",
+            "artifact": {
+                "configMap": "ranker-v1-artifact",
+                "key": "artifact.json.gz",
+                "sha256": ARTIFACT_SHA,
+                "sizeBytes": len(ARTIFACT),
+            },
+            "lineage": {
+                "algorithm": "playbook-ranker",
+                "window": "24h",
+                "samples": 613,
+                "holdout": 184,
+                "malformed": 2,
+                "datasetSha256": "d" * 64,
+                "trainerVersion": "0.1.0",
+                "startedAt": "2026-11-29T01:02:00Z",
+                "finishedAt": "2026-11-29T01:02:04Z",
+            },
+            "metrics": [
+                {
+                    "name": "resolved-rate",
+                    "value": 0.8461,
+                    "baseline": 0.4712,
+                    "threshold": 0.6,
+                    "passed": True,
+                }
+            ],
+            "verdict": {
+                "result": "Passed",
+                "message": "every metric passed",
+                "evaluation": {"method": "replay"},
+            },
+        },
+    }
+
+
+def model_config_maps(artifact: bytes = ARTIFACT) -> dict[str, list[dict[str, Any]]]:
+    holder = {
+        "version": "ranker-v1",
+        "artifact": "ranker-v1-artifact",
+        "sha256": ARTIFACT_SHA,
+        "previous": [],
+    }
+    outcomes = [{"run": f"demo-history/incident-{i}", "resolved": i % 2 == 0} for i in range(4)]
+    outcomes.append({"run": "shop/telemetry-scale-out-1", "resolved": True})
+    result = {"outcome": "Succeeded", "exitCode": 0, "output": "Filesystem Size"}
+    return {
+        "artifacts": [
+            {
+                "metadata": meta("ranker-v1-artifact"),
+                "binaryData": {"artifact.json.gz": base64.b64encode(artifact).decode()},
+            }
+        ],
+        "aliases": [{"metadata": meta("ranker-model-aliases"), "data": {"production": json.dumps(holder)}}],
+        "archives": [
+            {
+                "metadata": meta("naksha-outcomes"),
+                "data": {"outcomes.jsonl": "\n".join(map(json.dumps, outcomes))},
+            }
+        ],
+        "edge-triggers": [
+            {
+                "metadata": meta("edge-trigger-5f1c"),
+                "data": {
+                    "node": "shop-17",
+                    "wpk": "run-command",
+                    "params": json.dumps({"command": "disk-usage"}),
+                    "run": json.dumps({"namespace": "shop", "name": "shop-17-disk-usage"}),
+                    "jti": "jti-7f3a9c",
+                    "result": json.dumps(result),
+                },
+            }
+        ],
+    }
+
+
+def chosen_run() -> dict[str, Any]:
+    choice = {
+        "model": "ranker",
+        "alias": "production",
+        "modelVersion": "ranker-v1",
+        "context": "p99|Deployment",
+        "playbook": "scale-out-on-latency",
+        "propensity": 0.995,
+    }
+    return {
+        "metadata": meta("checkout-by-model"),
+        "spec": {},
+        "status": {"phase": "Succeeded", "state": {"playbookChoice": choice}},
+    }
+
+
+def edge_node() -> dict[str, Any]:
+    return {
+        "metadata": meta("shop-17"),
+        "spec": {"identity": {"nodeId": "shop-17"}, "credentials": {"tokenTtl": "10m"}},
+        "status": {
+            "phase": "Ready",
+            "nodeId": "shop-17",
+            "registeredTime": "2026-11-29T01:03:00Z",
+            "lastHeartbeatTime": "2026-11-29T01:03:30Z",
+            "agentVersion": "0.1.0",
+            "capabilities": ["run-command"],
+            "keyThumbprint": "thumb-42a",
+        },
+    }
+
+
 def event(name: str, kind: str, reason: str, at: str, type_: str = "Normal") -> dict[str, Any]:
     return {
         "metadata": {"namespace": "shop"},
@@ -100,7 +224,13 @@ def event(name: str, kind: str, reason: str, at: str, type_: str = "Normal") -> 
 
 def live_state(**changes: Any) -> LiveState:
     objects: dict[str, list[dict[str, Any]]] = {c.kind: [] for c in CAPABILITIES}
-    objects.update(InsightStream=[stream()], AgentRun=[agent_run()], Rollout=[rollout()])
+    objects.update(
+        InsightStream=[stream()],
+        AgentRun=[agent_run(), chosen_run()],
+        Rollout=[rollout()],
+        ModelVersion=[model_version()],
+        EdgeNode=[edge_node()],
+    )
     objects.update(changes)
     events = [
         event("storefront", "Rollout", "RolloutStarted", "01:01:00"),
@@ -113,4 +243,6 @@ def live_state(**changes: Any) -> LiveState:
         health='{"status": "ok"}',
         metrics='naksha_insight_ingested_total{stream="telemetry"} 4242.0',
     )
-    return LiveState(time.time(), {"gitVersion": "v1.32.0-naksha-local"}, objects, events, [worker])
+    state = LiveState(time.time(), {"gitVersion": "v1.32.0-naksha-local"}, objects, events, [worker])
+    state.config_maps = model_config_maps()
+    return state

@@ -12,7 +12,7 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from naksha.demo import scene_remediate, scene_rollout
+from naksha.demo import scene_edge, scene_learn, scene_remediate, scene_rollout
 from naksha.demo.stage import Stage
 
 
@@ -47,6 +47,7 @@ SCENES: tuple[Scene, ...] = (
         "Learn",
         "a ModelVersion retrains from the outcomes, is evaluated and promoted; the next run uses it",
         needs=("naksha.handlers.modelversion",),
+        play=scene_learn.run,
     ),
     Scene(
         3,
@@ -65,7 +66,8 @@ SCENES: tuple[Scene, ...] = (
         5,
         "Reach the edge",
         "an edge agent registers with the hub, turns Ready, runs a signed, allow-listed command",
-        needs=("naksha.handlers.edgenode",),
+        needs=("naksha.handlers.edgenode", "naksha.services.hub"),
+        play=scene_edge.run,
     ),
 )
 

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +48,13 @@ class Stage:
     image: str = DEFAULT_IMAGE
     urls: dict[str, str] = field(default_factory=dict)  # what --keep prints
     operator: subprocess.Popen[bytes] | None = None  # the operator's process, when the stage runs one
+    # What scenes started beside the operator (the hub, an edge agent): stopped with the stage,
+    # last started first, so ``--keep`` leaves them running until the end.
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        while self.closers:
+            self.closers.pop()()
 
     def kubectl(self, *args: str, check: bool = True) -> str:
         """The real kubectl on the stage's cluster; its output (or what it said on stderr when it
@@ -118,7 +125,10 @@ def running_stage(
                 stage.urls["operator metrics"] = f"http://127.0.0.1:{metrics_port}/metrics"
                 if namespace != "default":
                     stage.kubectl("create", "namespace", namespace, check=False)
-                yield stage
+                try:
+                    yield stage
+                finally:
+                    stage.close()
 
 
 @contextlib.contextmanager

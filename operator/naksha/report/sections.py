@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from naksha.report import plots
+from naksha.report import federation, learning, plots
 from naksha.report.capabilities import Capability
 from naksha.report.common import (
     blocked_section,
@@ -291,7 +291,8 @@ BLOCKED_ALWAYS: dict[str, tuple[str, ...]] = {
 def not_yet_built(
     capability: Capability, state: LiveState, results: TestResults | None, out: Path
 ) -> list[str]:
-    """D.3-D.5: their objects and Events as they stand, and what is missing, said plainly."""
+    """A capability without its controller (D.5 today): its objects and Events as they stand, and
+    what is missing, said plainly."""
     lines = [*header(capability, state)]
     if not capability.built():
         lines += not_built(capability, PROMISES.get(capability.kind, ()))
@@ -303,11 +304,23 @@ def not_yet_built(
     return lines + blocked_section(blocked)
 
 
+def when_built(renderer: Renderer) -> Renderer:
+    """The capability's own report where its controller is in the build, else what is missing."""
+
+    def render_built(
+        capability: Capability, state: LiveState, results: TestResults | None, out: Path
+    ) -> list[str]:
+        chosen = renderer if capability.built() else not_yet_built
+        return chosen(capability, state, results, out)
+
+    return render_built
+
+
 RENDERERS: dict[str, Renderer] = {
     "D.1": insight_streams,
     "D.2": agent_runs,
-    "D.3": not_yet_built,
-    "D.4": not_yet_built,
+    "D.3": when_built(learning.model_versions),
+    "D.4": when_built(federation.edge_nodes),
     "D.5": not_yet_built,
     "D.6": rollouts,
 }

@@ -14,9 +14,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from naksha.controllers.modelversion.aliases import alias_map_name
+from naksha.controllers.modelversion.archive import ARCHIVE
 from naksha.kube import Kube, KubeError, NotFound, resource_for
 from naksha.models.group import API_VERSION
-from naksha.models.resources import EVENTS, SERVICES
+from naksha.models.labels import EDGE_TRIGGER_LABEL
+from naksha.models.resources import CONFIG_MAPS, EVENTS, SERVICES
 from naksha.report.capabilities import CAPABILITIES
 from naksha.workloads.insight import WORKER_PORT, worker_name
 
@@ -41,6 +44,9 @@ class LiveState:
     events: list[dict[str, Any]]
     workers: list[WorkerProbe] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # kind -> why it could not be listed
+    # ConfigMaps the ModelVersion and EdgeNode reports read (``related``): "artifacts", "aliases",
+    # "archives" (the outcome archives) and "edge-triggers" (trigger requests and their results).
+    config_maps: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return self.objects.get(kind, [])
@@ -82,9 +88,38 @@ def collect(kube: Kube, *, probe_workers: bool = True) -> LiveState:
     except KubeError as error:
         events, errors["Event"] = [], str(error)
     state = LiveState(time.time(), server, objects, events, errors=errors)
+    state.config_maps = related(kube, state)
     if probe_workers:
         state.workers = [probe(kube, stream) for stream in state.of("InsightStream")]
     return state
+
+
+def related(kube: Kube, state: LiveState) -> dict[str, list[dict[str, Any]]]:
+    """The ConfigMaps behind the ModelVersions (artifacts, aliases, outcome archives) and the
+    EdgeNodes' trigger requests; one that cannot be read is left out (the reports say so)."""
+    wanted: dict[str, set[tuple[str, str]]] = {"artifacts": set(), "aliases": set(), "archives": set()}
+    for version in state.of("ModelVersion"):
+        namespace = version["metadata"].get("namespace", "default")
+        artifact = ((version.get("status") or {}).get("artifact") or {}).get("configMap")
+        if artifact:
+            wanted["artifacts"].add((namespace, str(artifact)))
+        model = (version.get("spec") or {}).get("model")
+        if model:
+            wanted["aliases"].add((namespace, alias_map_name(str(model))))
+        wanted["archives"].add((namespace, ARCHIVE))
+    found: dict[str, list[dict[str, Any]]] = {}
+    for group, names in wanted.items():
+        found[group] = []
+        for namespace, name in sorted(names):
+            try:
+                found[group].append(kube.get(CONFIG_MAPS, namespace, name))
+            except KubeError:
+                continue
+    try:
+        found["edge-triggers"] = kube.list(CONFIG_MAPS, None, label_selector=EDGE_TRIGGER_LABEL)
+    except KubeError as error:
+        found["edge-triggers"], state.errors["edge-triggers"] = [], str(error)
+    return found
 
 
 def probe(kube: Kube, stream: dict[str, Any]) -> WorkerProbe:

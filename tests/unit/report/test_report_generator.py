@@ -6,7 +6,7 @@ import copy
 from pathlib import Path
 
 import pytest
-from tests.support.report_state import agent_run, live_state
+from tests.support.report_state import ARTIFACT_SHA, agent_run, live_state, model_config_maps
 
 from naksha.report import write_reports
 from naksha.report.capabilities import CAPABILITIES, Capability
@@ -18,8 +18,11 @@ SECTIONS = {
     "D.1": ("## InsightStream objects", "## Backend chosen", "## Health output and metrics excerpt",
             "## Detectors", "## Timeline"),
     "D.2": ("## AgentRun objects", "## Outcomes", "## Checkpoints", "## Timeline"),
-    "D.3": ("## Not in this build", "## ModelVersion objects"),
-    "D.4": ("## Not in this build", "## EdgeNode objects"),
+    "D.3": ("## ModelVersion objects", "## Training runs", "## Model artifacts",
+            "## Evaluation: metrics and verdicts", "## Lineage", "## Aliases",
+            "## Outcome archives (what the versions learnt from)", "## Runs that used a model"),
+    "D.4": ("## EdgeNode objects", "## Registry", "## Triggers and results", "## Security settings per node",
+            "## Security notes (from docs/federation.md)"),
     "D.5": ("## Not in this build", "## ChaosExperiment objects"),
     "D.6": ("## Rollout objects", "## Rollout history", "## Timeline"),
 }  # fmt: skip
@@ -95,8 +98,69 @@ def test_a_capability_without_a_controller_says_so_and_lists_itself_as_blocked(w
 def test_a_capability_whose_controller_exists_drops_the_not_built_section(tmp_path, monkeypatch):
     monkeypatch.setattr(Capability, "built", lambda self: True)
     write_reports(None, tmp_path, junit=[], state=live_state())  # type: ignore[arg-type]
+    text = (tmp_path / "D.5_chaos.md").read_text()
+    assert (
+        "## Not in this build" not in text and "controller (`naksha.handlers.chaosexperiment`): built" in text
+    )
+
+
+def test_a_capability_whose_controller_is_missing_keeps_the_not_built_report(tmp_path, monkeypatch):
+    monkeypatch.setattr(Capability, "built", lambda self: False)
+    write_reports(None, tmp_path, junit=[], state=live_state())  # type: ignore[arg-type]
     text = (tmp_path / "D.3_cll_trainer.md").read_text()
-    assert "## Not in this build" not in text and "controller (`naksha.handlers.modelversion`): built" in text
+    assert "## Not in this build" in text and "## Model artifacts" not in text
+
+
+class TestTheLearningReport:
+    def test_it_lists_the_artifact_with_its_published_and_recomputed_checksums_and_the_metrics(self, written):
+        d3 = (written / "D.3_cll_trainer.md").read_text()
+        assert "| shop/ranker-v1-artifact | artifact.json.gz | " in d3
+        assert f"| {ARTIFACT_SHA} | {ARTIFACT_SHA} | yes |" in d3
+        assert "| shop/ranker-v1 | resolved-rate | 0.8461 |  | 0.4712 | 0.6 | atLeast | True |" in d3
+        assert "| shop/ranker-v1 | ranker | playbook-ranker | ranker-v1-train | 24h | 613 | 184 | 2 |" in d3
+        assert '"datasetSha256": "' + "d" * 64 in d3  # the lineage, whole
+
+    def test_bytes_that_do_not_match_the_published_checksum_are_flagged(self, tmp_path):
+        state = live_state()
+        state.config_maps = model_config_maps(artifact=b"tampered")
+        write_reports(None, tmp_path, junit=[], state=state)  # type: ignore[arg-type]
+        d3 = (tmp_path / "D.3_cll_trainer.md").read_text()
+        assert "| **no** |" in d3 and "| yes |" not in d3
+
+    def test_it_shows_the_alias_holder_the_archive_and_the_run_that_used_the_model(self, written):
+        d3 = (written / "D.3_cll_trainer.md").read_text()
+        assert f"| shop/ranker-model-aliases | production | ranker-v1 | {ARTIFACT_SHA} | none |" in d3
+        assert "| shop/naksha-outcomes | 5 | 3 | demo-history: 4, shop: 1 |" in d3
+        assert (
+            "| shop/checkout-by-model | ranker@production | ranker-v1 | p99\\|Deployment | "
+            "scale-out-on-latency | 0.995 | Succeeded |"
+        ) in d3
+        assert "generated history (runs named `demo-history/…`" in d3.split("## BLOCKED", 1)[1]
+
+
+class TestTheFederationReport:
+    def test_it_lists_the_registry_and_the_signed_triggers_with_their_results(self, written):
+        d4 = (written / "D.4_federation.md").read_text()
+        assert (
+            "| shop/shop-17 | shop-17 | Ready | 2026-11-29T01:03:00Z | 2026-11-29T01:03:30Z | 0.1.0 | "
+            "run-command | thumb-42a |"
+        ) in d4
+        assert "| shop/edge-trigger-5f1c | shop-17 | shop/shop-17-disk-usage |" in d4
+        assert "| jti-7f3a9c | Succeeded | 0 |" in d4
+        assert "| shop/shop-17 | True | False | 10m | 24h | False |" in d4
+
+    def test_it_quotes_the_security_notes_of_the_federation_docs(self, written):
+        d4 = (written / "D.4_federation.md").read_text()
+        notes = d4.split("## Security notes (from docs/federation.md)", 1)[1]
+        assert "**Threat model.**" in notes and "AlgorithmNotAllowed" in notes
+        assert "| trigger | hub key |" in notes
+        assert "## Events" in notes  # the report's own sections follow the quoted ones
+
+    def test_without_the_docs_beside_the_install_it_says_where_they_are(self, tmp_path):
+        from naksha.report.federation import notes_section
+
+        lines = notes_section(tmp_path / "federation.md")
+        assert lines[0] == "## Security notes" and "is not beside this install" in lines[2]
 
 
 def test_an_unreachable_worker_is_reported_with_the_reason(tmp_path):
