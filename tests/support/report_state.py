@@ -211,6 +211,33 @@ def edge_node() -> dict[str, Any]:
     }
 
 
+def chaos_experiment() -> dict[str, Any]:
+    run = {
+        "id": "r1",
+        "stage": "Done",
+        "startedAt": "2026-11-29T01:05:00Z",
+        "startedBy": "command",
+        "targets": ["checkout-7f9c"],
+        "verdict": "Passed",
+        "agentRun": "scale-out-on-latency-1a2b",
+        "timeToDetectSeconds": 2.0,
+        "timeToRecoverSeconds": 14.5,
+    }
+    journal = [
+        {"run": "r1", "at": f"2026-11-29T01:05:{second}Z", "activity": activity, "message": message}
+        for second, activity, message in (
+            ("00", "steady-state-before", "2/2 ready"),
+            ("01", "inject", "deleted pod checkout-7f9c"),
+            ("15", "recover", "steady again"),
+        )
+    ]
+    return {
+        "metadata": meta("checkout-pod-kill"),
+        "spec": {"fault": {"type": "pod-kill"}},
+        "status": {"phase": "Idle", "history": [run], "journal": journal},
+    }
+
+
 def event(name: str, kind: str, reason: str, at: str, type_: str = "Normal") -> dict[str, Any]:
     return {
         "metadata": {"namespace": "shop"},
@@ -230,6 +257,7 @@ def live_state(**changes: Any) -> LiveState:
         Rollout=[rollout()],
         ModelVersion=[model_version()],
         EdgeNode=[edge_node()],
+        ChaosExperiment=[chaos_experiment()],
     )
     objects.update(changes)
     events = [

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from naksha.report import federation, learning, plots
+from naksha.report import chaos, federation, learning, plots
 from naksha.report.capabilities import Capability
 from naksha.report.common import (
     blocked_section,
@@ -291,7 +291,7 @@ BLOCKED_ALWAYS: dict[str, tuple[str, ...]] = {
 def not_yet_built(
     capability: Capability, state: LiveState, results: TestResults | None, out: Path
 ) -> list[str]:
-    """A capability without its controller (D.5 today): its objects and Events as they stand, and
+    """A capability without its controller: its objects and Events as they stand, and
     what is missing, said plainly."""
     lines = [*header(capability, state)]
     if not capability.built():
@@ -321,7 +321,7 @@ RENDERERS: dict[str, Renderer] = {
     "D.2": agent_runs,
     "D.3": when_built(learning.model_versions),
     "D.4": when_built(federation.edge_nodes),
-    "D.5": not_yet_built,
+    "D.5": when_built(chaos.chaos_experiments),
     "D.6": rollouts,
 }
 

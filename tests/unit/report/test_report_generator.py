@@ -23,7 +23,8 @@ SECTIONS = {
             "## Outcome archives (what the versions learnt from)", "## Runs that used a model"),
     "D.4": ("## EdgeNode objects", "## Registry", "## Triggers and results", "## Security settings per node",
             "## Security notes (from docs/federation.md)"),
-    "D.5": ("## Not in this build", "## ChaosExperiment objects"),
+    "D.5": ("## ChaosExperiment objects", "## Runs and verdicts",
+            "## Journals (steady state, fault, detection, remediation, recovery, restore)"),
     "D.6": ("## Rollout objects", "## Rollout history", "## Timeline"),
 }  # fmt: skip
 
@@ -87,8 +88,10 @@ def test_nothing_to_draw_is_said_rather_than_drawn(tmp_path):
     assert "None on this cluster" in (tmp_path / "D.6_deploy_pipeline.md").read_text()
 
 
-def test_a_capability_without_a_controller_says_so_and_lists_itself_as_blocked(written):
-    chaos = (written / "D.5_chaos.md").read_text()
+def test_a_capability_without_a_controller_says_so_and_lists_itself_as_blocked(tmp_path, monkeypatch):
+    monkeypatch.setattr(Capability, "built", lambda self: False)
+    write_reports(None, tmp_path, junit=[], state=live_state())  # type: ignore[arg-type]
+    chaos = (tmp_path / "D.5_chaos.md").read_text()
     assert "controller (`naksha.handlers.chaosexperiment`): **not in this build**" in chaos
     blocked = chaos.split("## BLOCKED / simulated here", 1)[1]
     assert "ChaosExperiment: no controller in this build; nothing of it ran." in blocked
@@ -161,6 +164,16 @@ class TestTheFederationReport:
 
         lines = notes_section(tmp_path / "federation.md")
         assert lines[0] == "## Security notes" and "is not beside this install" in lines[2]
+
+
+def test_the_chaos_report_lists_each_run_with_its_verdict_times_and_journal(written):
+    d5 = (written / "D.5_chaos.md").read_text()
+    runs = d5.split("## Runs and verdicts", 1)[1].split("## Journals", 1)[0]
+    assert "checkout-pod-kill" in runs and "Passed" in runs and "scale-out-on-latency-1a2b" in runs
+    assert "2.0 s" in runs and "14.5 s" in runs
+    journal = d5.split("## Journals", 1)[1].split("## Events", 1)[0]
+    assert "deleted pod checkout-7f9c" in journal and "steady-state-before" in journal
+    assert "`network-delay`" in d5.split("## BLOCKED / simulated here", 1)[1]
 
 
 def test_an_unreachable_worker_is_reported_with_the_reason(tmp_path):

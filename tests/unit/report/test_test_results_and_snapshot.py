@@ -67,7 +67,7 @@ def test_the_snapshot_has_version_kinds_reports_benchmarks_tests_and_open_limits
     assert text.startswith("# Phase D snapshot\n")
     assert f"- naksha {__version__}" in text
     assert "| Rollout | served | built | 1 | RolledBack 1 |" in text
-    assert "| ChaosExperiment | served | not in this build | 0 | — |" in text
+    assert "| ChaosExperiment | served | built | 1 | Idle 1 |" in text
     assert "[D.6_deploy_pipeline.md](D.6_deploy_pipeline.md)" in text
     assert "| rollout | rollback_seconds | 1.75 | Flagger 5 min |" in text
     assert "4 tests, 1 passed, 1 failed, 1 errors, 1 skipped" in text
