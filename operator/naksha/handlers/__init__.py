@@ -4,6 +4,6 @@ Importing this package registers every handler with kopf's default registry; ``n
 operator`` and the tests (``kopf run -m naksha.handlers``) do exactly that.
 """
 
-from naksha.handlers import admission, agentrun, insightstream, lifecycle, rollout
+from naksha.handlers import admission, agentrun, chaosexperiment, insightstream, lifecycle, rollout
 
-__all__ = ["admission", "agentrun", "insightstream", "lifecycle", "rollout"]
+__all__ = ["admission", "agentrun", "chaosexperiment", "insightstream", "lifecycle", "rollout"]

@@ -105,7 +105,11 @@ class Probe(NakshaModel):
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> Self:
-        needed = {"http": ("url",), "metric": ("query", "condition"), "insight": ("stream", "detector")}
+        needed = {
+            "http": ("url",),
+            "metric": ("url", "query", "condition"),
+            "insight": ("stream", "detector"),
+        }
         needed["kubernetes"] = ("resource",)
         missing = [f for f in needed[self.type] if getattr(self, f) is None]
         if missing:
@@ -199,6 +203,7 @@ class ChaosRun(_StatusModel):
     started_at: str
     started_by: str = Field(default="schedule", description="schedule, command, or creation.")
     targets: list[str] = Field(default_factory=list)
+    workloads: list[str] = Field(default_factory=list, description="The workloads the targets belong to.")
     restore: list[RestoreStep] = Field(default_factory=list)
     injected_at: str | None = None
     restored_at: str | None = None

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from naksha.kube import Kube
+from naksha.kube import Kube, resource_for
 from naksha.models.common import NakshaModel
 from naksha.models.conditions import ConditionStatus, remove_condition, set_condition
 from naksha.models.group import API_VERSION
@@ -113,6 +113,14 @@ class ReconcileContext:
     def halt(self) -> None:
         """Skip the remaining steps (the status built so far is still written)."""
         self.halted = True
+
+    def checkpoint(self) -> None:
+        """Write the status built so far now: for the one step whose effect must find it recorded.
+
+        Callers say why in a comment; everything else waits for the handler's single write.
+        """
+        ref = resource_for(API_VERSION, self.kind.kind)
+        self.api().merge_patch(ref, self.namespace, self.name, {"status": self.status_patch()}, status=True)
 
     def status_patch(self) -> dict[str, Any]:
         """The whole new status, written once by the handler."""

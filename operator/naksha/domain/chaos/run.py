@@ -17,7 +17,7 @@ from typing import Literal
 from naksha.domain.chaos.probes import ProbeResult
 from naksha.models.chaosexperiment import ChaosRun
 
-AGENT_RUN_DONE = frozenset({"Succeeded", "Failed", "Rejected", "Cancelled", "TimedOut"})
+AGENT_RUN_DONE = frozenset({"Succeeded", "Failed", "Rejected", "Refused"})
 
 
 def to_iso(moment: float) -> str:

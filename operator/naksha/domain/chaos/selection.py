@@ -59,3 +59,20 @@ def check_blast_radius(selected: int, candidates: int, limits: BlastRadius) -> s
         limit = limits.max_percent
         return f"{selected} of {candidates} targets ({share:.0f}%) exceed blastRadius.maxPercent {limit}%"
     return None
+
+
+def selector_string(
+    match_labels: dict[str, str], expressions: Sequence[tuple[str, str, Sequence[str]]]
+) -> str:
+    """A label selector in the API's query syntax (``app=web,tier in (a,b),!canary``)."""
+    parts = [f"{key}={value}" for key, value in sorted(match_labels.items())]
+    for key, op, values in expressions:
+        if op == "In":
+            parts.append(f"{key} in ({','.join(values)})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif op == "Exists":
+            parts.append(key)
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)

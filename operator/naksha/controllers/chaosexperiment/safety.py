@@ -1,0 +1,56 @@
+"""What may stop a run before or during the fault: the namespace opt-in, the kill switch, incidents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from naksha.kube import Kube, NotFound, resource_for
+
+NAMESPACES = resource_for("v1", "Namespace")
+CONFIG_MAPS = resource_for("v1", "ConfigMap")
+AGENT_RUNS = resource_for("naksha.io/v1alpha1", "AgentRun")
+ROLLOUTS = resource_for("naksha.io/v1alpha1", "Rollout")
+OPT_IN_LABEL = "naksha.io/chaos"
+OPT_IN_VALUE = "enabled"
+KILL_SWITCH_KEY = "killSwitch"
+ACTIVE_AGENT_PHASES = frozenset({"Pending", "Running", "AwaitingApproval"})
+UNSETTLED_ROLLOUT_PHASES = frozenset({"Progressing", "Paused", "Degraded"})  # Degraded: aborted
+
+
+def opt_in_refusal(kube: Kube, namespace: str) -> str | None:
+    """Why chaos may not run in the namespace, or None when it is labelled ``naksha.io/chaos=enabled``."""
+    try:
+        labels = (kube.get(NAMESPACES, None, namespace).get("metadata") or {}).get("labels") or {}
+    except NotFound:
+        return f"namespace {namespace} does not exist"
+    if labels.get(OPT_IN_LABEL) != OPT_IN_VALUE:
+        return f"namespace {namespace} is not labelled {OPT_IN_LABEL}={OPT_IN_VALUE}"
+    return None
+
+
+def kill_switch_on(kube: Kube, control: str, *, env_switch: bool = False) -> bool:
+    """Whether the cluster-wide switch stops all chaos (the ConfigMap ``control`` says on, or the env)."""
+    if env_switch:
+        return True
+    namespace, _, name = control.partition("/")
+    try:
+        data = kube.get(CONFIG_MAPS, namespace, name).get("data") or {}
+    except NotFound:
+        return False
+    return str(data.get(KILL_SWITCH_KEY, "")).strip().lower() in ("on", "true", "1", "yes")
+
+
+def ongoing_incident(kube: Kube, namespace: str, workloads: Iterable[str]) -> str | None:
+    """An AgentRun acting on one of the workloads, or a Rollout of one not settled; None if neither."""
+    names = set(workloads)
+    for run in kube.list(AGENT_RUNS, namespace):
+        target = (run.get("spec") or {}).get("target") or {}
+        phase = (run.get("status") or {}).get("phase") or "Pending"
+        if target.get("name") in names and phase in ACTIVE_AGENT_PHASES:
+            return f"AgentRun {run['metadata']['name']} is acting on {target.get('name')} ({phase})"
+    for rollout in kube.list(ROLLOUTS, namespace):
+        name = str(rollout["metadata"]["name"])
+        phase = (rollout.get("status") or {}).get("phase")
+        if phase in UNSETTLED_ROLLOUT_PHASES and any(w == name or w.startswith(f"{name}-") for w in names):
+            return f"Rollout {name} is {phase}"
+    return None

@@ -1,0 +1,74 @@
+"""ChaosExperiment handlers: reconcile on change, drive runs on a short timer, restore on delete.
+
+The timer is the run's clock (schedule firings, the fault's duration, probes, the kill switch),
+so it ticks twice a second; each pass reads the experiment afresh, since the body kopf hands a
+timer can lag the status this operator has just written, and deciding from a stale stage could
+inject twice. A per-experiment lock keeps change handlers and the timer from overlapping.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import kopf
+
+from naksha.handlers.common import write_result
+from naksha.kube import NotFound, resource_for
+from naksha.models.group import API_VERSION, GROUP, VERSION
+from naksha.models.kinds import CHAOS_EXPERIMENT
+from naksha.reconcilers import chaosexperiment
+from naksha.reconcilers.chaosexperiment import ChaosContext
+
+TICK_SECONDS = 0.5
+RESTORE_RETRY_SECONDS = 1.0
+EXPERIMENTS = resource_for(API_VERSION, "ChaosExperiment")
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _run(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *, deleting: bool = False
+) -> ChaosContext | None:
+    with _locks_guard:
+        lock = _locks.setdefault(str(body["metadata"]["uid"]), threading.Lock())
+    with lock:
+        try:
+            current = memo["kube"].get(EXPERIMENTS, body["metadata"]["namespace"], body["metadata"]["name"])
+        except NotFound:
+            return None
+        context = ChaosContext.from_body(
+            CHAOS_EXPERIMENT, current, kube=memo["kube"], settings=memo["config"]
+        )
+        assert isinstance(context, ChaosContext)
+        context.created_at = chaosexperiment.creation_time(current)
+        context.deleting = deleting
+        write_result(current, patch, chaosexperiment.reconcile, context, count=not deleting)
+        return context
+
+
+@kopf.on.resume(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="reconcile")
+@kopf.on.create(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="reconcile")
+@kopf.on.update(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="reconcile", field="spec")
+@kopf.on.update(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="command", field="metadata.annotations")
+def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    _run(body, patch, memo)
+
+
+@kopf.timer(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="tick", interval=TICK_SECONDS)
+def tick(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    _run(body, patch, memo)
+
+
+# Not optional: a fault in place must be restored before its experiment goes, so kopf holds the
+# experiment (a finalizer) until this handler saw its run restored.
+@kopf.on.delete(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="restore")
+def restore(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    context = _run(body, patch, memo, deleting=True)
+    if context is not None and context.status.current_run is not None:
+        raise kopf.TemporaryError(
+            f"the run in flight is not restored yet ({context.status.current_run.stage})",
+            delay=RESTORE_RETRY_SECONDS,
+        )
+    with _locks_guard:
+        _locks.pop(str(body["metadata"]["uid"]), None)
