@@ -39,7 +39,7 @@ FAULT_PARAMS: dict[str, frozenset[str]] = {
     "scale-to-zero": frozenset(),
     "cpu-stress": frozenset({"workers", "load"}),
     "network-delay": frozenset({"latency", "jitter", "interface"}),
-    "anomaly-injection": frozenset({"stream", "metric", "value", "count", "labels", "port"}),
+    "anomaly-injection": frozenset({"stream", "metric", "value", "baseline", "count", "labels"}),
     "edge-blackout": frozenset({"edgeNode"}),
 }
 # The faults whose target is a workload (the Deployment itself), not its pods.
@@ -185,6 +185,9 @@ class RestoreStep(_StatusModel):
     field: str = Field(description="What is restored, e.g. replicas, or 'delete' for a helper pod.")
     value: Any = None
     injected_value: Any = Field(default=None, description="What the fault set (restore only if still so).")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The fault's params, for restores that need them."
+    )
 
 
 class JournalEntry(_StatusModel):

@@ -22,6 +22,7 @@ from naksha.domain.chaos import journal
 from naksha.domain.chaos.run import Decision, Observation, RunPlan, decide, from_iso, observe, to_iso
 from naksha.domain.chaos.schedule import ScheduleDecision, ScheduleInput, decide_start
 from naksha.domain.chaos.selection import BlastRadius, SelectionError, check_blast_radius, select_targets
+from naksha.errors import RetryableError
 from naksha.kube import KubeError
 from naksha.models.chaosexperiment import ChaosExperimentSpec, ChaosExperimentStatus, ChaosRun
 from naksha.models.common import parse_duration
@@ -187,7 +188,12 @@ def _observe(context: ChaosContext, run: ChaosRun) -> Observation:
         abort=probes.first_holding(kube, namespace, spec.abort_conditions) if phase == "during" else None,
         steady=probes.first_failure(kube, namespace, spec.steady_state.probes, phase),
         fault_effect_gone=faults.effect_gone(
-            kube, namespace, spec.fault, run.restore, targets.label_selector(spec.target)
+            kube,
+            namespace,
+            spec.fault,
+            run.restore,
+            targets.label_selector(spec.target),
+            restored=run.restored_at is not None,
         ),
         remediation=remediation.find(kube, namespace, workloads, spec.expected_remediation.playbook, since),
     )
@@ -240,7 +246,7 @@ def _restore(context: ChaosContext, run: ChaosRun, decision: Decision) -> None:
         for step in run.restore:
             _wrote, line = faults.restore(kube, namespace, step)
             lines.append(line)
-    except KubeError as error:
+    except (KubeError, RetryableError) as error:
         attempts = run.restore_attempts + 1
         context.status.current_run = run.model_copy(
             update={

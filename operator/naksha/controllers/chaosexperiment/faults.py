@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from naksha.controllers.chaosexperiment import telemetry
 from naksha.controllers.chaosexperiment.targets import DEPLOYMENTS, PODS
 from naksha.kube import Kube, KubeError, NotFound
 from naksha.models.chaosexperiment import Fault, RestoreStep
@@ -42,7 +43,6 @@ NOT_INJECTABLE: dict[str, str] = {
         "runtime socket; not available in this release"
     ),
     "cpu-stress": "cpu-stress needs a stress helper pod on the target's node; not available in this release",
-    "anomaly-injection": "anomaly-injection is not available in this release",
 }
 
 
@@ -54,6 +54,8 @@ def refusal(fault: Fault, target_kind: str) -> str | None:
         return "scale-to-zero targets Deployments (target.kind: Deployment)"
     if fault.type == "pod-kill" and target_kind != "Pod":
         return "pod-kill targets Pods (target.kind: Pod)"
+    if fault.type == "anomaly-injection" and not fault.params.get("stream"):
+        return "anomaly-injection needs params.stream, the InsightStream whose ingest receives the spike"
     return None
 
 
@@ -74,11 +76,25 @@ def intent(fault: Fault, targets: Mapping[str, Mapping[str, Any]]) -> list[Resto
                     injected_value=sum(1 for pod in targets.values() if _ready(pod)),
                 )
             )
+        elif fault.type == "anomaly-injection":
+            break  # one stream, whatever the targets: recorded below
         elif fault.type == "scale-to-zero":
             replicas = int((obj.get("spec") or {}).get("replicas", 1))
             steps.append(
                 RestoreStep(kind="Deployment", name=name, field="replicas", value=replicas, injected_value=0)
             )
+    if fault.type == "anomaly-injection":
+        spike = telemetry.Spike.from_params(fault.params)
+        steps.append(
+            RestoreStep(
+                kind="InsightStream",
+                name=spike.stream,
+                field="baseline",
+                value=spike.baseline,
+                injected_value=spike.value,
+                params=dict(fault.params),
+            )
+        )
     return steps
 
 
@@ -93,6 +109,10 @@ def inject(kube: Kube, namespace: str, fault: Fault, steps: list[RestoreStep]) -
         elif fault.type == "scale-to-zero":
             wrote = _swap(kube, namespace, step.name, "/spec/replicas", step.value, step.injected_value)
             done.append(f"deployment {step.name} scaled {step.value} → 0" + ("" if wrote else " (already)"))
+        elif fault.type == "anomaly-injection":
+            spike = telemetry.Spike.from_params(fault.params)
+            address = telemetry.push(kube, namespace, spike, spike.value)
+            done.append(f"{spike.count} samples of {spike.metric}={spike.value:g} pushed to {address}")
     return done
 
 
@@ -106,11 +126,26 @@ def restore(kube: Kube, namespace: str, step: RestoreStep) -> tuple[bool, str]:
         if wrote:
             return True, f"deployment {step.name} replicas restored to {step.value}"
         return False, f"deployment {step.name} no longer holds the fault's replicas; left as it is"
+    if step.field == "baseline":
+        spike = telemetry.Spike.from_params(dict(step.params))
+        address = telemetry.push(kube, namespace, spike, float(step.value))
+        return (
+            True,
+            f"{spike.count} samples of {spike.metric}={float(step.value):g} (baseline) pushed to {address}",
+        )
     return False, f"{step.kind.lower()} {step.name}: nothing to restore"
 
 
-def effect_gone(kube: Kube, namespace: str, fault: Fault, steps: list[RestoreStep], selector: str) -> bool:
-    """Whether the fault's direct effect is undone (killed pods replaced, replicas above zero)."""
+def effect_gone(
+    kube: Kube, namespace: str, fault: Fault, steps: list[RestoreStep], selector: str, *, restored: bool
+) -> bool:
+    """Whether the fault's direct effect is undone (killed pods replaced, replicas above zero).
+
+    A telemetry spike is undone only by its restore (the baseline pushed): until then a quiet
+    detector has merely not seen the spike yet.
+    """
+    if fault.type == "anomaly-injection":
+        return restored
     if fault.type == "pod-kill" and steps:
         pods = kube.list(PODS, namespace, label_selector=selector or None)
         killed = {step.value for step in steps}
