@@ -10,6 +10,7 @@ function that adds its subparsers; ``_parser`` calls them in order.
 ``naksha demo-app``                  a service with a settable error rate and latency, to roll out
 ``naksha crds [--out DIR]``          write the CRDs generated from the models
 ``naksha rbac [--root DIR]``         write the operator's RBAC (manifests/, the chart) from its rules
+``naksha chaos run|abort|journal N`` start a ChaosExperiment run, abort it, print its journal
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from naksha import __version__
+from naksha.cli import chaos
 from naksha.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -157,6 +159,8 @@ def _parser() -> argparse.ArgumentParser:
     crds.add_argument("--out", type=Path, action="append", default=[], help="directory (repeatable)")
     crds.add_argument("--reference", type=Path, default=None, help="also write the API reference here")
     crds.set_defaults(run=_run_crds)
+
+    chaos.register(commands)
 
     rbac = commands.add_parser("rbac", help="write manifests/rbac.yaml and the chart's ClusterRole")
     rbac.add_argument("--root", type=Path, default=Path("."), help="the repository's root")

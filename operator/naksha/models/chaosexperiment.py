@@ -31,6 +31,10 @@ FaultType = Literal[
 TargetMode = Literal["one", "all", "fixed", "fixed-percent", "random-max-percent"]
 ProbeMode = Literal["before", "after", "before-after", "continuous"]
 
+# Commands, as annotations the controller honours once per value (``naksha chaos run|abort``).
+RUN_ANNOTATION = "naksha.io/chaos-run"
+ABORT_ANNOTATION = "naksha.io/chaos-abort"
+
 # The parameters each fault understands; anything else is a typo the user must hear about.
 FAULT_PARAMS: dict[str, frozenset[str]] = {
     "pod-kill": frozenset({"gracePeriodSeconds"}),

@@ -24,14 +24,18 @@ from naksha.domain.chaos.schedule import ScheduleDecision, ScheduleInput, decide
 from naksha.domain.chaos.selection import BlastRadius, SelectionError, check_blast_radius, select_targets
 from naksha.errors import RetryableError
 from naksha.kube import KubeError
-from naksha.models.chaosexperiment import ChaosExperimentSpec, ChaosExperimentStatus, ChaosRun
+from naksha.models.chaosexperiment import (
+    ABORT_ANNOTATION,
+    RUN_ANNOTATION,
+    ChaosExperimentSpec,
+    ChaosExperimentStatus,
+    ChaosRun,
+)
 from naksha.models.common import parse_duration
 from naksha.models.conditions import ConditionType, Reason
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext
 
-RUN_ANNOTATION = "naksha.io/chaos-run"
-ABORT_ANNOTATION = "naksha.io/chaos-abort"
 TRANSITIONS_PER_PASS = 6  # a pass may go Pending → Injected, or Restoring → Done, without waiting a tick
 PHASE_IDLE, PHASE_RUNNING, PHASE_REFUSED = "Idle", "Running", "Refused"
 Verdict = Literal["Passed", "Failed", "Aborted", "Skipped"]
