@@ -44,6 +44,13 @@ def _run(
         context.created_at = chaosexperiment.creation_time(current)
         context.deleting = deleting
         write_result(current, patch, chaosexperiment.reconcile, context, count=not deleting)
+        # The status is written here, still under the lock, rather than by kopf after the handler
+        # returns: the next pass (the timer, a change handler) must read this pass's stage.
+        status = patch.pop("status", None)
+        if status:
+            memo["kube"].merge_patch(
+                EXPERIMENTS, context.namespace, context.name, {"status": dict(status)}, status=True
+            )
         return context
 
 

@@ -52,6 +52,7 @@ class ChaosContext(ReconcileContext):
     status: ChaosExperimentStatus = field(default_factory=ChaosExperimentStatus)
     stop_requested: str | None = None
     pending_start: ScheduleDecision | None = None
+    started: bool = False
 
     @property
     def chaos(self) -> ChaosExperimentSpec:
@@ -136,6 +137,13 @@ def start_run(context: ChaosContext) -> None:
         id=f"run-{status.runs}", started_at=to_iso(context.now), started_by=started_by
     )
     context.note("run-started", decision.message, reason=Reason.CHAOS_RUN_STARTED)
+    context.started = True
+
+
+def drive_started(context: ChaosContext) -> None:
+    """A run started in this pass goes as far as it can now (steady state, injection)."""
+    if context.started:
+        drive(context)
 
 
 def drive(context: ChaosContext) -> None:
@@ -157,8 +165,9 @@ def drive(context: ChaosContext) -> None:
         if decision.action == "wait":
             return
         _ACTIONS[decision.action](context, run, decision)
-        if context.status.current_run is run and decision.action != "inject":
-            return  # nothing moved (a failed restore): the next tick tries again
+        after = context.status.current_run
+        if after is not None and after.stage == "Restoring":
+            return  # the restore failed: the next tick tries again, not this one in a loop
 
 
 def _observe(context: ChaosContext, run: ChaosRun) -> Observation:
@@ -366,7 +375,7 @@ STEPS: tuple[Callable[[ChaosContext], None], ...] = (
     schedule,
     drive,
     start_run,
-    drive,
+    drive_started,
     publish,
 )
 

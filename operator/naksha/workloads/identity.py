@@ -172,6 +172,20 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     ),
 )
 
+# ChaosExperiment: besides the rules above (pods delete, deployments patch, configmaps get).
+OPERATOR_RULES += (
+    Rule(
+        ("",),
+        ("namespaces", "services"),
+        ("get",),
+        "ChaosExperiments: a namespace's naksha.io/chaos opt-in label; the ingest Service of the"
+        " InsightStream an anomaly-injection pushes to.",
+    ),
+    Rule(
+        ("apps",), ("deployments",), ("list",), "ChaosExperiments select their target Deployments by label."
+    ),
+)
+
 REVIEWER_ROLE = "naksha-access-reviewer"
 REVIEWER_RULES: tuple[Rule, ...] = (
     Rule(

@@ -90,5 +90,12 @@ def test_scale_to_zero_without_the_expected_remediation_fails_naming_it_and_is_r
     assert chaos.apps.read_namespaced_deployment("shop", chaos_namespace).spec.replicas == 2
     chaos.ready_pods("shop", 2)
     assert run["restore"] == [
-        {"kind": "Deployment", "name": "shop", "field": "replicas", "value": 2, "injectedValue": 0}
+        {
+            "kind": "Deployment",
+            "name": "shop",
+            "field": "replicas",
+            "value": 2,
+            "injectedValue": 0,
+            "params": {},
+        }
     ]
