@@ -6,6 +6,7 @@ Faults here are long (two minutes) so that only the safety mechanism under test 
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 import time
 import uuid
@@ -187,3 +188,35 @@ def test_an_abort_command_restores_the_fault_and_deleting_an_experiment_restores
         lambda: chaos.apps.read_namespaced_deployment("gone", chaos_namespace).spec.replicas == 2, timeout=30
     )
     assert chaos.apps.read_namespaced_deployment("cmd", chaos_namespace).spec.replicas == 2
+
+
+def test_invalid_specs_are_refused_at_apply_time_or_with_invalid_spec_and_the_exact_reason(
+    naksha_operator, api_client, kubectl, chaos_namespace, tmp_path
+):
+    too_wide = scale_to_zero("too-wide", "any", blastRadius={"maxPercent": 150})
+    too_wide["metadata"]["namespace"] = chaos_namespace
+    path = tmp_path / "too-wide.yaml"
+    path.write_text(json.dumps(too_wide))
+    result = kubectl("apply", "-f", str(path), check=False)
+    assert result.returncode != 0 and "spec.blastRadius.maxPercent" in result.stderr
+
+    chaos = Chaos(api_client, chaos_namespace)
+    chaos.create(
+        experiment(
+            "nonsense",
+            target={
+                "kind": "Pod",
+                "selector": {"matchLabels": {"app": "x"}},
+                "mode": "fixed-percent",
+                "value": 120,
+            },
+            fault={"type": "pod-kill", "params": {"signal": "KILL"}},
+            schedule="*/0 * * * *",
+        )
+    )
+    status = eventually(lambda: (s := chaos.status("nonsense")).get("phase") == "Invalid" and s)
+    message = next(c for c in status["conditions"] if c["type"] == "InvalidSpec")["message"]
+    assert "spec.target: target.value is a percentage here and must be at most 100" in message
+    assert "spec.fault: fault pod-kill has unknown params ['signal'] (allowed: gracePeriodSeconds)" in message
+    assert "spec.schedule: cron minute step must be at least 1 in '*/0'" in message
+    assert not status.get("history")
