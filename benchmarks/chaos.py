@@ -1,0 +1,191 @@
+"""Benchmark of ChaosExperiment orchestration: overhead beyond the fault, operator CPU, 100 at once.
+
+Prints, from one run on the local control plane (API + kubelet and the operator in their own
+processes):
+  1. for scale-to-zero runs of a fixed duration, what the orchestration adds after the fault's
+     duration: (a) until the restore is written (restoredAt - injectedAt - duration) and (b) until
+     the verdict (finishedAt - injectedAt - duration); and the operator's CPU time per run;
+  2. 100 experiments injected at once: the same two figures under that load (median and worst),
+     and the time until every verdict is in.
+Target: both overheads under 1 s. Beside them, what Chaos Mesh and Litmus document (docs/chaos.md
+cites the pages). Medians of several runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
+
+from benchmarks.agent import cpu_seconds, run_operator  # noqa: E402
+from benchmarks.control_plane import local_control_plane  # noqa: E402
+
+GROUP, VERSION, PLURAL = "naksha.io", "v1alpha1", "chaosexperiments"
+DURATION = 3.0
+REFERENCES = (
+    "Chaos Mesh: Schedule concurrencyPolicy Forbid and startingDeadlineSeconds 0 by default; faults end"
+    " after spec.duration, restored by the controller through chaos-daemon",
+    "Litmus: probes in SOT/EOT/Edge/Continuous/OnChaos modes; the documented example polls every"
+    " 2 s (probePollingInterval 2, interval 2, probeTimeout 5, retry 1)",
+)
+
+
+class Cluster:
+    def __init__(self, kubeconfig: Path) -> None:
+        from kubernetes import client, config
+
+        api = config.new_client_from_config(config_file=str(kubeconfig))
+        self.core, self.apps, self.custom = (
+            client.CoreV1Api(api),
+            client.AppsV1Api(api),
+            client.CustomObjectsApi(api),
+        )
+        self.client = client
+
+    def namespace(self) -> str:
+        name = f"bench-chaos-{uuid.uuid4().hex[:6]}"
+        meta = self.client.V1ObjectMeta(name=name, labels={"naksha.io/chaos": "enabled"})
+        self.core.create_namespace(self.client.V1Namespace(metadata=meta))
+        return name
+
+    def deployment(self, namespace: str, name: str) -> None:
+        labels = {"app": name}
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "c", "image": "app:1"}]},
+                },
+            },
+        }
+        self.apps.create_namespaced_deployment(namespace, body)
+
+    def experiment(self, namespace: str, name: str, target: str) -> None:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ChaosExperiment",
+            "metadata": {"name": name},
+            "spec": {
+                "target": {"kind": "Deployment", "selector": {"matchLabels": {"app": target}}, "mode": "all"},
+                "fault": {"type": "scale-to-zero"},
+                "duration": f"{DURATION:g}s",
+                "expectedRemediation": {"mttrBudget": "120s"},
+            },
+        }
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+
+    def finished(self, namespace: str) -> list[dict[str, Any]]:
+        items = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
+        return [run for item in items for run in (item.get("status") or {}).get("history") or []]
+
+    def wait_ready(self, namespace: str, count: int, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            items = self.apps.list_namespaced_deployment(namespace).items
+            if len(items) == count and all((d.status.available_replicas or 0) >= 1 for d in items):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"{count} deployments not available in {namespace}")
+
+
+def overheads(run: dict[str, Any]) -> tuple[float, float]:
+    from naksha.domain.chaos.run import from_iso
+
+    injected = from_iso(run["injectedAt"])
+    return from_iso(run["restoredAt"]) - injected - DURATION, from_iso(
+        run["finishedAt"]
+    ) - injected - DURATION
+
+
+def serial_runs(cluster: Cluster, operator_pid: int, rounds: int) -> tuple[list[tuple[float, float]], float]:
+    namespace = cluster.namespace()
+    cluster.deployment(namespace, "web")
+    cluster.wait_ready(namespace, 1)
+    samples: list[tuple[float, float]] = []
+    cpu = 0.0
+    for index in range(rounds):
+        before = cpu_seconds(operator_pid)
+        cluster.experiment(namespace, f"serial-{index}", "web")
+        deadline = time.monotonic() + 120
+        while len(cluster.finished(namespace)) <= index:
+            if time.monotonic() > deadline:
+                raise RuntimeError("a serial run did not finish")
+            time.sleep(0.2)
+        cpu += cpu_seconds(operator_pid) - before
+        run = next(r for r in cluster.finished(namespace) if r["id"] == "run-1" and len(samples) == index)
+        samples.append(overheads(run))
+        cluster.wait_ready(namespace, 1)
+    return samples, cpu / rounds
+
+
+def parallel_runs(cluster: Cluster, count: int) -> tuple[list[tuple[float, float]], float]:
+    namespace = cluster.namespace()
+    for index in range(count):
+        cluster.deployment(namespace, f"app-{index}")
+    cluster.wait_ready(namespace, count)
+    started = time.monotonic()
+    for index in range(count):
+        cluster.experiment(namespace, f"many-{index}", f"app-{index}")
+    deadline = time.monotonic() + 600
+    while len(runs := cluster.finished(namespace)) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(runs)} of {count} runs finished")
+        time.sleep(0.5)
+    elapsed = time.monotonic() - started
+    injected = [run for run in runs if run.get("injectedAt")]
+    return [overheads(run) for run in injected], elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--parallel", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="3 rounds and 20 experiments, for a smoke run")
+    args = parser.parse_args()
+    rounds, parallel = (3, 20) if args.quick else (args.rounds, args.parallel)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        with local_control_plane(workdir, kubelet=True) as (_, kubeconfig):
+            operator = run_operator(kubeconfig, workdir)
+            try:
+                cluster = Cluster(kubeconfig)
+                serial, cpu_per_run = serial_runs(cluster, operator.pid, rounds)
+                many, elapsed = parallel_runs(cluster, parallel)
+            finally:
+                operator.send_signal(signal.SIGINT)
+                operator.wait(timeout=60)
+    restore = statistics.median(s[0] for s in serial)
+    verdict = statistics.median(s[1] for s in serial)
+    print(f"ChaosExperiment scale-to-zero, duration {DURATION:g}s, local control plane, timer tick 0.5 s")
+    print(f"  one at a time ({rounds} runs, medians): restore written {restore:.2f}s after the duration,")
+    print(f"    verdict {verdict:.2f}s after it; operator CPU {cpu_per_run * 1000:.0f} ms per run")
+    many_restore = sorted(s[0] for s in many)
+    many_verdict = sorted(s[1] for s in many)
+    print(
+        f"  {parallel} at once ({len(many)} injected): restore median {statistics.median(many_restore):.2f}s,"
+    )
+    print(f"    worst {many_restore[-1]:.2f}s; verdict median {statistics.median(many_verdict):.2f}s,")
+    print(f"    worst {many_verdict[-1]:.2f}s; all verdicts in {elapsed:.1f}s from the first create")
+    print("  target: restore and verdict < 1 s beyond the duration")
+    print("References (docs/chaos.md):")
+    for line in REFERENCES:
+        print(f"  {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
