@@ -14,20 +14,23 @@ cites the pages). Medians of several runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 
-from benchmarks.agent import cpu_seconds, run_operator  # noqa: E402
-from benchmarks.control_plane import local_control_plane  # noqa: E402
+from benchmarks.control_plane import free_port  # noqa: E402
 
 GROUP, VERSION, PLURAL = "naksha.io", "v1alpha1", "chaosexperiments"
 DURATION = 3.0
@@ -37,6 +40,57 @@ REFERENCES = (
     "Litmus: probes in SOT/EOT/Edge/Continuous/OnChaos modes; the documented example polls every"
     " 2 s (probePollingInterval 2, interval 2, probeTimeout 5, retry 1)",
 )
+
+
+@contextlib.contextmanager
+def control_plane(workdir: Path) -> Iterator[Path]:
+    """The local control plane with its kubelet, in its own process; yields its kubeconfig."""
+    kubeconfig = workdir / "kubeconfig"
+    command = ["local", "up", "--port", str(free_port()), "--kubeconfig", str(kubeconfig)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "naksha", *command, "--state-dir", str(workdir / "state")],
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "control-plane.log").open("w"),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        kubectl = ["kubectl", "--kubeconfig", str(kubeconfig), "get", "namespaces"]
+        while not kubeconfig.exists() or subprocess.run(kubectl, capture_output=True).returncode != 0:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the local control plane did not start; see {workdir}/control-plane.log")
+            time.sleep(0.5)
+        yield kubeconfig
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_operator(kubeconfig: Path, workdir: Path) -> subprocess.Popen[bytes]:
+    """``naksha operator`` in its own process, after the CRDs are served."""
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "PYTHONPATH": str(ROOT / "operator"),
+        "NAKSHA_METRICS_PORT": str(free_port()),
+        "NAKSHA_HEALTH_PORT": str(free_port()),
+        "NAKSHA_API_PORT": str(free_port()),
+        "NAKSHA_LOG_LEVEL": "WARNING",
+    }
+    for command in (
+        ["apply", "-f", str(ROOT / "crds")],
+        ["wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=naksha"],
+    ):
+        subprocess.run(
+            ["kubectl", "--kubeconfig", str(kubeconfig), *command], check=True, capture_output=True
+        )
+    log = (workdir / "operator.log").open("w")
+    return subprocess.Popen([sys.executable, "-m", "naksha", "operator"], env=env, stdout=log, stderr=log)
 
 
 class Cluster:
@@ -96,7 +150,9 @@ class Cluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             items = self.apps.list_namespaced_deployment(namespace).items
-            if len(items) == count and all((d.status.available_replicas or 0) >= 1 for d in items):
+            if len(items) == count and all(
+                d.status and (d.status.available_replicas or 0) >= 1 for d in items
+            ):
                 return
             time.sleep(0.5)
         raise RuntimeError(f"{count} deployments not available in {namespace}")
@@ -159,7 +215,7 @@ def main() -> int:
     rounds, parallel = (3, 20) if args.quick else (args.rounds, args.parallel)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        with local_control_plane(workdir, kubelet=True) as (_, kubeconfig):
+        with control_plane(workdir) as kubeconfig:
             operator = run_operator(kubeconfig, workdir)
             try:
                 cluster = Cluster(kubeconfig)

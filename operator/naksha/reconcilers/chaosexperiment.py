@@ -130,6 +130,7 @@ def start_run(context: ChaosContext) -> None:
     if decision is None or context.status.current_run is not None:
         return
     context.pending_start = None
+    context.stop_requested = None  # it stopped the run this one replaces, not this one
     status = context.status
     status.runs += 1
     started_by = {"Command": "command", "Created": "creation"}.get(decision.reason, "schedule")

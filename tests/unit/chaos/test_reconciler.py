@@ -123,3 +123,64 @@ def test_an_invalid_spec_is_refused_with_the_exact_reason_and_nothing_is_touched
     assert "cron minute value 61 is outside 0-59" in message
     assert "fault pod-kill has unknown params ['force'] (allowed: gracePeriodSeconds)" in message
     assert kube.writes == []
+
+
+def test_an_agent_run_acting_on_the_target_skips_the_run_and_touches_nothing():
+    kube = FakeKube()
+    kube.objects[("agentruns", "fixing")] = {
+        "metadata": {"name": "fixing"},
+        "spec": {"target": {"kind": "Deployment", "name": "web"}},
+        "status": {"phase": "Running"},
+    }
+    context = tick(kube, {}, 1000.0)
+    (run,) = context.status.history
+    assert (run.verdict, run.reason) == ("Skipped", "AgentRun fixing is acting on web (Running)")
+    assert kube.writes == []
+
+
+def test_a_selection_beyond_the_blast_radius_is_skipped_with_the_limit():
+    kube = FakeKube()
+    kube.objects[("deployments", "api")] = {
+        "kind": "Deployment",
+        "metadata": {"name": "api", "labels": {"app": "web"}},
+        "spec": {"replicas": 1},
+        "status": {"availableReplicas": 1},
+    }
+    context = tick(kube, {}, 1000.0, spec={**SPEC, "blastRadius": {"maxTargets": 1}})
+    (run,) = context.status.history
+    assert (run.verdict, run.reason) == ("Skipped", "2 targets selected, blastRadius.maxTargets is 1")
+    assert kube.writes == []
+
+
+def test_replace_restores_the_running_fault_and_starts_a_new_run():
+    kube = FakeKube()
+    spec = {**SPEC, "concurrencyPolicy": "Replace", "duration": "1h"}
+    first = tick(kube, {}, 1000.0, spec=spec)
+    assert kube.writes == ["checkpoint:Injecting", "replicas=0"]
+    body_status = first.status_patch()
+    body = {
+        "metadata": {
+            "name": "x",
+            "namespace": "ns",
+            "generation": 1,
+            "annotations": {"naksha.io/chaos-run": "now"},
+        },
+        "spec": spec,
+        "status": body_status,
+    }
+    context = ChaosContext.from_body(CHAOS_EXPERIMENT, body, kube=kube, settings=OperatorSettings())  # type: ignore[arg-type]
+    assert isinstance(context, ChaosContext)
+    reconcile(context)
+    (replaced,) = context.status.history
+    assert (replaced.verdict, replaced.reason) == (
+        "Aborted",
+        "replaced by a newer run (concurrencyPolicy Replace)",
+    )
+    assert kube.writes == [
+        "checkpoint:Injecting",
+        "replicas=0",
+        "replicas=3",
+        "checkpoint:Injecting",
+        "replicas=0",
+    ]
+    assert context.status.current_run is not None and context.status.current_run.id == "run-2"
