@@ -54,10 +54,11 @@ real-apiserver: ## build (or reuse) kube-apiserver, controllers, etcd, helm into
 	@bash scripts/real-control-plane.sh build
 
 .PHONY: lint
-lint: $(STAMP) ## ruff and mypy (strict on the package)
+lint: $(STAMP) ## ruff (lint and format), mypy (strict on the package), the layer contracts (lint-imports)
 	$(BIN)/ruff check operator tests benchmarks
-	$(BIN)/ruff format --check operator
+	$(BIN)/ruff format --check operator tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 .PHONY: crds
 crds: $(STAMP) ## regenerate crds/ and the chart's CRDs from the models

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 
 import aiohttp  # noqa: E402
-from benchmarks.control_plane import free_port, local_control_plane, raw_rates, session  # noqa: E402
+from benchmarks.control_plane import free_port, local_control_plane, raw_rates  # noqa: E402
+from benchmarks.control_plane import session_for as session  # noqa: E402
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
 POLL_SECONDS = 0.2
@@ -220,11 +221,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         (workdir / "raw").mkdir()
-        with local_control_plane(workdir / "raw") as (url, kubeconfig, pid):
-            figures = asyncio.run(raw_rates(url, kubeconfig, pid, [sizes[-1]], args.rounds, 2000))[sizes[-1]]
-            raw = {kind: rate for kind, (rate, _) in figures.items()}
+        with local_control_plane(workdir / "raw") as (url, kubeconfig):
+            raw = asyncio.run(raw_rates(url, [sizes[-1]], args.rounds, 2000, kubeconfig=kubeconfig))[
+                sizes[-1]
+            ]
         (workdir / "runs").mkdir()
-        with local_control_plane(workdir / "runs") as (url, kubeconfig, _):
+        with local_control_plane(workdir / "runs") as (url, kubeconfig):
             operator = run_operator(kubeconfig, workdir)
             api_pid = api_server_pid(url)
             try:

@@ -36,9 +36,9 @@ from kubernetes import config  # noqa: E402
 
 from naksha.access.identity import Identity  # noqa: E402
 from naksha.access.reviews import Authenticator, Authorizer  # noqa: E402
-from naksha.agent import api  # noqa: E402
-from naksha.agent.api_auth import Caller, KubernetesGate  # noqa: E402
-from naksha.agent.fence import Reach  # noqa: E402
+from naksha.controllers.agentrun import api  # noqa: E402
+from naksha.controllers.agentrun.api_auth import Caller, KubernetesGate  # noqa: E402
+from naksha.controllers.agentrun.fence import Reach  # noqa: E402
 from naksha.kube import Kube  # noqa: E402
 
 NAMESPACE = "bench-api"

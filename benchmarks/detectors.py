@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "operator"), str(ROOT / "benchmarks")]
 
 from nab_scoring import PROFILES, LabelledSeries, best_threshold, normalised, raw_score  # noqa: E402
-from naksha.insight.detectors import DetectorBank  # noqa: E402
-from naksha.insight.records import Record  # noqa: E402
+from naksha.domain.insight.detectors import DetectorBank  # noqa: E402
+from naksha.domain.insight.records import Record  # noqa: E402
 from naksha.models.insightstream import Detector  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "nab" / "nab-v1.tar.xz"

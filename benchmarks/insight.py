@@ -41,15 +41,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from kubernetes import client, config  # noqa: E402
 from tests.support.brokers import ApacheKafka, RedisServer, Tansu, kafka_missing  # noqa: E402
 
-from naksha.insight.dispatch import TriggerDispatcher  # noqa: E402
-from naksha.insight.pipeline import Pipeline  # noqa: E402
-from naksha.insight.sources.kafka import KafkaSource  # noqa: E402
-from naksha.insight.sources.redis_streams import RedisStreamSource  # noqa: E402
-from naksha.insight.state_store import ConfigMapStore  # noqa: E402
-from naksha.insight.telemetry import WorkerMetrics  # noqa: E402
 from naksha.kube import Kube  # noqa: E402
 from naksha.local import LocalControlPlane  # noqa: E402
 from naksha.models.insightstream import InsightStreamSpec  # noqa: E402
+from naksha.services.insight.dispatch import TriggerDispatcher  # noqa: E402
+from naksha.services.insight.pipeline import Pipeline  # noqa: E402
+from naksha.services.insight.sources.kafka import KafkaSource  # noqa: E402
+from naksha.services.insight.sources.redis_streams import RedisStreamSource  # noqa: E402
+from naksha.services.insight.state_store import ConfigMapStore  # noqa: E402
+from naksha.services.insight.telemetry import WorkerMetrics  # noqa: E402
 
 DETECTORS = [
     {"name": "latency", "metric": "latency", "method": "ewma", "minSamples": 30},
@@ -274,8 +274,8 @@ def start_control_plane() -> LocalControlPlane:
 async def trigger_latency(incidents: int, plane: LocalControlPlane) -> tuple[list[float], list[float]]:
     from tests.support import free_port
 
-    from naksha.insight.config import WorkerConfig
-    from naksha.insight.worker import InsightWorker
+    from naksha.services.insight.config import WorkerConfig
+    from naksha.services.insight.worker import InsightWorker
 
     kubectl = ["kubectl", "--kubeconfig", str(plane.kubeconfig_path)]
     port = free_port()

@@ -34,9 +34,9 @@ from tests.support import eventually  # noqa: E402
 from tests.support.brokers import RedisServer, Tansu  # noqa: E402
 from tests.support.workers import KafkaFeed, RedisFeed, WorkerProcess  # noqa: E402
 
-from naksha.insight.sources.redis_streams import state_key  # noqa: E402
-from naksha.insight.state_store import shard_key, state_name  # noqa: E402
 from naksha.local import LocalControlPlane  # noqa: E402
+from naksha.services.insight.sources.redis_streams import state_key  # noqa: E402
+from naksha.services.insight.state_store import shard_key, state_name  # noqa: E402
 
 STREAM = "recover"
 DETECTORS = [

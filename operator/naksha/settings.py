@@ -1,20 +1,18 @@
-"""Operator configuration from the environment, and the kopf settings applied at startup."""
+"""Operator configuration from the environment (``NAKSHA_*``); standard library only.
+
+kopf's own settings are applied at start-up by ``naksha.handlers.kopf_settings``.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import kopf
-
 from naksha import __version__
 from naksha.errors import ConfigError
-from naksha.models.group import GROUP
 
-FINALIZER = f"{GROUP}/finalizer"
 DEFAULT_IMAGE = f"ghcr.io/naksha-io/naksha:{__version__}"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -49,12 +47,6 @@ class OperatorSettings:
     api_review_ttl: float = 10.0  # seconds a TokenReview or SubjectAccessReview answer is reused
     api_tls_dir: str = ""  # a mounted kubernetes.io/tls Secret: tls.crt, tls.key
     api_client_ca: str = ""  # PEM file: with it, clients must present a certificate it signed
-    # Test hooks (crash tests only): seconds an act step waits between its recorded intent and
-    # acting; seconds a rollback waits between reverting the spec and committing to GitOps, and
-    # between the revert commit being pushed and the status recording it.
-    test_pause_before_apply: float = 0.0
-    test_pause_before_gitops: float = 0.0
-    test_pause_after_gitops: float = 0.0
 
     @property
     def clusterwide(self) -> bool:
@@ -90,9 +82,6 @@ class OperatorSettings:
             api_review_ttl=_seconds(env, "NAKSHA_API_REVIEW_TTL", cls.api_review_ttl),
             api_tls_dir=env.get("NAKSHA_API_TLS_DIR", "").strip(),
             api_client_ca=env.get("NAKSHA_API_CLIENT_CA", "").strip(),
-            test_pause_before_apply=float(_count(env, "NAKSHA_AGENT_TEST_PAUSE_BEFORE_APPLY", 0)),
-            test_pause_before_gitops=float(_count(env, "NAKSHA_ROLLOUT_TEST_PAUSE_BEFORE_GITOPS", 0)),
-            test_pause_after_gitops=float(_count(env, "NAKSHA_ROLLOUT_TEST_PAUSE_AFTER_GITOPS", 0)),
         )
 
 
@@ -172,37 +161,3 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in _FALSE:
         return False
     raise ConfigError(f"{name}={raw!r} is not a boolean (true/false)")
-
-
-class TimerSuccessNotPosted(logging.Filter):
-    """Keeps kopf's "Timer 'x' succeeded." out of Events (still logged): it is a heartbeat, posted
-    every tick per object, and buries what users look for. Timer failures are still posted, and the
-    reconcilers post an Event for every decision a timer pass makes."""
-
-    PATTERN = re.compile(r"^Timer '[^']*' succeeded\.$")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno <= logging.INFO and self.PATTERN.match(record.getMessage()):
-            record.k8s_skip = True  # kopf's Event poster skips records marked so
-        return True
-
-
-def configure_kopf(settings: kopf.OperatorSettings) -> None:
-    """Apply Naksha's choices to kopf: own finalizer, annotation storage, Events for log lines."""
-    settings.persistence.finalizer = FINALIZER
-    # Annotations keep kopf's bookkeeping out of status, which belongs to the user-facing API.
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
-    )
-    settings.posting.enabled = True
-    settings.posting.level = logging.INFO
-    settings.posting.loggers = True
-    objects = logging.getLogger("kopf.objects")
-    if not any(isinstance(f, TimerSuccessNotPosted) for f in objects.filters):
-        objects.addFilter(TimerSuccessNotPosted())
-    # Long server-side watch timeouts with a client margin: fewer reconnects, no silent stalls.
-    settings.watching.server_timeout = 300
-    settings.watching.client_timeout = 330
-    settings.watching.connect_timeout = 10
-    settings.networking.request_timeout = 30

@@ -86,6 +86,11 @@ class WorkerProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def wait_for_crash(self, timeout: float = 120) -> None:
+        """Wait for the worker to die at its crash point (``NAKSHA_CRASH_POINT``): by SIGKILL."""
+        assert self.process is not None
+        assert self.process.wait(timeout=timeout) == -signal.SIGKILL, self.output()
+
     def stop(self) -> int:
         """SIGTERM: the worker finishes its batch, checkpoints and exits; returns its exit code."""
         assert self.process is not None

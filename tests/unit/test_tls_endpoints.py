@@ -21,12 +21,13 @@ from tests.unit.agent.fakes import ReviewingKube
 from tests.unit.agent.test_api_fence import SECRET
 
 from naksha.access import tls
-from naksha.agent import api, tokens
-from naksha.agent.api_auth import SharedSecretGate
-from naksha.insight.http_api import IngestOutcome, build_app
-from naksha.insight.ingest_guard import IngestGuard
-from naksha.insight.telemetry import WorkerMetrics
+from naksha.controllers.agentrun import api
+from naksha.controllers.agentrun.api_auth import SharedSecretGate
+from naksha.domain.agentrun import tokens
 from naksha.models.insightstream import HttpSource
+from naksha.services.insight.http_api import IngestOutcome, build_app
+from naksha.services.insight.ingest_guard import IngestGuard
+from naksha.services.insight.telemetry import WorkerMetrics
 
 
 def openssl(*args: str) -> None:

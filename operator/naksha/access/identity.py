@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from naksha.errors import NakshaError
 
-class Unauthenticated(Exception):
+
+class Unauthenticated(NakshaError):
     """401: no token, or one that is forged, expired, malformed, or not meant for this endpoint."""
 
 
-class Denied(Exception):
+class Denied(NakshaError):
     """403: the caller is known, and RBAC does not let them do this."""
 
 
-class ReviewUnavailable(Exception):
+class ReviewUnavailable(NakshaError):
     """503: the cluster could not be asked (unreachable, overloaded); the caller may retry."""
 
 

@@ -38,16 +38,16 @@ import jwt
 import yaml
 
 from naksha.access.identity import Identity, ReviewUnavailable, Unauthenticated
-from naksha.errors import RetryableError
-from naksha.kube import KubeError, resource_for
+from naksha.errors import NakshaError, RetryableError
+from naksha.kube import KubeError
+from naksha.models.resources import SECRETS
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
 REFRESH_SECONDS = 30.0
 FETCH_TIMEOUT_SECONDS = 5.0
-SECRETS = resource_for("v1", "Secret")
 
 
-class IssuerConfigError(ValueError):
+class IssuerConfigError(NakshaError, ValueError):
     """The issuers document is wrong; the message names the issuer and the field."""
 
 

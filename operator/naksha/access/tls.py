@@ -14,8 +14,10 @@ import os
 import ssl
 from typing import Any
 
+from naksha.errors import NakshaError
 
-class TlsConfigError(ValueError):
+
+class TlsConfigError(NakshaError, ValueError):
     """The certificate, key or client CA cannot be used; the message names the file."""
 
 

@@ -3,7 +3,7 @@
 A raw event handler rather than create/update handlers: kopf then keeps no bookkeeping on runs
 (no finalizer, no handled-state annotations), so the only writes to a run are the engine's own
 checkpoints. The first event of each run (after an operator restart too: kopf lists the runs
-again) starts its task in ``naksha.agent.runner``; the engine resumes from the run's status.
+again) starts its task in ``naksha.controllers.agentrun.runner``; the engine resumes from the run's status.
 An AgentRun's spec is read once, when its run starts; edits to a running run are not applied.
 """
 
@@ -16,13 +16,13 @@ from typing import Any
 import kopf
 
 from naksha import metrics
-from naksha.agent import AGENT_RUNS
-from naksha.agent.engine import TERMINAL
-from naksha.agent.runner import AgentRunner
-from naksha.handlers.common import differs
+from naksha.controllers.agentrun.engine import TERMINAL
+from naksha.controllers.agentrun.runner import AgentRunner
+from naksha.handlers.common import differs, kopf_errors
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import AGENT_RUN
+from naksha.models.resources import AGENT_RUNS
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext
 
@@ -60,9 +60,10 @@ async def on_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: 
         metrics.RECONCILE_TOTAL.labels(AGENT_RUN.kind, context.namespace, "invalid").inc()
         patch = {"status": status}
         kube = memo["kube"]
-        await asyncio.to_thread(
-            kube.merge_patch, AGENT_RUNS, context.namespace, context.name, patch, status=True
-        )
+        with kopf_errors():
+            await asyncio.to_thread(
+                kube.merge_patch, AGENT_RUNS, context.namespace, context.name, patch, status=True
+            )
         for notice in context.events:
             kopf.event(body, type=notice.type, reason=notice.reason, message=notice.message)
 

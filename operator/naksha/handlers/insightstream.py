@@ -6,7 +6,7 @@ from typing import Any
 
 import kopf
 
-from naksha.handlers.common import write_result
+from naksha.handlers.common import kopf_errors, write_result
 from naksha.models.group import GROUP, VERSION
 from naksha.models.insightstream import InsightStreamSpec
 from naksha.models.kinds import INSIGHT_STREAM
@@ -43,4 +43,5 @@ def _reviews_callers(spec: kopf.Spec, **_: Any) -> bool:
 # it, so kopf holds such a stream (a finalizer) until this ran. Other streams get no finalizer.
 @kopf.on.delete(GROUP, VERSION, INSIGHT_STREAM.plural, id="forget-review-binding", when=_reviews_callers)
 def forget_review_binding(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
-    insightstream.forget_review_binding(memo["kube"], namespace or "", name)
+    with kopf_errors():
+        insightstream.forget_review_binding(memo["kube"], namespace or "", name)

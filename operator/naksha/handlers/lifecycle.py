@@ -10,12 +10,13 @@ import kopf
 from naksha import __version__, metrics
 from naksha.access import issuers, tls
 from naksha.access.reviews import Authenticator, Authorizer
-from naksha.agent import api, fence
-from naksha.agent.api_auth import Gate, KubernetesGate, SharedSecretGate
+from naksha.controllers.agentrun import api, fence
+from naksha.controllers.agentrun.api_auth import Gate, KubernetesGate, SharedSecretGate
 from naksha.errors import ConfigError
+from naksha.handlers.kopf_settings import configure_kopf
 from naksha.kube import Kube
 from naksha.kube.auth import Credentials
-from naksha.settings import OperatorSettings, configure_kopf
+from naksha.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
 

@@ -12,15 +12,15 @@ from typing import Any
 
 import kopf
 
-from naksha.handlers.common import write_result
-from naksha.kube import NotFound, resource_for
-from naksha.models.group import API_VERSION, GROUP, VERSION
+from naksha.handlers.common import kopf_errors, write_result
+from naksha.kube import NotFound
+from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import ROLLOUT
+from naksha.models.resources import ROLLOUTS
 from naksha.reconcilers import rollout
 from naksha.reconcilers.context import ReconcileContext
 
 TICK_SECONDS = 1.0
-ROLLOUTS = resource_for(API_VERSION, "Rollout")
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -39,10 +39,14 @@ def _run(
     if not lock.acquire(blocking=False):
         lock.acquire()
         try:
-            current = memo["kube"].get(ROLLOUTS, body["metadata"]["namespace"], body["metadata"]["name"])
+            with kopf_errors():
+                current = memo["kube"].get(ROLLOUTS, body["metadata"]["namespace"], body["metadata"]["name"])
         except NotFound:
             lock.release()
             return
+        except BaseException:
+            lock.release()
+            raise
     try:
         context = ReconcileContext.from_body(ROLLOUT, current, kube=memo["kube"], settings=memo["config"])
         write_result(current, patch, reconciler, context, count=count)

@@ -11,7 +11,6 @@ The memory of recent Events is per process (bounded); a restarted process starts
 from __future__ import annotations
 
 import collections
-import datetime
 import logging
 import os
 import socket
@@ -22,23 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from naksha.kube.client import Kube, KubeError, NotFound
-from naksha.kube.resources import resource_for
+from naksha.models import timestamps
+from naksha.models.resources import EVENTS
 
 logger = logging.getLogger(__name__)
 MAX_MESSAGE = 1024
 WINDOW_SECONDS = 600.0
 REMEMBERED = 4096
-EVENTS = resource_for("v1", "Event")
 # Which process reported: the pod's name in a cluster, the host otherwise.
 INSTANCE = (os.environ.get("POD_NAME") or socket.gethostname())[:128]
-
-
-def _stamp(moment: float) -> str:
-    return datetime.datetime.fromtimestamp(moment, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _micro_stamp(moment: float) -> str:
-    return datetime.datetime.fromtimestamp(moment, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def event_about(
@@ -72,9 +63,9 @@ def event_about(
         "action": reason,
         "reportingComponent": component,
         "reportingInstance": INSTANCE,
-        "firstTimestamp": _stamp(moment),
-        "lastTimestamp": _stamp(moment),
-        "eventTime": _micro_stamp(moment),
+        "firstTimestamp": timestamps.to_text(moment),
+        "lastTimestamp": timestamps.to_text(moment),
+        "eventTime": timestamps.to_micro_text(moment),
         "count": 1,
     }
 
@@ -112,7 +103,7 @@ class EventAggregator:
             now = self.clock()
             seen = self._seen.get(key)
             if seen is not None and now - seen.last < WINDOW_SECONDS:
-                patch = {"count": seen.count + 1, "lastTimestamp": _stamp(now)}
+                patch = {"count": seen.count + 1, "lastTimestamp": timestamps.to_text(now)}
                 try:
                     updated = kube.merge_patch(EVENTS, key[0], seen.name, patch)
                 except NotFound:
@@ -121,8 +112,13 @@ class EventAggregator:
                     seen.count, seen.last = seen.count + 1, now
                     self._seen.move_to_end(key)
                     return updated
-            body = {**event, "count": 1, "firstTimestamp": _stamp(now), "lastTimestamp": _stamp(now)}
-            body["eventTime"] = _micro_stamp(now)
+            body = {
+                **event,
+                "count": 1,
+                "firstTimestamp": timestamps.to_text(now),
+                "lastTimestamp": timestamps.to_text(now),
+            }
+            body["eventTime"] = timestamps.to_micro_text(now)
             created = kube.create(body)
             self._seen[key] = _Seen(str(created["metadata"]["name"]), 1, now)
             self._seen.move_to_end(key)

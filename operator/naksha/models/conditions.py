@@ -6,12 +6,13 @@ conventions require, so ``kubectl wait`` and dashboards see real transitions onl
 
 from __future__ import annotations
 
-import datetime
 import enum
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from naksha.models import timestamps
 
 
 class ConditionType(enum.StrEnum):
@@ -62,7 +63,7 @@ class Condition(BaseModel):
 
 def utc_now() -> str:
     """Now, in the RFC 3339 form Kubernetes uses for timestamps."""
-    return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.now_text()
 
 
 def find_condition(conditions: Iterable[Mapping[str, Any]], type_: str) -> Mapping[str, Any] | None:

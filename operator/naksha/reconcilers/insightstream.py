@@ -20,12 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from naksha.insight.checkpoint import COUNTERS
-from naksha.kube import Kube, KubeError, resource_for
+from naksha.kube import Kube, KubeError
 from naksha.models.conditions import ConditionType
 from naksha.models.insightstream import InsightStreamSpec
+from naksha.models.resources import CLUSTER_ROLE_BINDINGS, DEPLOYMENTS, PODS
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext, Step, run_steps
+from naksha.services.insight.checkpoint import COUNTERS
 from naksha.workloads.identity import (
     build_identity,
     build_review_binding,
@@ -40,9 +41,6 @@ from naksha.workloads.insight import (
     worker_selector,
 )
 
-DEPLOYMENT = resource_for("apps/v1", "Deployment")
-POD = resource_for("v1", "Pod")
-CLUSTER_ROLE_BINDING = resource_for("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")
 PHASE_RUNNING = "Running"
 PHASE_PROGRESSING = "Progressing"
 PHASE_DEGRADED = "Degraded"
@@ -105,13 +103,13 @@ def reviews_callers(spec: InsightStreamSpec) -> bool:
 
 def forget_review_binding(kube: Kube, namespace: str, stream: str) -> None:
     """Delete the stream's cluster-scoped binding (no owner reference can do it); absent is fine."""
-    kube.delete(CLUSTER_ROLE_BINDING, None, review_binding_name(namespace, stream))
+    kube.delete(CLUSTER_ROLE_BINDINGS, None, review_binding_name(namespace, stream))
 
 
 def observe_workers(context: ReconcileContext) -> None:
     spec = cast(InsightStreamSpec, context.spec)
     try:
-        deployment = context.api().get(DEPLOYMENT, context.namespace, worker_name(context.name))
+        deployment = context.api().get(DEPLOYMENTS, context.namespace, worker_name(context.name))
     except KubeError as error:
         context.set_condition(ConditionType.READY, "False", "WorkersUnknown", str(error))
         context.retry_after = 10.0
@@ -259,7 +257,7 @@ def summarize(reports: Any) -> dict[str, Any]:
 def _live_pods(context: ReconcileContext) -> set[str] | None:
     selector = ",".join(f"{k}={v}" for k, v in worker_selector(context.name).items())
     try:
-        pods = context.api().list(POD, context.namespace, label_selector=selector)
+        pods = context.api().list(PODS, context.namespace, label_selector=selector)
     except KubeError:
         return None  # unknown: keep every report rather than drop live ones
     return {str(pod["metadata"]["name"]) for pod in pods}

@@ -13,29 +13,33 @@ the timer re-checks that even when nothing else is left to do.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import time
 from typing import Any, cast
 
 from naksha import metrics
-from naksha.kube import KubeError, resource_for
+from naksha.controllers.rollout import rollback
+from naksha.controllers.rollout.health import read_stable_health
+from naksha.controllers.rollout.measurement import measure
+from naksha.crashpoints import crash_point
+from naksha.domain.rollout import controls
+from naksha.domain.rollout.analysis import MetricProgress
+from naksha.domain.rollout.health import Health
+from naksha.domain.rollout.revisions import remember, revision_of, template_of
+from naksha.domain.rollout.state import RolloutState
+from naksha.kube import KubeError
+from naksha.models import timestamps
 from naksha.models.common import parse_duration
 from naksha.models.conditions import ConditionType
+from naksha.models.labels import REVISION_LABEL
+from naksha.models.resources import DEPLOYMENTS, ROLLOUTS
 from naksha.models.rollout import AnalysisMetric, RolloutSpec
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext
-from naksha.rollout import controls, rollback
-from naksha.rollout.analysis import MetricProgress, measure
-from naksha.rollout.health import Health, read_stable_health
-from naksha.rollout.revisions import remember, revision_of, template_of
-from naksha.rollout.state import RolloutState
 from naksha.workloads.naming import spec_hash
 from naksha.workloads.rollout import Role, build_role_deployment, canary_split, deployment_name
 
 logger = logging.getLogger(__name__)
-DEPLOYMENTS = resource_for("apps/v1", "Deployment")
-ROLLOUTS = resource_for("naksha.io/v1alpha1", "Rollout")
 HEALTHY, PROGRESSING, PAUSED, DEGRADED, ROLLED_BACK = (
     "Healthy",
     "Progressing",
@@ -250,7 +254,7 @@ class _Run:
         return bool(
             canary.get("spec", {}).get("replicas") == wanted
             and (canary.get("spec", {}).get("template", {}).get("metadata", {}).get("labels") or {}).get(
-                "naksha.io/revision"
+                REVISION_LABEL
             )
             == self.revision
             and int(status.get("availableReplicas") or 0) >= wanted
@@ -349,18 +353,14 @@ class _Run:
             return
         if not current.get("specReverted"):
             rollback.revert_spec(self.kube, self.context.namespace, self.context.name, self.state)
-            pause = self.context.settings.test_pause_before_gitops
-            if pause and self.spec.gitops is not None:
-                logger.warning("pausing %.1fs between the spec revert and the GitOps commit", pause)
-                time.sleep(pause)
+            if self.spec.gitops is not None:
+                crash_point("rollout.before-gitops")
         recorded = (current.get("gitops") or {}).get("commit")
         error = rollback.commit_revert(
             self.kube, self.context.namespace, self.context.name, self.spec, self.state, self.now
         )
-        pause = self.context.settings.test_pause_after_gitops
-        if pause and not recorded and (current.get("gitops") or {}).get("commit"):
-            logger.warning("pausing %.1fs between the GitOps push and recording it", pause)
-            time.sleep(pause)
+        if not recorded and (current.get("gitops") or {}).get("commit"):
+            crash_point("rollout.after-gitops-push")
         if error:
             self.context.set_condition(ConditionType.DEGRADED, "True", "GitOpsRevertFailed", error)
             if self.context.condition_changed(ConditionType.DEGRADED):
@@ -429,4 +429,4 @@ class _Run:
 
 
 def _stamp(at: float) -> str:
-    return datetime.datetime.fromtimestamp(at, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.to_text(at)

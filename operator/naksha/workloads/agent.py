@@ -11,20 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from naksha.models.group import GROUP
+from naksha.crashpoints import ENV as CRASH_POINT_ENV
+from naksha.models.labels import RUN_LABEL
 from naksha.workloads.naming import child_name, common_labels, restricted_security_context
 
 COMPONENT = "agent-run"
-RUN_LABEL = f"{GROUP}/agent-run"
 BACKOFF_LIMIT = 4
 # Settings a Job pod inherits from the operator: the guardrails, and the crash tests' hook.
 INHERITED_SETTINGS = (
+    CRASH_POINT_ENV,
     "NAKSHA_KILL_SWITCH",
     "NAKSHA_AGENT_NAMESPACES",
     "NAKSHA_AGENT_KINDS",
     "NAKSHA_AGENT_RATE_LIMIT",
     "NAKSHA_AGENT_RATE_WINDOW",
-    "NAKSHA_AGENT_TEST_PAUSE_BEFORE_APPLY",
     "NAKSHA_LOG_LEVEL",
 )
 

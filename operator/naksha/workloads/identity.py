@@ -32,10 +32,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from naksha.kube.resources import resource_for
 from naksha.models.common import ObjectTarget
 from naksha.models.group import GROUP
 from naksha.models.kinds import KINDS
+from naksha.models.resources import resource_for
 from naksha.workloads.naming import child_name
 
 RBAC_API = "rbac.authorization.k8s.io"

@@ -10,14 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from naksha.models.common import SecretKeyRef
-from naksha.models.group import GROUP
 from naksha.models.insightstream import InsightStreamSpec
+from naksha.models.labels import INSIGHT_STREAM_LABEL, SPEC_HASH_ANNOTATION
 from naksha.workloads.naming import child_name, common_labels, restricted_security_context, spec_hash
 
 WORKER_PORT = 8010
 COMPONENT = "insight-worker"
-STREAM_LABEL = f"{GROUP}/insightstream"
-SPEC_HASH_ANNOTATION = f"{GROUP}/spec-hash"
 TLS_MOUNT = "/etc/naksha/kafka-tls"
 
 
@@ -26,11 +24,11 @@ def worker_name(stream: str) -> str:
 
 
 def worker_labels(stream: str) -> dict[str, str]:
-    return {**common_labels(COMPONENT, stream), STREAM_LABEL: stream}
+    return {**common_labels(COMPONENT, stream), INSIGHT_STREAM_LABEL: stream}
 
 
 def worker_selector(stream: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": f"naksha-{COMPONENT}", STREAM_LABEL: stream}
+    return {"app.kubernetes.io/name": f"naksha-{COMPONENT}", INSIGHT_STREAM_LABEL: stream}
 
 
 def build_worker_deployment(

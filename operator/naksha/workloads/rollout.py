@@ -11,12 +11,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Literal
 
-from naksha.models.group import GROUP
+from naksha.models.labels import REVISION_LABEL, ROLE_LABEL, ROLLOUT_LABEL
 from naksha.workloads.naming import child_name
 
-ROLE_LABEL = f"{GROUP}/rollout-role"
-REVISION_LABEL = f"{GROUP}/revision"
-ROLLOUT_LABEL = f"{GROUP}/rollout"
 Role = Literal["stable", "canary"]
 
 

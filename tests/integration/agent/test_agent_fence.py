@@ -20,7 +20,7 @@ from kubernetes import client
 from tests.integration.agent.test_agentrun_on_the_control_plane import deployment
 from tests.support import Kubectl, eventually, free_port
 
-from naksha.agent import tokens
+from naksha.domain.agentrun import tokens
 
 SUFFIX = uuid.uuid4().hex[:6]
 ALLOWED = f"fence-a-{SUFFIX}"

@@ -10,7 +10,7 @@ import pytest
 import requests
 from tests.support import eventually, free_port
 
-from naksha.agent import tokens
+from naksha.domain.agentrun import tokens
 
 SECRET = "an-api-secret-of-at-least-32-bytes!!"
 API_PORT = free_port()

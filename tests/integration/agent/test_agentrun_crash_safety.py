@@ -31,7 +31,7 @@ from tests.integration.agent.test_agentrun_on_the_control_plane import (
 )
 from tests.support import ROOT, eventually, free_port, spec_changes
 
-from naksha.agent.guardrails import RECENT_ACTIONS
+from naksha.models.labels import RECENT_ACTIONS
 
 
 def start_operator(kubeconfig: Path, namespace: str, log: Path, **extra: str) -> subprocess.Popen[bytes]:
@@ -67,21 +67,18 @@ def test_a_run_killed_between_its_intent_and_its_action_acts_once_after_a_restar
     before = apps.read_namespaced_deployment("web", fresh_namespace)
     log = tmp_path / "operator.log"
     first = start_operator(
-        control_plane.kubeconfig_path, fresh_namespace, log, NAKSHA_AGENT_TEST_PAUSE_BEFORE_APPLY="60"
+        control_plane.kubeconfig_path, fresh_namespace, log, NAKSHA_CRASH_POINT="agentrun.before-apply"
     )
     try:
         custom.create_namespaced_custom_object(
             GROUP, VERSION, fresh_namespace, "agentruns", agent_run("r", "web")
         )
-
-        def intent_recorded() -> dict[str, Any] | None:
-            actions = run_status(custom, fresh_namespace, "r").get("actions") or {}
-            return next((a for a in actions.values() if "plan" in a and "result" not in a), None)
-
-        intent = eventually(intent_recorded, timeout=60)
-        assert intent["plan"] == {"previous": 2, "replicas": 4}
+        assert first.wait(timeout=120) == -signal.SIGKILL  # at its crash point
     finally:
         kill_group(first)
+    actions = run_status(custom, fresh_namespace, "r").get("actions") or {}
+    intent = next(a for a in actions.values() if "plan" in a and "result" not in a)
+    assert intent["plan"] == {"previous": 2, "replicas": 4}
     assert apps.read_namespaced_deployment("web", fresh_namespace).spec.replicas == 2  # nothing happened yet
 
     second = start_operator(control_plane.kubeconfig_path, fresh_namespace, log)

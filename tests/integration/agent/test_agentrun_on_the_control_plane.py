@@ -11,6 +11,8 @@ from typing import Any
 from kubernetes import client
 from tests.support import ROOT, eventually
 
+from naksha.controllers.agentrun.engine import POLL_SECONDS
+
 GROUP, VERSION = "naksha.io", "v1alpha1"
 # One action per target per minute: the second run on a target is refused.
 OPERATOR_ENV = {"NAKSHA_AGENT_RATE_LIMIT": "1", "NAKSHA_AGENT_RATE_WINDOW": "60"}
@@ -164,7 +166,8 @@ def test_a_run_waits_for_approval_then_acts(naksha_operator, api_client, fresh_n
     eventually(
         lambda: run_status(custom, fresh_namespace, "r3").get("phase") == "AwaitingApproval", timeout=30
     )
-    time.sleep(1.5)
+    # A negative check: over two more checks of the gate (POLL_SECONDS apart) nothing is scaled.
+    time.sleep(2 * POLL_SECONDS)
     assert apps.read_namespaced_deployment("gated", fresh_namespace).spec.replicas == 2
     approved = subprocess.run(
         [sys.executable, "-m", "naksha", "agent", "approve", "r3", "-n", fresh_namespace],

@@ -34,9 +34,9 @@ from tests.integration.insight.test_worker import create_stream, worker_env
 from tests.support import ROOT, Kubectl, eventually, free_port
 from tests.support.identities import service_account_token
 
-from naksha.insight.config import WorkerConfig
-from naksha.insight.worker import InsightWorker
 from naksha.kube import Kube
+from naksha.services.insight.config import WorkerConfig
+from naksha.services.insight.worker import InsightWorker
 
 SUFFIX = uuid.uuid4().hex[:6]
 TEAM, OTHER = f"acl-a-{SUFFIX}", f"acl-b-{SUFFIX}"

@@ -26,10 +26,10 @@ from tests.integration.agent.test_agentrun_on_the_control_plane import (
 )
 from tests.support import ROOT, spec_changes
 
-from naksha.agent import AGENT_RUNS
-from naksha.agent.engine import Engine
+from naksha.controllers.agentrun.engine import Engine
+from naksha.domain.rollout import controls
 from naksha.kube import Kube
-from naksha.rollout import controls
+from naksha.models.resources import AGENT_RUNS
 
 
 class Clock:

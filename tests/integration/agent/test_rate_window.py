@@ -14,12 +14,13 @@ import pytest
 from kubernetes import client
 from tests.integration.agent.test_agentrun_on_the_control_plane import deployment
 
-from naksha.agent import guardrails
-from naksha.kube import Kube, resource_for
+from naksha.controllers.agentrun import guardrails
+from naksha.kube import Kube
 from naksha.models.common import ObjectTarget
+from naksha.models.labels import RECENT_ACTIONS
+from naksha.models.resources import DEPLOYMENTS
 from naksha.settings import OperatorSettings
 
-DEPLOYMENTS = resource_for("apps/v1", "Deployment")
 TARGET = ObjectTarget.model_validate({"kind": "Deployment", "name": "web"})
 NOW = 1_800_000_000.0
 
@@ -42,7 +43,7 @@ def act(kube: Kube, namespace: str, run: str, key: str, *, limit: int = 2, at: f
 
 def window(kube: Kube, namespace: str) -> dict[str, float]:
     annotations = kube.get(DEPLOYMENTS, namespace, "web")["metadata"]["annotations"]
-    return dict(json.loads(annotations[guardrails.RECENT_ACTIONS]))
+    return dict(json.loads(annotations[RECENT_ACTIONS]))
 
 
 def test_a_replayed_action_is_counted_once(kube, fresh_namespace):
@@ -72,7 +73,7 @@ def test_timestamps_written_before_keys_existed_still_count(kube, fresh_namespac
         DEPLOYMENTS,
         fresh_namespace,
         "web",
-        {"metadata": {"annotations": {guardrails.RECENT_ACTIONS: json.dumps([NOW - 10, NOW - 5])}}},
+        {"metadata": {"annotations": {RECENT_ACTIONS: json.dumps([NOW - 10, NOW - 5])}}},
     )
     with pytest.raises(guardrails.Refusal, match="had 2 actions"):
         act(kube, fresh_namespace, "r1", "key-a")

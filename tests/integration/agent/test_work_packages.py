@@ -15,7 +15,7 @@ from kubernetes import client
 from tests.integration.agent.test_agentrun_on_the_control_plane import GROUP, VERSION, deployment
 from tests.support import ROOT, eventually, spec_changes
 
-from naksha.agent.wpk import NotYet, WpkContext, WpkError, lookup
+from naksha.controllers.agentrun.wpk import NotYet, WpkContext, WpkError, lookup
 from naksha.kube import Kube
 from naksha.models.common import ObjectTarget
 

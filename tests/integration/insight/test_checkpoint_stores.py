@@ -19,16 +19,16 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from kubernetes import client, config
 
-from naksha.insight.checkpoint import StateBook, decode, encode
-from naksha.insight.detectors import DetectorBank
-from naksha.insight.records import Record
-from naksha.insight.sources.kafka import KafkaSource
-from naksha.insight.sources.redis_streams import RedisStreamSource, counts_key, state_key
-from naksha.insight.state_store import ConfigMapStore, StateTooLarge, shard_key, state_name
+from naksha.domain.insight.detectors import DetectorBank
+from naksha.domain.insight.records import Record
 from naksha.kube import Kube
 from naksha.models.insightstream import Detector
 from naksha.models.insightstream import KafkaSource as KafkaSpec
 from naksha.models.insightstream import RedisSource as RedisSpec
+from naksha.services.insight.checkpoint import StateBook, decode, encode
+from naksha.services.insight.sources.kafka import KafkaSource
+from naksha.services.insight.sources.redis_streams import RedisStreamSource, counts_key, state_key
+from naksha.services.insight.state_store import ConfigMapStore, StateTooLarge, shard_key, state_name
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
 DETECTOR = Detector.model_validate(

@@ -24,7 +24,7 @@ from kubernetes import client
 from tests.support import eventually, free_port
 from tests.support.workers import KafkaFeed, RedisFeed, normal, telemetry
 
-from naksha.insight.state_store import state_name
+from naksha.services.insight.state_store import state_name
 from naksha.workloads.insight import worker_labels, worker_name
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
@@ -197,8 +197,10 @@ def test_counters_never_decrease_across_crashes_and_replacements_and_end_exact(a
         reach(sampler, expected(0), timeout=60)
 
         # A crash mid-stream: the container restarts in place and replays what it had not checkpointed.
+        taken = feed.acknowledged()
         send([*normal(300), 1000.0, 1000.0, 1000.0], garbage=5)
-        time.sleep(0.3)
+        # Killed once it has taken some of the new records (acknowledged with a checkpoint).
+        eventually(lambda: feed.acknowledged() > taken, timeout=60, interval=0.05)
         os.kill(container_pid("orders-a"), signal.SIGKILL)
         reach(sampler, expected(1), timeout=90)
         assert core.read_namespaced_pod("orders-a", namespace).status.container_statuses[0].restart_count >= 1
@@ -210,8 +212,9 @@ def test_counters_never_decrease_across_crashes_and_replacements_and_end_exact(a
         reach(sampler, expected(1), timeout=90)
 
         # A forced replacement: the pod is killed at once (grace 0) while records are coming.
+        taken = feed.acknowledged()
         send(normal(150), garbage=2)
-        time.sleep(0.3)
+        eventually(lambda: feed.acknowledged() > taken, timeout=60, interval=0.05)
         core.delete_namespaced_pod("orders-b", namespace)
         core.create_namespaced_pod(namespace, worker_pod("orders-c", namespace, spec))
         send(normal(100), garbage=1)

@@ -138,10 +138,9 @@ def test_killed_after_detecting_before_creating_the_agent_runs(
     feed.send(telemetry(start, normal(40)))
     feed.send(telemetry(start, SPIKE, first=40))
     process = worker(control_plane, tmp_path, namespace, spec).start(
-        NAKSHA_INSIGHT_TEST_PAUSE_BEFORE_TRIGGER="60"
+        NAKSHA_CRASH_POINT="insight.before-trigger"
     )
-    process.wait_for_log("before triggering")
-    process.kill()
+    process.wait_for_crash()
     assert agent_runs(api_client, namespace) == []
     assert feed.acknowledged() < feed.sent
     finish(process.start(), feed, api_client, namespace)
@@ -155,10 +154,10 @@ def test_killed_after_creating_the_agent_runs_before_acknowledging(
     feed.send(telemetry(start, normal(40)))
     feed.send(telemetry(start, SPIKE, first=40))
     process = worker(control_plane, tmp_path, namespace, spec).start(
-        NAKSHA_INSIGHT_TEST_PAUSE_AFTER_TRIGGER="60"
+        NAKSHA_CRASH_POINT="insight.after-trigger"
     )
-    eventually(lambda: one_run_per_trigger(api_client, namespace), timeout=60, interval=0.2)
-    process.kill()
+    process.wait_for_crash()
+    assert one_run_per_trigger(api_client, namespace)
     assert feed.acknowledged() < feed.sent
     process.start()
     # The replay met the same incidents, and the API refused their second AgentRuns.

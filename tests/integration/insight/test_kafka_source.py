@@ -15,9 +15,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from tests.support.brokers import committed_offsets, create_topics
 
-from naksha.insight.sources.kafka import KafkaSource
-from naksha.insight.sources.kafka_broker import BrokerCapabilities, probe
 from naksha.models.insightstream import KafkaSource as KafkaSpec
+from naksha.services.insight.sources.kafka import KafkaSource
+from naksha.services.insight.sources.kafka_broker import BrokerCapabilities, probe
 
 
 def spec(broker: Any, topic: str, group: str, **extra: Any) -> KafkaSpec:

@@ -21,9 +21,9 @@ from tests.integration.insight.test_worker import (  # noqa: F401 (stream_namesp
 )
 from tests.support import free_port
 
-from naksha.insight.config import WorkerConfig
-from naksha.insight.worker import InsightWorker
 from naksha.kube import Kube
+from naksha.services.insight.config import WorkerConfig
+from naksha.services.insight.worker import InsightWorker
 
 SAMPLES = 2400  # 40 hours at one sample a minute
 INCIDENT = range(1800, 1830)  # half an hour of latency far above the day's shape

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from naksha.insight.sources.redis_streams import RedisStreamSource, entry_payload
 from naksha.models.insightstream import RedisSource as RedisSpec
+from naksha.services.insight.sources.redis_streams import RedisStreamSource, entry_payload
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ from kubernetes import client, config
 from tests.support import ROOT, eventually, free_port
 from tests.support.brokers import committed_offsets
 
-from naksha.insight.config import WorkerConfig
-from naksha.insight.worker import InsightWorker
 from naksha.kube import Kube
+from naksha.services.insight.config import WorkerConfig
+from naksha.services.insight.worker import InsightWorker
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
 DETECTOR = {
@@ -269,12 +269,14 @@ def test_a_worker_killed_after_triggering_loses_no_record_and_duplicates_no_agen
         )
         return process, port
 
-    first, _ = start(NAKSHA_INSIGHT_TEST_PAUSE_AFTER_TRIGGER="60")
+    # It dies mid-batch: its AgentRun exists, its offsets are not committed.
+    first, _ = start(NAKSHA_CRASH_POINT="insight.after-trigger")
     try:
-        eventually(lambda: agent_runs(api_client, stream_namespace), timeout=60)
+        assert first.wait(timeout=120) == -signal.SIGKILL
     finally:
-        first.send_signal(signal.SIGKILL)  # mid-batch: its AgentRun exists, its offsets are not committed
+        first.kill()
         first.wait(timeout=10)
+    assert agent_runs(api_client, stream_namespace)
 
     async def committed() -> int:
         """Records the group has acknowledged, across the topic's partitions (Kafka's admin API on Kafka)."""

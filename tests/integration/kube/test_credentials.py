@@ -22,9 +22,8 @@ from tests.support.apiserver_double import Pki, RecordingServer
 from tests.support.identities import apply, service_account_token, token_kubeconfig
 
 from naksha.handlers.lifecycle import login
-from naksha.kube import Kube, KubeError, resource_for
-
-CONFIG_MAPS = resource_for("v1", "ConfigMap")
+from naksha.kube import Kube, KubeError
+from naksha.models.resources import CONFIG_MAPS
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from tests.support import git, push_all
 
-from naksha.rollout.gitops import GitOpsError, RevertRequest, replace_template, revert_manifest
+from naksha.controllers.rollout.gitops import GitOpsError, RevertRequest, replace_template, revert_manifest
 
 GOOD = {
     "metadata": {"labels": {"app": "checkout"}},
@@ -133,7 +133,7 @@ def test_a_manifest_without_the_rollout_is_an_error(tmp_path):
 
 
 def test_a_push_that_loses_a_race_is_retried_on_top_of_the_winner(remote, tmp_path, monkeypatch):
-    from naksha.rollout.gitcache import GitCache
+    from naksha.controllers.rollout.gitcache import GitCache
 
     other = tmp_path / "other"
     git("clone", "--quiet", str(remote), str(other), cwd=tmp_path)

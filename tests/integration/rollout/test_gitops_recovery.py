@@ -24,8 +24,8 @@ from tests.integration.rollout.test_gitops import GOOD, PATH, request, seeded_re
 from tests.support import git, push_all
 from tests.support.gitserver import git_daemon
 
-from naksha.rollout import gitcache
-from naksha.rollout.gitops import GitOpsError, revert_manifest
+from naksha.controllers.rollout import gitcache
+from naksha.controllers.rollout.gitops import GitOpsError, revert_manifest
 
 
 @pytest.fixture
@@ -222,7 +222,7 @@ time.sleep(float(sys.argv[2]))
 
 class TestFailuresAreLogged:
     def test_a_failing_command_is_logged_with_its_arguments_and_stderr_but_no_secret(self, tmp_path, caplog):
-        caplog.set_level(logging.WARNING, logger="naksha.rollout.gitcache")
+        caplog.set_level(logging.WARNING, logger="naksha.controllers.rollout.gitcache")
         missing = f"file://{tmp_path}/nowhere.git"
         with pytest.raises(GitOpsError):
             revert_manifest(request(missing, credentials=("bot", "s3cr3t-token")), tmp_path / "work")

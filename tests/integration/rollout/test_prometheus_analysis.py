@@ -25,8 +25,9 @@ from tests.integration.agent.test_engine import Clock, create_run, run_to_end
 from tests.integration.rollout.test_demo_app import demo_app, status_of
 from tests.support import ROOT, eventually, free_port
 
+from naksha.controllers.rollout.measurement import measure
+from naksha.domain.rollout.analysis import MetricProgress
 from naksha.models.rollout import AnalysisMetric
-from naksha.rollout.analysis import MetricProgress, measure
 
 JOB = "demo-analysis"
 ERROR_RATIO = (

@@ -80,18 +80,19 @@ def test_a_rollback_cut_short_after_the_spec_revert_makes_exactly_one_commit_aft
     seeded = git("rev-parse", "main", cwd=repo)
     log = tmp_path / "operator.log"
     first = start_operator(
-        control_plane.kubeconfig_path, fresh_namespace, log, NAKSHA_ROLLOUT_TEST_PAUSE_BEFORE_GITOPS="60"
+        control_plane.kubeconfig_path, fresh_namespace, log, NAKSHA_CRASH_POINT="rollout.before-gitops"
     )
     try:
         cluster.create(rollout("shop", "shop:1", STEPS, gitops={"repo": str(repo), "path": "shop.yaml"}))
         cluster.wait_phase("shop", "Healthy")
         cluster.detector(1)
         cluster.set_image("shop", "shop:2")
-        # The rollback is recorded and the spec reverted; the operator now holds before committing.
-        eventually(lambda: cluster.rollout("shop")["spec"]["template"] == template("shop:1"), timeout=60)
-        eventually(lambda: (cluster.status("shop").get("rollback") or {}).get("badRevision"))
+        assert first.wait(timeout=120) == -signal.SIGKILL  # at its crash point
     finally:
         kill_group(first)
+    # The rollback was recorded and the spec reverted before the operator died.
+    assert cluster.rollout("shop")["spec"]["template"] == template("shop:1")
+    assert (cluster.status("shop").get("rollback") or {}).get("badRevision")
     assert git("rev-parse", "main", cwd=repo) == seeded  # nothing committed yet
 
     second = start_operator(control_plane.kubeconfig_path, fresh_namespace, log)
@@ -123,7 +124,7 @@ def test_a_revert_pushed_just_before_a_kill_is_recorded_as_this_rollbacks_after_
         control_plane.kubeconfig_path,
         fresh_namespace,
         log,
-        NAKSHA_ROLLOUT_TEST_PAUSE_AFTER_GITOPS="60",
+        NAKSHA_CRASH_POINT="rollout.after-gitops-push",
         **environment,
     )
     try:
@@ -131,13 +132,13 @@ def test_a_revert_pushed_just_before_a_kill_is_recorded_as_this_rollbacks_after_
         cluster.wait_phase("shop", "Healthy")
         cluster.detector(1)
         cluster.set_image("shop", "shop:2")
-        # The server accepted the revert; the operator holds before its status records it.
-        eventually(lambda: git("rev-list", "--count", "main", cwd=repo) == "2", timeout=60)
-        pushed = git("rev-parse", "main", cwd=repo)
-        time.sleep(0.5)
-        assert not gitops_of(cluster.status("shop")).get("commit")
+        assert first.wait(timeout=120) == -signal.SIGKILL  # at its crash point
     finally:
         kill_group(first)
+    # The server accepted the revert; the operator died before its status recorded it.
+    assert git("rev-list", "--count", "main", cwd=repo) == "2"
+    pushed = git("rev-parse", "main", cwd=repo)
+    assert not gitops_of(cluster.status("shop")).get("commit")
 
     second = start_operator(control_plane.kubeconfig_path, fresh_namespace, log, **environment)
     try:

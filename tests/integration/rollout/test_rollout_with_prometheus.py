@@ -23,7 +23,7 @@ from kubernetes import client
 from tests.integration.rollout.test_rollouts_on_the_control_plane import GROUP, VERSION, Cluster
 from tests.support import eventually, free_port
 
-from naksha.workloads.rollout import ROLE_LABEL
+from naksha.models.labels import ROLE_LABEL
 
 LABELS = {"app": "demo"}
 

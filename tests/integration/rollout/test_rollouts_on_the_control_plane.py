@@ -201,7 +201,7 @@ def test_a_failing_analysis_rolls_back_in_the_cluster_and_in_the_gitops_reposito
 
 
 def test_an_unreachable_repository_is_reported_and_the_cluster_still_rolls_back(cluster, tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="naksha.rollout")
+    caplog.set_level(logging.WARNING, logger="naksha.controllers.rollout")
     missing = tmp_path / "nowhere.git"
     cluster.create(rollout("shop", "shop:1", STEPS, gitops={"repo": str(missing), "path": "shop.yaml"}))
     cluster.wait_phase("shop", "Healthy")
@@ -216,7 +216,9 @@ def test_an_unreachable_repository_is_reported_and_the_cluster_still_rolls_back(
     )
     assert degraded["reason"] == "GitOpsRevertFailed" and "git fetch failed" in degraded["message"]
     # The operator's log says which command failed and what git said, and that the revert failed.
-    logged = [(r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("naksha.rollout")]
+    logged = [
+        (r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("naksha.controllers.rollout")
+    ]
     assert any(
         level == logging.WARNING and f"git fetch --quiet --no-tags {missing}" in text and "fatal:" in text
         for level, text in logged

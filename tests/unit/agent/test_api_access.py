@@ -27,8 +27,8 @@ from tests.unit.agent.test_api_fence import ServedApi
 
 from naksha.access import issuers
 from naksha.access.reviews import Authenticator, Authorizer
-from naksha.agent import api
-from naksha.agent.api_auth import KubernetesGate
+from naksha.controllers.agentrun import api
+from naksha.controllers.agentrun.api_auth import KubernetesGate
 from naksha.errors import RetryableError
 from naksha.kube import KubeError
 

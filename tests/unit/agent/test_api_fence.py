@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from tests.unit.agent.fakes import MemoryKube, playbook_config_map
 
-from naksha.agent import api, fence, tokens
-from naksha.agent.api_auth import SharedSecretGate
+from naksha.controllers.agentrun import api, fence
+from naksha.controllers.agentrun.api_auth import SharedSecretGate
+from naksha.domain.agentrun import tokens
 from naksha.models.agentrun import AgentRunSpec
 from naksha.settings import OperatorSettings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from naksha.agent.api import RunRequest
+from naksha.controllers.agentrun.api import RunRequest
 
 
 def test_a_playbook_request_becomes_an_agent_run_with_a_generated_name():

@@ -7,7 +7,7 @@ import time
 import jwt
 import pytest
 
-from naksha.agent import tokens
+from naksha.domain.agentrun import tokens
 
 SECRET = "s" * 40
 

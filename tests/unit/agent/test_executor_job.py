@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from naksha.agent.executor import job_failure
+from naksha.controllers.agentrun.executor import job_failure
 from naksha.workloads.agent import build_executor_job
 
 

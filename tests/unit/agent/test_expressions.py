@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from naksha.agent.expressions import ExpressionError, compile_expression, evaluate
+from naksha.domain.expressions import ExpressionError, compile_expression, evaluate
 
 STATE = {
     "state": {"replicas": 4, "anomalous": True, "latency": {"p99": 0.8}, "pods": ["a", "b"]},

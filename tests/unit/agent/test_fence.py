@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from naksha.agent import fence, guardrails
-from naksha.agent.playbooks import PlaybookError, validate
-from naksha.agent.wpk import lookup
+from naksha.controllers.agentrun import fence, guardrails
+from naksha.controllers.agentrun.playbooks import PlaybookError, validate
+from naksha.controllers.agentrun.wpk import lookup
 from naksha.models.agentrun import AgentRunSpec, Graph
 from naksha.settings import OperatorSettings
 

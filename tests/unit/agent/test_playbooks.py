@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from naksha.agent.playbooks import BUILTIN, PlaybookError, parse_config_map, render_params, validate
+from naksha.controllers.agentrun.playbooks import (
+    BUILTIN,
+    PlaybookError,
+    parse_config_map,
+    render_params,
+    validate,
+)
 from naksha.models.agentrun import Graph
 
 

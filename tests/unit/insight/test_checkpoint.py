@@ -9,7 +9,10 @@ import zlib
 
 import pytest
 
-from naksha.insight.checkpoint import (
+from naksha.domain.insight.detectors import DetectorBank, SeriesState
+from naksha.domain.insight.records import Record
+from naksha.models.insightstream import Detector
+from naksha.services.insight.checkpoint import (
     VERSION,
     CheckpointError,
     ShardCheckpoint,
@@ -17,9 +20,6 @@ from naksha.insight.checkpoint import (
     decode,
     encode,
 )
-from naksha.insight.detectors import DetectorBank, SeriesState
-from naksha.insight.records import Record
-from naksha.models.insightstream import Detector
 
 DETECTORS = [
     {"name": "ceiling", "metric": "m", "method": "threshold", "params": {"threshold": {"above": 500.0}}},

@@ -9,8 +9,8 @@ import random
 
 import pytest
 
-from naksha.insight.detectors import DetectorBank
-from naksha.insight.records import Record
+from naksha.domain.insight.detectors import DetectorBank
+from naksha.domain.insight.records import Record
 from naksha.models.insightstream import Detector
 
 FIVE_MINUTES = 300.0

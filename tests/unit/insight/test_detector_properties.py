@@ -10,8 +10,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from naksha.insight.detectors import DetectorBank, SeriesState
-from naksha.insight.records import Record
+from naksha.domain.insight.detectors import DetectorBank, SeriesState
+from naksha.domain.insight.records import Record
 from naksha.models.insightstream import Detector
 
 PARAMS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from naksha.insight.detectors import DetectorBank
-from naksha.insight.records import Record
+from naksha.domain.insight.detectors import DetectorBank
+from naksha.domain.insight.records import Record
 from naksha.models.insightstream import Detector
 
 

@@ -18,10 +18,10 @@ from tests.unit.agent.fakes import ReviewingKube
 
 from naksha.access import tls
 from naksha.errors import RetryableError
-from naksha.insight.http_api import IngestOutcome, build_app
-from naksha.insight.ingest_guard import IngestGuard, RateLimiter
-from naksha.insight.telemetry import WorkerMetrics
 from naksha.models.insightstream import HttpSource
+from naksha.services.insight.http_api import IngestOutcome, build_app
+from naksha.services.insight.ingest_guard import IngestGuard, RateLimiter
+from naksha.services.insight.telemetry import WorkerMetrics
 
 NS, STREAM = "shop", "checkout"
 PRODUCER = "system:serviceaccount:shop:producer"

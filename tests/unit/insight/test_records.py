@@ -8,7 +8,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from naksha.insight.records import REASONS, parse_payload
+from naksha.domain.insight.records import REASONS, parse_payload
 from naksha.models.insightstream import RecordMapping
 
 DEFAULT = RecordMapping()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from naksha.insight.detectors import Anomaly
-from naksha.insight.signals import DEDUPE_LABEL, agent_run_manifest, dedupe_key
+from naksha.domain.insight.detectors import Anomaly
+from naksha.domain.insight.signals import agent_run_manifest, dedupe_key
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.insightstream import Trigger
+from naksha.models.labels import DEDUPE_LABEL
 
 
 def anomaly(started_at: float = 1_000.0, labels=(("svc", "api"),)) -> Anomaly:

@@ -10,7 +10,7 @@ import pytest
 from kopf._core.actions.loggers import ObjectLogger
 from kopf._core.engines.posting import K8sPoster
 
-from naksha.settings import configure_kopf
+from naksha.handlers.kopf_settings import configure_kopf
 
 
 class Posted(K8sPoster):

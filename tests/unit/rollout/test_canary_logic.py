@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from naksha.domain.rollout.analysis import Measurement, MetricProgress, judge
+from naksha.domain.rollout.revisions import remember, revision_of, template_of
 from naksha.models.rollout import AnalysisMetric
-from naksha.rollout.analysis import Measurement, MetricProgress, judge
-from naksha.rollout.revisions import remember, revision_of, template_of
 from naksha.workloads.rollout import build_role_deployment, canary_split
 
 

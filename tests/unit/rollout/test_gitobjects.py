@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from naksha.rollout.gitobjects import (
+from naksha.controllers.rollout.gitobjects import (
     Entry,
     ObjectError,
     commit_text,

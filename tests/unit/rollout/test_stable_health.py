@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from naksha.rollout.health import RECENT_RESTART_SECONDS, crash_looping, stable_health
+from naksha.domain.rollout.health import RECENT_RESTART_SECONDS, crash_looping, stable_health
 
 NOW = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.UTC).timestamp()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from naksha.rollout.commands import describe
+from naksha.cli.rollout import describe
 
 
 def rolled_back(gitops: dict[str, Any]) -> dict[str, Any]:

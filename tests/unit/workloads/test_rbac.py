@@ -9,7 +9,7 @@ import pytest
 import yaml
 from tests.support import ROOT
 
-from naksha.agent.wpk import registered
+from naksha.controllers.agentrun.wpk import registered
 from naksha.models.common import ObjectTarget
 from naksha.settings import OperatorSettings
 from naksha.workloads.identity import (

@@ -1,0 +1,42 @@
+"""Crash points: the named places where a crash test makes the process die, on purpose.
+
+Crash safety is tested by killing real processes at the worst moments (an action's intent
+recorded but not applied, a revert pushed but not recorded...). ``NAKSHA_CRASH_POINT`` names one
+point; the process that reaches it SIGKILLs itself there, the death an OOM kill or a lost node
+gives, at exactly that place and with no timing guesswork in the test. Unset, which is always
+the case outside the crash tests, ``crash_point`` does nothing.
+
+Each point is reached only on the path that first makes the state it guards (a new intent, a
+fresh revert), so the restarted process, which inherits the same environment (a Job's next pod
+does), carries on instead of dying there again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+ENV = "NAKSHA_CRASH_POINT"
+POINTS = frozenset(
+    {
+        "agentrun.before-apply",  # an action's intent is recorded in status; nothing has changed yet
+        "rollout.before-gitops",  # the rollback is recorded and the spec reverted; no revert commit yet
+        "rollout.after-gitops-push",  # the revert commit is on the remote; the status does not say so
+        "insight.before-trigger",  # a batch's anomalies are detected; no AgentRun created yet
+        "insight.after-trigger",  # the AgentRuns exist; the batch is not acknowledged yet
+    }
+)
+
+logger = logging.getLogger(__name__)
+
+
+def crash_point(name: str) -> None:
+    """Die here (SIGKILL, no cleanup) when ``NAKSHA_CRASH_POINT`` names this point."""
+    if name not in POINTS:
+        raise ValueError(f"unknown crash point {name!r}; known: {', '.join(sorted(POINTS))}")
+    if os.environ.get(ENV) == name:
+        logger.warning("crash point %s: killing this process (SIGKILL)", name)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os.kill(os.getpid(), signal.SIGKILL)

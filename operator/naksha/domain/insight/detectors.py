@@ -1,0 +1,398 @@
+"""Anomaly detectors, per series, in constant memory each, with hysteresis so one incident is one anomaly.
+
+Four methods score a sample against the series' recent behaviour (``insight.methods``,
+``insight.predictive``), each with a continuous score in [0, 1]:
+
+- ``threshold``: outside ``above``/``below`` is anomalous.
+- ``ewma``: the z-score of the sample against an exponentially weighted mean and variance whose
+  spread has a floor and which keeps learning, slowly, during an incident.
+- ``rate``: change per second from the previous sample, anomalous past ``maxChangePerSecond``;
+  two samples further apart than ``window`` give no rate (the gap says nothing about speed), and
+  samples closer than a millisecond are skipped.
+- ``predictive``: the anomaly likelihood of the recent prediction error, judged against the
+  series' own error distribution.
+
+Every method waits for ``minSamples`` samples of a series before it may alert (for ``ewma`` the
+baseline needs them; for the others it keeps a fresh series from alerting on its first point).
+An alert opens an incident: the series raises one ``Anomaly`` and then stays quiet until it has
+been normal for ``cooldownSamples`` samples in a row and ``cooldown`` has passed since the
+incident's last anomalous sample (counting samples keeps a series sampled less often than the
+cooldown from alerting in bursts). Samples whose value or timestamp is not finite are ignored. Time is
+the records' own timestamps, so replaying a batch replays the same decisions.
+
+A ``DetectorBank`` routes records to the detectors whose metric and labels match and keeps at
+most ``max_series`` series per detector, evicting the least recently seen (counted in ``evicted``).
+
+Everything a detector remembers about a series is a ``SeriesState``, listed field by field in
+``SeriesState.FIELDS`` so ``insight.checkpoint`` can save and restore it across a worker restart
+(a new method adds its fields there). Each state also records the shard (Kafka partition, Redis
+consumer) its last record came from, so a worker saves and hands over state shard by shard.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import operator
+from collections import OrderedDict
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from naksha.domain.insight.methods import EwmaSettings, ewma_score, rate_score, threshold_score
+from naksha.domain.insight.predictive import PredictiveSettings, predictive_score
+from naksha.domain.insight.records import Labels, Record
+from naksha.models.common import parse_duration
+from naksha.models.insightstream import Detector, EwmaParams, PredictiveParams
+
+DEFAULT_MAX_SERIES = 10_000
+# The statistical methods keep an incident open until the series has been normal for a while (an
+# incident of a noisy series flaps); a fixed bound is crisp, so its incident ends at once.
+DEFAULT_COOLDOWN_SAMPLES = {"ewma": 150, "predictive": 200, "threshold": 1, "rate": 1}
+MAX_SAVED_LIST = 64  # no list in a series' state is longer (constant memory per series)
+NEVER: dict[str, float | None] = {"last_ts": None, "last_anomalous": -math.inf}  # saved as null
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    detector: str
+    method: str
+    metric: str
+    labels: Labels
+    value: float
+    score: float
+    started_at: float  # timestamp of the first anomalous sample of the incident
+    detected_at: float  # timestamp of the sample that raised it (the same, for all methods here)
+    window: float  # seconds of history behind the decision (the rate window; 0 for the others)
+
+    @property
+    def series(self) -> tuple[str, Labels]:
+        return (self.metric, self.labels)
+
+    def summary(self) -> dict[str, Any]:
+        """The anomaly as reported in status and carried by the AgentRun's signal."""
+        return {
+            "detector": self.detector,
+            "method": self.method,
+            "metric": self.metric,
+            "series": dict(self.labels),
+            "value": self.value,
+            "score": round(self.score, 6),
+            "startedAt": _rfc3339(self.started_at),
+            "detectedAt": _rfc3339(self.detected_at),
+        }
+
+
+class SeriesState:
+    """What one detector remembers about one series: a handful of floats, and where they came from.
+
+    ``count`` is every sample seen, ``learned`` those in the current baseline (warm-up progress;
+    a re-baseline starts it again), ``mean``/``variance`` the EWMA baseline (for ``predictive``:
+    the distribution of its recent error), ``last_ts``/``last_value`` the rate detector's previous
+    sample, ``level``/``scale``/``recent``/``season`` the predictive detector's prediction, typical
+    error, recent error and typical error per hour of the day, ``in_incident``/``last_anomalous``/
+    ``quiet``/``incident_samples`` the hysteresis and cooldown. ``FIELDS`` names what a checkpoint
+    saves, in order; ``shard`` is not saved (a checkpoint is per shard already).
+    """
+
+    __slots__ = (
+        "count",
+        "in_incident",
+        "incident_samples",
+        "last_anomalous",
+        "last_ts",
+        "last_value",
+        "learned",
+        "level",
+        "mean",
+        "quiet",
+        "recent",
+        "scale",
+        "season",
+        "shard",
+        "variance",
+    )
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "count",
+        "mean",
+        "variance",
+        "last_ts",
+        "last_value",
+        "in_incident",
+        "last_anomalous",
+        "learned",
+        "quiet",
+        "incident_samples",
+        "level",
+        "scale",
+        "recent",
+        "season",
+    )
+
+    def __init__(self, shard: str = "") -> None:
+        self.count = 0
+        self.learned = 0
+        self.mean = 0.0
+        self.variance = 0.0
+        self.last_ts: float | None = None
+        self.last_value = 0.0
+        self.in_incident = False
+        self.last_anomalous = -math.inf
+        self.quiet = 0
+        self.incident_samples = 0
+        self.level = 0.0
+        self.scale = 0.0
+        self.recent = 0.0
+        self.season: list[float] = []  # only the predictive method fills it (24 floats)
+        self.shard = shard
+
+    def dump(self) -> tuple[Any, ...]:
+        """The saved fields in ``FIELDS`` order. A checkpoint dumps every series, so this is one
+        C call: "never" (an infinite ``last_anomalous``) stays infinite here and becomes JSON
+        ``null`` when orjson writes it, as ``load`` expects."""
+        values: tuple[Any, ...] = _SAVED(self)
+        return values
+
+    @classmethod
+    def load(cls, names: Sequence[str], values: Sequence[Any], shard: str) -> SeriesState:
+        """A state from saved fields; fields the saver did not know keep their defaults.
+
+        Each value is checked against the type of its field's default (a boolean, a count, a
+        float that ``NEVER`` may leave unset), so a new field needs no code here. Raises
+        ``ValueError`` when a value does not fit, so a corrupt checkpoint is refused whole rather
+        than half restored.
+        """
+        if len(names) != len(values):
+            raise ValueError(f"{len(values)} values for {len(names)} fields")
+        state = cls(shard)
+        for name, value in zip(names, values, strict=True):
+            if name in cls.FIELDS:  # a field written by a newer version is ignored
+                setattr(state, name, _checked(name, getattr(state, name), value))
+        return state
+
+
+_SAVED = operator.attrgetter(*SeriesState.FIELDS)
+
+
+def _checked(name: str, default: Any, value: Any) -> Any:
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{name} must be a boolean, not {value!r}")
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        raise ValueError(f"{name} must be a count, not {value!r}")
+    if isinstance(default, list):
+        if (
+            isinstance(value, list)
+            and len(value) <= MAX_SAVED_LIST
+            and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
+            )
+        ):
+            return [float(v) for v in value]
+        raise ValueError(f"{name} must be a list of at most {MAX_SAVED_LIST} finite numbers, not {value!r}")
+    if value is None and name in NEVER:
+        return NEVER[name]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise ValueError(f"{name} must be a finite number, not {value!r}")
+
+
+class DetectorRunner:
+    """One spec detector: matching, scoring and the incident state of each of its series."""
+
+    def __init__(self, detector: Detector, max_series: int = DEFAULT_MAX_SERIES) -> None:
+        self.name = detector.name
+        self.metric = detector.metric
+        self.method = detector.method
+        self.required_labels = tuple(sorted(detector.labels.items()))
+        self.min_samples = detector.min_samples
+        self.cooldown = parse_duration(detector.cooldown)
+        self.cooldown_samples = detector.cooldown_samples or DEFAULT_COOLDOWN_SAMPLES[detector.method]
+        self.max_series = max_series
+        params = detector.params
+        self.above = params.threshold.above if params.threshold else None
+        self.below = params.threshold.below if params.threshold else None
+        ewma = params.ewma or EwmaParams()
+        self.ewma = EwmaSettings(
+            alpha=ewma.alpha,
+            zscore=ewma.zscore,
+            min_relative_spread=ewma.min_relative_spread,
+            min_spread=ewma.min_spread,
+            anomalous_weight=ewma.anomalous_weight,
+            rebaseline_samples=ewma.rebaseline_samples,
+            min_samples=detector.min_samples,
+        )
+        predictive = params.predictive or PredictiveParams()
+        self.predictive = PredictiveSettings(
+            alpha=predictive.alpha,
+            threshold=predictive.threshold,
+            short_samples=predictive.short_samples,
+            history_samples=predictive.history_samples,
+            learn_samples=max(predictive.learn_samples, detector.min_samples),
+        )
+        self.max_rate = params.rate.max_change_per_second if params.rate else math.inf
+        self.rate_window = parse_duration(params.rate.window) if params.rate else 0.0
+        self.series: OrderedDict[Labels, SeriesState] = OrderedDict()
+        self.evicted = 0
+        self.peak = 0.0  # highest score since the bank last took the peaks
+        self.last_peak = 0.0  # the peak the bank took last
+        self.shard = ""  # the shard of the records being observed (set by the bank)
+
+    @property
+    def fingerprint(self) -> str:
+        """What saved state depends on: state saved under another method, metric or filter is not reused."""
+        labels = ",".join(f"{k}={v}" for k, v in self.required_labels)
+        return f"{self.method}|{self.metric}|{labels}"
+
+    def matches(self, record: Record) -> bool:
+        if record.metric != self.metric:
+            return False
+        if not self.required_labels:
+            return True
+        labels = dict(record.labels)
+        return all(labels.get(key) == value for key, value in self.required_labels)
+
+    def observe(self, record: Record) -> Anomaly | None:
+        ts = record.ts
+        if not (math.isfinite(record.value) and math.isfinite(ts)):
+            return None  # the parser refuses these; a detector must not be poisoned by one anyway
+        state = self._state(record.labels)
+        state.shard = self.shard
+        score, anomalous = self._score(state, record)
+        state.count += 1
+        if score > self.peak:
+            self.peak = score
+        if not anomalous:
+            if state.in_incident:
+                state.quiet += 1
+                if state.quiet >= self.cooldown_samples and ts - state.last_anomalous >= self.cooldown:
+                    state.in_incident = False
+                    state.incident_samples = 0
+            return None
+        state.last_anomalous = ts
+        state.quiet = 0
+        if state.in_incident:
+            state.incident_samples += 1
+            return None
+        state.in_incident = True
+        state.incident_samples = 1
+        return Anomaly(
+            detector=self.name,
+            method=self.method,
+            metric=record.metric,
+            labels=record.labels,
+            value=record.value,
+            score=score,
+            started_at=ts,
+            detected_at=ts,
+            window=self._window(),
+        )
+
+    def take_peak(self) -> float:
+        """The highest score since the last call (what the score gauge shows per batch)."""
+        self.last_peak, self.peak = self.peak, 0.0
+        return self.last_peak
+
+    def _state(self, labels: Labels) -> SeriesState:
+        state = self.series.get(labels)
+        if state is None:
+            state = self.series[labels] = SeriesState()
+            if len(self.series) > self.max_series:
+                self.series.popitem(last=False)
+                self.evicted += 1
+        else:
+            self.series.move_to_end(labels)
+        return state
+
+    def states(self, shards: Collection[str]) -> Iterator[tuple[Labels, SeriesState]]:
+        """The series whose last record came from one of ``shards``."""
+        return ((labels, s) for labels, s in self.series.items() if s.shard in shards)
+
+    def restore(self, labels: Labels, state: SeriesState) -> None:
+        """Take a saved state back. A series this worker already tracks keeps whichever state has
+        seen more samples (warm-up progress is what a restart must not lose)."""
+        current = self.series.get(labels)
+        if current is not None and current.count >= state.count:
+            return
+        self.series[labels] = state
+        if len(self.series) > self.max_series:
+            self.series.popitem(last=False)
+            self.evicted += 1
+
+    def forget(self, shards: Collection[str]) -> None:
+        """Drop the series of shards handed to another worker."""
+        for labels in [labels for labels, s in self.series.items() if s.shard in shards]:
+            del self.series[labels]
+
+    def _score(self, state: SeriesState, record: Record) -> tuple[float, bool]:
+        method = self.method
+        if method == "predictive":
+            return predictive_score(state, record.ts, record.value, self.predictive)
+        if method == "ewma":
+            return ewma_score(state, record.value, self.ewma)
+        warm = state.count >= self.min_samples
+        if method == "threshold":
+            score, anomalous = threshold_score(self.above, self.below, record.value)
+        else:
+            score, anomalous = rate_score(state, record.ts, record.value, self.max_rate, self.rate_window)
+        return score, warm and anomalous
+
+    def _window(self) -> float:
+        return self.rate_window if self.method == "rate" else 0.0
+
+
+class DetectorBank:
+    """All detectors of a stream; ``observe`` returns the anomalies one record raised."""
+
+    def __init__(self, detectors: list[Detector], *, max_series: int = DEFAULT_MAX_SERIES) -> None:
+        self.runners = [DetectorRunner(d, max_series) for d in detectors]
+        self._by_metric: dict[str, list[DetectorRunner]] = {}
+        for runner in self.runners:
+            self._by_metric.setdefault(runner.metric, []).append(runner)
+
+    def set_shard(self, shard: str) -> None:
+        """Name the shard the next records come from (their series' state will say so)."""
+        for runner in self.runners:
+            runner.shard = shard
+
+    def observe(self, record: Record) -> list[Anomaly]:
+        runners = self._by_metric.get(record.metric)
+        if not runners:
+            return []
+        found = []
+        for runner in runners:
+            if runner.matches(record):
+                anomaly = runner.observe(record)
+                if anomaly is not None:
+                    found.append(anomaly)
+        return found
+
+    @property
+    def evicted(self) -> int:
+        return sum(runner.evicted for runner in self.runners)
+
+    def take_peaks(self) -> dict[str, float]:
+        """Per detector, the highest score since the last call."""
+        return {runner.name: runner.take_peak() for runner in self.runners}
+
+    def live_state(self) -> dict[str, dict[str, int | float]]:
+        """Per detector, how many series are in an incident now (0: the detector has recovered) and
+        the highest score of the last batch."""
+        return {
+            runner.name: {
+                "active": sum(1 for state in runner.series.values() if state.in_incident),
+                "score": round(runner.last_peak, 6),
+            }
+            for runner in self.runners
+        }
+
+
+def _rfc3339(ts: float) -> str:
+    return (
+        datetime.datetime.fromtimestamp(ts, tz=datetime.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )

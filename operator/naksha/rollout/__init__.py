@@ -1,1 +1,0 @@
-"""Progressive delivery: the Rollout controller's domain logic (no kopf imports)."""

@@ -1,0 +1,1 @@
+"""``naksha demo-app``: the service with a settable error rate and latency that demos roll out."""
