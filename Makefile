@@ -78,6 +78,7 @@ bench: $(STAMP) ## run the benchmarks (prints figures next to their references)
 	$(BIN)/python benchmarks/rollout.py
 	$(BIN)/python benchmarks/pod_network.py
 	$(BIN)/python benchmarks/detectors.py
+	$(BIN)/python benchmarks/chaos.py
 
 .PHONY: e2e
 e2e: setup ## the kind + helm end-to-end tests (need Docker and kind)
