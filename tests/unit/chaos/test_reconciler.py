@@ -184,3 +184,15 @@ def test_replace_restores_the_running_fault_and_starts_a_new_run():
         "replicas=0",
     ]
     assert context.status.current_run is not None and context.status.current_run.id == "run-2"
+
+
+def test_suspending_an_experiment_restores_its_fault_at_once_and_the_run_is_aborted():
+    kube = FakeKube()
+    spec = {**SPEC, "duration": "1h"}
+    injected = tick(kube, {}, 1000.0, spec=spec)
+    suspended = tick(kube, injected.status_patch(), 1000.0, spec={**spec, "suspend": True})
+    (run,) = suspended.status.history
+    assert (run.verdict, run.reason) == ("Aborted", "the experiment was suspended")
+    assert kube.writes == ["checkpoint:Injecting", "replicas=0", "replicas=3"]
+    again = tick(kube, suspended.status_patch(), 1000.0, spec={**spec, "suspend": True})
+    assert again.status.current_run is None and len(again.status.history) == 1
