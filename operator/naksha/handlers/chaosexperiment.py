@@ -10,6 +10,7 @@ the timer from overlapping.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import kopf
@@ -74,6 +75,8 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> 
 
 @kopf.timer(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="tick", interval=TICK_SECONDS)
 def tick(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    if chaosexperiment.idle(body, time.time()):
+        return  # no run in flight and no firing due: nothing for this tick to do
     _run(body, patch, memo)
 
 

@@ -20,7 +20,7 @@ from naksha import metrics
 from naksha.controllers.chaosexperiment import faults, probes, remediation, safety, targets
 from naksha.domain.chaos import journal
 from naksha.domain.chaos.run import Decision, Observation, RunPlan, decide, from_iso, observe, to_iso
-from naksha.domain.chaos.schedule import ScheduleDecision, ScheduleInput, decide_start
+from naksha.domain.chaos.schedule import ScheduleDecision, ScheduleInput, decide_start, idle_until
 from naksha.domain.chaos.selection import BlastRadius, SelectionError, check_blast_radius, select_targets
 from naksha.errors import RetryableError
 from naksha.kube import KubeError
@@ -396,3 +396,25 @@ def creation_time(body: Any) -> float:
     if not stamp:
         return time.time()
     return datetime.datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+
+
+def idle(body: Any, now: float) -> bool:
+    """Whether a timer pass over this body would find nothing to do (no run, no firing due).
+
+    A body that does not parse is never idle: the pass reports it.
+    """
+    spec, status = body.get("spec") or {}, body.get("status") or {}
+    last = status.get("lastScheduleTime")
+    try:
+        until = idle_until(
+            schedule=spec.get("schedule"),
+            time_zone=spec.get("timeZone"),
+            suspend=bool(spec.get("suspend")),
+            running=status.get("currentRun") is not None,
+            runs_so_far=int(status.get("runs") or 0),
+            created_at=creation_time(body),
+            last_schedule_time=from_iso(last) if last else None,
+        )
+    except (TypeError, ValueError):
+        return False
+    return until is not None and until > now

@@ -90,3 +90,18 @@ def test_history_and_journal_are_trimmed_together():
     kept = keep_journal_of(journal, [r.id for r in history])
     assert [e.run for e in kept] == ["r2", "r3", "r4"]
     assert trim([1, 2, 3], 0) == []
+
+
+def test_an_idle_experiment_needs_no_pass_before_its_next_firing():
+    from naksha.domain.chaos.schedule import idle_until
+
+    common = {"time_zone": None, "created_at": at("2026-01-01T00:00:30"), "last_schedule_time": None}
+    assert idle_until(schedule="*/5 * * * *", suspend=False, running=False, runs_so_far=0, **common) == at(
+        "2026-01-01T00:05:00"
+    )
+    assert idle_until(schedule="*/5 * * * *", suspend=False, running=True, runs_so_far=0, **common) is None
+    assert idle_until(schedule=None, suspend=False, running=False, runs_so_far=0, **common) is None
+    assert idle_until(schedule=None, suspend=False, running=False, runs_so_far=1, **common) == float("inf")
+    assert idle_until(schedule="* * * * *", suspend=True, running=False, runs_so_far=3, **common) == float(
+        "inf"
+    )

@@ -95,3 +95,28 @@ def _start_or_conflict(
 
 def _clock(moment: float) -> str:
     return datetime.datetime.fromtimestamp(moment, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def idle_until(
+    *,
+    schedule: str | None,
+    time_zone: str | None,
+    suspend: bool,
+    running: bool,
+    runs_so_far: int,
+    created_at: float,
+    last_schedule_time: float | None,
+) -> float | None:
+    """When an experiment with no run in flight next needs a pass (None: now; inf: never by itself).
+
+    The timer skips the passes before then, so idle experiments cost nothing; commands and spec
+    changes arrive through their own handlers.
+    """
+    if running:
+        return None
+    if schedule is None:
+        return None if runs_so_far == 0 else float("inf")
+    if suspend:
+        return float("inf")
+    base = last_schedule_time if last_schedule_time is not None else created_at
+    return next_firing(schedule, base, time_zone)
