@@ -176,7 +176,6 @@ def serial_runs(cluster: Cluster, operator_pid: int, rounds: int) -> tuple[list[
         cpu += cpu_seconds(operator_pid) - before
         run = next(r for r in cluster.finished(namespace) if r["id"] == "run-1" and len(samples) == index)
         samples.append(overheads(run))
-        cluster.wait_ready(namespace, 1)
     return samples, cpu / rounds
 
 

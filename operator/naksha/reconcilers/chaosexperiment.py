@@ -209,7 +209,11 @@ def _observe(context: ChaosContext, run: ChaosRun) -> Observation:
             targets.label_selector(spec.target),
             restored=run.restored_at is not None,
         ),
-        remediation=remediation.find(kube, namespace, workloads, spec.expected_remediation.playbook, since),
+        remediation=(
+            remediation.find(kube, namespace, workloads, spec.expected_remediation.playbook, since)
+            if spec.expected_remediation.playbook
+            else None  # nothing expected: no list of AgentRuns every tick
+        ),
     )
 
 
