@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from naksha import metrics
-from naksha.controllers.chaosexperiment import faults, probes, remediation, safety, targets
+from naksha.controllers.chaosexperiment import faults, observation, targets
 from naksha.domain.chaos import journal
 from naksha.domain.chaos.run import Decision, Observation, RunPlan, decide, from_iso, observe, to_iso
 from naksha.domain.chaos.schedule import ScheduleDecision, ScheduleInput, decide_start, idle_until
@@ -172,48 +172,15 @@ def drive(context: ChaosContext) -> None:
 
 
 def _observe(context: ChaosContext, run: ChaosRun) -> Observation:
-    kube, spec, namespace = context.api(), context.chaos, _target_namespace(context)
-    kill = safety.kill_switch_on(
-        kube, context.settings.chaos_control, env_switch=context.settings.kill_switch
-    )
-    if run.stage == "Pending":
-        refusal = safety.opt_in_refusal(kube, namespace) or faults.refusal(spec.fault, spec.target.kind)
-        if refusal is not None:
-            return Observation(now=context.now, refusal=refusal)
-        found = targets.candidates(kube, namespace, spec.target)
-        return Observation(
-            now=context.now,
-            kill_switch=kill,
-            stop_requested=context.stop_requested,
-            incident=safety.ongoing_incident(kube, namespace, _workloads(found.values())),
-            steady=probes.first_failure(kube, namespace, spec.steady_state.probes, "before"),
-        )
-    if run.stage in ("Injecting", "Restoring"):
-        return Observation(now=context.now, kill_switch=kill, stop_requested=context.stop_requested)
-    phase = "during" if run.stage == "Injected" else "after"
-    workloads = (
-        [spec.expected_remediation.target] if spec.expected_remediation.target else _run_workloads(run)
-    )
-    since = from_iso(run.injected_at) if run.injected_at else context.now
-    return Observation(
+    return observation.observe_run(
+        context.api(),
+        context.chaos,
+        _target_namespace(context),
+        run,
         now=context.now,
-        kill_switch=kill,
         stop_requested=context.stop_requested,
-        abort=probes.first_holding(kube, namespace, spec.abort_conditions) if phase == "during" else None,
-        steady=probes.first_failure(kube, namespace, spec.steady_state.probes, phase),
-        fault_effect_gone=faults.effect_gone(
-            kube,
-            namespace,
-            spec.fault,
-            run.restore,
-            targets.label_selector(spec.target),
-            restored=run.restored_at is not None,
-        ),
-        remediation=(
-            remediation.find(kube, namespace, workloads, spec.expected_remediation.playbook, since)
-            if spec.expected_remediation.playbook
-            else None  # nothing expected: no list of AgentRuns every tick
-        ),
+        control=context.settings.chaos_control,
+        env_kill_switch=context.settings.kill_switch,
     )
 
 
@@ -362,14 +329,6 @@ def _publish_status(context: ChaosContext) -> None:
 
 def _target_namespace(context: ChaosContext) -> str:
     return context.chaos.target.namespace or context.namespace
-
-
-def _workloads(objects: Any) -> list[str]:
-    return sorted({targets.workload_of(obj) for obj in objects})
-
-
-def _run_workloads(run: ChaosRun) -> list[str]:
-    return list(run.workloads or run.targets)
 
 
 STEPS: tuple[Callable[[ChaosContext], None], ...] = (
