@@ -1,6 +1,7 @@
 """ChaosExperiment handlers: reconcile on change, drive runs on a short timer, restore on delete.
 
-The timer is the run's clock (schedule firings, the fault's duration, probes, the kill switch),
+The timer is the run's clock (schedule firings, the fault's duration, probes, the kill switch,
+and ``naksha chaos run|abort`` annotations, which change no spec so no change handler sees them),
 so it ticks twice a second; a pass reads the experiment afresh unless the body kopf hands over is
 the version this operator last wrote, since that body can lag the status just written, and
 deciding from a stale stage could inject twice. A per-experiment lock keeps change handlers and
@@ -68,7 +69,6 @@ def _run(
 @kopf.on.resume(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="reconcile")
 @kopf.on.create(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="reconcile")
 @kopf.on.update(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="reconcile", field="spec")
-@kopf.on.update(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="command", field="metadata.annotations")
 def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     _run(body, patch, memo)
 

@@ -367,6 +367,11 @@ def idle(body: Any, now: float) -> bool:
     A body that does not parse is never idle: the pass reports it.
     """
     spec, status = body.get("spec") or {}, body.get("status") or {}
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    handled = status.get("handledCommands") or {}
+    for key, command in ((RUN_ANNOTATION, "run"), (ABORT_ANNOTATION, "abort")):
+        if annotations.get(key) and annotations.get(key) != handled.get(command):
+            return False  # a naksha chaos run/abort not taken yet
     last = status.get("lastScheduleTime")
     try:
         until = idle_until(

@@ -126,20 +126,26 @@ def test_the_kill_switch_restores_every_running_experiment_within_a_second_and_b
         CONTROL_NAMESPACE,
         client.V1ConfigMap(metadata=client.V1ObjectMeta(name="naksha-chaos"), data={"killSwitch": "on"}),
     )
-    for thread in watchers:
-        thread.join(timeout=40)
-    delays = {name: at - switched for name, at in results.items()}
-    assert set(delays) == {"one", "two"}
-    assert all(delay < 1.0 for delay in delays.values()), delays
-    for name in ("one", "two"):
-        run = chaos.verdict(f"zero-{name}")
-        assert (run["verdict"], run["reason"]) == ("Aborted", "the cluster-wide chaos kill switch is on")
+    try:
+        for thread in watchers:
+            thread.join(timeout=40)
+        delays = {name: at - switched for name, at in results.items()}
+        assert set(delays) == {"one", "two"}
+        assert all(delay < 1.0 for delay in delays.values()), delays
+        for name in ("one", "two"):
+            run = chaos.verdict(f"zero-{name}")
+            assert (run["verdict"], run["reason"]) == ("Aborted", "the cluster-wide chaos kill switch is on")
 
-    chaos.annotate("zero-one", "naksha.io/chaos-run", "again")
-    second = chaos.verdict("zero-one", runs=2)
-    assert (second["verdict"], second["reason"]) == ("Skipped", "the cluster-wide chaos kill switch is on")
-    assert chaos.apps.read_namespaced_deployment("one", chaos_namespace).spec.replicas == 2
-    core.delete_namespace(CONTROL_NAMESPACE)
+        chaos.annotate("zero-one", "naksha.io/chaos-run", "again")
+        second = chaos.verdict("zero-one", runs=2)
+        assert (second["verdict"], second["reason"]) == (
+            "Skipped",
+            "the cluster-wide chaos kill switch is on",
+        )
+        assert chaos.apps.read_namespaced_deployment("one", chaos_namespace).spec.replicas == 2
+    finally:  # the switch must not outlive this test: the next ones inject
+        core.delete_namespaced_config_map("naksha-chaos", CONTROL_NAMESPACE)
+        core.delete_namespace(CONTROL_NAMESPACE)
 
 
 def test_a_namespace_that_did_not_opt_in_is_refused_and_nothing_is_touched(

@@ -196,3 +196,20 @@ def test_suspending_an_experiment_restores_its_fault_at_once_and_the_run_is_abor
     assert kube.writes == ["checkpoint:Injecting", "replicas=0", "replicas=3"]
     again = tick(kube, suspended.status_patch(), 1000.0, spec={**spec, "suspend": True})
     assert again.status.current_run is None and len(again.status.history) == 1
+
+
+def test_an_idle_experiment_is_woken_by_a_command_not_yet_taken():
+    from naksha.reconcilers.chaosexperiment import idle
+
+    body = {
+        "metadata": {"creationTimestamp": "2026-01-01T00:00:00Z", "annotations": {}},
+        "spec": SPEC,
+        "status": {"runs": 1, "handledCommands": {"run": "a"}},
+    }
+    assert idle(body, 2_000_000_000.0)
+    body["metadata"]["annotations"] = {"naksha.io/chaos-run": "a"}
+    assert idle(body, 2_000_000_000.0)
+    body["metadata"]["annotations"] = {"naksha.io/chaos-run": "b"}
+    assert not idle(body, 2_000_000_000.0)
+    body["metadata"]["annotations"] = {"naksha.io/chaos-abort": "x"}
+    assert not idle(body, 2_000_000_000.0)
