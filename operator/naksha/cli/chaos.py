@@ -8,11 +8,12 @@ Exit codes: 0 done, 1 the experiment does not exist or the API refused.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
+import time
 from typing import Any
 
+from naksha.models import timestamps
 from naksha.models.chaosexperiment import (
     ABORT_ANNOTATION,
     RUN_ANNOTATION,
@@ -40,10 +41,9 @@ def register(commands: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     # Imported here: the API client pulls in what the other commands (the workers) need not load.
-    from naksha.kube import Kube, KubeError, NotFound, resource_for
-    from naksha.models.group import API_VERSION
+    from naksha.kube import Kube, KubeError, NotFound
+    from naksha.models.resources import CHAOS_EXPERIMENTS as experiments
 
-    experiments = resource_for(API_VERSION, "ChaosExperiment")
     kube = Kube()
     try:
         if args.verb == "journal":
@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
             print(json.dumps(status, indent=2) if args.json else describe(args.name, status))
             return 0
         key = RUN_ANNOTATION if args.verb == "run" else ABORT_ANNOTATION
-        stamp = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        stamp = timestamps.to_micro_text(time.time())
         kube.merge_patch(experiments, args.namespace, args.name, {"metadata": {"annotations": {key: stamp}}})
     except NotFound:
         print(f"naksha: ChaosExperiment {args.namespace}/{args.name} not found", file=sys.stderr)

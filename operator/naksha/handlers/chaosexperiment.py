@@ -17,15 +17,15 @@ from typing import Any
 import kopf
 
 from naksha.handlers.common import write_result
-from naksha.kube import NotFound, resource_for
-from naksha.models.group import API_VERSION, GROUP, VERSION
+from naksha.kube import NotFound
+from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import CHAOS_EXPERIMENT
+from naksha.models.resources import CHAOS_EXPERIMENTS as EXPERIMENTS
 from naksha.reconcilers import chaosexperiment
 from naksha.reconcilers.chaosexperiment import ChaosContext
 
 TICK_SECONDS = 0.5
 RESTORE_RETRY_SECONDS = 1.0
-EXPERIMENTS = resource_for(API_VERSION, "ChaosExperiment")
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 # The resourceVersion of this operator's last status write per experiment: a body kopf hands over

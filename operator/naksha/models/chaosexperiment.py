@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from naksha.models.common import Duration, FreeForm, LabelSelector, NakshaModel
 from naksha.models.cron import validate_cron
+from naksha.models.labels import CHAOS_ABORT, CHAOS_RUN
 from naksha.models.status import NakshaStatus
 
 FaultType = Literal[
@@ -32,8 +33,8 @@ TargetMode = Literal["one", "all", "fixed", "fixed-percent", "random-max-percent
 ProbeMode = Literal["before", "after", "before-after", "continuous"]
 
 # Commands, as annotations the controller honours once per value (``naksha chaos run|abort``).
-RUN_ANNOTATION = "naksha.io/chaos-run"
-ABORT_ANNOTATION = "naksha.io/chaos-abort"
+RUN_ANNOTATION = CHAOS_RUN
+ABORT_ANNOTATION = CHAOS_ABORT
 
 # The parameters each fault understands; anything else is a typo the user must hear about.
 FAULT_PARAMS: dict[str, frozenset[str]] = {

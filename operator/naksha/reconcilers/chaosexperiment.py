@@ -9,7 +9,6 @@ checkpointed before the fault so that an operator killed mid-fault restores afte
 
 from __future__ import annotations
 
-import datetime
 import random
 import time
 from collections.abc import Callable
@@ -358,7 +357,7 @@ def creation_time(body: Any) -> float:
     stamp = ((body.get("metadata") or {}).get("creationTimestamp")) or ""
     if not stamp:
         return time.time()
-    return datetime.datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    return from_iso(str(stamp))
 
 
 def idle(body: Any, now: float) -> bool:

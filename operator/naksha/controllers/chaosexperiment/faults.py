@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from naksha.controllers.chaosexperiment import telemetry
-from naksha.controllers.chaosexperiment.targets import DEPLOYMENTS, PODS
 from naksha.kube import Kube, KubeError, NotFound
 from naksha.models.chaosexperiment import Fault, RestoreStep
+from naksha.models.resources import DEPLOYMENTS, PODS
 
 UNPROCESSABLE = 422
 

@@ -24,16 +24,16 @@ from naksha.domain.chaos.probes import (
     judge_pod,
     judge_workload,
 )
-from naksha.kube import Kube, KubeError, NotFound, resource_for
+from naksha.kube import Kube, KubeError, NotFound
 from naksha.models.chaosexperiment import Probe
 from naksha.models.common import parse_duration
+from naksha.models.resources import DEPLOYMENTS, INSIGHT_STREAMS, PODS, ROLLOUTS
 
 _REFS = {
-    "Deployment": resource_for("apps/v1", "Deployment"),
-    "Rollout": resource_for("naksha.io/v1alpha1", "Rollout"),
-    "Pod": resource_for("v1", "Pod"),
+    "Deployment": DEPLOYMENTS,
+    "Rollout": ROLLOUTS,
+    "Pod": PODS,
 }
-INSIGHT_STREAMS = resource_for("naksha.io/v1alpha1", "InsightStream")
 
 
 def first_failure(kube: Kube, namespace: str, probes: Iterable[Probe], phase: str) -> ProbeResult | None:

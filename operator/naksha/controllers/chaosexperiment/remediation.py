@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterable
 
 from naksha.domain.chaos.run import Remediation
-from naksha.kube import Kube, resource_for
-
-AGENT_RUNS = resource_for("naksha.io/v1alpha1", "AgentRun")
+from naksha.kube import Kube
+from naksha.models import timestamps
+from naksha.models.resources import AGENT_RUNS
 
 
 def find(
@@ -34,4 +33,4 @@ def find(
 def _epoch(text: str | None) -> float | None:
     if not text:
         return None
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return timestamps.to_seconds(text)

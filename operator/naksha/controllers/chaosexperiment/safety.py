@@ -6,13 +6,10 @@ import threading
 import time
 from collections.abc import Iterable
 
-from naksha.kube import Kube, NotFound, resource_for
+from naksha.kube import Kube, NotFound
+from naksha.models.labels import CHAOS_OPT_IN as OPT_IN_LABEL
+from naksha.models.resources import AGENT_RUNS, CONFIG_MAPS, NAMESPACES, ROLLOUTS
 
-NAMESPACES = resource_for("v1", "Namespace")
-CONFIG_MAPS = resource_for("v1", "ConfigMap")
-AGENT_RUNS = resource_for("naksha.io/v1alpha1", "AgentRun")
-ROLLOUTS = resource_for("naksha.io/v1alpha1", "Rollout")
-OPT_IN_LABEL = "naksha.io/chaos"
 OPT_IN_VALUE = "enabled"
 KILL_SWITCH_KEY = "killSwitch"
 ACTIVE_AGENT_PHASES = frozenset({"Pending", "Running", "AwaitingApproval"})

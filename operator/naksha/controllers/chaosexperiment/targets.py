@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from naksha.domain.chaos.selection import selector_string
-from naksha.kube import Kube, resource_for
+from naksha.kube import Kube
 from naksha.models.chaosexperiment import ChaosTarget
-
-PODS = resource_for("v1", "Pod")
-DEPLOYMENTS = resource_for("apps/v1", "Deployment")
+from naksha.models.resources import DEPLOYMENTS, PODS
 
 
 def label_selector(target: ChaosTarget) -> str:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from naksha.errors import RetryableError
-from naksha.kube import Kube, NotFound, resource_for
+from naksha.kube import Kube, NotFound
+from naksha.models.resources import SERVICES
 from naksha.workloads.insight import worker_name
 
-SERVICES = resource_for("v1", "Service")
 PUSH_TIMEOUT_SECONDS = 5.0
 
 

@@ -10,11 +10,11 @@ which every fault makes idempotent, and a run found ``Restoring`` restores again
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 from typing import Literal
 
 from naksha.domain.chaos.probes import ProbeResult
+from naksha.models import timestamps
 from naksha.models.chaosexperiment import ChaosRun
 
 AGENT_RUN_DONE = frozenset({"Succeeded", "Failed", "Rejected", "Refused"})
@@ -22,11 +22,11 @@ AGENT_RUN_DONE = frozenset({"Succeeded", "Failed", "Rejected", "Refused"})
 
 def to_iso(moment: float) -> str:
     """RFC 3339 with microseconds: measured times need sub-second precision."""
-    return datetime.datetime.fromtimestamp(moment, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return timestamps.to_micro_text(moment)
 
 
 def from_iso(text: str) -> float:
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return timestamps.to_seconds(text)
 
 
 @dataclass(frozen=True)

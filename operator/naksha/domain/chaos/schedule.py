@@ -8,6 +8,7 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Literal
 
+from naksha.models import timestamps
 from naksha.models.cron import parse_cron
 
 
@@ -94,7 +95,7 @@ def _start_or_conflict(
 
 
 def _clock(moment: float) -> str:
-    return datetime.datetime.fromtimestamp(moment, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.to_text(moment)
 
 
 def idle_until(
