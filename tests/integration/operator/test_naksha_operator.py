@@ -53,8 +53,9 @@ def test_every_sample_is_accepted_by_the_operator(naksha_operator, custom, fresh
     obj = eventually(accepted)
     # Kinds whose controller has landed move on from Accepted to their own phases (the sample
     # AgentRun targets a Deployment that does not exist here, so it may end Refused, validly; the
-    # sample Rollout's first revision is stable at once).
-    phases = ("Accepted", "Progressing", "Running", "Succeeded", "Refused", "Healthy", "Pending")
+    # sample Rollout's first revision is stable at once; the sample ChaosExperiment waits for its
+    # cron firing, Idle).
+    phases = ("Accepted", "Progressing", "Running", "Succeeded", "Refused", "Healthy", "Pending", "Idle")
     assert obj["status"]["phase"] in phases
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"] == 1
 
