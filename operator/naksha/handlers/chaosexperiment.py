@@ -34,7 +34,7 @@ _written: dict[str, str | None] = {}
 
 
 def _run(
-    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *, deleting: bool = False
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *, deleting: bool = False, count: bool = True
 ) -> ChaosContext | None:
     uid = str(body["metadata"]["uid"])
     with _locks_guard:
@@ -54,7 +54,7 @@ def _run(
         assert isinstance(context, ChaosContext)
         context.created_at = chaosexperiment.creation_time(current)
         context.deleting = deleting
-        write_result(current, patch, chaosexperiment.reconcile, context, count=not deleting)
+        write_result(current, patch, chaosexperiment.reconcile, context, count=count and not deleting)
         # The status is written here, still under the lock, rather than by kopf after the handler
         # returns: the next pass (the timer, a change handler) must read this pass's stage.
         status = patch.pop("status", None)
@@ -77,7 +77,7 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> 
 def tick(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     if chaosexperiment.idle(body, time.time()):
         return  # no run in flight and no firing due: nothing for this tick to do
-    _run(body, patch, memo)
+    _run(body, patch, memo, count=False)  # ticks are not reconciliations of a change
 
 
 # Not optional: a fault in place must be restored before its experiment goes, so kopf holds the

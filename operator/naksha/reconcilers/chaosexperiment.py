@@ -363,7 +363,7 @@ def creation_time(body: Any) -> float:
 def idle(body: Any, now: float) -> bool:
     """Whether a timer pass over this body would find nothing to do (no run, no firing due).
 
-    A body that does not parse is never idle: the pass reports it.
+    An invalid spec is idle too: the change handlers reported it, and only a new spec changes that.
     """
     spec, status = body.get("spec") or {}, body.get("status") or {}
     annotations = (body.get("metadata") or {}).get("annotations") or {}
@@ -383,5 +383,5 @@ def idle(body: Any, now: float) -> bool:
             last_schedule_time=from_iso(last) if last else None,
         )
     except (TypeError, ValueError):
-        return False
+        return True
     return until is not None and until > now

@@ -213,3 +213,14 @@ def test_an_idle_experiment_is_woken_by_a_command_not_yet_taken():
     assert not idle(body, 2_000_000_000.0)
     body["metadata"]["annotations"] = {"naksha.io/chaos-abort": "x"}
     assert not idle(body, 2_000_000_000.0)
+
+
+def test_an_invalid_experiment_does_not_tick():
+    from naksha.reconcilers.chaosexperiment import idle
+
+    body = {
+        "metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {**SPEC, "schedule": "61 * * * *"},
+        "status": {"phase": "Invalid"},
+    }
+    assert idle(body, 2_000_000_000.0)
