@@ -1,4 +1,4 @@
-"""Helpers shared by the integration tests: polling, free ports, the real kubectl."""
+"""Helpers shared by the tests: polling, free ports, the real kubectl, git; one module per area beside it."""
 
 from __future__ import annotations
 

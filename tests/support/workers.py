@@ -22,7 +22,10 @@ from typing import Any
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from kubernetes import client
 from tests.support import ROOT, eventually, free_port
+
+from naksha.models.group import GROUP, VERSION
 
 SERIES = {"svc": "api"}
 
@@ -209,3 +212,32 @@ def wait_until_acknowledged(feed: KafkaFeed | RedisFeed, count: int, timeout: fl
 def settle(seconds: float) -> None:
     """Give a worker time to do something it must not do (a second AgentRun)."""
     time.sleep(seconds)
+
+
+def create_stream(api_client: client.ApiClient, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "InsightStream",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    client.CustomObjectsApi(api_client).create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "insightstreams", body
+    )
+
+
+def agent_runs(api_client: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
+    return client.CustomObjectsApi(api_client).list_namespaced_custom_object(
+        GROUP, VERSION, namespace, "agentruns"
+    )["items"]
+
+
+def worker_env(namespace: str, name: str, spec: dict[str, Any], port: int, **extra: str) -> dict[str, str]:
+    return {
+        "NAKSHA_STREAM_NAME": name,
+        "NAKSHA_STREAM_NAMESPACE": namespace,
+        "NAKSHA_INSIGHT_SPEC": json.dumps(spec),
+        "NAKSHA_HTTP_PORT": str(port),
+        "HOSTNAME": f"{name}-worker-0",
+        **extra,
+    }

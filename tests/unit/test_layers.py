@@ -8,6 +8,7 @@ with one forbidden import added, to show the contracts can fail.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,3 +98,16 @@ def test_the_worker_import_time_report_lists_no_kopf() -> None:
 def test_the_operator_does_load_kopf() -> None:
     # The check above would pass vacuously if the probe could not see kopf at all.
     assert "kopf" in imported_modules("import naksha.handlers")
+
+
+def test_no_test_module_imports_another() -> None:
+    # Shared helpers live in tests/support (fixtures in a conftest), so a test module can be read,
+    # moved or deleted on its own.
+    tests = ROOT / "tests"
+    importing = [
+        f"{path.relative_to(ROOT)}: {line.strip()}"
+        for path in sorted(tests.rglob("test_*.py"))
+        for line in path.read_text().splitlines()
+        if re.match(r"\s*(from|import) tests\.(?!support\b)[\w.]*\btest_\w+", line)
+    ]
+    assert importing == []

@@ -17,8 +17,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from tests.unit.agent.fakes import ReviewingKube
-from tests.unit.agent.test_api_fence import SECRET
+from tests.support.agent_api import SECRET
+from tests.support.fakes import ReviewingKube
 
 from naksha.access import tls
 from naksha.controllers.agentrun import api

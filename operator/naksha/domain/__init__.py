@@ -2,6 +2,6 @@
 
 Everything here is a function of its arguments (and a clock passed in), so it is unit-tested
 without a control plane. The layers above (``naksha.controllers``, ``naksha.services``,
-``naksha.reconcilers``) do the I/O and call into it; ``naksha.expressions`` is the safe evaluator
+``naksha.reconcilers``) do the I/O and call into it; ``naksha.domain.expressions`` is the safe evaluator
 shared by playbooks and Rollout analysis.
 """

@@ -17,8 +17,8 @@ import pytest
 import requests
 import yaml
 from kubernetes import client
-from tests.integration.agent.test_agentrun_on_the_control_plane import deployment
 from tests.support import Kubectl, eventually, free_port
+from tests.support.agentruns import deployment
 
 from naksha.domain.agentrun import tokens
 

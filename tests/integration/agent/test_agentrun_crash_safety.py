@@ -6,58 +6,21 @@ The rate window on each target (``naksha.io/agent-actions``) must count each act
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client
-from tests.integration.agent.test_agentrun_on_the_control_plane import (
-    GROUP,
-    VERSION,
-    agent_run,
-    anomaly,
-    deployment,
-    run_status,
-    scale_graph,
-    setup,
-    stream,
-)
-from tests.support import ROOT, eventually, free_port, spec_changes
+from tests.support import eventually, spec_changes
+from tests.support.agentruns import agent_run, anomaly, deployment, run_status, scale_graph, setup, stream
+from tests.support.operators import kill_group, start_operator
 
+from naksha.models.group import GROUP, VERSION
 from naksha.models.labels import RECENT_ACTIONS
-
-
-def start_operator(kubeconfig: Path, namespace: str, log: Path, **extra: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(kubeconfig),
-        "PYTHONPATH": str(ROOT / "operator"),
-        "NAKSHA_METRICS_PORT": str(free_port()),
-        "NAKSHA_HEALTH_PORT": str(free_port()),
-        "NAKSHA_IMAGE": "example.com/simulated-worker:1",
-        **extra,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "naksha", "operator", "--namespace", namespace],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: a kill takes its children (git...) too
-    )
-
-
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the operator and every process it started, as a container's end does."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
 
 
 def test_a_run_killed_between_its_intent_and_its_action_acts_once_after_a_restart(

@@ -8,8 +8,10 @@ process), so the Job's pod never starts the engine: what the run shows is the op
 from __future__ import annotations
 
 from kubernetes import client
-from tests.integration.agent.test_agentrun_on_the_control_plane import GROUP, VERSION, agent_run, setup
 from tests.support import eventually
+from tests.support.agentruns import agent_run, setup
+
+from naksha.models.group import GROUP, VERSION
 
 OPERATOR_ENV = {"NAKSHA_AGENT_JOB_SERVICE_ACCOUNT": ""}
 

@@ -29,10 +29,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from kubernetes import client, config
-from tests.integration.agent.test_agentrun_on_the_control_plane import deployment
-from tests.integration.insight.test_worker import create_stream, worker_env
 from tests.support import ROOT, Kubectl, eventually, free_port
+from tests.support.agentruns import deployment
 from tests.support.identities import service_account_token
+from tests.support.workers import create_stream, worker_env
 
 from naksha.kube import Kube
 from naksha.services.insight.config import WorkerConfig

@@ -12,8 +12,10 @@ import urllib.request
 from typing import Any
 
 from kubernetes import client
-from tests.integration.agent.test_agentrun_on_the_control_plane import GROUP, VERSION, deployment, run_status
 from tests.support import eventually, free_port
+from tests.support.agentruns import deployment, run_status
+
+from naksha.models.group import GROUP, VERSION
 
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the local kubelet runs it as a process
 INGEST_PORT = free_port()

@@ -7,61 +7,26 @@ graph's routing, verification, fallbacks, limits and replays are checked step by
 from __future__ import annotations
 
 import copy
-import http.server
-import json
-import threading
-import time
-import urllib.parse
 from typing import Any
 
 import pytest
 import yaml
 from kubernetes import client
-from tests.integration.agent.test_agentrun_on_the_control_plane import (
-    GROUP,
-    VERSION,
-    anomaly,
-    scale_graph,
-    setup,
-)
 from tests.support import ROOT, spec_changes
+from tests.support.agentruns import anomaly, scale_graph, setup
+from tests.support.engine import Clock, PrometheusStandIn, create_run, run_to_end
 
 from naksha.controllers.agentrun.engine import Engine
 from naksha.domain.rollout import controls
 from naksha.kube import Kube
-from naksha.models.resources import AGENT_RUNS
+from naksha.models.group import GROUP, VERSION
 
-
-class Clock:
-    """Time that moves only when the engine sleeps: verification windows pass instantly."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+TARGET = {"kind": "Deployment", "name": "web"}
 
 
 @pytest.fixture
 def kube(api_client: client.ApiClient, naksha_crds: None) -> Kube:
     return Kube(api_client)
-
-
-def create_run(custom: Any, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "AgentRun", "metadata": {"name": name}, "spec": spec}
-    return dict(custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "agentruns", body))
-
-
-def run_to_end(kube: Kube, body: dict[str, Any], clock: Clock) -> dict[str, Any]:
-    Engine(kube, body, clock=clock, sleep=clock.sleep).run_to_end()
-    meta = body["metadata"]
-    return dict(kube.get(AGENT_RUNS, meta["namespace"], meta["name"])["status"])
-
-
-TARGET = {"kind": "Deployment", "name": "web"}
 
 
 def test_a_decide_node_routes_a_quiet_signal_to_the_end_without_acting(kube, api_client, fresh_namespace):
@@ -189,47 +154,6 @@ def test_rollback_rollout_asks_the_rollout_to_abort_with_the_reason(kube, api_cl
     assert annotations[controls.ABORT] == "error rate anomaly on web-latency/p99"
     assert annotations[controls.ABORT_REQUESTED_BY] == f"{fresh_namespace}/rollback"
     assert status["outcome"]["actions"] == ["rollback:rollback-rollout"]
-
-
-class PrometheusStandIn:
-    """Answers /api/v1/query in Prometheus' documented format from a script of values.
-
-    For value sequences on cue (high before an action, recovered after it), which a real server
-    cannot give; the request and the reply follow the HTTP API's documented shape
-    (``data.result[0].value = [ts, "text"]``). The real server's PromQL, errors and outages are
-    tested in ``tests/integration/rollout/test_prometheus_analysis.py``.
-    """
-
-    def __init__(self, values: list[float]) -> None:
-        self.values = values
-        self.queries: list[str] = []
-        stand_in = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
-                stand_in.queries += query.get("query", [])
-                value = stand_in.values.pop(0) if len(stand_in.values) > 1 else stand_in.values[0]
-                body = {
-                    "status": "success",
-                    "data": {
-                        "resultType": "vector",
-                        "result": [{"metric": {}, "value": [time.time(), str(value)]}],
-                    },
-                }
-                payload = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *_: Any) -> None:
-                """Quiet: the server's access log would only clutter the test output."""
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
 def test_a_prometheus_error_rate_drives_the_decision_and_the_verification(kube, api_client, fresh_namespace):

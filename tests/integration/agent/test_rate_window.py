@@ -12,7 +12,7 @@ import json
 
 import pytest
 from kubernetes import client
-from tests.integration.agent.test_agentrun_on_the_control_plane import deployment
+from tests.support.agentruns import deployment
 
 from naksha.controllers.agentrun import guardrails
 from naksha.kube import Kube

@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from tests.integration.agent.test_agentrun_crash_safety import kill_group, start_operator
-from tests.integration.agent.test_agentrun_on_the_control_plane import GROUP, VERSION, run_status
 from tests.support import eventually
+from tests.support.agentruns import run_status
+from tests.support.operators import kill_group, start_operator
+
+from naksha.models.group import GROUP, VERSION
 
 
 class Receiver:

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
-from tests.integration.agent.test_agentrun_on_the_control_plane import GROUP, VERSION, deployment
 from tests.support import ROOT, eventually, spec_changes
+from tests.support.agentruns import deployment
 
 from naksha.controllers.agentrun.wpk import NotYet, WpkContext, WpkError, lookup
 from naksha.kube import Kube
 from naksha.models.common import ObjectTarget
+from naksha.models.group import GROUP, VERSION
 
 
 @pytest.fixture

@@ -7,83 +7,19 @@ insight-worker`` processes. A real aiokafka producer sends normal telemetry, the
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import urllib.request
-import uuid
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from kubernetes import client
 from tests.support import eventually
-from tests.support.brokers import create_topics
+from tests.support.streams import produce, stream
 
 from naksha.workloads.insight import WORKER_PORT
 
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the kubelet runs it as a process
 GROUP, VERSION = "naksha.io", "v1alpha1"
-
-
-def stream(name: str, bootstrap: str, topic: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "InsightStream",
-        "metadata": {"name": name},
-        "spec": {
-            "source": {
-                "type": "kafka",
-                "kafka": {
-                    "bootstrapServers": [bootstrap],
-                    "topic": topic,
-                    "group": f"{name}-workers",
-                    "sessionTimeout": "2s",
-                },
-            },
-            "detectors": [
-                {
-                    "name": "latency",
-                    "metric": "http_p99_seconds",
-                    "method": "threshold",
-                    "minSamples": 5,
-                    "params": {"threshold": {"above": 1.0}},
-                    "cooldown": "1m",
-                },
-            ],
-            "triggers": [
-                {
-                    "name": "scale-out",
-                    "detector": "latency",
-                    "debounce": "5m",
-                    "agentRun": {
-                        "playbook": "scale-out-on-latency",
-                        "target": {"kind": "Deployment", "name": "checkout"},
-                    },
-                },
-            ],
-            "deadLetter": {"enabled": True, "topic": f"{topic}.dlq"},
-        },
-    }
-
-
-async def produce(bootstrap: str, topic: str, values: list[Any]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send(topic, json.dumps(value).encode() if not isinstance(value, bytes) else value)
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
-@pytest.fixture
-def topic(kafka_broker) -> str:
-    name = f"telemetry-{uuid.uuid4().hex[:6]}"
-    # Created up front so that the worker's group is assigned partitions when it joins, and the
-    # dead-letter producer finds its topic.
-    asyncio.run(create_topics(kafka_broker, name, f"{name}.dlq"))
-    return name
 
 
 @pytest.mark.emulator_only(

@@ -13,13 +13,8 @@ import uuid
 
 import redis.asyncio as aioredis
 from kubernetes import config
-from tests.integration.insight.test_worker import (  # noqa: F401 (stream_namespace is a fixture)
-    agent_runs,
-    create_stream,
-    stream_namespace,
-    worker_env,
-)
 from tests.support import free_port
+from tests.support.workers import agent_runs, create_stream, worker_env
 
 from naksha.kube import Kube
 from naksha.services.insight.config import WorkerConfig
@@ -47,7 +42,7 @@ def latency_stream(start: float) -> list[dict[str, object]]:
 async def test_a_noisy_stream_with_one_incident_becomes_exactly_one_agent_run(
     control_plane,
     api_client,
-    stream_namespace,  # noqa: F811 (the fixture imported above)
+    stream_namespace,
     redis_broker,
 ):
     key = f"telemetry-{uuid.uuid4().hex[:6]}"

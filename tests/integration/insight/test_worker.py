@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from kubernetes import client, config
 from tests.support import ROOT, eventually, free_port
 from tests.support.brokers import committed_offsets
+from tests.support.workers import agent_runs, create_stream, worker_env
 
 from naksha.kube import Kube
 from naksha.services.insight.config import WorkerConfig
@@ -43,43 +44,6 @@ TRIGGER = {
     "debounce": "1h",
     "agentRun": {"playbook": "scale-out-on-latency"},
 }
-
-
-@pytest.fixture
-def stream_namespace(api_client, naksha_crds) -> Iterator[str]:
-    name = f"iw-{uuid.uuid4().hex[:6]}"
-    client.CoreV1Api(api_client).create_namespace({"metadata": {"name": name}})
-    yield name
-    client.CoreV1Api(api_client).delete_namespace(name)
-
-
-def create_stream(api_client: client.ApiClient, namespace: str, name: str, spec: dict[str, Any]) -> None:
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "InsightStream",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-    client.CustomObjectsApi(api_client).create_namespaced_custom_object(
-        GROUP, VERSION, namespace, "insightstreams", body
-    )
-
-
-def agent_runs(api_client: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
-    return client.CustomObjectsApi(api_client).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, "agentruns"
-    )["items"]
-
-
-def worker_env(namespace: str, name: str, spec: dict[str, Any], port: int, **extra: str) -> dict[str, str]:
-    return {
-        "NAKSHA_STREAM_NAME": name,
-        "NAKSHA_STREAM_NAMESPACE": namespace,
-        "NAKSHA_INSIGHT_SPEC": json.dumps(spec),
-        "NAKSHA_HTTP_PORT": str(port),
-        "HOSTNAME": f"{name}-worker-0",
-        **extra,
-    }
 
 
 @pytest.fixture
@@ -203,8 +167,10 @@ async def test_a_redis_stream_is_consumed_and_its_rejects_dead_lettered(
     )
     task = asyncio.create_task(worker.run())
     try:
-        for _ in range(200):
-            if worker.pipeline.ingested + worker.pipeline.rejected >= 22:
+        # Dead-lettering follows the count of rejects: wait for all three, not just the first two.
+        for _ in range(600):
+            counted = (worker.pipeline.ingested, worker.pipeline.rejected, worker.pipeline.dead_lettered)
+            if counted[0] + counted[1] >= 22 and counted[2] >= 1:
                 break
             await asyncio.sleep(0.05)
         assert (worker.pipeline.ingested, worker.pipeline.rejected, worker.pipeline.dead_lettered) == (
@@ -213,6 +179,11 @@ async def test_a_redis_stream_is_consumed_and_its_rejects_dead_lettered(
             1,
         )
         assert [fields[b"data"] for _, fields in await r.xrange(f"{key}.dlq")] == [b"garbage"]
+        # The AgentRun is created after the batch was counted: wait for it.
+        for _ in range(600):
+            if await asyncio.to_thread(agent_runs, api_client, stream_namespace):
+                break
+            await asyncio.sleep(0.05)
         assert len(await asyncio.to_thread(agent_runs, api_client, stream_namespace)) == 1
     finally:
         worker.stop()

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 import redis
 from kubernetes import client
-from tests.integration.insight.test_insightstream_on_the_control_plane import GROUP, VERSION, produce, stream
 from tests.support import eventually
 from tests.support.pods import answer, needs_namespaces, network_condition
+from tests.support.streams import produce, stream
 
+from naksha.models.group import GROUP, VERSION
 from naksha.workloads.insight import WORKER_PORT
 
 pytestmark = [

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.integration.rollout.test_gitops import GOOD, PATH, request, seeded_remote
 from tests.support import git, push_all
+from tests.support.gitops import GOOD, PATH, request, seeded_remote
 from tests.support.gitserver import git_daemon
 
 from naksha.controllers.rollout import gitcache

@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.integration.agent.test_engine import Clock, create_run, run_to_end
-from tests.integration.rollout.test_demo_app import demo_app, status_of
 from tests.support import ROOT, eventually, free_port
+from tests.support.demo_app import demo_app, status_of
+from tests.support.engine import Clock, create_run, run_to_end
 
 from naksha.controllers.rollout.measurement import measure
 from naksha.domain.rollout.analysis import MetricProgress

@@ -17,17 +17,10 @@ from typing import Any
 
 import yaml
 from kubernetes import client
-from tests.integration.agent.test_agentrun_crash_safety import kill_group, start_operator
-from tests.integration.rollout.test_rollouts_on_the_control_plane import (
-    STEPS,
-    Cluster,
-    gitops_repo,
-    rollout,
-    shop_stream,
-    template,
-)
 from tests.support import eventually, git, push_all
 from tests.support.gitserver import git_daemon
+from tests.support.operators import kill_group, start_operator
+from tests.support.rollouts import STEPS, Cluster, gitops_repo, rollout, shop_stream, template
 
 
 def revert_commits(repo: Path, namespace: str, revision: str) -> list[str]:
@@ -84,10 +77,10 @@ def test_a_rollback_cut_short_after_the_spec_revert_makes_exactly_one_commit_aft
     )
     try:
         cluster.create(rollout("shop", "shop:1", STEPS, gitops={"repo": str(repo), "path": "shop.yaml"}))
-        cluster.wait_phase("shop", "Healthy")
+        cluster.wait_phase("shop", "Healthy", timeout=180)
         cluster.detector(1)
         cluster.set_image("shop", "shop:2")
-        assert first.wait(timeout=120) == -signal.SIGKILL  # at its crash point
+        assert first.wait(timeout=180) == -signal.SIGKILL  # at its crash point
     finally:
         kill_group(first)
     # The rollback was recorded and the spec reverted before the operator died.

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
-from tests.integration.rollout.test_rollouts_on_the_control_plane import Cluster, rollout
 from tests.support import ROOT, eventually
 from tests.support.pods import answer, needs_namespaces
+from tests.support.rollouts import Cluster, rollout
 
 
 def pods_of(api_client: client.ApiClient, namespace: str, app: str) -> list[Any]:

@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from tests.integration.rollout.test_rollouts_on_the_control_plane import GROUP, VERSION, Cluster
 from tests.support import eventually, free_port
+from tests.support.rollouts import Cluster
 
+from naksha.models.group import GROUP, VERSION
 from naksha.models.labels import ROLE_LABEL
 
 LABELS = {"app": "demo"}

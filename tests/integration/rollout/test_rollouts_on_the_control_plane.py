@@ -11,117 +11,22 @@ import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from kubernetes import client
-from tests.support import ROOT, eventually, git, push_all
+from tests.support import ROOT, eventually, git
+from tests.support.rollouts import (
+    STEPS,
+    Cluster,
+    gitops_repo,
+    rollout,
+    shop_stream,
+    template,
+)
 
 GROUP, VERSION = "naksha.io", "v1alpha1"
-LABELS = {"app": "shop"}
-
-
-def template(image: str, **container: Any) -> dict[str, Any]:
-    return {
-        "metadata": {"labels": dict(LABELS)},
-        "spec": {"containers": [{"name": "app", "image": image, **container}]},
-    }
-
-
-def rollout(name: str, image: str, steps: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Rollout",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": 4,
-            "selector": {"matchLabels": dict(LABELS)},
-            "template": template(image),
-            "strategy": {"canary": {"steps": steps}},
-            **spec,
-        },
-    }
-
-
-ANALYSIS = {
-    "analysis": {
-        "metrics": [
-            {
-                "name": "errors",
-                "provider": {"insight": {"stream": "shop", "detector": "errors"}},
-                "interval": "1s",
-                "count": 2,
-            }
-        ]
-    }
-}
-STEPS = [{"setWeight": 25}, ANALYSIS, {"setWeight": 50}, {"pause": {"duration": "1s"}}]
-
-
-class Cluster:
-    def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
-        self.custom = client.CustomObjectsApi(api_client)
-        self.apps = client.AppsV1Api(api_client)
-        self.namespace = namespace
-
-    def create(self, body: dict[str, Any]) -> None:
-        self.custom.create_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, f"{body['kind'].lower()}s", body
-        )
-
-    def rollout(self, name: str) -> dict[str, Any]:
-        return dict(
-            self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, "rollouts", name)
-        )
-
-    def status(self, name: str) -> dict[str, Any]:
-        return dict(self.rollout(name).get("status") or {})
-
-    def patch(self, name: str, body: dict[str, Any]) -> None:
-        self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, "rollouts", name, body)
-
-    def set_image(self, name: str, image: str) -> None:
-        self.patch(name, {"spec": {"template": template(image)}})
-
-    def annotate(self, name: str, key: str, value: str = "yes") -> None:
-        self.patch(name, {"metadata": {"annotations": {key: value}}})
-
-    def detector(self, active: int) -> None:
-        self.custom.patch_namespaced_custom_object_status(
-            GROUP,
-            VERSION,
-            self.namespace,
-            "insightstreams",
-            "shop",
-            {"status": {"detectors": {"errors": {"active": active}}}},
-        )
-
-    def deployment(self, name: str) -> Any:
-        return self.apps.read_namespaced_deployment(name, self.namespace)
-
-    def image_of(self, name: str) -> str:
-        return str(self.deployment(name).spec.template.spec.containers[0].image)
-
-    def wait_phase(self, name: str, phase: str, timeout: float = 60) -> dict[str, Any]:
-        return eventually(lambda: (s := self.status(name)).get("phase") == phase and s, timeout=timeout)
-
-
-def shop_stream(port: int) -> dict[str, Any]:
-    """The InsightStream whose error detector the analyses read (its workers are not needed)."""
-    detector = {
-        "name": "errors",
-        "metric": "errors",
-        "method": "threshold",
-        "params": {"threshold": {"above": 1}},
-    }
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "InsightStream",
-        "metadata": {"name": "shop"},
-        "spec": {"source": {"type": "http", "http": {"port": port}}, "replicas": 0, "detectors": [detector]},
-    }
 
 
 @pytest.fixture
@@ -326,21 +231,8 @@ def naksha(*args: str) -> str:
     return result.stdout
 
 
-def gitops_repo(tmp_path: Path, namespace: str, *, image: str) -> Path:
-    """A bare repository holding the Rollout's manifest as the team pushed it (the new version)."""
-    bare = tmp_path / "gitops.git"
-    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)
-    seed = tmp_path / "seed"
-    git("clone", "--quiet", str(bare), str(seed), cwd=tmp_path)
-    manifest = rollout("shop", image, STEPS)
-    manifest["metadata"]["namespace"] = namespace
-    (seed / "shop.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    push_all(seed, "shop 2")
-    return bare
-
-
 def test_an_http_analysis_of_the_demo_app_rolls_back_a_version_that_fails_too_often(cluster):
-    from tests.integration.rollout.test_demo_app import demo_app
+    from tests.support.demo_app import demo_app
 
     with demo_app(NAKSHA_DEMO_VERSION="v2", NAKSHA_DEMO_ERROR_RATE="0.5") as url:
         probe = {
@@ -423,7 +315,7 @@ def test_an_analysis_job_that_succeeds_lets_the_rollout_through_and_one_that_fai
 
 
 def test_a_prometheus_analysis_reads_the_query_and_judges_it(cluster):
-    from tests.integration.agent.test_engine import PrometheusStandIn
+    from tests.support.engine import PrometheusStandIn
 
     prometheus = PrometheusStandIn([0.002, 0.004, 0.2])  # fine twice, then the error ratio jumps
     metric = {

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.unit.agent.fakes import ReviewingKube
-from tests.unit.agent.test_api_fence import ServedApi
+from tests.support.agent_api import ServedApi
+from tests.support.fakes import ReviewingKube
 
 from naksha.access import issuers
 from naksha.access.reviews import Authenticator, Authorizer

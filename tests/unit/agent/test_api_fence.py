@@ -9,8 +9,6 @@ refused.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +17,8 @@ import requests
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from tests.unit.agent.fakes import MemoryKube, playbook_config_map
+from tests.support.agent_api import SECRET, ServedApi
+from tests.support.fakes import MemoryKube, playbook_config_map
 
 from naksha.controllers.agentrun import api, fence
 from naksha.controllers.agentrun.api_auth import SharedSecretGate
@@ -27,7 +26,6 @@ from naksha.domain.agentrun import tokens
 from naksha.models.agentrun import AgentRunSpec
 from naksha.settings import OperatorSettings
 
-SECRET = "a-unit-test-secret-of-at-least-32-bytes"
 ALLOWED = frozenset({"agent-a", "agent-b"})  # NAKSHA_AGENT_NAMESPACES; agent-c is served but excluded
 NAMESPACES = ["agent-a", "agent-b", "agent-c"]
 
@@ -57,24 +55,6 @@ def playbooks() -> dict[tuple[str, str, str], dict[str, Any]]:
             text = yaml.safe_dump(peek_graph(other))
             found[("configmaps", namespace, name)] = playbook_config_map(namespace, name, text)
     return found
-
-
-class ServedApi:
-    """The API listening on a loopback port, in its own event loop thread."""
-
-    def __init__(self, agent_api: api.AgentApi) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.runner, port = asyncio.run_coroutine_threadsafe(
-            api.serve(agent_api, "127.0.0.1", 0), self.loop
-        ).result(10)
-        self.base = f"http://127.0.0.1:{port}"
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from tests.unit.agent.fakes import ReviewingKube
+from tests.support.fakes import ReviewingKube
 
 from naksha.access import tls
 from naksha.errors import RetryableError
