@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 from kubernetes import client
-from tests.support import ROOT, eventually, free_port
+from tests.support import eventually
 
 GROUP, VERSION, PLURAL = "naksha.io", "v1alpha1", "chaosexperiments"
 
@@ -112,29 +106,3 @@ class Chaos:
 
     def deploy(self, body: dict[str, Any]) -> None:
         self.apps.create_namespaced_deployment(self.namespace, body)
-
-
-def start_operator(kubeconfig: Path, namespace: str, log: Path) -> subprocess.Popen[bytes]:
-    """``naksha operator`` watching one namespace, in its own process group (killed as a whole)."""
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(kubeconfig),
-        "PYTHONPATH": str(ROOT / "operator"),
-        "NAKSHA_METRICS_PORT": str(free_port()),
-        "NAKSHA_HEALTH_PORT": str(free_port()),
-        "NAKSHA_API_PORT": str(free_port()),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "naksha", "operator", "--namespace", namespace],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the operator and everything it started, as a container's end does."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)

@@ -12,14 +12,8 @@ from pathlib import Path
 
 from kubernetes import client
 from tests.support import eventually, spec_changes
-from tests.support.chaos import (
-    Chaos,
-    available_probe,
-    demo_deployment,
-    experiment,
-    kill_group,
-    start_operator,
-)
+from tests.support.chaos import Chaos, available_probe, demo_deployment, experiment
+from tests.support.operators import kill_group, start_operator
 
 DURATION = 6.0
 
