@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 
 from naksha import metrics
 from naksha.controllers.chaosexperiment import faults, observation, targets
+from naksha.crashpoints import crash_point
 from naksha.domain.chaos import journal
 from naksha.domain.chaos.run import Decision, Observation, RunPlan, decide, from_iso, observe, to_iso
 from naksha.domain.chaos.schedule import ScheduleDecision, ScheduleInput, decide_start, idle_until
@@ -215,6 +216,7 @@ def _inject(context: ChaosContext, run: ChaosRun, decision: Decision) -> None:
         # again idempotently and restore it; a kill before it leaves nothing injected.
         _publish_status(context)
         context.checkpoint()
+        crash_point("chaos.before-inject")
     done = faults.inject(kube, namespace, spec.fault, run.restore)
     context.status.current_run = run.model_copy(
         update={"stage": "Injected", "injected_at": to_iso(context.now)}
@@ -228,8 +230,12 @@ def _restore(context: ChaosContext, run: ChaosRun, decision: Decision) -> None:
     lines: list[str] = []
     try:
         for step in run.restore:
-            _wrote, line = faults.restore(kube, namespace, step)
+            wrote, line = faults.restore(kube, namespace, step)
             lines.append(line)
+            if wrote and step.field == "replicas":
+                # A conditional write: only the first restore makes it, so a restarted operator
+                # (same environment) does not die here again.
+                crash_point("chaos.after-restore")
     except (KubeError, RetryableError) as error:
         attempts = run.restore_attempts + 1
         context.status.current_run = run.model_copy(
