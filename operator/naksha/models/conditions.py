@@ -106,6 +106,16 @@ class Reason(enum.StrEnum):
     DEMOTED = "Demoted"
     RETRAINED = "Retrained"
 
+    # ChaosExperiment
+    CHAOS_NOT_OPTED_IN = "NamespaceNotOptedIn"
+    CHAOS_RUN_STARTED = "RunStarted"
+    CHAOS_RUN_SKIPPED = "RunSkipped"
+    CHAOS_INJECTED = "FaultInjected"
+    CHAOS_RESTORED = "FaultRestored"
+    CHAOS_RESTORE_FAILED = "RestoreFailed"
+    CHAOS_VERDICT = "VerdictReached"
+    CHAOS_IDLE = "Idle"
+
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 

@@ -130,6 +130,7 @@ CHAOS_EXPERIMENT = KindInfo(
         PrinterColumn("Fault", ".spec.fault.type"),
         PrinterColumn("Schedule", ".spec.schedule"),
         PHASE,
+        PrinterColumn("Verdict", ".status.history[-1:].verdict"),
         ACCEPTED,
         REASON,
         AGE,

@@ -1,0 +1,5 @@
+"""The ChaosExperiment's pure parts: target selection, blast radius, schedule, run decisions, journal.
+
+Nothing here talks to the API or to kopf: ``naksha.controllers.chaosexperiment`` observes and
+acts, ``naksha.reconcilers.chaosexperiment`` orders the steps, and these modules decide.
+"""
