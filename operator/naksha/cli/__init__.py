@@ -71,6 +71,18 @@ def _parser(prog: str = "naksha") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"naksha {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for area in (operator, local, demo, report, insight, rollout, agent, learning, federation, chaos, completion):
+    for area in (
+        operator,
+        local,
+        demo,
+        report,
+        insight,
+        rollout,
+        agent,
+        learning,
+        federation,
+        chaos,
+        completion,
+    ):
         area.register(commands)
     return parser

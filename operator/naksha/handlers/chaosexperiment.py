@@ -22,7 +22,7 @@ from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import CHAOS_EXPERIMENT
 from naksha.models.resources import CHAOS_EXPERIMENTS as EXPERIMENTS
 from naksha.reconcilers import chaosexperiment
-from naksha.reconcilers.chaosexperiment import ChaosContext
+from naksha.reconcilers.context import ReconcileContext
 
 TICK_SECONDS = 0.5
 RESTORE_RETRY_SECONDS = 1.0
@@ -35,7 +35,7 @@ _written: dict[str, str | None] = {}
 
 def _run(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *, deleting: bool = False, count: bool = True
-) -> ChaosContext | None:
+) -> ReconcileContext | None:
     uid = str(body["metadata"]["uid"])
     with _locks_guard:
         lock = _locks.setdefault(uid, threading.Lock())
@@ -48,13 +48,15 @@ def _run(
                 )
             except NotFound:
                 return None
-        context = ChaosContext.from_body(
+        context = ReconcileContext.from_body(
             CHAOS_EXPERIMENT, current, kube=memo["kube"], settings=memo["config"]
         )
-        assert isinstance(context, ChaosContext)
-        context.created_at = chaosexperiment.creation_time(current)
-        context.deleting = deleting
-        write_result(current, patch, chaosexperiment.reconcile, context, count=count and not deleting)
+        created_at = chaosexperiment.creation_time(current)
+
+        def reconcile_pass(context: ReconcileContext) -> ReconcileContext:
+            return chaosexperiment.reconcile(context, created_at=created_at, deleting=deleting)
+
+        write_result(current, patch, reconcile_pass, context, count=count and not deleting)
         # The status is written here, still under the lock, rather than by kopf after the handler
         # returns: the next pass (the timer, a change handler) must read this pass's stage.
         status = patch.pop("status", None)
@@ -85,9 +87,10 @@ def tick(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.delete(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="restore")
 def restore(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     context = _run(body, patch, memo, deleting=True)
-    if context is not None and context.status.current_run is not None:
+    in_flight = chaosexperiment.status_of(context).current_run if context is not None else None
+    if in_flight is not None:
         raise kopf.TemporaryError(
-            f"the run in flight is not restored yet ({context.status.current_run.stage})",
+            f"the run in flight is not restored yet ({in_flight.stage})",
             delay=RESTORE_RETRY_SECONDS,
         )
     with _locks_guard:

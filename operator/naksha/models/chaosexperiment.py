@@ -11,13 +11,12 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
 
 from naksha.models.common import Duration, FreeForm, LabelSelector, NakshaModel
 from naksha.models.cron import validate_cron
 from naksha.models.labels import CHAOS_ABORT, CHAOS_RUN
-from naksha.models.status import NakshaStatus
+from naksha.models.status import NakshaStatus, StatusPart
 
 FaultType = Literal[
     "pod-kill",
@@ -178,11 +177,7 @@ class ChaosExperimentSpec(NakshaModel):
         return value
 
 
-class _StatusModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-
-class RestoreStep(_StatusModel):
+class RestoreStep(StatusPart):
     """One thing to put back; recorded before the fault so a restarted operator can do it."""
 
     kind: str
@@ -195,7 +190,7 @@ class RestoreStep(_StatusModel):
     )
 
 
-class JournalEntry(_StatusModel):
+class JournalEntry(StatusPart):
     run: str
     at: str
     activity: str = Field(description="steady-state-before, inject, detect, remediation, recover, restore...")
@@ -203,7 +198,7 @@ class JournalEntry(_StatusModel):
     ok: bool = True
 
 
-class ChaosRun(_StatusModel):
+class ChaosRun(StatusPart):
     """The run in flight: where it stands, what it injected and what it measured."""
 
     id: str

@@ -8,7 +8,8 @@ from typing import Any
 
 from naksha.kube import KubeError, NotFound
 from naksha.models.kinds import CHAOS_EXPERIMENT
-from naksha.reconcilers.chaosexperiment import ChaosContext, reconcile
+from naksha.reconcilers.chaosexperiment import reconcile
+from naksha.reconcilers.context import ReconcileContext
 from naksha.settings import OperatorSettings
 
 
@@ -67,16 +68,14 @@ SPEC = {
 }
 
 
-def tick(kube: FakeKube, status: dict, now: float, spec: dict | None = None) -> ChaosContext:
+def tick(kube: FakeKube, status: dict, now: float, spec: dict | None = None) -> ReconcileContext:
     body = {
         "metadata": {"name": "x", "namespace": "ns", "generation": 1},
         "spec": spec or SPEC,
         "status": status,
     }
-    context = ChaosContext.from_body(CHAOS_EXPERIMENT, body, kube=kube, settings=OperatorSettings())  # type: ignore[arg-type]
-    assert isinstance(context, ChaosContext)
-    context.created_at = now
-    reconcile(context)
+    context = ReconcileContext.from_body(CHAOS_EXPERIMENT, body, kube=kube, settings=OperatorSettings())  # type: ignore[arg-type]
+    reconcile(context, created_at=now)
     return context
 
 
@@ -168,8 +167,7 @@ def test_replace_restores_the_running_fault_and_starts_a_new_run():
         "spec": spec,
         "status": body_status,
     }
-    context = ChaosContext.from_body(CHAOS_EXPERIMENT, body, kube=kube, settings=OperatorSettings())  # type: ignore[arg-type]
-    assert isinstance(context, ChaosContext)
+    context = ReconcileContext.from_body(CHAOS_EXPERIMENT, body, kube=kube, settings=OperatorSettings())  # type: ignore[arg-type]
     reconcile(context)
     (replaced,) = context.status.history
     assert (replaced.verdict, replaced.reason) == (

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from naksha.controllers.chaosexperiment import telemetry
-from naksha.kube import Kube, KubeError, NotFound
+from naksha.kube import KubeApi, KubeError, NotFound
 from naksha.models.chaosexperiment import Fault, RestoreStep
 from naksha.models.resources import DEPLOYMENTS, PODS
 
@@ -98,7 +98,7 @@ def intent(fault: Fault, targets: Mapping[str, Mapping[str, Any]]) -> list[Resto
     return steps
 
 
-def inject(kube: Kube, namespace: str, fault: Fault, steps: list[RestoreStep]) -> list[str]:
+def inject(kube: KubeApi, namespace: str, fault: Fault, steps: list[RestoreStep]) -> list[str]:
     """Apply the fault; one line per target saying what was done."""
     done: list[str] = []
     for step in steps:
@@ -116,7 +116,7 @@ def inject(kube: Kube, namespace: str, fault: Fault, steps: list[RestoreStep]) -
     return done
 
 
-def restore(kube: Kube, namespace: str, step: RestoreStep) -> tuple[bool, str]:
+def restore(kube: KubeApi, namespace: str, step: RestoreStep) -> tuple[bool, str]:
     """Put one thing back: (whether a write was made, what happened). KubeError when it failed."""
     if step.field == "replicas":
         try:
@@ -137,7 +137,7 @@ def restore(kube: Kube, namespace: str, step: RestoreStep) -> tuple[bool, str]:
 
 
 def effect_gone(
-    kube: Kube, namespace: str, fault: Fault, steps: list[RestoreStep], selector: str, *, restored: bool
+    kube: KubeApi, namespace: str, fault: Fault, steps: list[RestoreStep], selector: str, *, restored: bool
 ) -> bool:
     """Whether the fault's direct effect is undone (killed pods replaced, replicas above zero).
 
@@ -170,11 +170,11 @@ def effect_gone(
     return True
 
 
-def _delete_pod(kube: Kube, namespace: str, name: str, grace: Any) -> None:
+def _delete_pod(kube: KubeApi, namespace: str, name: str, grace: Any) -> None:
     kube.delete(PODS, namespace, name, grace_period_seconds=None if grace is None else int(grace))
 
 
-def _swap(kube: Kube, namespace: str, name: str, path: str, expected: Any, new: Any) -> bool:
+def _swap(kube: KubeApi, namespace: str, name: str, path: str, expected: Any, new: Any) -> bool:
     """Set ``path`` to ``new`` only while it holds ``expected``; False when it did not (no write)."""
     operations = [
         {"op": "test", "path": path, "value": expected},

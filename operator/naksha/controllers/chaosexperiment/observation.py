@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from naksha.controllers.chaosexperiment import faults, probes, remediation, safety, targets
 from naksha.domain.chaos.run import Observation, from_iso
-from naksha.kube import Kube
+from naksha.kube import KubeApi
 from naksha.models.chaosexperiment import ChaosExperimentSpec, ChaosRun
 
 
 def observe_run(
-    kube: Kube,
+    kube: KubeApi,
     spec: ChaosExperimentSpec,
     namespace: str,
     run: ChaosRun,

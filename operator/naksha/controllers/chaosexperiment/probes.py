@@ -24,7 +24,7 @@ from naksha.domain.chaos.probes import (
     judge_pod,
     judge_workload,
 )
-from naksha.kube import Kube, KubeError, NotFound
+from naksha.kube import KubeApi, KubeError, NotFound
 from naksha.models.chaosexperiment import Probe
 from naksha.models.common import parse_duration
 from naksha.models.resources import DEPLOYMENTS, INSIGHT_STREAMS, PODS, ROLLOUTS
@@ -36,7 +36,7 @@ _REFS = {
 }
 
 
-def first_failure(kube: Kube, namespace: str, probes: Iterable[Probe], phase: str) -> ProbeResult | None:
+def first_failure(kube: KubeApi, namespace: str, probes: Iterable[Probe], phase: str) -> ProbeResult | None:
     """The first probe checked in ``phase`` that fails, or None when all of them hold."""
     for probe in probes:
         if not applies(probe.mode, phase):
@@ -47,7 +47,7 @@ def first_failure(kube: Kube, namespace: str, probes: Iterable[Probe], phase: st
     return None
 
 
-def first_holding(kube: Kube, namespace: str, conditions: Iterable[Probe]) -> ProbeResult | None:
+def first_holding(kube: KubeApi, namespace: str, conditions: Iterable[Probe]) -> ProbeResult | None:
     """The first abort condition that holds (its probe fails), or None."""
     for probe in conditions:
         result = check(kube, namespace, probe)
@@ -56,7 +56,7 @@ def first_holding(kube: Kube, namespace: str, conditions: Iterable[Probe]) -> Pr
     return None
 
 
-def check(kube: Kube, namespace: str, probe: Probe) -> ProbeResult:
+def check(kube: KubeApi, namespace: str, probe: Probe) -> ProbeResult:
     try:
         if probe.type == "kubernetes":
             return _kubernetes(kube, namespace, probe)
@@ -69,7 +69,7 @@ def check(kube: Kube, namespace: str, probe: Probe) -> ProbeResult:
         return ProbeResult(probe.name, False, f"the API answered {error}")
 
 
-def _kubernetes(kube: Kube, namespace: str, probe: Probe) -> ProbeResult:
+def _kubernetes(kube: KubeApi, namespace: str, probe: Probe) -> ProbeResult:
     assert probe.resource is not None
     try:
         obj: dict[str, Any] | None = kube.get(_REFS[probe.resource.kind], namespace, probe.resource.name)
@@ -112,7 +112,7 @@ def _metric(probe: Probe) -> ProbeResult:
     return judge_metric(probe.name, value, probe.condition, probe.tolerance)
 
 
-def _insight(kube: Kube, namespace: str, probe: Probe) -> ProbeResult:
+def _insight(kube: KubeApi, namespace: str, probe: Probe) -> ProbeResult:
     assert probe.stream is not None and probe.detector is not None
     try:
         status = kube.get(INSIGHT_STREAMS, namespace, probe.stream).get("status") or {}

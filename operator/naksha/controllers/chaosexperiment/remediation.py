@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from naksha.domain.chaos.run import Remediation
-from naksha.kube import Kube
+from naksha.kube import KubeApi
 from naksha.models import timestamps
 from naksha.models.resources import AGENT_RUNS
 
 
 def find(
-    kube: Kube, namespace: str, workloads: Iterable[str], playbook: str | None, since: float
+    kube: KubeApi, namespace: str, workloads: Iterable[str], playbook: str | None, since: float
 ) -> Remediation | None:
     """The first AgentRun created since the fault (a second's slack: timestamps have seconds) on a target."""
     names = set(workloads)

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from naksha.kube import Kube, NotFound
+from naksha.kube import KubeApi, NotFound
 from naksha.models.labels import CHAOS_OPT_IN as OPT_IN_LABEL
 from naksha.models.resources import AGENT_RUNS, CONFIG_MAPS, NAMESPACES, ROLLOUTS
 
@@ -16,7 +16,7 @@ ACTIVE_AGENT_PHASES = frozenset({"Pending", "Running", "AwaitingApproval"})
 UNSETTLED_ROLLOUT_PHASES = frozenset({"Progressing", "Paused", "Degraded"})  # Degraded: aborted
 
 
-def opt_in_refusal(kube: Kube, namespace: str) -> str | None:
+def opt_in_refusal(kube: KubeApi, namespace: str) -> str | None:
     """Why chaos may not run in the namespace, or None when it is labelled ``naksha.io/chaos=enabled``."""
     try:
         labels = (kube.get(NAMESPACES, None, namespace).get("metadata") or {}).get("labels") or {}
@@ -40,7 +40,7 @@ class _SwitchCache:
         self._lock = threading.Lock()
         self._read: dict[str, tuple[float, bool]] = {}
 
-    def get(self, kube: Kube, control: str) -> bool:
+    def get(self, kube: KubeApi, control: str) -> bool:
         with self._lock:
             read_at, value = self._read.get(control, (0.0, False))
             if time.monotonic() - read_at < self.TTL_SECONDS:
@@ -53,12 +53,12 @@ class _SwitchCache:
 _switch = _SwitchCache()
 
 
-def kill_switch_on(kube: Kube, control: str, *, env_switch: bool = False) -> bool:
+def kill_switch_on(kube: KubeApi, control: str, *, env_switch: bool = False) -> bool:
     """Whether the cluster-wide switch stops all chaos (the ConfigMap ``control`` says on, or the env)."""
     return env_switch or _switch.get(kube, control)
 
 
-def _read_switch(kube: Kube, control: str) -> bool:
+def _read_switch(kube: KubeApi, control: str) -> bool:
     namespace, _, name = control.partition("/")
     try:
         data = kube.get(CONFIG_MAPS, namespace, name).get("data") or {}
@@ -67,7 +67,7 @@ def _read_switch(kube: Kube, control: str) -> bool:
     return str(data.get(KILL_SWITCH_KEY, "")).strip().lower() in ("on", "true", "1", "yes")
 
 
-def ongoing_incident(kube: Kube, namespace: str, workloads: Iterable[str]) -> str | None:
+def ongoing_incident(kube: KubeApi, namespace: str, workloads: Iterable[str]) -> str | None:
     """An AgentRun acting on one of the workloads, or a Rollout of one not settled; None if neither."""
     names = set(workloads)
     for run in kube.list(AGENT_RUNS, namespace):

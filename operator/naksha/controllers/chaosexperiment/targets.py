@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from naksha.domain.chaos.selection import selector_string
-from naksha.kube import Kube
+from naksha.kube import KubeApi
 from naksha.models.chaosexperiment import ChaosTarget
 from naksha.models.resources import DEPLOYMENTS, PODS
 
@@ -16,7 +16,7 @@ def label_selector(target: ChaosTarget) -> str:
     return selector_string(dict(selector.match_labels), expressions)
 
 
-def candidates(kube: Kube, namespace: str, target: ChaosTarget) -> dict[str, dict[str, Any]]:
+def candidates(kube: KubeApi, namespace: str, target: ChaosTarget) -> dict[str, dict[str, Any]]:
     """Objects the selector matches, by name; pods being deleted are not candidates."""
     if target.kind == "EdgeNode":
         return {}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from naksha.errors import RetryableError
-from naksha.kube import Kube, NotFound
+from naksha.kube import KubeApi, NotFound
 from naksha.models.resources import SERVICES
 from naksha.workloads.insight import worker_name
 
@@ -43,7 +43,7 @@ class Spike:
         )
 
 
-def push(kube: Kube, namespace: str, spike: Spike, value: float) -> str:
+def push(kube: KubeApi, namespace: str, spike: Spike, value: float) -> str:
     """POST ``spike.count`` samples of ``value``, one a second up to now; the address it went to."""
     try:
         service = kube.get(SERVICES, namespace, worker_name(spike.stream))

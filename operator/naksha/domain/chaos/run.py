@@ -16,6 +16,7 @@ from typing import Literal
 from naksha.domain.chaos.probes import ProbeResult
 from naksha.models import timestamps
 from naksha.models.chaosexperiment import ChaosRun
+from naksha.models.conditions import Reason
 
 AGENT_RUN_DONE = frozenset({"Succeeded", "Failed", "Rejected", "Refused"})
 
@@ -63,7 +64,7 @@ class Observation:
 @dataclass(frozen=True)
 class Decision:
     action: Literal["skip", "inject", "wait", "restore", "finish"]
-    reason: str = ""
+    reason: Reason | None = None
     message: str = ""
 
 
@@ -93,17 +94,21 @@ def decide(run: ChaosRun, plan: RunPlan, seen: Observation) -> Decision:
     if run.stage == "Pending":
         return _before_injection(seen)
     if run.stage == "Injecting":
-        return Decision("inject", "Resumed", "the intent was recorded; injecting (idempotently) again")
+        return Decision(
+            "inject", Reason.CHAOS_RESUMED, "the intent was recorded; injecting (idempotently) again"
+        )
     if run.stage == "Injected":
         stop = _stop_reason(seen)
         if stop is not None:
-            return Decision("restore", "Aborted", stop)
+            return Decision("restore", Reason.ABORTED, stop)
         assert run.injected_at is not None
         if seen.now >= from_iso(run.injected_at) + plan.duration:
-            return Decision("restore", "DurationElapsed", f"the fault's {plan.duration:g}s are over")
+            return Decision(
+                "restore", Reason.CHAOS_DURATION_ELAPSED, f"the fault's {plan.duration:g}s are over"
+            )
         return Decision("wait")
     if run.stage == "Restoring":
-        return Decision("restore", "RestoreRetried", run.restore_error or "restoring")
+        return Decision("restore", Reason.CHAOS_RESTORE_RETRIED, run.restore_error or "restoring")
     if run.stage == "Verifying":
         return _after_restore(run, plan, seen)
     return Decision("wait")
@@ -111,19 +116,19 @@ def decide(run: ChaosRun, plan: RunPlan, seen: Observation) -> Decision:
 
 def _before_injection(seen: Observation) -> Decision:
     if seen.refusal is not None:
-        return Decision("skip", "Refused", seen.refusal)
+        return Decision("skip", Reason.REFUSED, seen.refusal)
     stop = _stop_reason(seen)
     if stop is not None:
-        return Decision("skip", "Stopped", stop)
+        return Decision("skip", Reason.CHAOS_STOPPED, stop)
     if seen.incident is not None:
-        return Decision("skip", "IncidentOngoing", seen.incident)
+        return Decision("skip", Reason.CHAOS_INCIDENT_ONGOING, seen.incident)
     if seen.steady is not None:
         return Decision(
             "skip",
-            "SteadyStateNotMet",
+            Reason.CHAOS_STEADY_STATE_NOT_MET,
             f"probe {seen.steady.name} failed before the fault: {seen.steady.message}",
         )
-    return Decision("inject", "SteadyStateMet", "every steady-state probe held")
+    return Decision("inject", Reason.CHAOS_STEADY_STATE_MET, "every steady-state probe held")
 
 
 def _stop_reason(seen: Observation) -> str | None:
@@ -138,7 +143,7 @@ def _stop_reason(seen: Observation) -> str | None:
 
 def _after_restore(run: ChaosRun, plan: RunPlan, seen: Observation) -> Decision:
     if run.abort_reason is not None:
-        return Decision("finish", "Aborted", run.abort_reason)
+        return Decision("finish", Reason.ABORTED, run.abort_reason)
     assert run.injected_at is not None
     deadline = max(from_iso(run.injected_at) + plan.mttr_budget, from_iso(run.restored_at or run.injected_at))
     agent_busy = run.agent_run is not None and run.agent_run_phase not in AGENT_RUN_DONE
@@ -149,25 +154,29 @@ def _after_restore(run: ChaosRun, plan: RunPlan, seen: Observation) -> Decision:
     return Decision("wait")
 
 
-def judge(run: ChaosRun, plan: RunPlan, seen: Observation) -> tuple[str, str | None, str]:
-    """(verdict, the expectation that failed or None, reason) for a restored run."""
+def judge(run: ChaosRun, plan: RunPlan, seen: Observation) -> tuple[Reason, str | None, str]:
+    """(verdict: Passed, Failed or Aborted; the expectation that failed or None; why) for a restored run."""
     if run.abort_reason is not None:
-        return "Aborted", None, run.abort_reason
+        return Reason.ABORTED, None, run.abort_reason
     target = ", ".join(run.targets) or "the target"
     if plan.playbook and run.agent_run is None:
-        return "Failed", "remediation-started", f"no AgentRun with playbook {plan.playbook} acted on {target}"
+        return (
+            Reason.FAILED,
+            "remediation-started",
+            f"no AgentRun with playbook {plan.playbook} acted on {target}",
+        )
     if run.agent_run is not None and plan.playbook and run.agent_run_phase != "Succeeded":
         return (
-            "Failed",
+            Reason.FAILED,
             "remediation-succeeded",
             f"AgentRun {run.agent_run} ended {run.agent_run_phase or 'unfinished'}",
         )
     if run.recovered_at is None:
         why = seen.steady.message if seen.steady is not None else "the fault's effect never went away"
         probe = f" (probe {seen.steady.name})" if seen.steady is not None else ""
-        return "Failed", "steady-state-after", f"not steady within the budget{probe}: {why}"
+        return Reason.FAILED, "steady-state-after", f"not steady within the budget{probe}: {why}"
     recovery = run.time_to_recover_seconds or 0.0
     if recovery > plan.mttr_budget:
-        return "Failed", "mttr-budget", f"recovered in {recovery:.1f}s, budget {plan.mttr_budget:g}s"
+        return Reason.FAILED, "mttr-budget", f"recovered in {recovery:.1f}s, budget {plan.mttr_budget:g}s"
     by = f", remediated by AgentRun {run.agent_run}" if run.agent_run else ""
-    return "Passed", None, f"recovered in {recovery:.1f}s (budget {plan.mttr_budget:g}s){by}"
+    return Reason.CHAOS_PASSED, None, f"recovered in {recovery:.1f}s (budget {plan.mttr_budget:g}s){by}"

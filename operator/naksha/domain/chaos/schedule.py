@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from naksha.models import timestamps
+from naksha.models.conditions import Reason
 from naksha.models.cron import parse_cron
 
 
@@ -30,7 +31,7 @@ class ScheduleInput:
 @dataclass(frozen=True)
 class ScheduleDecision:
     action: Literal["none", "start", "skip", "replace"]
-    reason: str = ""
+    reason: Reason | None = None
     message: str = ""
     scheduled_for: float | None = None  # the firing this decision consumes (lastScheduleTime)
     next_at: float | None = None  # the next firing, for ``status`` and the timer
@@ -47,12 +48,12 @@ def next_firing(schedule: str, after: float, time_zone: str | None = None) -> fl
 def decide_start(given: ScheduleInput) -> ScheduleDecision:
     """Whether a run starts now, is skipped, or replaces the running one."""
     if given.run_command is not None:
-        return _start_or_conflict(given, "Command", "started by naksha chaos run", None)
+        return _start_or_conflict(given, Reason.CHAOS_COMMAND, "started by naksha chaos run", None)
     if given.suspend:
-        return ScheduleDecision("none", "Suspended", "spec.suspend is true")
+        return ScheduleDecision("none", Reason.CHAOS_SUSPENDED, "spec.suspend is true")
     if given.schedule is None:
         if given.runs_so_far == 0 and not given.running:
-            return ScheduleDecision("start", "Created", "no schedule: the experiment runs once")
+            return ScheduleDecision("start", Reason.CHAOS_CREATED, "no schedule: the experiment runs once")
         return ScheduleDecision("none")
     base = given.last_schedule_time if given.last_schedule_time is not None else given.created_at
     due = next_firing(given.schedule, base, given.time_zone)
@@ -68,16 +69,22 @@ def decide_start(given: ScheduleInput) -> ScheduleDecision:
         late = given.now - latest
         return ScheduleDecision(
             "skip",
-            "MissedStartingDeadline",
+            Reason.CHAOS_MISSED_STARTING_DEADLINE,
             f"the firing at {_clock(latest)} is {late:.0f}s late, startingDeadlineSeconds is {deadline}",
             scheduled_for=latest,
             next_at=upcoming,
         )
-    return _start_or_conflict(given, "Scheduled", f"cron firing at {_clock(latest)}", latest, upcoming)
+    return _start_or_conflict(
+        given, Reason.CHAOS_SCHEDULED, f"cron firing at {_clock(latest)}", latest, upcoming
+    )
 
 
 def _start_or_conflict(
-    given: ScheduleInput, reason: str, message: str, scheduled_for: float | None, next_at: float | None = None
+    given: ScheduleInput,
+    reason: Reason,
+    message: str,
+    scheduled_for: float | None,
+    next_at: float | None = None,
 ) -> ScheduleDecision:
     if not given.running:
         return ScheduleDecision("start", reason, message, scheduled_for, next_at)
@@ -87,7 +94,7 @@ def _start_or_conflict(
         )
     return ScheduleDecision(
         "skip",
-        "ConcurrencyForbidden",
+        Reason.CHAOS_CONCURRENCY_FORBIDDEN,
         f"{message} skipped: a run is in progress (Forbid)",
         scheduled_for,
         next_at,
