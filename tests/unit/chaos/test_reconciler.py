@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 from naksha.kube import KubeError, NotFound
+from naksha.models.conditions import Reason
 from naksha.models.kinds import CHAOS_EXPERIMENT
 from naksha.reconcilers.chaosexperiment import reconcile
 from naksha.reconcilers.context import ReconcileContext
@@ -93,6 +94,13 @@ def test_the_intent_is_checkpointed_before_the_fault_and_restored_after_the_dura
     assert kube.writes[-1] == "replicas=3"
     assert later.status.current_run is None
     assert later.status.history[-1].verdict in ("Passed", "Failed")
+    # The finished run is written as null, so the merge patch removes status.currentRun.
+    assert later.status_patch()["currentRun"] is None
+    verdict = later.events[-1]
+    assert (
+        verdict.reason in (Reason.CHAOS_PASSED, Reason.FAILED)
+        and verdict.reason == verdict.message.split()[1][:-1]
+    )
 
 
 def test_a_failing_restore_is_retried_and_reported_degraded_until_it_succeeds(monkeypatch):
@@ -182,6 +190,25 @@ def test_replace_restores_the_running_fault_and_starts_a_new_run():
         "replicas=0",
     ]
     assert context.status.current_run is not None and context.status.current_run.id == "run-2"
+
+
+def test_a_command_taken_is_written_even_when_the_status_had_no_commands_before():
+    kube = FakeKube()
+    body = {
+        "metadata": {
+            "name": "x",
+            "namespace": "ns",
+            "generation": 1,
+            "annotations": {"naksha.io/chaos-run": "c1"},
+        },
+        "spec": SPEC,
+        "status": {},
+    }
+    context = ReconcileContext.from_body(CHAOS_EXPERIMENT, body, kube=kube, settings=OperatorSettings())  # type: ignore[arg-type]
+    reconcile(context)
+    patch = context.status_patch()
+    assert patch["handledCommands"] == {"run": "c1"}
+    assert (patch["runs"], patch["currentRun"]["startedBy"]) == (1, "command")
 
 
 def test_suspending_an_experiment_restores_its_fault_at_once_and_the_run_is_aborted():
