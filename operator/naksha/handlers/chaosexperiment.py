@@ -16,6 +16,7 @@ from typing import Any
 
 import kopf
 
+from naksha.domain.chaos import timer
 from naksha.handlers.common import write_result
 from naksha.kube import NotFound
 from naksha.models.group import GROUP, VERSION
@@ -51,7 +52,7 @@ def _run(
         context = ReconcileContext.from_body(
             CHAOS_EXPERIMENT, current, kube=memo["kube"], settings=memo["config"]
         )
-        created_at = chaosexperiment.creation_time(current)
+        created_at = timer.creation_time(current)
 
         def reconcile_pass(context: ReconcileContext) -> ReconcileContext:
             return chaosexperiment.reconcile(context, created_at=created_at, deleting=deleting)
@@ -77,7 +78,7 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> 
 
 @kopf.timer(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="tick", interval=TICK_SECONDS)
 def tick(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    if chaosexperiment.idle(body, time.time()):
+    if timer.idle(body, time.time()):
         return  # no run in flight and no firing due: nothing for this tick to do
     _run(body, patch, memo, count=False)  # ticks are not reconciliations of a change
 

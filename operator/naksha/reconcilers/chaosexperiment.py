@@ -15,14 +15,14 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from naksha import metrics
 from naksha.controllers.chaosexperiment import faults, observation, targets
 from naksha.crashpoints import crash_point
 from naksha.domain.chaos import journal
 from naksha.domain.chaos.run import Decision, Observation, RunPlan, decide, from_iso, observe, to_iso
-from naksha.domain.chaos.schedule import ScheduleDecision, ScheduleInput, decide_start, idle_until
+from naksha.domain.chaos.schedule import ScheduleDecision, ScheduleInput, decide_start
 from naksha.domain.chaos.selection import BlastRadius, SelectionError, check_blast_radius, select_targets
 from naksha.errors import RetryableError
 from naksha.kube import KubeError
@@ -313,8 +313,8 @@ def _finish(
     status = status_of(context)
     status.current_run = done
     if run.recovered_at:
-        message_ = f"steady again {run.time_to_recover_seconds:.3f}s after the fault"
-        note(context, "recover", message_, reason=Reason.CHAOS_RECOVERED)
+        recovered = f"steady again {run.time_to_recover_seconds:.3f}s after the fault"
+        note(context, "recover", recovered, reason=Reason.CHAOS_RECOVERED)
     if run.agent_run:
         outcome = f"AgentRun {run.agent_run} ({run.agent_run_phase or 'unfinished'})"
         note(context, "remediation", outcome, reason=Reason.CHAOS_REMEDIATION)
@@ -395,37 +395,3 @@ def reconcile(
     """Run the steps; ``created_at`` is the experiment's creation (a schedule's first base)."""
     context.work = ChaosPass(created_at=created_at, deleting=deleting)
     return run_steps(context, STEPS)
-
-
-def creation_time(body: Any) -> float:
-    stamp = ((body.get("metadata") or {}).get("creationTimestamp")) or ""
-    if not stamp:
-        return time.time()
-    return from_iso(str(stamp))
-
-
-def idle(body: Any, now: float) -> bool:
-    """Whether a timer pass over this body would find nothing to do (no run, no firing due).
-
-    An invalid spec is idle too: the change handlers reported it, and only a new spec changes that.
-    """
-    spec, status = body.get("spec") or {}, body.get("status") or {}
-    annotations = (body.get("metadata") or {}).get("annotations") or {}
-    handled = status.get("handledCommands") or {}
-    for key, command in ((RUN_ANNOTATION, "run"), (ABORT_ANNOTATION, "abort")):
-        if annotations.get(key) and annotations.get(key) != handled.get(command):
-            return False  # a naksha chaos run/abort not taken yet
-    last = status.get("lastScheduleTime")
-    try:
-        until = idle_until(
-            schedule=spec.get("schedule"),
-            time_zone=spec.get("timeZone"),
-            suspend=bool(spec.get("suspend")),
-            running=status.get("currentRun") is not None,
-            runs_so_far=int(status.get("runs") or 0),
-            created_at=creation_time(body),
-            last_schedule_time=from_iso(last) if last else None,
-        )
-    except (TypeError, ValueError):
-        return True
-    return until is not None and until > now

@@ -224,7 +224,7 @@ def test_suspending_an_experiment_restores_its_fault_at_once_and_the_run_is_abor
 
 
 def test_an_idle_experiment_is_woken_by_a_command_not_yet_taken():
-    from naksha.reconcilers.chaosexperiment import idle
+    from naksha.domain.chaos.timer import idle
 
     body = {
         "metadata": {"creationTimestamp": "2026-01-01T00:00:00Z", "annotations": {}},
@@ -241,7 +241,7 @@ def test_an_idle_experiment_is_woken_by_a_command_not_yet_taken():
 
 
 def test_an_invalid_experiment_does_not_tick():
-    from naksha.reconcilers.chaosexperiment import idle
+    from naksha.domain.chaos.timer import idle
 
     body = {
         "metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"},
