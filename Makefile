@@ -85,6 +85,7 @@ bench: $(STAMP) ## run the benchmarks (prints figures next to their references)
 	$(BIN)/python benchmarks/detectors.py
 	$(BIN)/python benchmarks/learning.py
 	$(BIN)/python benchmarks/federation.py
+	$(BIN)/python benchmarks/chaos.py
 
 .PHONY: e2e
 e2e: setup ## the kind + helm end-to-end tests (need Docker and kind)

@@ -25,6 +25,8 @@ POINTS = frozenset(
         "rollout.after-gitops-push",  # the revert commit is on the remote; the status does not say so
         "insight.before-trigger",  # a batch's anomalies are detected; no AgentRun created yet
         "insight.after-trigger",  # the AgentRuns exist; the batch is not acknowledged yet
+        "chaos.before-inject",  # a ChaosExperiment's intent is recorded; the fault is not injected yet
+        "chaos.after-restore",  # the fault is restored; the status does not say so yet
     }
 )
 

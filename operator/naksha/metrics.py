@@ -51,6 +51,15 @@ ROLLOUT_ROLLBACKS = Counter(
     ["namespace", "reason"],
     registry=REGISTRY,
 )
+CHAOS_RUNS = Counter(
+    "naksha_chaos_runs_total", "ChaosExperiment runs by verdict.", ["verdict"], registry=REGISTRY
+)
+CHAOS_RECOVERY_SECONDS = Histogram(
+    "naksha_chaos_time_to_recover_seconds",
+    "From a fault's injection to the steady state being back.",
+    buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
+    registry=REGISTRY,
+)
 RESOURCES = Gauge(
     "naksha_resources",
     "Objects the operator knows, by kind, namespace and phase.",

@@ -28,6 +28,8 @@ class OperatorSettings:
     log_level: str = "INFO"
     image: str = DEFAULT_IMAGE
     kill_switch: bool = False
+    # ChaosExperiments: the ConfigMap (namespace/name) whose data.killSwitch "on" stops all chaos.
+    chaos_control: str = "naksha-system/naksha-chaos"
     # AgentRun guardrails: where runs may act, on which kinds, and how often per target.
     agent_namespaces: tuple[str, ...] = ()
     agent_kinds: tuple[str, ...] = ("Deployment", "Rollout", "EdgeNode", "ConfigMap", "InsightStream")
@@ -65,6 +67,7 @@ class OperatorSettings:
             log_level=log_level,
             image=env.get("NAKSHA_IMAGE", DEFAULT_IMAGE) or DEFAULT_IMAGE,
             kill_switch=_flag(env, "NAKSHA_KILL_SWITCH"),
+            chaos_control=env.get("NAKSHA_CHAOS_CONTROL", "").strip() or cls.chaos_control,
             agent_namespaces=_names(env, "NAKSHA_AGENT_NAMESPACES"),
             agent_kinds=_names(env, "NAKSHA_AGENT_KINDS") or cls.agent_kinds,
             agent_rate_limit=_count(env, "NAKSHA_AGENT_RATE_LIMIT", cls.agent_rate_limit),

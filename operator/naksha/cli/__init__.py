@@ -24,6 +24,7 @@ what their commands need when they run, so ``naksha insight-worker`` loads no op
 ``naksha export outcomes``                the learning loop (``naksha/cli/learning.py``)
 ``naksha hub | edge-agent``               the federation hub, an edge agent (``cli/federation.py``)
 ``naksha edge bootstrap-token|approve|registry``   EdgeNodes: registration tokens, approval, registry
+``naksha chaos run|abort|journal NAME``   start a ChaosExperiment run, abort it, print its journal
 
 Exit codes: 0 done, 1 the object or a binary is missing, 2 bad usage or configuration, 130 Ctrl-C.
 """
@@ -37,6 +38,7 @@ from collections.abc import Sequence
 from naksha import __version__
 from naksha.cli import (
     agent,
+    chaos,
     completion,
     demo,
     federation,
@@ -69,6 +71,18 @@ def _parser(prog: str = "naksha") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"naksha {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for area in (operator, local, demo, report, insight, rollout, agent, learning, federation, completion):
+    for area in (
+        operator,
+        local,
+        demo,
+        report,
+        insight,
+        rollout,
+        agent,
+        learning,
+        federation,
+        chaos,
+        completion,
+    ):
         area.register(commands)
     return parser

@@ -7,6 +7,7 @@ operator`` and the tests (``kopf run -m naksha.handlers``) do exactly that.
 from naksha.handlers import (
     admission,
     agentrun,
+    chaosexperiment,
     edgenode,
     insightstream,
     lifecycle,
@@ -14,4 +15,13 @@ from naksha.handlers import (
     rollout,
 )
 
-__all__ = ["admission", "agentrun", "edgenode", "insightstream", "lifecycle", "modelversion", "rollout"]
+__all__ = [
+    "admission",
+    "agentrun",
+    "chaosexperiment",
+    "edgenode",
+    "insightstream",
+    "lifecycle",
+    "modelversion",
+    "rollout",
+]

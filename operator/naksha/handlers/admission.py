@@ -14,12 +14,22 @@ import kopf
 from naksha import metrics
 from naksha.handlers.common import write_result
 from naksha.models.group import GROUP, VERSION
-from naksha.models.kinds import AGENT_RUN, EDGE_NODE, INSIGHT_STREAM, KINDS, MODEL_VERSION, ROLLOUT
+from naksha.models.kinds import (
+    AGENT_RUN,
+    CHAOS_EXPERIMENT,
+    EDGE_NODE,
+    INSIGHT_STREAM,
+    KINDS,
+    MODEL_VERSION,
+    ROLLOUT,
+)
 from naksha.reconcilers import admission
 from naksha.reconcilers.context import ReconcileContext
 
 ADMISSION_ONLY = tuple(
-    kind for kind in KINDS if kind not in (INSIGHT_STREAM, AGENT_RUN, ROLLOUT, MODEL_VERSION, EDGE_NODE)
+    kind
+    for kind in KINDS
+    if kind not in (INSIGHT_STREAM, AGENT_RUN, ROLLOUT, MODEL_VERSION, EDGE_NODE, CHAOS_EXPERIMENT)
 )
 _KINDS_BY_PLURAL = {info.plural: info for info in KINDS}
 

@@ -121,12 +121,23 @@ class Kube:
             "PATCH", ref.path(namespace, name), body=operations, content_type="application/json-patch+json"
         )
 
-    def delete(self, ref: ResourceRef, namespace: str | None, name: str, *, dry_run: bool = False) -> None:
+    def delete(
+        self,
+        ref: ResourceRef,
+        namespace: str | None,
+        name: str,
+        *,
+        dry_run: bool = False,
+        grace_period_seconds: int | None = None,
+    ) -> None:
+        options: dict[str, Any] = {"propagationPolicy": "Background"}
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
         with contextlib.suppress(NotFound):
             self._call(
                 "DELETE",
                 ref.path(namespace, name),
-                body={"propagationPolicy": "Background"},
+                body=options,
                 query={"dryRun": "All"} if dry_run else None,
             )
 

@@ -43,7 +43,13 @@ class KubeApi(Protocol):
     ) -> dict[str, Any]: ...
 
     def delete(
-        self, ref: ResourceRef, namespace: str | None, name: str, *, dry_run: bool = False
+        self,
+        ref: ResourceRef,
+        namespace: str | None,
+        name: str,
+        *,
+        dry_run: bool = False,
+        grace_period_seconds: int | None = None,
     ) -> None: ...
 
     def list_with_version(

@@ -107,6 +107,37 @@ class Reason(enum.StrEnum):
     DEMOTED = "Demoted"
     RETRAINED = "Retrained"
 
+    # ChaosExperiment
+    CHAOS_NOT_OPTED_IN = "NamespaceNotOptedIn"
+    CHAOS_RUN_STARTED = "RunStarted"
+    CHAOS_RUN_SKIPPED = "RunSkipped"
+    CHAOS_INJECTED = "FaultInjected"
+    CHAOS_RESTORED = "FaultRestored"
+    CHAOS_RESTORE_FAILED = "RestoreFailed"
+    CHAOS_VERDICT = "VerdictReached"
+    CHAOS_IDLE = "Idle"
+    CHAOS_STEADY_STATE_BEFORE = "SteadyStateBefore"
+    CHAOS_STEADY_STATE_MET = "SteadyStateMet"
+    CHAOS_STEADY_STATE_NOT_MET = "SteadyStateNotMet"
+    CHAOS_RECOVERED = "Recover"
+    CHAOS_REMEDIATION = "Remediation"
+    CHAOS_PASSED = "Passed"
+    CHAOS_SKIPPED = "Skipped"
+    CHAOS_STOPPED = "Stopped"
+    CHAOS_INCIDENT_ONGOING = "IncidentOngoing"
+    CHAOS_NO_TARGET = "NoTarget"
+    CHAOS_BLAST_RADIUS_EXCEEDED = "BlastRadiusExceeded"
+    CHAOS_RESUMED = "Resumed"
+    CHAOS_DURATION_ELAPSED = "DurationElapsed"
+    CHAOS_RESTORE_RETRIED = "RestoreRetried"
+    # ChaosExperiment: why a run starts, or a firing is skipped
+    CHAOS_COMMAND = "Command"
+    CHAOS_CREATED = "Created"
+    CHAOS_SCHEDULED = "Scheduled"
+    CHAOS_SUSPENDED = "Suspended"
+    CHAOS_MISSED_STARTING_DEADLINE = "MissedStartingDeadline"
+    CHAOS_CONCURRENCY_FORBIDDEN = "ConcurrencyForbidden"
+
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from naksha.models.agentrun import AgentRunSpec, AgentRunStatus
-from naksha.models.chaosexperiment import ChaosExperimentSpec
+from naksha.models.chaosexperiment import ChaosExperimentSpec, ChaosExperimentStatus
 from naksha.models.common import NakshaModel
 from naksha.models.edgenode import EdgeNodeSpec, EdgeNodeStatus
 from naksha.models.group import GROUP
@@ -127,11 +127,13 @@ CHAOS_EXPERIMENT = KindInfo(
     plural="chaosexperiments",
     short_names=("chaos", "cx"),
     spec_model=ChaosExperimentSpec,
+    status_model=ChaosExperimentStatus,
     description="Scheduled fault injection that checks steady state and timely recovery.",
     columns=(
         PrinterColumn("Fault", ".spec.fault.type"),
         PrinterColumn("Schedule", ".spec.schedule"),
         PHASE,
+        PrinterColumn("Verdict", ".status.history[-1:].verdict"),
         ACCEPTED,
         REASON,
         AGE,

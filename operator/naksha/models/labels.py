@@ -49,6 +49,10 @@ PROMOTE = f"{GROUP}/promote"  # any value: leave an indefinite pause / promote t
 RETRY = f"{GROUP}/retry"  # any value: start the aborted revision again
 
 # -- kopf -------------------------------------------------------------------------------------
+# ChaosExperiment: the namespace opt-in label (value "enabled") and the naksha chaos commands.
+CHAOS_OPT_IN = f"{GROUP}/chaos"
+CHAOS_RUN = f"{GROUP}/chaos-run"  # value: a new timestamp per request
+CHAOS_ABORT = f"{GROUP}/chaos-abort"
 FINALIZER = f"{GROUP}/finalizer"  # only on objects whose deletion needs cleanup
 KOPF_PREFIX = GROUP  # kopf's progress and diff-base annotations (naksha.io/...)
 

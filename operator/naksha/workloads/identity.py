@@ -212,6 +212,20 @@ HUB_RULES: tuple[Rule, ...] = (
     Rule(("",), ("events",), ("create", "patch"), "Events on registration and lease transitions."),
 )
 
+# ChaosExperiment: besides the rules above (pods delete, deployments patch, configmaps get).
+OPERATOR_RULES += (
+    Rule(
+        ("",),
+        ("namespaces", "services"),
+        ("get",),
+        "ChaosExperiments: a namespace's naksha.io/chaos opt-in label; the ingest Service of the"
+        " InsightStream an anomaly-injection pushes to.",
+    ),
+    Rule(
+        ("apps",), ("deployments",), ("list",), "ChaosExperiments select their target Deployments by label."
+    ),
+)
+
 REVIEWER_ROLE = "naksha-access-reviewer"
 REVIEWER_RULES: tuple[Rule, ...] = (
     Rule(

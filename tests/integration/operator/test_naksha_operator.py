@@ -54,7 +54,8 @@ def test_every_sample_is_accepted_by_the_operator(naksha_operator, custom, fresh
     # Kinds whose controller has landed move on from Accepted to their own phases (the sample
     # AgentRun targets a Deployment that does not exist here, so it may end Refused, validly; the
     # sample Rollout's first revision is stable at once; the sample ModelVersion trains in a Job
-    # whose pod, of a simulated image here, never finishes).
+    # whose pod, of a simulated image here, never finishes; the sample ChaosExperiment waits for its
+    # cron firing, Idle).
     phases = (
         "Accepted",
         "Progressing",
@@ -65,6 +66,7 @@ def test_every_sample_is_accepted_by_the_operator(naksha_operator, custom, fresh
         "Pending",
         "Training",
         "NotRegistered",
+        "Idle",
     )
     assert obj["status"]["phase"] in phases
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"] == 1

@@ -1,0 +1,99 @@
+"""ChaosExperiment handlers: reconcile on change, drive runs on a short timer, restore on delete.
+
+The timer is the run's clock (schedule firings, the fault's duration, probes, the kill switch,
+and ``naksha chaos run|abort`` annotations, which change no spec so no change handler sees them),
+so it ticks twice a second; a pass reads the experiment afresh unless the body kopf hands over is
+the version this operator last wrote, since that body can lag the status just written, and
+deciding from a stale stage could inject twice. A per-experiment lock keeps change handlers and
+the timer from overlapping.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import kopf
+
+from naksha.domain.chaos import timer
+from naksha.handlers.common import write_result
+from naksha.kube import NotFound
+from naksha.models.group import GROUP, VERSION
+from naksha.models.kinds import CHAOS_EXPERIMENT
+from naksha.models.resources import CHAOS_EXPERIMENTS as EXPERIMENTS
+from naksha.reconcilers import chaosexperiment
+from naksha.reconcilers.context import ReconcileContext
+
+TICK_SECONDS = 0.5
+RESTORE_RETRY_SECONDS = 1.0
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+# The resourceVersion of this operator's last status write per experiment: a body kopf hands over
+# at that version is known fresh, so the pass skips the GET (idle experiments cost no request).
+_written: dict[str, str | None] = {}
+
+
+def _run(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *, deleting: bool = False, count: bool = True
+) -> ReconcileContext | None:
+    uid = str(body["metadata"]["uid"])
+    with _locks_guard:
+        lock = _locks.setdefault(uid, threading.Lock())
+    with lock:
+        current: Any = body
+        if body["metadata"].get("resourceVersion") != _written.get(uid):
+            try:
+                current = memo["kube"].get(
+                    EXPERIMENTS, body["metadata"]["namespace"], body["metadata"]["name"]
+                )
+            except NotFound:
+                return None
+        context = ReconcileContext.from_body(
+            CHAOS_EXPERIMENT, current, kube=memo["kube"], settings=memo["config"]
+        )
+        created_at = timer.creation_time(current)
+
+        def reconcile_pass(context: ReconcileContext) -> ReconcileContext:
+            return chaosexperiment.reconcile(context, created_at=created_at, deleting=deleting)
+
+        write_result(current, patch, reconcile_pass, context, count=count and not deleting)
+        # The status is written here, still under the lock, rather than by kopf after the handler
+        # returns: the next pass (the timer, a change handler) must read this pass's stage.
+        status = patch.pop("status", None)
+        if status:
+            written = memo["kube"].merge_patch(
+                EXPERIMENTS, context.namespace, context.name, {"status": dict(status)}, status=True
+            )
+            _written[uid] = (written.get("metadata") or {}).get("resourceVersion")
+        return context
+
+
+@kopf.on.resume(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="reconcile")
+@kopf.on.create(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="reconcile")
+@kopf.on.update(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="reconcile", field="spec")
+def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    _run(body, patch, memo)
+
+
+@kopf.timer(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="tick", interval=TICK_SECONDS)
+def tick(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    if timer.idle(body, time.time()):
+        return  # no run in flight and no firing due: nothing for this tick to do
+    _run(body, patch, memo, count=False)  # ticks are not reconciliations of a change
+
+
+# Not optional: a fault in place must be restored before its experiment goes, so kopf holds the
+# experiment (a finalizer) until this handler saw its run restored.
+@kopf.on.delete(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="restore")
+def restore(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    context = _run(body, patch, memo, deleting=True)
+    in_flight = chaosexperiment.status_of(context).current_run if context is not None else None
+    if in_flight is not None:
+        raise kopf.TemporaryError(
+            f"the run in flight is not restored yet ({in_flight.stage})",
+            delay=RESTORE_RETRY_SECONDS,
+        )
+    with _locks_guard:
+        _locks.pop(str(body["metadata"]["uid"]), None)
+        _written.pop(str(body["metadata"]["uid"]), None)

@@ -1,0 +1,113 @@
+"""An operator SIGKILLed mid-fault restores it after a restart, exactly once, and the verdict comes.
+
+The operator runs as ``naksha operator`` in its own process group and is killed with every
+child once the fault is in place, then restarted after the fault's duration is over (nobody was
+there to end it). Restore writes are counted from the Deployment's watch history.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+from tests.support import eventually, spec_changes
+from tests.support.chaos import Chaos, available_probe, demo_deployment, experiment
+from tests.support.operators import kill_group, start_operator
+
+DURATION = 6.0
+
+
+def test_an_operator_killed_between_injection_and_restore_restores_once_after_a_restart(
+    control_plane, api_client, naksha_crds, chaos_namespace, tmp_path: Path
+):
+    chaos = Chaos(api_client, chaos_namespace)
+    body = demo_deployment("victim", replicas=2)
+    body["spec"]["template"]["spec"]["containers"] = [{"name": "c", "image": "app:1"}]
+    chaos.deploy(body)
+    chaos.ready_pods("victim", 2)
+    before = client.AppsV1Api(api_client).read_namespaced_deployment("victim", chaos_namespace)
+    log = tmp_path / "operator.log"
+    first = start_operator(control_plane.kubeconfig_path, chaos_namespace, log)
+    try:
+        chaos.create(
+            experiment(
+                "crash",
+                target={"kind": "Deployment", "selector": {"matchLabels": {"app": "victim"}}, "mode": "all"},
+                fault={"type": "scale-to-zero"},
+                duration=f"{DURATION:g}s",
+                steadyState={"probes": [available_probe("victim")]},
+                expectedRemediation={"mttrBudget": "90s"},
+            )
+        )
+        run = chaos.stage("crash", "Injected", timeout=90)
+    finally:
+        kill_group(first)
+    assert chaos.apps.read_namespaced_deployment("victim", chaos_namespace).spec.replicas == 0
+    assert run["restore"][0]["value"] == 2  # the intent was recorded before the fault
+
+    time.sleep(DURATION + 1)  # the fault outlives its duration while no operator runs
+    assert chaos.apps.read_namespaced_deployment("victim", chaos_namespace).spec.replicas == 0
+    second = start_operator(control_plane.kubeconfig_path, chaos_namespace, log)
+    try:
+        verdict = chaos.verdict("crash", timeout=120)
+        eventually(
+            lambda: chaos.apps.read_namespaced_deployment("victim", chaos_namespace).spec.replicas == 2
+        )
+    finally:
+        kill_group(second)
+    assert verdict["verdict"] == "Passed", (verdict, log.read_text()[-3000:])
+    assert verdict["restoredAt"] > verdict["injectedAt"]
+    assert spec_changes(api_client, before) == 2  # scaled to zero once, restored once
+    restores = [e for e in chaos.status("crash")["journal"] if e["activity"] == "restore"]
+    assert len(restores) == 1 and "replicas restored to 2" in restores[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("point", "stage_at_death", "replicas_at_death"),
+    [("chaos.before-inject", "Injecting", 2), ("chaos.after-restore", "Injected", 2)],
+)
+def test_an_operator_that_dies_at_a_crash_point_restores_once_and_records_the_verdict(
+    control_plane,
+    api_client,
+    naksha_crds,
+    chaos_namespace,
+    tmp_path: Path,
+    point,
+    stage_at_death,
+    replicas_at_death,
+):
+    chaos = Chaos(api_client, chaos_namespace)
+    body = demo_deployment("victim", replicas=2)
+    body["spec"]["template"]["spec"]["containers"] = [{"name": "c", "image": "app:1"}]
+    chaos.deploy(body)
+    chaos.ready_pods("victim", 2)
+    before = client.AppsV1Api(api_client).read_namespaced_deployment("victim", chaos_namespace)
+    log = tmp_path / "operator.log"
+    first = start_operator(control_plane.kubeconfig_path, chaos_namespace, log, NAKSHA_CRASH_POINT=point)
+    try:
+        chaos.create(
+            experiment(
+                "crash",
+                target={"kind": "Deployment", "selector": {"matchLabels": {"app": "victim"}}, "mode": "all"},
+                fault={"type": "scale-to-zero"},
+                duration="2s",
+                steadyState={"probes": [available_probe("victim")]},
+                expectedRemediation={"mttrBudget": "90s"},
+            )
+        )
+        first.wait(timeout=120)  # it kills itself at the point
+    finally:
+        kill_group(first)
+    assert chaos.status("crash")["currentRun"]["stage"] == stage_at_death
+    assert chaos.apps.read_namespaced_deployment("victim", chaos_namespace).spec.replicas == replicas_at_death
+
+    second = start_operator(control_plane.kubeconfig_path, chaos_namespace, log, NAKSHA_CRASH_POINT=point)
+    try:
+        verdict = chaos.verdict("crash", timeout=120)
+    finally:
+        kill_group(second)
+    assert verdict["verdict"] == "Passed", (verdict, log.read_text()[-3000:])
+    assert chaos.apps.read_namespaced_deployment("victim", chaos_namespace).spec.replicas == 2
+    assert spec_changes(api_client, before) == 2  # scaled to zero once, restored once
