@@ -12,6 +12,7 @@ shows experiments that expect one. Every line is read from the experiment's stat
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +20,8 @@ from typing import Any
 from naksha.demo.scene_remediate import APP, REPLICAS, deployment_body, ready_replicas, service_body
 from naksha.demo.stage import Stage
 from naksha.kube import Conflict, NotFound
-from naksha.models.group import API_VERSION
 from naksha.models import timestamps
+from naksha.models.group import API_VERSION
 from naksha.models.labels import CHAOS_OPT_IN, CHAOS_RUN
 from naksha.models.resources import CHAOS_EXPERIMENTS, DEPLOYMENTS
 
@@ -74,10 +75,8 @@ def ensure_app(stage: Stage) -> None:
         stage.kube.get(DEPLOYMENTS, stage.namespace, APP)
     except NotFound:
         for body in (deployment_body(stage), service_body(stage)):
-            try:
+            with contextlib.suppress(Conflict):
                 stage.kube.create(body)
-            except Conflict:
-                pass
     ready_replicas(stage, REPLICAS)
 
 

@@ -12,7 +12,7 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from naksha.demo import scene_edge, scene_learn, scene_remediate, scene_rollout
+from naksha.demo import scene_chaos, scene_edge, scene_learn, scene_remediate, scene_rollout
 from naksha.demo.stage import Stage
 
 
@@ -59,8 +59,9 @@ SCENES: tuple[Scene, ...] = (
     Scene(
         4,
         "Prove it with chaos",
-        "a ChaosExperiment with an expected remediation: verdict, time to detect and recover, journal",
+        "a ChaosExperiment kills a pod of checkout: steady state, fault, recovery timed, verdict, journal",
         needs=("naksha.handlers.chaosexperiment",),
+        play=scene_chaos.run,
     ),
     Scene(
         5,

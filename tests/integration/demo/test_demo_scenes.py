@@ -168,12 +168,21 @@ def test_scene_5_registers_an_edge_agent_that_runs_a_signed_allow_listed_command
     assert "signature checked here: valid EdDSA" in printed
 
 
-def test_the_scene_whose_kind_has_no_controller_is_listed_as_not_available_with_the_reason(story):
-    reports = story["reports"]
-    assert sorted(reports) == [1, 2, 3, 4, 5]
-    assert not reports[4].played and "naksha.handlers.chaosexperiment missing" in reports[4].reason
-    said = story["stage"].progress.messages()
-    assert any("scene 4: Prove it with chaos — not available in this build" in line for line in said)
+def test_scene_4_kills_a_pod_of_checkout_and_the_verdict_and_journal_come_from_the_experiment(
+    story, api_client
+):
+    report = story["reports"][4]
+    assert report.played and report.ok, (report.reason, story["stage"].progress.messages(4))
+    status = custom(api_client, story["namespace"], "chaosexperiments", "checkout-pod-kill")["status"]
+    (run,) = status["history"]
+    assert run["verdict"] == "Passed" and run["targets"] == report.result.killed
+    assert 0 < run["timeToRecoverSeconds"] == report.result.time_to_recover_seconds
+    pods = client.CoreV1Api(api_client).list_namespaced_pod(story["namespace"], label_selector="app=checkout")
+    assert report.result.killed[0] not in {pod.metadata.name for pod in pods.items}  # really gone
+    activities = [entry["activity"] for entry in report.result.journal]
+    assert activities[:3] == ["run-started", "steady-state-before", "inject"] and activities[-1] == "verdict"
+    printed = "\n".join(story["stage"].progress.messages(4))
+    assert "verdict Passed" in printed and "journal" in printed
 
 
 def test_the_reports_written_after_the_story_carry_its_numbers(story, api_client, tmp_path):
