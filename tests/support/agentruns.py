@@ -12,7 +12,7 @@ from naksha.models.group import GROUP, VERSION
 
 def deployment(name: str, replicas: int = 2) -> dict[str, Any]:
     return {
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": {"app": name}},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},

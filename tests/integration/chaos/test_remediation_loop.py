@@ -11,26 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support import eventually, free_port
+from tests.support.agentruns import deployment
 from tests.support.chaos import GROUP, VERSION, Chaos, experiment
 
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the local kubelet runs it as a process
 INGEST_PORT = free_port()
-
-
-def simulated_deployment(name: str, replicas: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "c", "image": "app:1"}]},
-            },
-        },
-    }
 
 
 def latency_stream(target: str) -> dict[str, Any]:
@@ -69,7 +54,7 @@ def test_an_injected_latency_spike_is_remediated_by_the_expected_playbook_and_th
     naksha_operator, api_client, chaos_namespace
 ):
     chaos = Chaos(api_client, chaos_namespace)
-    chaos.apps.create_namespaced_deployment(chaos_namespace, simulated_deployment("checkout", 2))
+    chaos.apps.create_namespaced_deployment(chaos_namespace, deployment("checkout", 2))
     chaos.custom.create_namespaced_custom_object(
         GROUP, VERSION, chaos_namespace, "insightstreams", latency_stream("checkout")
     )
