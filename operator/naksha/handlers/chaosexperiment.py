@@ -16,12 +16,11 @@ from typing import Any
 
 import kopf
 
+from naksha.controllers.chaosexperiment.status import WrittenVersions
 from naksha.domain.chaos import timer
 from naksha.handlers.common import write_result
-from naksha.kube import NotFound
 from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import CHAOS_EXPERIMENT
-from naksha.models.resources import CHAOS_EXPERIMENTS as EXPERIMENTS
 from naksha.reconcilers import chaosexperiment
 from naksha.reconcilers.context import ReconcileContext
 
@@ -29,9 +28,7 @@ TICK_SECONDS = 0.5
 RESTORE_RETRY_SECONDS = 1.0
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
-# The resourceVersion of this operator's last status write per experiment: a body kopf hands over
-# at that version is known fresh, so the pass skips the GET (idle experiments cost no request).
-_written: dict[str, str | None] = {}
+_written = WrittenVersions()
 
 
 def _run(
@@ -41,14 +38,9 @@ def _run(
     with _locks_guard:
         lock = _locks.setdefault(uid, threading.Lock())
     with lock:
-        current: Any = body
-        if body["metadata"].get("resourceVersion") != _written.get(uid):
-            try:
-                current = memo["kube"].get(
-                    EXPERIMENTS, body["metadata"]["namespace"], body["metadata"]["name"]
-                )
-            except NotFound:
-                return None
+        current: Any = _written.fresh(memo["kube"], body)
+        if current is None:
+            return None
         context = ReconcileContext.from_body(
             CHAOS_EXPERIMENT, current, kube=memo["kube"], settings=memo["config"]
         )
@@ -57,15 +49,12 @@ def _run(
         def reconcile_pass(context: ReconcileContext) -> ReconcileContext:
             return chaosexperiment.reconcile(context, created_at=created_at, deleting=deleting)
 
-        write_result(current, patch, reconcile_pass, context, count=count and not deleting)
-        # The status is written here, still under the lock, rather than by kopf after the handler
-        # returns: the next pass (the timer, a change handler) must read this pass's stage.
-        status = patch.pop("status", None)
-        if status:
-            written = memo["kube"].merge_patch(
-                EXPERIMENTS, context.namespace, context.name, {"status": dict(status)}, status=True
-            )
-            _written[uid] = (written.get("metadata") or {}).get("resourceVersion")
+        # The status is written in the pass, still under the lock, rather than by kopf after the
+        # handler returns: the next pass (the timer, a change handler) must read this pass's stage.
+        def write_now(context: ReconcileContext) -> None:
+            _written.write(context.api(), uid, context.namespace, context.name, context.status_patch())
+
+        write_result(current, patch, reconcile_pass, context, count=count and not deleting, write=write_now)
         return context
 
 
@@ -96,4 +85,4 @@ def restore(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> No
         )
     with _locks_guard:
         _locks.pop(str(body["metadata"]["uid"]), None)
-        _written.pop(str(body["metadata"]["uid"]), None)
+    _written.forget(str(body["metadata"]["uid"]))
