@@ -9,48 +9,16 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from typing import Any
 
 from kubernetes import client
 from tests.support import eventually, free_port
 from tests.support.agentruns import deployment, run_status
+from tests.support.streams import latency_push_stream
 
 from naksha.models.group import GROUP, VERSION
 
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the local kubelet runs it as a process
 INGEST_PORT = free_port()
-
-
-def latency_stream() -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "InsightStream",
-        "metadata": {"name": "checkout"},
-        "spec": {
-            "source": {"type": "http", "http": {"port": INGEST_PORT, "auth": "none"}},
-            "detectors": [
-                {
-                    "name": "p99",
-                    "metric": "http_p99_seconds",
-                    "method": "threshold",
-                    "minSamples": 3,
-                    "cooldown": "2s",
-                    "params": {"threshold": {"above": 1.0}},
-                }
-            ],
-            "triggers": [
-                {
-                    "name": "scale-out",
-                    "detector": "p99",
-                    "agentRun": {
-                        "playbook": "scale-out-on-latency",
-                        "target": {"kind": "Deployment", "name": "checkout"},
-                        "spec": {"inputs": {"step": 3, "maxReplicas": 8}},
-                    },
-                }
-            ],
-        },
-    }
 
 
 def push(address: str, values: list[float], start: float) -> None:
@@ -74,7 +42,7 @@ def test_a_latency_spike_is_remediated_and_the_run_reports_resolved_with_its_tim
     apps, custom = client.AppsV1Api(api_client), client.CustomObjectsApi(api_client)
     apps.create_namespaced_deployment(fresh_namespace, deployment("checkout", replicas=2))
     custom.create_namespaced_custom_object(
-        GROUP, VERSION, fresh_namespace, "insightstreams", latency_stream()
+        GROUP, VERSION, fresh_namespace, "insightstreams", latency_push_stream("checkout", INGEST_PORT)
     )
     eventually(
         lambda: (

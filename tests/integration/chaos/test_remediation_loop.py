@@ -8,47 +8,14 @@ HTTP pushes at its Service's address, the AgentRun engine, the Deployment.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from tests.support import eventually, free_port
 from tests.support.agentruns import deployment
 from tests.support.chaos import GROUP, VERSION, Chaos, experiment
+from tests.support.streams import latency_push_stream
 
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the local kubelet runs it as a process
 INGEST_PORT = free_port()
-
-
-def latency_stream(target: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "InsightStream",
-        "metadata": {"name": "latency"},
-        "spec": {
-            "source": {"type": "http", "http": {"port": INGEST_PORT, "auth": "none"}},
-            "detectors": [
-                {
-                    "name": "p99",
-                    "metric": "http_p99_seconds",
-                    "method": "threshold",
-                    "minSamples": 3,
-                    "cooldown": "2s",
-                    "params": {"threshold": {"above": 1.0}},
-                }
-            ],
-            "triggers": [
-                {
-                    "name": "scale-out",
-                    "detector": "p99",
-                    "agentRun": {
-                        "playbook": "scale-out-on-latency",
-                        "target": {"kind": "Deployment", "name": target},
-                        "spec": {"inputs": {"step": 3, "maxReplicas": 8}},
-                    },
-                }
-            ],
-        },
-    }
 
 
 # On the real backend the scale-out run this spike starts stays Running past the MTTR budget
@@ -62,7 +29,7 @@ def test_an_injected_latency_spike_is_remediated_by_the_expected_playbook_and_th
     chaos = Chaos(api_client, chaos_namespace)
     chaos.apps.create_namespaced_deployment(chaos_namespace, deployment("checkout", 2))
     chaos.custom.create_namespaced_custom_object(
-        GROUP, VERSION, chaos_namespace, "insightstreams", latency_stream("checkout")
+        GROUP, VERSION, chaos_namespace, "insightstreams", latency_push_stream("latency", INGEST_PORT)
     )
     eventually(
         lambda: (

@@ -48,6 +48,7 @@ from tests.support.samples import (
     sample,
     simulated_deployment,
 )
+from tests.support.streams import latency_push_stream
 
 NAKSHA_IMAGE = "ghcr.io/naksha-io/naksha:test"  # the local kubelet runs a naksha image as a process
 
@@ -187,35 +188,7 @@ def test_a_worker_and_an_executor_job_act_as_their_own_accounts_from_spike_to_re
     apps, custom = client.AppsV1Api(api_client), client.CustomObjectsApi(api_client)
     apps.create_namespaced_deployment(fresh_namespace, simulated_deployment("checkout"))
     port = free_port()
-    stream = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "InsightStream",
-        "metadata": {"name": "checkout"},
-        "spec": {
-            "source": {"type": "http", "http": {"port": port}},
-            "detectors": [
-                {
-                    "name": "p99",
-                    "metric": "http_p99_seconds",
-                    "method": "threshold",
-                    "minSamples": 3,
-                    "cooldown": "2s",
-                    "params": {"threshold": {"above": 1.0}},
-                }
-            ],
-            "triggers": [
-                {
-                    "name": "scale-out",
-                    "detector": "p99",
-                    "agentRun": {
-                        "playbook": "scale-out-on-latency",
-                        "target": {"kind": "Deployment", "name": "checkout"},
-                        "spec": {"executor": "job", "inputs": {"step": 3, "maxReplicas": 8}},
-                    },
-                }
-            ],
-        },
-    }
+    stream = latency_push_stream("checkout", port, auth=None, executor="job")
     custom.create_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "insightstreams", stream)
     shipped_operator.rotate_token()  # the operator carries on with the token that replaced its first
     eventually(

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from naksha.kube import Conflict, KubeApi, KubeError, NotFound
+from naksha.kube import KubeApi, KubeError, NotFound
 from naksha.models.resources import CONFIG_MAPS
 
 ARCHIVE = "naksha-outcomes"
@@ -124,9 +124,9 @@ def rewrite(
                     ],
                 )
             return True
-        except Conflict:
-            pass
         except KubeError as error:
+            # 409: another appender created it first; 422: the resourceVersion test failed.
+            # Both mean someone else appended meanwhile: read again and retry.
             if error.status not in (409, 422):
                 raise
         time.sleep(min(0.5, 0.01 * (attempt + 1)))

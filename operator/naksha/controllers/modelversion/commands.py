@@ -92,7 +92,7 @@ def label(namespace: str, run: str, verdict: str, *, kube: KubeApi | None = None
         )
         annotated = True
     except NotFound:
-        pass
+        pass  # cleaned up already: its archived record (below) still takes the label
     archived = archive.set_label(kube, namespace, f"{namespace}/{run}", verdict)
     if not (annotated or archived):
         raise CommandRefused(f"no AgentRun {namespace}/{run}, and none archived")
