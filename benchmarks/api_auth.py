@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +33,7 @@ import aiohttp  # noqa: E402
 from benchmarks.control_plane import local_control_plane  # noqa: E402
 from benchmarks.results import record  # noqa: E402
 from kubernetes import config  # noqa: E402
+from tests.support.agent_api import ServedApi  # noqa: E402
 
 from naksha.access.identity import Identity  # noqa: E402
 from naksha.access.reviews import Authenticator, Authorizer  # noqa: E402
@@ -83,24 +83,6 @@ class AdmitEveryone:
 
     def may_read(self, caller: Caller, namespace: str) -> None:
         return None
-
-
-class ServedApi:
-    """The API on a loopback port, in its own event loop thread (as in the operator)."""
-
-    def __init__(self, agent_api: api.AgentApi) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.runner, port = asyncio.run_coroutine_threadsafe(
-            api.serve(agent_api, "127.0.0.1", 0), self.loop
-        ).result(30)
-        self.url = f"http://127.0.0.1:{port}/agent/run"
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(30)
 
 
 async def load(url: str, token: str, requests: int) -> tuple[float, list[float]]:
@@ -177,10 +159,11 @@ def measure(
     results: dict[str, list[tuple[float, list[float]]]] = {label: [] for label in servers}
     try:
         for server in servers.values():
-            asyncio.run(load(server.url, token, CONCURRENCY))  # warm connections (and the caches kept)
+            # warm connections (and the caches kept)
+            asyncio.run(load(f"{server.base}/agent/run", token, CONCURRENCY))
         for _ in range(rounds):
             for label, server in servers.items():
-                results[label].append(asyncio.run(load(server.url, token, requests)))
+                results[label].append(asyncio.run(load(f"{server.base}/agent/run", token, requests)))
     finally:
         for server in servers.values():
             server.close()
