@@ -33,6 +33,7 @@ from naksha.services.hub.deliveries import Deliveries
 from naksha.services.hub.ledger import DurableLedger
 from naksha.services.hub.registry import Registry, StatusWrite
 from naksha.services.hub.settings import HubSettings
+from naksha.services.hub.site import HubSite
 from naksha.services.hub.store import HubStore
 
 logger = logging.getLogger(__name__)
@@ -164,9 +165,19 @@ class HubProcess:
         await asyncio.wait_for(nodes_synced.wait(), timeout=60)
         await asyncio.wait_for(triggers_synced.wait(), timeout=60)
         self._lease_task = loop.create_task(self._lease_loop())
-        runner = web.AppRunner(self.hub.application(), access_log=None)
+        # keepalive_timeout bounds a connection waiting for (the rest of) its request headers:
+        # naksha.services.hub.site says how slow clients are cut off.
+        runner = web.AppRunner(
+            self.hub.application(), access_log=None, keepalive_timeout=settings.header_timeout
+        )
         await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port, ssl_context=self._tls())
+        site = HubSite(
+            runner,
+            settings.host,
+            settings.port,
+            ssl_context=self._tls(),
+            handshake_timeout=settings.handshake_timeout,
+        )
         await site.start()
         port = runner.addresses[0][1] if runner.addresses else settings.port
         return runner, int(port)

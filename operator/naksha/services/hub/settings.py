@@ -24,6 +24,8 @@ class HubSettings:
     credential_ttl: float = 3600.0
     max_body_bytes: int = 64 * 1024
     body_timeout: float = 5.0
+    header_timeout: float = 20.0  # request line + headers, from connecting or the last response
+    handshake_timeout: float = 10.0  # the TLS handshake
     rate_per_node: float = 5.0
     burst_per_node: float = 20.0
     rate_per_address: float = 20.0
@@ -42,6 +44,8 @@ class HubSettings:
             "tls_dir": env.get("NAKSHA_HUB_TLS_DIR", ""),
             "approval": env.get("NAKSHA_HUB_APPROVAL", "auto"),
             "body_timeout": float(env.get("NAKSHA_HUB_BODY_TIMEOUT", "5")),
+            "header_timeout": float(env.get("NAKSHA_HUB_HEADER_TIMEOUT", "20")),
+            "handshake_timeout": float(env.get("NAKSHA_HUB_HANDSHAKE_TIMEOUT", "10")),
             "redeliver_after": float(env.get("NAKSHA_HUB_REDELIVER_AFTER", "30")),
             "rate_per_node": float(env.get("NAKSHA_HUB_RATE_PER_NODE", "5")),
             "rate_per_address": float(env.get("NAKSHA_HUB_RATE_PER_ADDRESS", "20")),
