@@ -207,7 +207,7 @@ def _inject(context: ReconcileContext, run: ChaosRun, decision: Decision) -> Non
     kube, spec, namespace = context.api(), _spec(context), _target_namespace(context)
     status = status_of(context)
     if run.stage == "Pending":
-        found = targets.candidates(kube, namespace, spec.target)
+        found = targets.candidates(kube, namespace, spec.target, spec.fault)
         try:
             chosen = select_targets(list(found), spec.target.mode, spec.target.value, rng=random.Random())
         except SelectionError as error:

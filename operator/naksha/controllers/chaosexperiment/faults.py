@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from naksha.controllers.chaosexperiment import telemetry
+from naksha.controllers.chaosexperiment import edge_blackout, telemetry
 from naksha.kube import KubeApi, KubeError, NotFound
 from naksha.models.chaosexperiment import Fault, RestoreStep
 from naksha.models.resources import DEPLOYMENTS, PODS
@@ -30,9 +30,6 @@ NOT_INJECTABLE: dict[str, str] = {
         "network-delay needs a privileged helper pod running tc netem in the target's network "
         "namespace on its node (NET_ADMIN, hostPID); the local control plane's pods are processes "
         "in network namespaces the operator may not alter, so it is not injected here"
-    ),
-    "edge-blackout": (
-        "edge-blackout needs the EdgeNode capability (heartbeat refusal), which this release lacks"
     ),
     "pod-failure": (
         "pod-failure swaps the pod's containers for a failing image, which needs a node whose "
@@ -54,6 +51,8 @@ def refusal(fault: Fault, target_kind: str) -> str | None:
         return "scale-to-zero targets Deployments (target.kind: Deployment)"
     if fault.type == "pod-kill" and target_kind != "Pod":
         return "pod-kill targets Pods (target.kind: Pod)"
+    if fault.type == "edge-blackout" and target_kind != "EdgeNode":  # edge-blackout
+        return "edge-blackout targets EdgeNodes (target.kind: EdgeNode)"
     if fault.type == "anomaly-injection" and not fault.params.get("stream"):
         return "anomaly-injection needs params.stream, the InsightStream whose ingest receives the spike"
     return None
@@ -61,6 +60,8 @@ def refusal(fault: Fault, target_kind: str) -> str | None:
 
 def intent(fault: Fault, targets: Mapping[str, Mapping[str, Any]]) -> list[RestoreStep]:
     """What the fault will change and how to put it back, from the objects as read now."""
+    if fault.type == "edge-blackout":  # edge-blackout: its own module
+        return edge_blackout.intent(targets)
     steps: list[RestoreStep] = []
     for name, obj in sorted(targets.items()):
         if fault.type == "pod-kill":
@@ -113,6 +114,8 @@ def inject(kube: KubeApi, namespace: str, fault: Fault, steps: list[RestoreStep]
             spike = telemetry.Spike.from_params(fault.params)
             address = telemetry.push(kube, namespace, spike, spike.value)
             done.append(f"{spike.count} samples of {spike.metric}={spike.value:g} pushed to {address}")
+        elif fault.type == "edge-blackout":  # edge-blackout
+            done.append(edge_blackout.inject(kube, namespace, step))
     return done
 
 
@@ -126,6 +129,8 @@ def restore(kube: KubeApi, namespace: str, step: RestoreStep) -> tuple[bool, str
         if wrote:
             return True, f"deployment {step.name} replicas restored to {step.value}"
         return False, f"deployment {step.name} no longer holds the fault's replicas; left as it is"
+    if step.field == edge_blackout.FIELD:  # edge-blackout
+        return edge_blackout.restore(kube, namespace, step)
     if step.field == "baseline":
         spike = telemetry.Spike.from_params(dict(step.params))
         address = telemetry.push(kube, namespace, spike, float(step.value))
@@ -145,6 +150,8 @@ def effect_gone(
     detector has merely not seen the spike yet.
     """
     if fault.type == "anomaly-injection":
+        return restored
+    if fault.type == "edge-blackout":  # edge-blackout: the node's return is judged by not_back
         return restored
     if fault.type == "pod-kill" and steps:
         pods = kube.list(PODS, namespace, label_selector=selector or None)

@@ -7,7 +7,7 @@ fault's effect is gone, and (when a playbook is expected) the AgentRun answering
 
 from __future__ import annotations
 
-from naksha.controllers.chaosexperiment import faults, probes, remediation, safety, targets
+from naksha.controllers.chaosexperiment import edge_blackout, faults, probes, remediation, safety, targets
 from naksha.domain.chaos.run import Observation, from_iso
 from naksha.kube import KubeApi
 from naksha.models.chaosexperiment import ChaosExperimentSpec, ChaosRun
@@ -29,7 +29,7 @@ def observe_run(
         refusal = safety.opt_in_refusal(kube, namespace) or faults.refusal(spec.fault, spec.target.kind)
         if refusal is not None:
             return Observation(now=now, refusal=refusal)
-        found = targets.candidates(kube, namespace, spec.target)
+        found = targets.candidates(kube, namespace, spec.target, spec.fault)
         workloads = sorted({targets.workload_of(obj) for obj in found.values()})
         return Observation(
             now=now,
@@ -49,7 +49,8 @@ def observe_run(
         kill_switch=kill,
         stop_requested=stop_requested,
         abort=probes.first_holding(kube, namespace, spec.abort_conditions) if phase == "during" else None,
-        steady=probes.first_failure(kube, namespace, spec.steady_state.probes, phase),
+        steady=probes.first_failure(kube, namespace, spec.steady_state.probes, phase)
+        or (edge_blackout.not_back(kube, namespace, run) if _blackout_over(spec, phase) else None),
         fault_effect_gone=faults.effect_gone(
             kube,
             namespace,
@@ -64,3 +65,8 @@ def observe_run(
             else None  # nothing expected: no list of AgentRuns every tick
         ),
     )
+
+
+def _blackout_over(spec: ChaosExperimentSpec, phase: str) -> bool:
+    """An edge-blackout's node must have gone Unknown and be Ready again to count as steady."""
+    return spec.fault.type == "edge-blackout" and phase == "after"

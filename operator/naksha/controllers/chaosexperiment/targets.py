@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from naksha.controllers.chaosexperiment import edge_blackout
 from naksha.domain.chaos.selection import selector_string
 from naksha.kube import KubeApi
-from naksha.models.chaosexperiment import ChaosTarget
+from naksha.models.chaosexperiment import ChaosTarget, Fault
 from naksha.models.resources import DEPLOYMENTS, PODS
 
 
@@ -16,10 +17,12 @@ def label_selector(target: ChaosTarget) -> str:
     return selector_string(dict(selector.match_labels), expressions)
 
 
-def candidates(kube: KubeApi, namespace: str, target: ChaosTarget) -> dict[str, dict[str, Any]]:
+def candidates(
+    kube: KubeApi, namespace: str, target: ChaosTarget, fault: Fault | None = None
+) -> dict[str, dict[str, Any]]:
     """Objects the selector matches, by name; pods being deleted are not candidates."""
-    if target.kind == "EdgeNode":
-        return {}
+    if target.kind == "EdgeNode":  # edge-blackout
+        return edge_blackout.candidates(kube, namespace, label_selector(target), fault)
     ref = PODS if target.kind == "Pod" else DEPLOYMENTS
     items = kube.list(ref, namespace, label_selector=label_selector(target) or None)
     live = [item for item in items if not (item.get("metadata") or {}).get("deletionTimestamp")]

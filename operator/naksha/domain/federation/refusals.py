@@ -3,7 +3,8 @@
 The hub answers with ``status`` and a JSON body ``{"reason": ..., "message": ...}``; the edge
 agent logs the reason of a trigger it refuses. Statuses follow HTTP's meaning: 400 a body that is
 not what the endpoint takes, 401 no or an invalid token, 403 a valid identity not allowed to do
-this, 409 a replay, 413 too large, 429 too many requests.
+this, 409 a replay, 413 too large, 429 too many requests, 503 heartbeats refused for a while on purpose
+(a ChaosExperiment's edge-blackout; the agent keeps trying, as when the hub is unreachable).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class RefusalReason(enum.StrEnum):
     LEDGER_UNAVAILABLE = "LedgerUnavailable"
     UNKNOWN_TRIGGER = "UnknownTrigger"
     SLOW_CLIENT = "SlowClient"
+    HEARTBEAT_BLACKOUT = "HeartbeatBlackout"
 
 
 class Refused(Exception):

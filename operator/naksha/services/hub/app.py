@@ -271,6 +271,12 @@ class Hub:
 
     async def heartbeat(self, request: web.Request) -> web.Response:
         record = self._node(request)
+        if record.blacked_out:
+            # 503, not 403: the agent keeps heartbeating (as when the hub is unreachable) and the
+            # node turns Ready again as soon as the blackout is lifted.
+            raise Refused(
+                503, RefusalReason.HEARTBEAT_BLACKOUT, f"heartbeats of EdgeNode {record.name} are blacked out"
+            )
         report: Report = await self._body(request, Report)
         self.registry.heartbeat(record, report.wire(), time.time())
         # The one answer a heartbeat gets, encoded once: the hot path does no JSON encoding.

@@ -24,7 +24,7 @@ from naksha.domain.federation.refusals import RefusalReason, Refused
 from naksha.models import timestamps
 from naksha.models.common import parse_duration
 from naksha.models.conditions import Condition, ConditionType, Reason, set_condition
-from naksha.models.edgenode import EdgeNodeSpec, EdgeNodeStatus
+from naksha.models.edgenode import BLACKOUT_ANNOTATION, EdgeNodeSpec, EdgeNodeStatus
 
 logger = logging.getLogger(__name__)
 REVOKED = "Revoked"
@@ -60,6 +60,11 @@ class NodeRecord:
     @property
     def revoked(self) -> bool:
         return self.spec is None or self.spec.credentials.revoked
+
+    @property
+    def blacked_out(self) -> bool:
+        """A ChaosExperiment's edge-blackout is in place: heartbeats are refused."""
+        return BLACKOUT_ANNOTATION in ((self.body.get("metadata") or {}).get("annotations") or {})
 
     @property
     def approved(self) -> bool:
