@@ -61,12 +61,19 @@ class SimulatedAgent:
             "capabilities": ["run-command", "collect-diagnostics"],
             "agentVersion": "bench",
         }
-        async with self.session.post(f"{self.hub}/federation/register", json=body) as response:
-            if response.status != 200:
-                raise RuntimeError(
-                    f"{self.node}: registration answered {response.status}: {await response.text()}"
-                )
-            self.identity = await response.json()
+        for attempt in range(3):  # as the real agent: a dropped connection is tried again
+            try:
+                async with self.session.post(f"{self.hub}/federation/register", json=body) as response:
+                    if response.status != 200:
+                        raise RuntimeError(
+                            f"{self.node}: registration answered {response.status}: {await response.text()}"
+                        )
+                    self.identity = await response.json()
+                    return
+            except aiohttp.ClientConnectionError:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(1.0)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.identity['credential']}"}
