@@ -8,6 +8,7 @@ import pytest
 
 from naksha.domain.federation import tokens
 from naksha.domain.federation.refusals import Refused
+from naksha.models.edgenode import BLACKOUT_ANNOTATION
 from naksha.services.hub.registry import Registry, stamp
 
 NOW = 1_800_000_000.0
@@ -78,6 +79,28 @@ class TestStatusWrites:
         registry = Registry("edge", NOW)
         registry.upsert(edge(status=status))
         assert [w for w in registry.tick(NOW + 39) if w.status["lease"] != "Ready"] == []
+
+    def test_a_quiet_ready_node_revoked_between_refreshes_is_written_at_once(self) -> None:
+        registry = Registry("edge", NOW)
+        registered(registry)
+        registry.tick(NOW)
+        registry.upsert(edge(credentials={"revoked": True}))
+        (write,) = registry.tick(NOW + 1)
+        assert write.status["lease"] == "Revoked"
+
+
+class TestBlackout:
+    def test_a_node_is_blacked_out_only_while_it_holds_the_annotation(self) -> None:
+        registry = Registry("edge", NOW)
+        registered(registry)
+        record = registry.nodes["edge-1"]
+        assert not record.blacked_out
+        body = edge()
+        body["metadata"]["annotations"] = {BLACKOUT_ANNOTATION: "run-token"}
+        registry.upsert(body)
+        assert record.blacked_out
+        registry.upsert(edge())
+        assert not record.blacked_out
 
 
 class TestAuthentication:
