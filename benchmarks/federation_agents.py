@@ -7,7 +7,7 @@ hub). Each process speaks a line protocol with the benchmark:
   stdin  {"hub", "ca", "agents": [[node, bootstrapToken], ...], "concurrency"}
   stdout {"registered": n, "seconds": t}                  every agent registered
   stdin  {"measureFrom": epoch, "until": epoch}           heartbeat at 1 Hz until ``until``
-  stdout {"latencies": [...], "failures": n, "lagP99Ms": x, "cpuSeconds": c}
+  stdout {"latencies": [...], "failures": {kind: n}, "lagP99Ms": x, "cpuSeconds": c}
 
 Latencies are kept only for heartbeats sent after ``measureFrom`` (the warm-up absorbs every
 node's first status write). ``lagP99Ms`` is this process's own event-loop lag, sampled every
@@ -22,6 +22,7 @@ import os
 import ssl
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ class SimulatedAgent:
         self.key = tokens.generate_key()
         self.identity: dict[str, Any] = {}
         self.latencies: list[float] = []
-        self.failures = 0
+        self.failures: Counter[str] = Counter()  # by status or error
 
     async def register(self) -> None:
         body = {
@@ -89,11 +90,11 @@ class SimulatedAgent:
                 ) as response:
                     await response.read()
                     if response.status != 200:
-                        self.failures += 1
+                        self.failures[str(response.status)] += 1
                     elif sent_at >= measure_from:
                         self.latencies.append(time.monotonic() - started)
-            except aiohttp.ClientError:
-                self.failures += 1
+            except aiohttp.ClientError as error:
+                self.failures[type(error).__name__] += 1
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
 
     async def serve_triggers(self, namespace: str, stop: asyncio.Event) -> None:
@@ -183,7 +184,7 @@ async def worker() -> None:
         _say(
             {
                 "latencies": [value for agent in agents for value in agent.latencies],
-                "failures": sum(agent.failures for agent in agents),
+                "failures": dict(sum((agent.failures for agent in agents), Counter())),
                 "lagP99Ms": round(percentile(lag, 0.99) * 1000, 1),
                 "cpuSeconds": round(
                     (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system), 2
