@@ -62,7 +62,7 @@ class SimulatedAgent:
             "capabilities": ["run-command", "collect-diagnostics"],
             "agentVersion": "bench",
         }
-        for attempt in range(3):  # as the real agent: a dropped connection is tried again
+        for attempt in range(5):  # as the real agent: a dropped or timed-out connection is tried again
             try:
                 async with self.session.post(f"{self.hub}/federation/register", json=body) as response:
                     if response.status != 200:
@@ -71,8 +71,8 @@ class SimulatedAgent:
                         )
                     self.identity = await response.json()
                     return
-            except aiohttp.ClientConnectionError:
-                if attempt == 2:
+            except (aiohttp.ClientConnectionError, TimeoutError):
+                if attempt == 4:
                     raise
                 await asyncio.sleep(1.0)
 
@@ -93,7 +93,7 @@ class SimulatedAgent:
                         self.failures[str(response.status)] += 1
                     elif sent_at >= measure_from:
                         self.latencies.append(time.monotonic() - started)
-            except aiohttp.ClientError as error:
+            except (aiohttp.ClientError, TimeoutError) as error:
                 self.failures[type(error).__name__] += 1
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
 

@@ -21,9 +21,13 @@ import ssl
 
 from aiohttp import web
 
+# Connections waiting to be accepted: a thousand agents reconnecting at once (after a hub
+# restart) would overflow the usual 128, and a dropped SYN is retried only after seconds.
+BACKLOG = 1024
+
 
 class HubSite(web.BaseSite):
-    """A TCP site like aiohttp's own, plus a bound on the TLS handshake."""
+    """A TCP site like aiohttp's own, plus a bound on the TLS handshake and a deeper backlog."""
 
     def __init__(
         self,
@@ -34,7 +38,7 @@ class HubSite(web.BaseSite):
         ssl_context: ssl.SSLContext | None,
         handshake_timeout: float,
     ) -> None:
-        super().__init__(runner, ssl_context=ssl_context)
+        super().__init__(runner, ssl_context=ssl_context, backlog=BACKLOG)
         self._host = host
         self._port = port
         self._handshake_timeout = handshake_timeout
