@@ -38,16 +38,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 
-import aiohttp  # noqa: E402
 import yaml  # noqa: E402
-from benchmarks.agent import GROUP, VERSION, run_operator, snapshot  # noqa: E402
+from benchmarks.agent import snapshot  # noqa: E402
 from benchmarks.control_plane import session_for as api_session  # noqa: E402
-from benchmarks.federation_agents import SimulatedAgent, percentile, session_for  # noqa: E402
+from benchmarks.federation_agents import percentile  # noqa: E402
+from benchmarks.federation_triggers import NAMESPACE, measure_triggers  # noqa: E402
 
 from naksha.domain.federation import tokens  # noqa: E402
-from naksha.domain.federation.requests import TRIGGER_LABEL  # noqa: E402
 
-NAMESPACE = "bench"
 # Defaults of the references, read in their sources:
 # - Open Cluster Management: ManagedCluster spec.leaseDurationSeconds defaults to 60 s
 #   (open-cluster-management-io/api, cluster/v1/types.go); the hub's lease controller sets
@@ -191,122 +189,6 @@ class Workers:
             process.wait()
 
 
-def edge_run(name: str, node: str) -> dict[str, Any]:
-    """What an operator's playbook does with an edge node: act edge-exec, then wait for its result."""
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "AgentRun",
-        "metadata": {"name": name},
-        "spec": {
-            "target": {"apiVersion": f"{GROUP}/{VERSION}", "kind": "EdgeNode", "name": node},
-            "graph": {
-                "start": "send",
-                "nodes": [
-                    {
-                        "name": "send",
-                        "type": "act",
-                        "wpk": "edge-exec",
-                        "params": {"wpk": "collect-diagnostics", "params": {}},
-                        "next": "result",
-                    },
-                    {
-                        "name": "result",
-                        "type": "observe",
-                        "wpk": "edge-result",
-                        "params": {"act": "send", "timeout": "60s"},
-                        "next": "done",
-                    },
-                    {"name": "done", "type": "end"},
-                ],
-            },
-        },
-    }
-
-
-async def trigger_round_trips(
-    api: aiohttp.ClientSession, url: str, agent: SimulatedAgent, count: int
-) -> dict[str, list[float]]:
-    """Per AgentRun, seen through watches (each pair through one watch, so its delay cancels out):
-
-    ``actToResult``      the engine checkpointed the edge-exec act → the edge result is on the run;
-    ``requestToResult``  of which: the trigger request appeared → the hub recorded the result in it
-                         (hub signs, agent long-polls, verifies, answers; the federation's part);
-    ``createToEnd``      the AgentRun created → it ended.
-    """
-    runs = f"{url}/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/agentruns"
-    requests = f"{url}/api/v1/namespaces/{NAMESPACE}/configmaps"
-    moments: dict[str, dict[str, float]] = {
-        key: {} for key in ("acted", "recorded", "created", "ended", "requested", "answered")
-    }
-    seen = asyncio.Event()
-
-    def first(kind: str, name: str, now: float) -> None:
-        moments[kind].setdefault(name, now)
-
-    async def watch(address: str, params: dict[str, str], fold: Any) -> None:
-        forever = aiohttp.ClientTimeout(total=None)
-        async with api.get(address, params={"watch": "1", **params}, timeout=forever) as response:
-            async for line in response.content:
-                fold(json.loads(line).get("object") or {}, time.monotonic())
-                seen.set()
-
-    def fold_run(body: dict[str, Any], now: float) -> None:
-        name, status = body["metadata"]["name"], body.get("status") or {}
-        if status.get("actions"):
-            first("acted", name, now)
-        if "edgeOutcome" in (status.get("state") or {}):
-            first("recorded", name, now)
-        if status.get("phase") in ("Succeeded", "Failed"):
-            first("ended", name, now)
-
-    def fold_request(body: dict[str, Any], now: float) -> None:
-        name = body["metadata"]["name"]
-        first("requested", name, now)
-        if (body.get("data") or {}).get("result"):
-            first("answered", name, now)
-
-    watchers = [
-        asyncio.create_task(watch(runs, {}, fold_run)),
-        asyncio.create_task(watch(requests, {"labelSelector": TRIGGER_LABEL}, fold_request)),
-    ]
-    for index in range(count):
-        name = f"edge-round-trip-{index}"
-        seen.clear()
-        moments["created"][name] = time.monotonic()
-        async with api.post(runs, json=edge_run(name, agent.node)) as response:
-            assert response.status == 201, await response.text()
-        deadline = time.monotonic() + 120
-        while name not in moments["ended"]:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"AgentRun {name} did not end in 120 s")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(seen.wait(), timeout=1)
-            seen.clear()
-    for watcher in watchers:
-        watcher.cancel()
-
-    def spans(start: str, end: str) -> list[float]:
-        return [moments[end][n] - moments[start][n] for n in moments[end] if n in moments[start]]
-
-    return {
-        "actToResult": spans("acted", "recorded"),
-        "requestToResult": spans("requested", "answered"),
-        "createToEnd": spans("created", "ended"),
-    }
-
-
-async def node_ready(api: aiohttp.ClientSession, url: str, node: str) -> None:
-    address = f"{url}/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/edgenodes/{node}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        async with api.get(address) as response:
-            conditions = ((await response.json()).get("status") or {}).get("conditions") or []
-        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
-            return
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"EdgeNode {node} did not become Ready")
-
-
 async def run(
     args: argparse.Namespace, url: str, kubeconfig: Path, hub: tuple[int, str], ca: str
 ) -> dict[str, Any]:
@@ -354,7 +236,7 @@ async def run(
     writes, requests = api_counts(after - before)
     trips: dict[str, list[float]] = {}
     if args.triggers:
-        trips = await measure_triggers(args, url, kubeconfig, hub_url, ca, key)
+        trips = await measure_triggers(args.triggers, url, kubeconfig, hub_url, ca, key)
     return {
         "nodes": args.nodes,
         "agentProcesses": args.processes,
@@ -384,32 +266,6 @@ def _p90_ms(values: list[float]) -> float | None:
 
 def _median_ms(values: list[float]) -> float | None:
     return round(statistics.median(values) * 1000, 1) if values else None
-
-
-async def measure_triggers(
-    args: argparse.Namespace, url: str, kubeconfig: Path, hub: str, ca: str, key: tokens.PrivateKey
-) -> dict[str, list[float]]:
-    """Trigger round trips through the real operator, with one in-process agent kept Ready."""
-    node = "edge-trigger"
-    bootstrap = tokens.mint_bootstrap(key, namespace=NAMESPACE, node=node, ttl=3600, now=time.time())
-    operator = run_operator(kubeconfig, Path(os.environ["NAKSHA_BENCH_WORKDIR"]))
-    try:
-        async with session_for(ca, 8) as session, api_session(kubeconfig) as api:
-            agent = SimulatedAgent(node, hub, session, bootstrap)
-            await agent.register()
-            stop = asyncio.Event()
-            beating = asyncio.create_task(agent.heartbeats(0.0, time.time() + 3600, 0.0))
-            serving = asyncio.create_task(agent.serve_triggers(NAMESPACE, stop))
-            try:
-                await node_ready(api, url, node)
-                return await trigger_round_trips(api, url, agent, args.triggers)
-            finally:
-                stop.set()
-                beating.cancel()
-                serving.cancel()
-    finally:
-        operator.send_signal(signal.SIGINT)
-        operator.wait(timeout=60)
 
 
 def main() -> int:
