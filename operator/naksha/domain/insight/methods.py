@@ -38,6 +38,18 @@ class EwmaSettings:
     anomalous_weight: float
     rebaseline_samples: int
     min_samples: int
+    short_samples: int = 1
+    shift_zscore: float = 0.0
+
+    @property
+    def short_rate(self) -> float:
+        return 2.0 / (self.short_samples + 1)
+
+    @property
+    def short_spread(self) -> float:
+        """The standard deviation of the recent mean, in units of the samples' own."""
+        rate = self.short_rate
+        return math.sqrt(rate / (2.0 - rate))
 
 
 def threshold_score(above: float | None, below: float | None, value: float) -> tuple[float, bool]:
@@ -70,7 +82,10 @@ def ewma_score(state: SeriesState, value: float, settings: EwmaSettings) -> tupl
     baseline. After it, an anomalous sample still teaches the baseline, clipped to the ``zscore``
     bound and at ``anomalous_weight`` of the rate, so a lasting change is learnt in bounded time
     while a spike barely moves it; an incident longer than ``rebaseline_samples`` restarts the
-    warm-up on the new level (the runner counts the incident's samples).
+    warm-up on the new level (the runner counts the incident's samples). Besides the sample's own
+    z-score, the exponential mean of the last ``short_samples`` is judged against the baseline in
+    units of its own standard deviation (an EWMA control chart) with the bound ``shift_zscore``:
+    a shift that no single sample gives away.
     """
     if state.learned < settings.min_samples:
         n = state.learned + 1
@@ -78,6 +93,7 @@ def ewma_score(state: SeriesState, value: float, settings: EwmaSettings) -> tupl
         state.mean += delta / n
         state.variance += (delta * (value - state.mean) - state.variance) / n
         state.learned = n
+        state.short_mean = state.mean
         _reset_if_overflowed(state)
         return 0.0, False
     spread = max(
@@ -85,6 +101,15 @@ def ewma_score(state: SeriesState, value: float, settings: EwmaSettings) -> tupl
     )
     deviation = value - state.mean
     ratio = abs(deviation) / spread / settings.zscore
+    if settings.shift_zscore > 0:
+        # The control chart of the recent mean: a shift of a few samples that no one of them gives
+        # away. A state saved before it existed starts it here.
+        short = value if state.short_mean is None else state.short_mean
+        short += settings.short_rate * (value - short)
+        state.short_mean = short
+        shift = abs(short - state.mean) / (spread * settings.short_spread) / settings.shift_zscore
+        if shift > ratio:
+            ratio = shift
     anomalous = ratio > 1.0
     rate = settings.alpha
     if anomalous:
@@ -102,5 +127,10 @@ def ewma_score(state: SeriesState, value: float, settings: EwmaSettings) -> tupl
 
 
 def _reset_if_overflowed(state: SeriesState) -> None:
-    if not (math.isfinite(state.mean) and math.isfinite(state.variance)):
-        state.learned, state.mean, state.variance = 0, 0.0, 0.0
+    short = state.short_mean
+    if not (
+        math.isfinite(state.mean)
+        and math.isfinite(state.variance)
+        and (short is None or math.isfinite(short))
+    ):
+        state.learned, state.mean, state.variance, state.short_mean = 0, 0.0, 0.0, None
