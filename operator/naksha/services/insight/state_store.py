@@ -46,7 +46,8 @@ MAX_BYTES = 900_000  # headroom under the API server's 1 MiB object limit (base6
 # A part is at most half a spill ConfigMap, so a part of the previous checkpoint and one of the
 # next fit side by side while a save is under way.
 PART_BYTES = MAX_BYTES // 2
-SPILL_MAPS = INSIGHT_STATE_SPILL_MAPS  # about 14 MB of live checkpoints beside the state ConfigMap's
+# 28.8 MB of parts: about 14 MB of checkpoints, with room for the next one's parts beside them.
+SPILL_MAPS = INSIGHT_STATE_SPILL_MAPS
 MANIFEST = b"naksha-checkpoint-parts/1\n"  # a compressed checkpoint never starts like this
 _KEY_INVALID = re.compile(r"[^-._a-zA-Z0-9]")
 Parts = list[tuple[str, str]]  # (spill ConfigMap, key), in order
