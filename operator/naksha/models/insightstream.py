@@ -160,14 +160,15 @@ class EwmaParams(NakshaModel):
         default=4,
         ge=1,
         le=10_000,
-        description="Samples averaged (exponentially) into the recent mean that shiftZscore judges.",
+        description="Samples averaged (exponentially) into the recent mean that shiftShare judges.",
     )
-    shift_zscore: float = Field(
-        default=6.0,
+    shift_share: float = Field(
+        default=0.75,
         ge=0,
+        le=10,
         description=(
-            "Anomaly also when the recent mean is this many of its own standard deviations from the"
-            " baseline (a shift no single sample gives away); 0 turns this off."
+            "Anomaly also when the recent mean is more than this share of zscore of its own standard"
+            " deviations from the baseline (a shift no single sample gives away); 0 turns this off."
         ),
     )
 

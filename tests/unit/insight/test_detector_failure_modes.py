@@ -122,7 +122,7 @@ def test_the_ewma_detector_finds_a_shift_of_a_few_sigmas_that_no_single_sample_g
     point_only = DetectorBank(
         [
             Detector.model_validate(
-                {"name": "d", "metric": "m", "method": "ewma", "params": {"ewma": {"shiftZscore": 0}}}
+                {"name": "d", "metric": "m", "method": "ewma", "params": {"ewma": {"shiftShare": 0}}}
             )
         ]
     )

@@ -248,7 +248,7 @@ class DetectorRunner:
             rebaseline_samples=ewma.rebaseline_samples,
             min_samples=detector.min_samples,
             short_samples=ewma.short_samples,
-            shift_zscore=ewma.shift_zscore,
+            shift_share=ewma.shift_share,
         )
         predictive = params.predictive or PredictiveParams()
         self.predictive = PredictiveSettings(

@@ -39,7 +39,7 @@ class EwmaSettings:
     rebaseline_samples: int
     min_samples: int
     short_samples: int = 1
-    shift_zscore: float = 0.0
+    shift_share: float = 0.0
 
     @property
     def short_rate(self) -> float:
@@ -84,8 +84,9 @@ def ewma_score(state: SeriesState, value: float, settings: EwmaSettings) -> tupl
     while a spike barely moves it; an incident longer than ``rebaseline_samples`` restarts the
     warm-up on the new level (the runner counts the incident's samples). Besides the sample's own
     z-score, the exponential mean of the last ``short_samples`` is judged against the baseline in
-    units of its own standard deviation (an EWMA control chart) with the bound ``shift_zscore``:
-    a shift that no single sample gives away.
+    units of its own standard deviation (an EWMA control chart) with the bound ``shift_share`` of
+    ``zscore``: a shift that no single sample gives away. (The bound follows ``zscore``, so a
+    tuner that widens ``zscore`` widens both.)
     """
     if state.learned < settings.min_samples:
         n = state.learned + 1
@@ -101,13 +102,14 @@ def ewma_score(state: SeriesState, value: float, settings: EwmaSettings) -> tupl
     )
     deviation = value - state.mean
     ratio = abs(deviation) / spread / settings.zscore
-    if settings.shift_zscore > 0:
+    if settings.shift_share > 0:
         # The control chart of the recent mean: a shift of a few samples that no one of them gives
         # away. A state saved before it existed starts it here.
         short = value if state.short_mean is None else state.short_mean
         short += settings.short_rate * (value - short)
         state.short_mean = short
-        shift = abs(short - state.mean) / (spread * settings.short_spread) / settings.shift_zscore
+        bound = settings.shift_share * settings.zscore
+        shift = abs(short - state.mean) / (spread * settings.short_spread) / bound
         if shift > ratio:
             ratio = shift
     anomalous = ratio > 1.0
