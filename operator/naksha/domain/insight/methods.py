@@ -14,7 +14,7 @@ rather than left to turn into NaN.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -40,16 +40,17 @@ class EwmaSettings:
     min_samples: int
     short_samples: int = 1
     shift_share: float = 0.0
+    # Worked out once from the two above (a sample's scoring stays a few float operations).
+    short_rate: float = field(init=False)
+    shift_unit: float = field(init=False)
 
-    @property
-    def short_rate(self) -> float:
-        return 2.0 / (self.short_samples + 1)
-
-    @property
-    def short_spread(self) -> float:
-        """The standard deviation of the recent mean, in units of the samples' own."""
-        rate = self.short_rate
-        return math.sqrt(rate / (2.0 - rate))
+    def __post_init__(self) -> None:
+        rate = 2.0 / (self.short_samples + 1)
+        # The recent mean's standard deviation is sqrt(rate / (2 - rate)) of the samples' own;
+        # the chart's bound is shift_share of zscore of those.
+        unit = math.sqrt(rate / (2.0 - rate)) * self.shift_share * self.zscore
+        object.__setattr__(self, "short_rate", rate)
+        object.__setattr__(self, "shift_unit", unit)
 
 
 def threshold_score(above: float | None, below: float | None, value: float) -> tuple[float, bool]:
@@ -105,11 +106,10 @@ def ewma_score(state: SeriesState, value: float, settings: EwmaSettings) -> tupl
     if settings.shift_share > 0:
         # The control chart of the recent mean: a shift of a few samples that no one of them gives
         # away. A state saved before it existed starts it here.
-        short = value if state.short_mean is None else state.short_mean
-        short += settings.short_rate * (value - short)
+        short = state.short_mean
+        short = value if short is None else short + settings.short_rate * (value - short)
         state.short_mean = short
-        bound = settings.shift_share * settings.zscore
-        shift = abs(short - state.mean) / (spread * settings.short_spread) / bound
+        shift = abs(short - state.mean) / (spread * settings.shift_unit)
         if shift > ratio:
             ratio = shift
     anomalous = ratio > 1.0
