@@ -281,7 +281,16 @@ async def trigger_latency(incidents: int, plane: LocalControlPlane) -> tuple[lis
     kubectl = ["kubectl", "--kubeconfig", str(plane.kubeconfig_path)]
     port = free_port()
     spec = {
-        "source": {"type": "http", "http": {"port": port, "auth": "none"}},
+        # Two pushes per incident, sent back to back: the default per-client bucket (burst 100,
+        # 50/s) would answer the later ones 429, which is what it is for, not what this measures.
+        "source": {
+            "type": "http",
+            "http": {
+                "port": port,
+                "auth": "none",
+                "rateLimit": {"requestsPerSecond": 10_000, "burst": 10_000},
+            },
+        },
         "detectors": [
             {
                 "name": "spike",
