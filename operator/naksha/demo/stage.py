@@ -33,6 +33,9 @@ class Timings:
     steady_seconds: float = 6.0  # normal traffic before the surge (the detector's minSamples)
     wait_seconds: float = 90.0  # the longest any one awaited outcome may take
     poll_seconds: float = 0.5
+    # How long scene 4's fault lasts: longer than the AgentRun loop takes to undo it, so the
+    # experiment's own restore finds the work done.
+    fault_seconds: float = 20.0
 
 
 @dataclass
