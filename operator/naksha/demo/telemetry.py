@@ -87,7 +87,9 @@ def stream_body(stage: Stage) -> dict[str, Any]:
                 {
                     "name": "scale-out",
                     "detector": LATENCY_DETECTOR,
-                    "debounce": "1m",
+                    # One run per incident in the story: a cold replica's slow first answers
+                    # after scene 4's recovery are not a second surge.
+                    "debounce": "5m",
                     "agentRun": {
                         "playbook": "scale-out-on-latency",
                         "target": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout"},
@@ -100,7 +102,7 @@ def stream_body(stage: Stage) -> dict[str, Any]:
                     # one step gives checkout back the capacity scene 1 found it needs.
                     "name": OUTAGE_TRIGGER,
                     "detector": OUTAGE_DETECTOR,
-                    "debounce": "1m",
+                    "debounce": "5m",
                     "agentRun": {
                         "playbook": "scale-out-on-latency",
                         "target": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout"},
