@@ -3,8 +3,8 @@
 The demo opts its namespace in (``naksha.io/chaos=enabled``; the operator refuses experiments
 anywhere else), keeps steady traffic on ``checkout`` (its telemetry still flows through Kafka into
 the scene-1 InsightStream), and runs a ``ChaosExperiment`` once, as ``naksha chaos run`` does:
-the steady state (``checkout`` fully available, its error detector quiet) is checked, the fault
-``scale-to-zero`` takes every pod away, the traffic's requests are refused, the
+the steady state (``checkout`` fully available, its error and latency detectors quiet) is
+checked, the fault ``scale-to-zero`` takes every pod away, the traffic's requests are refused, the
 ``checkout-errors`` detector fires, its trigger starts one AgentRun (``scale-out-on-latency``)
 that scales ``checkout`` back out, and the experiment — which expects exactly that playbook —
 writes the verdict naming the AgentRun, with the times to detect and to recover and the run's
@@ -30,7 +30,15 @@ from naksha.demo.scene_remediate import (
     service_ip,
 )
 from naksha.demo.stage import Stage
-from naksha.demo.telemetry import OUTAGE_DETECTOR, OUTAGE_TRIGGER, STREAM, ensure_stream, topic_for
+from naksha.demo.telemetry import (
+    LATENCY_DETECTOR,
+    OUTAGE_DETECTOR,
+    OUTAGE_TRIGGER,
+    STREAM,
+    ensure_stream,
+    stream_detectors,
+    topic_for,
+)
 from naksha.demo.traffic import Traffic
 from naksha.kube import Conflict, NotFound
 from naksha.models import timestamps
@@ -41,6 +49,8 @@ from naksha.models.resources import AGENT_RUNS, CHAOS_EXPERIMENTS, DEPLOYMENTS
 EXPERIMENT = "checkout-outage"
 PLAYBOOK = "scale-out-on-latency"
 MTTR_BUDGET = "60s"
+# Steady means no incident open on checkout's errors or its latency, before the fault and after.
+QUIET_DETECTORS = (OUTAGE_DETECTOR, LATENCY_DETECTOR)
 
 
 @dataclass(frozen=True)
@@ -91,13 +101,16 @@ def experiment_body(stage: Stage) -> dict[str, Any]:
                         "type": "kubernetes",
                         "resource": {"kind": "Deployment", "name": APP},
                     },
-                    {
-                        "name": f"{OUTAGE_DETECTOR}-quiet",
-                        "type": "insight",
-                        "stream": STREAM,
-                        "detector": OUTAGE_DETECTOR,
-                        "mode": "before-after",
-                    },
+                    *(
+                        {
+                            "name": f"{detector}-quiet",
+                            "type": "insight",
+                            "stream": STREAM,
+                            "detector": detector,
+                            "mode": "before-after",
+                        }
+                        for detector in QUIET_DETECTORS
+                    ),
                 ]
             },
             "expectedRemediation": {"playbook": PLAYBOOK, "mttrBudget": MTTR_BUDGET},
@@ -132,6 +145,10 @@ def run(stage: Stage) -> ChaosOutcome:
     try:
         say(f"steady traffic on {APP}: {STEADY_RATE:.0f} requests/s over {before} replicas")
         stage.wait_for("steady telemetry", lambda: len(traffic.samples) >= 2)
+        # The experiment checks the steady state before and after; wait for it rather than have
+        # the run skipped because an earlier incident's detector has not closed yet.
+        stage.wait_for(f"{' and '.join(QUIET_DETECTORS)} to be quiet", lambda: _quiet(stage))
+        say(f"steady state: {APP} fully available, {' and '.join(QUIET_DETECTORS)} quiet")
         return _experiment(stage, before)
     finally:
         traffic.stop()
@@ -195,6 +212,11 @@ def _experiment(stage: Stage, before: int) -> ChaosOutcome:
         time_to_recover_seconds=recover,
         journal=journal,
     )
+
+
+def _quiet(stage: Stage) -> bool:
+    detectors = stream_detectors(stage)
+    return all(int((detectors.get(name) or {}).get("active") or 0) == 0 for name in QUIET_DETECTORS)
 
 
 def _new_run(stage: Stage, runs_before: set[str]) -> str | None:
