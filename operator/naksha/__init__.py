@@ -5,4 +5,4 @@ capability, the builders of the workloads it runs, and a local control plane
 (``naksha.local``) that runs all of it on one machine without a cluster.
 """
 
-__version__ = "0.1.0"
+__version__ = "4.0.0"

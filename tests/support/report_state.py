@@ -220,6 +220,11 @@ def chaos_experiment() -> dict[str, Any]:
         "targets": ["checkout-7f9c"],
         "verdict": "Passed",
         "agentRun": "scale-out-on-latency-1a2b",
+        "injectedAt": "2026-11-29T01:05:01Z",
+        "detectedAt": "2026-11-29T01:05:03Z",
+        "recoveredAt": "2026-11-29T01:05:15.500000Z",
+        "restoredAt": "2026-11-29T01:05:21Z",
+        "finishedAt": "2026-11-29T01:05:21.400000Z",
         "timeToDetectSeconds": 2.0,
         "timeToRecoverSeconds": 14.5,
     }

@@ -134,6 +134,9 @@ def run(stage: Stage) -> EdgeOutcome:
         key, namespace=stage.namespace, node=NODE, ttl=BOOTSTRAP_TTL_SECONDS, now=time.time()
     )
     edge_dir = stage.state_dir / f"edge-{NODE}"
+    # Every demo runs on a fresh control plane with a new hub key: an identity an earlier run's
+    # agent kept under the same state directory names a node this hub never registered.
+    shutil.rmtree(edge_dir / "state", ignore_errors=True)
     edge_dir.mkdir(parents=True, exist_ok=True)
     token_file = edge_dir / "bootstrap.token"
     token_file.write_text(token)

@@ -11,6 +11,7 @@ run ends resolved with its times. Every line printed is read from the objects as
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,14 +138,21 @@ def _story(stage: Stage, traffic: Traffic) -> RemediationOutcome:
     say(f"AgentRun {name} scaled Deployment {APP}: {REPLICAS} → {replicas} replicas")
     ready_replicas(stage, int(str(replicas)))
     say(f"{replicas} replicas ready")
+    scaled_out = len(traffic.samples)
     peak_p99 = max(s.p99_seconds for s in traffic.samples)
     status = stage.wait_for(
         f"AgentRun {name} to end", lambda: (s := run_status(stage, name)).get("phase") in ENDED and s
     )
     assert isinstance(status, dict)
+    # The windows since the new replicas were ready, by their median: one window is a handful of
+    # requests, and on a busy machine a single slow one is noise, not the service's latency.
+    served = [sample.p99_seconds for sample in traffic.samples[scaled_out:]]
     latest = traffic.latest()
-    final = latest.p99_seconds if latest else 0.0
-    say(f"detector recovered: p99 latency {final * 1000:.0f} ms under the surge")
+    final = statistics.median(served) if served else latest.p99_seconds if latest else 0.0
+    say(
+        f"detector recovered: p99 latency {final * 1000:.0f} ms under the surge "
+        f"(median of the {len(served)} windows since the scale-out)"
+    )
     outcome = dict(status.get("outcome") or {})
     runs_now = [r["metadata"]["name"] for r in stage.kube.list(RUNS, stage.namespace)]
     if status.get("phase") == "Succeeded" and outcome.get("resolved"):

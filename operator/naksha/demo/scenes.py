@@ -59,7 +59,7 @@ SCENES: tuple[Scene, ...] = (
     Scene(
         4,
         "Prove it with chaos",
-        "a ChaosExperiment kills a pod of checkout: steady state, fault, recovery timed, verdict, journal",
+        "a ChaosExperiment scales checkout to zero, an AgentRun brings it back: verdict, times, journal",
         needs=("naksha.handlers.chaosexperiment",),
         play=scene_chaos.run,
     ),

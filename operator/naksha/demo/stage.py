@@ -30,9 +30,12 @@ from naksha.settings import DEFAULT_IMAGE
 class Timings:
     """How long the story gives each thing; the tests' fast settings shorten the waits, not the steps."""
 
-    steady_seconds: float = 6.0  # normal traffic before the surge (the detector's minSamples)
+    steady_seconds: float = 4.0  # normal traffic before the surge (past the detector's minSamples)
     wait_seconds: float = 90.0  # the longest any one awaited outcome may take
     poll_seconds: float = 0.5
+    # How long scene 4's fault lasts: longer than the AgentRun loop takes to scale checkout back
+    # (a second or two), so the experiment's own restore finds that done and leaves it.
+    fault_seconds: float = 10.0
 
 
 @dataclass
@@ -97,38 +100,42 @@ def running_stage(
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     kubeconfig = state_dir / "kubeconfig"
-    with LocalControlPlane(state_dir=state_dir / "plane", kubeconfig=kubeconfig, kubelet=True) as plane:
+    # The broker outlives the control plane: stopped first, it would wait for the insight workers'
+    # connections (their pods stop with the plane) and be killed after its timeout.
+    with (
+        TansuBroker(state_dir / "tansu.log") as broker,
+        LocalControlPlane(state_dir=state_dir / "plane", kubeconfig=kubeconfig, kubelet=True) as plane,
+    ):
         progress.say(f"local control plane at {plane.url}")
-        with TansuBroker(state_dir / "tansu.log") as broker:
-            progress.say(f"Kafka-protocol broker (tansu) at {broker.bootstrap}")
-            stage = Stage(
-                kubeconfig=kubeconfig,
-                namespace=namespace,
-                bootstrap=broker.bootstrap,
-                state_dir=state_dir,
-                examples=examples.resolve(),
-                progress=progress,
-                kube=Kube(config.new_client_from_config(config_file=str(kubeconfig))),  # type: ignore[no-untyped-call]
-            )
-            stage.kubectl("apply", "-f", str(crds.resolve()))
-            stage.kubectl(
-                "wait", "--for=condition=Established", "--timeout=60s", "crd", "-l",
-                "app.kubernetes.io/part-of=naksha",
-            )  # fmt: skip
-            # kubectl cached the API's discovery before the CRDs were served; `get naksha` (a
-            # category) would not find them in that cache, so read the resources afresh.
-            stage.kubectl("api-resources", "--api-group=naksha.io", "-o", "name")
-            progress.say("CRDs applied: " + ", ".join(sorted(p.stem for p in crds.glob("*.yaml"))))
-            with _operator(kubeconfig, state_dir) as (process, metrics_port):
-                stage.operator = process
-                progress.say(f"operator running (pid {process.pid}, log {state_dir / 'operator.log'})")
-                stage.urls["operator metrics"] = f"http://127.0.0.1:{metrics_port}/metrics"
-                if namespace != "default":
-                    stage.kubectl("create", "namespace", namespace, check=False)
-                try:
-                    yield stage
-                finally:
-                    stage.close()
+        progress.say(f"Kafka-protocol broker (tansu) at {broker.bootstrap}")
+        stage = Stage(
+            kubeconfig=kubeconfig,
+            namespace=namespace,
+            bootstrap=broker.bootstrap,
+            state_dir=state_dir,
+            examples=examples.resolve(),
+            progress=progress,
+            kube=Kube(config.new_client_from_config(config_file=str(kubeconfig))),  # type: ignore[no-untyped-call]
+        )
+        stage.kubectl("apply", "-f", str(crds.resolve()))
+        stage.kubectl(
+            "wait", "--for=condition=Established", "--timeout=60s", "crd", "-l",
+            "app.kubernetes.io/part-of=naksha",
+        )  # fmt: skip
+        # kubectl cached the API's discovery before the CRDs were served; `get naksha` (a
+        # category) would not find them in that cache, so read the resources afresh.
+        stage.kubectl("api-resources", "--api-group=naksha.io", "-o", "name")
+        progress.say("CRDs applied: " + ", ".join(sorted(p.stem for p in crds.glob("*.yaml"))))
+        with _operator(kubeconfig, state_dir) as (process, metrics_port):
+            stage.operator = process
+            progress.say(f"operator running (pid {process.pid}, log {state_dir / 'operator.log'})")
+            stage.urls["operator metrics"] = f"http://127.0.0.1:{metrics_port}/metrics"
+            if namespace != "default":
+                stage.kubectl("create", "namespace", namespace, check=False)
+            try:
+                yield stage
+            finally:
+                stage.close()
 
 
 @contextlib.contextmanager

@@ -1,8 +1,10 @@
 """The demo's telemetry: one Kafka topic and the InsightStream whose detectors watch it.
 
-Both scenes that run today read the same stream, as one team's services would share one: scene 1
-scales ``checkout`` out when its p99 latency detector fires, scene 3's Rollout analysis reads the
-canary error detector. The stream is created once (a scene run on its own creates it too).
+The scenes read the same stream, as one team's services would share one: scene 1 scales
+``checkout`` out when its p99 latency detector fires, scene 3's Rollout analysis reads the canary
+error detector, and scene 4's outage (``checkout`` scaled to zero by a ChaosExperiment) shows as
+``checkout``'s error ratio, whose detector starts the run that brings its capacity back. The
+stream is created once (a scene run on its own creates it too).
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ STREAM = "telemetry"
 TOPIC = "naksha.telemetry"
 LATENCY_DETECTOR = "p99-latency"
 ERRORS_DETECTOR = "canary-errors"
-LATENCY_LIMIT_SECONDS = 0.5
+OUTAGE_DETECTOR = "checkout-errors"
+OUTAGE_TRIGGER = "restore-capacity"
+OUTAGE_REPLICAS = 5  # what the outage's run scales checkout back to: the capacity scene 1 found it needs
+LATENCY_LIMIT_SECONDS = 1.0  # ten times the service time; a busy machine alone stays well under it
 ERROR_LIMIT = 0.1
+OUTAGE_ERROR_LIMIT = 0.5
 WORKER_PORT = 8010
 
 
@@ -66,18 +72,43 @@ def stream_body(stage: Stage) -> dict[str, Any]:
                     "minSamples": 1,
                     "cooldown": "2s",
                 },
+                {
+                    # checkout's own requests failing: refused while it has no ready pod.
+                    "name": OUTAGE_DETECTOR,
+                    "metric": ERRORS_METRIC,
+                    "labels": {"service": "checkout"},
+                    "method": "threshold",
+                    "params": {"threshold": {"above": OUTAGE_ERROR_LIMIT}},
+                    "minSamples": 3,
+                    "cooldown": "2s",
+                },
             ],
             "triggers": [
                 {
                     "name": "scale-out",
                     "detector": LATENCY_DETECTOR,
-                    "debounce": "1m",
+                    # One run per incident in the story: a cold replica's slow first answers
+                    # after scene 4's recovery are not a second surge.
+                    "debounce": "5m",
                     "agentRun": {
                         "playbook": "scale-out-on-latency",
                         "target": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout"},
                         "spec": {"inputs": {"step": 3, "maxReplicas": 6}},
                     },
-                }
+                },
+                {
+                    # The same playbook: observe the signal's detector, scale out while it is
+                    # anomalous and below maxReplicas, verify the detector recovered. From zero,
+                    # one step gives checkout back the capacity scene 1 found it needs.
+                    "name": OUTAGE_TRIGGER,
+                    "detector": OUTAGE_DETECTOR,
+                    "debounce": "5m",
+                    "agentRun": {
+                        "playbook": "scale-out-on-latency",
+                        "target": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout"},
+                        "spec": {"inputs": {"step": OUTAGE_REPLICAS, "maxReplicas": 6}},
+                    },
+                },
             ],
         },
     }

@@ -2,11 +2,14 @@
 
 ``Traffic`` sends requests at a set rate (open loop: a slow service does not slow the senders,
 so its queue shows as latency, as real users' requests do) to the URLs ``targets()`` names, and
-every ``window`` publishes what the requests saw to a Kafka topic: the p99 latency and the share
-of 5xx answers, as telemetry records (``ts``, ``metric``, ``value``, ``labels``) keyed by series.
-That is what a service mesh or an exporter feeds an InsightStream in a cluster; here the demo
-plays that part, and nothing about the numbers is made up. A window in which no request finished
-but some are waiting reports the oldest one's age: the latency users are living through.
+every ``window`` publishes what the requests saw to a Kafka topic: the p99 latency of the
+requests served and the share of failed ones (5xx, refused, timed out), as telemetry records
+(``ts``, ``metric``, ``value``, ``labels``) keyed by series. That is what a service mesh or an
+exporter feeds an InsightStream in a cluster; here the demo plays that part, and nothing about the
+numbers is made up. Failures count as errors, not as latency: a service with no pod left refuses
+its requests, which is an outage for the error detector, not a slowdown for the latency one. A
+request still waiting at the end of a window counts with its age so far: the latency users are
+living through.
 """
 
 from __future__ import annotations
@@ -143,7 +146,8 @@ class Traffic:
         oldest = max((now - start for start in self._waiting.values()), default=0.0)
         if not finished and not oldest:
             return  # no traffic, no telemetry
-        latency = max(p99([f[0] for f in finished]) if finished else 0.0, oldest)
+        served = [f[0] for f in finished if not f[1]]
+        latency = max(p99(served) if served else 0.0, oldest)
         errors = sum(1 for f in finished if f[1]) / len(finished) if finished else 0.0
         sample = Sample(ts, self.rate, len(finished), round(latency, 4), round(errors, 4))
         self.samples.append(sample)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from naksha.report import plots
 from naksha.report.capabilities import Capability
 from naksha.report.common import (
     blocked_section,
@@ -41,6 +42,7 @@ def chaos_experiments(
     experiments = state.of("ChaosExperiment")
     lines = [*header(capability, state), *objects_section(capability, state)]
     lines += runs_section(experiments)
+    lines += timeline_section(experiments, out / "D.5_chaos_runs.png")
     lines += journal_section(experiments)
     lines += [*events_section(capability, state), *tests_section(capability, results)]
     used = {str((item.get("spec") or {}).get("fault", {}).get("type", "")) for item in experiments}
@@ -82,6 +84,15 @@ def runs_section(experiments: list[dict[str, Any]]) -> list[str]:
         return [*lines, "No run yet.", ""]
     headings = ("experiment", "run", "by", "targets", "verdict", "why", "AgentRun", "detect", "recover")
     return [*lines, *markdown_table(headings, rows), ""]
+
+
+def timeline_section(experiments: list[dict[str, Any]], path: Path) -> list[str]:
+    """The runs that injected, drawn from their own timestamps."""
+    runs = [(name_of(experiment), run) for experiment in experiments for run in runs_of(experiment)]
+    picture = plots.chaos_run_timeline(runs, path)
+    if picture is None:
+        return ["## Timeline", "", f"_{plots.missing() or 'No run has injected a fault.'}_", ""]
+    return ["## Timeline", "", f"![fault → AgentRun → recovery → verdict]({picture.name})", ""]
 
 
 def journal_section(experiments: list[dict[str, Any]]) -> list[str]:

@@ -80,6 +80,51 @@ def agent_run_timeline(runs: Sequence[dict[str, Any]], path: Path) -> Path | Non
     return _save(plt, figure, path)
 
 
+CHAOS_MARKS = (  # (the run's field, marker, colour, legend)
+    ("detectedAt", "v", "black", "AgentRun created (detected)"),
+    ("recoveredAt", "o", "#54a24b", "steady again (recovered)"),
+    ("finishedAt", "*", "#4c78a8", "verdict"),
+)
+
+
+def chaos_run_timeline(runs: Sequence[tuple[str, dict[str, Any]]], path: Path) -> Path | None:
+    """One row per ChaosExperiment run: the fault in place as a bar; detection, recovery, verdict as marks."""
+    if missing():
+        return None
+    rows = []
+    for name, run in runs:
+        injected = parse_time(run.get("injectedAt"))
+        if injected is None:
+            continue  # skipped before injecting: nothing happened in time to draw
+        restored = parse_time(run.get("restoredAt"))
+        marks = [(parse_time(run.get(field)), marker, colour) for field, marker, colour, _ in CHAOS_MARKS]
+        rows.append(
+            (f"{name} {run.get('id', '')} ({run.get('verdict') or 'in flight'})", injected, restored, marks)
+        )
+    if not rows:
+        return None
+    origin = min(injected for _, injected, _, _ in rows)
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(9, 2.2 + 0.6 * len(rows)))
+    for index, (_, injected, restored, marks) in enumerate(rows):
+        left = (injected - origin).total_seconds()
+        if restored is not None:
+            axes.barh(index, (restored - injected).total_seconds(), left=left, color="#e45756", alpha=0.5)
+        for when, marker, colour in marks:
+            if when is not None:
+                axes.plot((when - origin).total_seconds(), index, marker=marker, color=colour, markersize=10)
+    axes.set_yticks(range(len(rows)), [label for label, _, _, _ in rows])
+    axes.set_ylim(-0.6, len(rows) + 0.5)  # the top band holds the legend, clear of the runs
+    axes.set_xlabel("seconds since the first fault")
+    handles = [plt.Rectangle((0, 0), 1, 1, color="#e45756", alpha=0.5)] + [
+        plt.Line2D([], [], marker=marker, color=colour, linestyle="") for _, marker, colour, _ in CHAOS_MARKS
+    ]
+    labels = ["fault in place (injected → restored)"] + [legend for _, _, _, legend in CHAOS_MARKS]
+    axes.legend(handles, labels, loc="upper center", ncol=2, fontsize="small")
+    axes.set_title("ChaosExperiment runs: fault → AgentRun → recovery → verdict")
+    return _save(plt, figure, path)
+
+
 def event_timeline(
     rows: Sequence[tuple[str, Sequence[tuple[datetime.datetime, str, str]]]], title: str, path: Path
 ) -> Path | None:

@@ -28,14 +28,27 @@ def snapshot_name(phase: str) -> str:
     return f"Phase{phase}_snapshot.md"
 
 
-def git_revision() -> str:
+def git_revision(output: Path | None = None) -> str:
+    """The source's revision, ``-dirty`` when tracked files differ from it, except under ``output``:
+    the reports being rewritten there (``make reports`` regenerates committed ones) change nothing
+    about the source that made them."""
+    excluded = [f":(exclude){output.resolve()}"] if output is not None else []
     try:
-        result = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--tags"], capture_output=True, text=True, timeout=10
+        described = subprocess.run(
+            ["git", "describe", "--always", "--tags"], capture_output=True, text=True, timeout=10
+        )
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excluded],
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except OSError:
         return "unknown (no git)"
-    return result.stdout.strip() or "unknown (not a git checkout)"
+    revision = described.stdout.strip()
+    if described.returncode != 0 or not revision:
+        return "unknown (not a git checkout)"
+    return revision + ("-dirty" if changed.stdout.strip() else "")
 
 
 def blocked_items(report: Path) -> list[str]:
@@ -86,7 +99,7 @@ def render_snapshot(
         "",
         "## Version",
         "",
-        f"- naksha {__version__} (source {git_revision()})",
+        f"- naksha {__version__} (source {git_revision(reports_dir)})",
         "- API group `naksha.io/v1alpha1`, six kinds",
         f"- Control plane read: {control_plane(state)}",
         "",

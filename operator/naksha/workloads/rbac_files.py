@@ -11,6 +11,7 @@ import json
 import textwrap
 from pathlib import Path
 
+from naksha import __version__
 from naksha.workloads.identity import HUB_NAME, HUB_RULES, OPERATOR_RULES, REVIEWER_ROLE, REVIEWER_RULES, Rule
 
 MANIFEST = Path("manifests") / "rbac.yaml"
@@ -249,7 +250,7 @@ HUB_HEADER = "# The federation hub (`naksha hub`) for its namespace's EdgeNodes 
 def render_hub_manifest() -> str:
     return f"{GENERATED}\n{HUB_HEADER}" + _hub_objects(
         NAMESPACE,
-        "ghcr.io/naksha-io/naksha:0.1.0",
+        f"ghcr.io/naksha-io/naksha:{__version__}",
         "naksha-hub-tls",
         _HUB_LABELS,
         textwrap.indent(_HUB_LABELS, "    "),

@@ -1,9 +1,10 @@
 """The demo's story, headless, on the local control plane: each scene's outcome is read back from the objects.
 
-The same code path as ``make demo`` (``naksha.demo.story.play``) on the session's control plane,
-with the real operator (kopf runtime, its own handlers), tansu as the Kafka-protocol broker, and
-real ``naksha demo-app`` and ``naksha insight-worker`` processes in their pods' network
-namespaces. Afterwards ``naksha report`` writes D.1-D.6 from what the story left behind.
+The same code path as ``make demo`` (``naksha.demo.story.play``) on the session's control plane
+(the emulator, or the real kube-apiserver with ``--backend=real``), with the real operator (kopf
+runtime, its own handlers), tansu as the Kafka-protocol broker, and real ``naksha demo-app`` and
+``naksha insight-worker`` processes in their pods' network namespaces. Afterwards ``naksha
+report`` writes D.1-D.6 from what the story left behind.
 """
 
 from __future__ import annotations
@@ -27,14 +28,10 @@ from naksha.demo.progress import Progress
 from naksha.demo.scenes import SCENES
 from naksha.demo.stage import Stage, Timings
 from naksha.demo.story import play
+from naksha.demo.telemetry import LATENCY_LIMIT_SECONDS
 from naksha.kube import Kube
 
-pytestmark = [
-    needs_namespaces,
-    pytest.mark.emulator_only(
-        reason="every demo-app pod listens on :8080, which needs the local kubelet's pod network namespaces"
-    ),
-]
+pytestmark = needs_namespaces
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the local kubelet runs it as a process
 GROUP, VERSION = "naksha.io", "v1alpha1"
 
@@ -70,9 +67,10 @@ def custom(api_client: client.ApiClient, namespace: str, plural: str, name: str 
     return api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
 
 
-def triggered(run: dict[str, Any]) -> bool:
-    """A run the stream's trigger created (scene 2's run carries a signal too, but no dedupe key)."""
-    return bool((run["spec"].get("signal") or {}).get("dedupeKey"))
+def triggered(run: dict[str, Any], trigger: str) -> bool:
+    """A run this trigger of the stream created (scene 2's run carries a signal too, but no dedupe key)."""
+    signal = run["spec"].get("signal") or {}
+    return bool(signal.get("dedupeKey")) and run["metadata"]["name"].startswith(f"telemetry-{trigger}-")
 
 
 def test_scene_1_remediates_a_latency_spike_with_one_agent_run_that_scales_out_and_resolves(
@@ -81,20 +79,22 @@ def test_scene_1_remediates_a_latency_spike_with_one_agent_run_that_scales_out_a
     report = story["reports"][1]
     assert report.played and report.ok, (report.reason, story["stage"].progress.messages(1))
     namespace = story["namespace"]
-    (run,) = [r for r in custom(api_client, namespace, "agentruns") if triggered(r)]
+    (run,) = [r for r in custom(api_client, namespace, "agentruns") if triggered(r, "scale-out")]
     status = run["status"]
     assert status["phase"] == "Succeeded"
     assert status["outcome"]["resolved"] is True and status["outcome"]["actions"] == ["scale:scale"]
-    assert run["spec"]["signal"]["detector"] == "p99-latency" and run["spec"]["signal"]["value"] > 0.5
+    signal = run["spec"]["signal"]
+    assert signal["detector"] == "p99-latency" and signal["value"] > LATENCY_LIMIT_SECONDS
     assert status["outcome"]["timeToRecoverSeconds"] > 0
-    deployment = client.AppsV1Api(api_client).read_namespaced_deployment("checkout", namespace)
-    assert deployment.spec.replicas == 5 and deployment.status.ready_replicas == 5
+    (action,) = status["actions"].values()  # the scale it made, as its own record says
+    assert action["wpk"] == "scale" and (action["result"]["previous"], action["result"]["replicas"]) == (2, 5)
     result = report.result
     assert result.agent_runs == [run["metadata"]["name"]] and result.replicas_after == 5
     # The traffic saw the spike, and the recovery.
-    assert result.peak_p99_seconds > 0.5 > result.final_p99_seconds
-    stream = custom(api_client, namespace, "insightstreams", "telemetry")["status"]
-    assert stream["detectors"]["p99-latency"]["active"] == 0
+    assert result.peak_p99_seconds > LATENCY_LIMIT_SECONDS > result.final_p99_seconds
+    # The run ended on the detector's recovery, as its last verify step read it from the stream.
+    verify = [step for step in status["steps"] if step["node"] == "verify"][-1]
+    assert verify["result"]["anomalous"] is False and verify["result"]["activeSeries"] == 0
     printed = "\n".join(story["stage"].progress.messages(1))
     assert f"AgentRun {run['metadata']['name']} created by trigger scale-out" in printed
     assert f"MTTR {status['outcome']['timeToRecoverSeconds']} s" in printed
@@ -168,21 +168,54 @@ def test_scene_5_registers_an_edge_agent_that_runs_a_signed_allow_listed_command
     assert "signature checked here: valid EdDSA" in printed
 
 
-def test_scene_4_kills_a_pod_of_checkout_and_the_verdict_and_journal_come_from_the_experiment(
+def test_scene_4_scales_checkout_to_zero_and_the_verdict_names_the_agent_run_that_brought_it_back(
     story, api_client
 ):
     report = story["reports"][4]
     assert report.played and report.ok, (report.reason, story["stage"].progress.messages(4))
-    status = custom(api_client, story["namespace"], "chaosexperiments", "checkout-pod-kill")["status"]
+    namespace = story["namespace"]
+    status = custom(api_client, namespace, "chaosexperiments", "checkout-outage")["status"]
     (run,) = status["history"]
-    assert run["verdict"] == "Passed" and run["targets"] == report.result.killed
-    assert 0 < run["timeToRecoverSeconds"] == report.result.time_to_recover_seconds
-    pods = client.CoreV1Api(api_client).list_namespaced_pod(story["namespace"], label_selector="app=checkout")
-    assert report.result.killed[0] not in {pod.metadata.name for pod in pods.items}  # really gone
+    assert run["verdict"] == "Passed" and run["targets"] == ["checkout"] == report.result.targets
+    # The remediation is the loop's: the run the outage's detector triggered, which scaled checkout
+    # from zero back to five, and ended Succeeded.
+    (agent_run,) = [r for r in custom(api_client, namespace, "agentruns") if triggered(r, "restore-capacity")]
+    name = agent_run["metadata"]["name"]
+    assert run["agentRun"] == name == report.result.agent_run and run["agentRunPhase"] == "Succeeded"
+    assert agent_run["spec"]["signal"]["detector"] == "checkout-errors"
+    assert agent_run["spec"]["playbookRef"]["name"] == "scale-out-on-latency"
+    (action,) = agent_run["status"]["actions"].values()
+    assert (action["result"]["previous"], action["result"]["replicas"]) == (0, 5)
+    assert f"remediated by AgentRun {name}" in run["reason"]
+    assert 0 <= run["timeToDetectSeconds"] <= run["timeToRecoverSeconds"] < 60
+    assert report.result.time_to_detect_seconds == run["timeToDetectSeconds"]
+    assert report.result.time_to_recover_seconds == run["timeToRecoverSeconds"]
+    # The fault's restore found the replicas already back (it writes only while they are 0).
+    assert run["restore"] == [
+        {
+            "kind": "Deployment",
+            "name": "checkout",
+            "field": "replicas",
+            "value": 5,
+            "injectedValue": 0,
+            "params": {},
+        }
+    ]
+    deployment = client.AppsV1Api(api_client).read_namespaced_deployment("checkout", namespace)
+    assert (
+        deployment.spec.replicas == 5 and report.result.replicas_before == 5 == report.result.replicas_after
+    )
     activities = [entry["activity"] for entry in report.result.journal]
     assert activities[:3] == ["run-started", "steady-state-before", "inject"] and activities[-1] == "verdict"
+    assert "remediation" in activities and "recover" in activities
+    (restore,) = [entry for entry in report.result.journal if entry["activity"] == "restore"]
+    assert "no longer holds the fault's replicas; left as it is" in restore["message"]
     printed = "\n".join(story["stage"].progress.messages(4))
-    assert "verdict Passed" in printed and "journal" in printed
+    assert f"AgentRun {name} scaled Deployment checkout: 0 → 5 replicas" in printed
+    assert f"verdict Passed: recovered in {run['timeToRecoverSeconds']:.1f}s" in printed
+    assert f"time to detect {run['timeToDetectSeconds']:.1f}s" in printed
+    for entry in report.result.journal:  # the journal, printed line by line
+        assert f"{entry['at']} {entry['activity']}" in printed
 
 
 def test_the_reports_written_after_the_story_carry_its_numbers(story, api_client, tmp_path):
@@ -197,7 +230,7 @@ def test_the_reports_written_after_the_story_carry_its_numbers(story, api_client
         "D.5_chaos.md",
         "D.6_deploy_pipeline.md",
     ]
-    (run,) = [r for r in custom(api_client, story["namespace"], "agentruns") if triggered(r)]
+    (run,) = [r for r in custom(api_client, story["namespace"], "agentruns") if triggered(r, "scale-out")]
     d2 = (tmp_path / "D.2_agent_framework.md").read_text()
     assert str(run["status"]["outcome"]["timeToRecoverSeconds"]) in d2
     d6 = (tmp_path / "D.6_deploy_pipeline.md").read_text()
@@ -214,5 +247,9 @@ def test_the_reports_written_after_the_story_carry_its_numbers(story, api_client
     d4 = (tmp_path / "D.4_federation.md").read_text()
     assert node["keyThumbprint"] in d4 and story["reports"][5].result.trigger_jti in d4
     assert "## Security notes (from docs/federation.md)" in d4
+    d5 = (tmp_path / "D.5_chaos.md").read_text()
+    chaos_run = story["reports"][4].result
+    assert f"| {story['namespace']}/checkout-outage | run-1 | command | checkout | Passed |" in d5
+    assert f"| {chaos_run.agent_run} | {chaos_run.time_to_detect_seconds:.1f} s |" in d5
     for picture in ("D.1_anomalies.png", "D.2_agentrun_timeline.png", "D.6_rollouts.png"):
         assert (tmp_path / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -21,6 +21,8 @@ import yaml
 from kubernetes import client
 from tests.support import ROOT, eventually, free_port
 
+from naksha import __version__
+
 HELM_PYTHON = ROOT / ".venv-helm" / "bin" / "python"
 CHART = str(ROOT / "charts" / "naksha")
 pytestmark = pytest.mark.skipif(
@@ -106,7 +108,7 @@ def test_install_creates_the_operator_objects_with_the_manifests_rbac_and_uninst
     )
     deployment = apps.read_namespaced_deployment("nk-naksha", release_namespace)
     container = deployment.spec.template.spec.containers[0]
-    assert container.image == "example.com/simulated:0.1.0" and container.args == ["operator"]
+    assert container.image == f"example.com/simulated:{__version__}" and container.args == ["operator"]
     assert container.security_context.read_only_root_filesystem is True
     assert core.read_namespaced_service_account("nk-naksha", release_namespace)
     assert core.read_namespaced_service("nk-naksha-metrics", release_namespace).spec.ports[0].port == 9090
@@ -271,7 +273,9 @@ def test_the_plain_manifests_declare_exactly_the_expected_kinds_and_apply(kubect
         "ServiceAccount",  # the hub's
     ]
     rendered = kubectl("kustomize", str(ROOT / "manifests")).stdout
-    modified = rendered.replace("image: ghcr.io/naksha-io/naksha:0.1.0", "image: example.com/simulated:0.1.0")
+    released = f"image: ghcr.io/naksha-io/naksha:{__version__}"  # the manifests name the release's image
+    assert released in rendered
+    modified = rendered.replace(released, f"image: example.com/simulated:{__version__}")
     kubectl("apply", "-f", "-", input=modified)
     kubectl("delete", "-f", "-", "--wait=false", "--ignore-not-found", input=modified)
 

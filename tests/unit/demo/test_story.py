@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from pathlib import Path
@@ -13,7 +14,7 @@ from naksha.demo.progress import Progress
 from naksha.demo.scenes import SCENES, Scene, scene
 from naksha.demo.stage import Stage
 from naksha.demo.story import play
-from naksha.demo.traffic import p99
+from naksha.demo.traffic import ERRORS_METRIC, LATENCY_METRIC, Traffic, p99
 from naksha.errors import ConfigError
 
 
@@ -83,3 +84,33 @@ def test_the_p99_of_a_window_is_its_nearest_rank_value():
     assert p99([0.1] * 99 + [2.0]) == 0.1
     assert p99([0.1] * 98 + [2.0, 3.0]) == 2.0
     assert p99([0.4]) == 0.4
+
+
+class Producer:
+    """Keeps what a window publishes, as the Kafka producer would send it."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    async def send_and_wait(self, topic: str, value: bytes, key: bytes) -> None:
+        import orjson
+
+        self.records.append({"topic": topic, **orjson.loads(value)})
+
+
+def published(finished: list[tuple[float, bool]]) -> dict[str, float]:
+    traffic = Traffic(bootstrap="127.0.0.1:1", topic="t", targets=list, labels={"service": "x"}, rate=1.0)
+    traffic._finished = finished
+    producer = Producer()
+    asyncio.run(traffic._publish(producer, 1.0))
+    return {record["metric"]: record["value"] for record in producer.records}
+
+
+def test_a_failed_request_counts_as_an_error_and_not_as_latency():
+    # A service with no pod left refuses slowly under load: an outage, not a slowdown.
+    assert published([(0.1, False), (0.1, False), (3.0, True)]) == {
+        LATENCY_METRIC: 0.1,
+        ERRORS_METRIC: 0.3333,
+    }
+    assert published([(0.7, True)] * 4) == {LATENCY_METRIC: 0.0, ERRORS_METRIC: 1.0}
+    assert published([(0.6, False), (0.1, False)]) == {LATENCY_METRIC: 0.6, ERRORS_METRIC: 0.0}

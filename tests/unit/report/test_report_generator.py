@@ -6,7 +6,13 @@ import copy
 from pathlib import Path
 
 import pytest
-from tests.support.report_state import ARTIFACT_SHA, agent_run, live_state, model_config_maps
+from tests.support.report_state import (
+    ARTIFACT_SHA,
+    agent_run,
+    chaos_experiment,
+    live_state,
+    model_config_maps,
+)
 
 from naksha.report import write_reports
 from naksha.report.capabilities import CAPABILITIES, Capability
@@ -23,7 +29,7 @@ SECTIONS = {
             "## Outcome archives (what the versions learnt from)", "## Runs that used a model"),
     "D.4": ("## EdgeNode objects", "## Registry", "## Triggers and results", "## Security settings per node",
             "## Security notes (from docs/federation.md)"),
-    "D.5": ("## ChaosExperiment objects", "## Runs and verdicts",
+    "D.5": ("## ChaosExperiment objects", "## Runs and verdicts", "## Timeline",
             "## Journals (steady state, fault, detection, remediation, recovery, restore)"),
     "D.6": ("## Rollout objects", "## Rollout history", "## Timeline"),
 }  # fmt: skip
@@ -52,6 +58,7 @@ def test_the_timelines_are_valid_png_images_linked_from_their_reports(written):
     for report, picture in (
         ("D.1_insight_stream.md", "D.1_anomalies.png"),
         ("D.2_agent_framework.md", "D.2_agentrun_timeline.png"),
+        ("D.5_chaos.md", "D.5_chaos_runs.png"),
         ("D.6_deploy_pipeline.md", "D.6_rollouts.png"),
     ):
         assert f"]({picture})" in (written / report).read_text()
@@ -82,9 +89,12 @@ def test_the_numbers_are_the_objects_own(tmp_path):
 
 
 def test_nothing_to_draw_is_said_rather_than_drawn(tmp_path):
-    write_reports(None, tmp_path, junit=[], state=live_state(AgentRun=[], Rollout=[]))  # type: ignore[arg-type]
+    state = live_state(AgentRun=[], Rollout=[], ChaosExperiment=[])
+    write_reports(None, tmp_path, junit=[], state=state)  # type: ignore[arg-type]
     assert "_No run has recorded steps._" in (tmp_path / "D.2_agent_framework.md").read_text()
     assert not (tmp_path / "D.2_agentrun_timeline.png").exists()
+    assert "_No run has injected a fault._" in (tmp_path / "D.5_chaos.md").read_text()
+    assert not (tmp_path / "D.5_chaos_runs.png").exists()
     assert "None on this cluster" in (tmp_path / "D.6_deploy_pipeline.md").read_text()
 
 
@@ -169,11 +179,22 @@ class TestTheFederationReport:
 def test_the_chaos_report_lists_each_run_with_its_verdict_times_and_journal(written):
     d5 = (written / "D.5_chaos.md").read_text()
     runs = d5.split("## Runs and verdicts", 1)[1].split("## Journals", 1)[0]
-    assert "checkout-pod-kill" in runs and "Passed" in runs and "scale-out-on-latency-1a2b" in runs
-    assert "2.0 s" in runs and "14.5 s" in runs
+    assert (
+        "| shop/checkout-pod-kill | r1 | command | checkout-7f9c | Passed |  | scale-out-on-latency-1a2b "
+        "| 2.0 s | 14.5 s |"
+    ) in runs
+    assert "![fault → AgentRun → recovery → verdict](D.5_chaos_runs.png)" in d5
     journal = d5.split("## Journals", 1)[1].split("## Events", 1)[0]
     assert "deleted pod checkout-7f9c" in journal and "steady-state-before" in journal
     assert "`network-delay`" in d5.split("## BLOCKED / simulated here", 1)[1]
+
+
+def test_the_chaos_report_takes_its_times_from_the_runs(tmp_path):
+    experiment = chaos_experiment()
+    experiment["status"]["history"][0].update(timeToRecoverSeconds=33.3, failedExpectation="mttr-budget")
+    write_reports(None, tmp_path, junit=[], state=live_state(ChaosExperiment=[experiment]))  # type: ignore[arg-type]
+    runs = (tmp_path / "D.5_chaos.md").read_text().split("## Runs and verdicts", 1)[1]
+    assert "| mttr-budget | scale-out-on-latency-1a2b | 2.0 s | 33.3 s |" in runs and "14.5 s" not in runs
 
 
 def test_an_unreachable_worker_is_reported_with_the_reason(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from tests.support.report_state import live_state
@@ -11,7 +12,7 @@ from naksha import __version__
 from naksha.cli import main
 from naksha.report import write_reports
 from naksha.report.junit import capability_of, read
-from naksha.report.snapshot import render_snapshot
+from naksha.report.snapshot import git_revision, render_snapshot
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" tests="4">
@@ -91,3 +92,30 @@ def test_a_phase_that_is_not_one_capital_letter_is_refused(capsys):
 def test_a_kubeconfig_that_does_not_exist_is_refused_clearly(tmp_path, capsys):
     assert main(["report", "--kubeconfig", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_the_source_revision_is_dirty_for_changed_sources_and_not_for_rewritten_reports(
+    tmp_path, monkeypatch
+):
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "D.1_insight_stream.md").write_text("old\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "first")
+    head = git("rev-parse", "--short", "HEAD").strip()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports" / "D.1_insight_stream.md").write_text("regenerated\n")
+    assert git_revision(tmp_path / "reports") == head
+    assert git_revision() == f"{head}-dirty"
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_revision(tmp_path / "reports") == f"{head}-dirty"
+
+
+def test_outside_a_git_checkout_the_revision_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    assert git_revision(tmp_path) == "unknown (not a git checkout)"
