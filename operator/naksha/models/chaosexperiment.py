@@ -38,7 +38,7 @@ ABORT_ANNOTATION = CHAOS_ABORT
 # The parameters each fault understands; anything else is a typo the user must hear about.
 FAULT_PARAMS: dict[str, frozenset[str]] = {
     "pod-kill": frozenset({"gracePeriodSeconds"}),
-    "pod-failure": frozenset(),
+    "pod-failure": frozenset({"container", "image"}),
     "container-kill": frozenset({"container"}),
     "scale-to-zero": frozenset(),
     "cpu-stress": frozenset({"workers", "load"}),

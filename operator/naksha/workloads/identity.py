@@ -224,6 +224,16 @@ OPERATOR_RULES += (
     Rule(
         ("apps",), ("deployments",), ("list",), "ChaosExperiments select their target Deployments by label."
     ),
+    # pod-failure, container-kill, cpu-stress
+    Rule(
+        ("",),
+        ("pods",),
+        ("create", "patch"),
+        "ChaosExperiments: pod-failure patches a target pod's container images (and back);"
+        " container-kill and cpu-stress create their helper pod on the target's node (deleted on"
+        " restore). container-kill's helper is privileged with hostPID: the target namespace's"
+        " Pod Security level must admit it (privileged).",
+    ),
 )
 
 REVIEWER_ROLE = "naksha-access-reviewer"

@@ -136,6 +136,8 @@ class Kubelet:
             await self._end(runner)
             runner = None
         finished = pod_phase(event.obj) in ("Succeeded", "Failed")
+        if runner is not None and not finished:
+            runner.update_soon(event.obj)  # a changed image restarts its container, as a kubelet does
         if runner is not None and finished and runner.network.isolated:
             # Nothing will run in it again: a finished pod keeps its status, not its namespace.
             await self.network.detach(runner.uid)

@@ -266,6 +266,8 @@ class NodeAgent:
             await self._finish_deletion(pod)
             return
         finished = pod_phase(pod) in ("Succeeded", "Failed")
+        if runner is not None and not finished:
+            runner.update_soon(pod)  # a changed image restarts its container, as a kubelet does
         if runner is not None and finished and runner.network.isolated:
             # Nothing will run in it again: a finished pod keeps its status, not its namespace.
             await self.network.detach(runner.uid)
