@@ -132,13 +132,14 @@ def pod_writes(api_client, namespace: str, before, name: str) -> list[tuple[str,
     return seen
 
 
-@pytest.mark.parametrize("fault", ["pod-failure", "cpu-stress"])
+@pytest.mark.parametrize("fault", ["pod-failure", "cpu-stress", "container-kill"])
 def test_a_pod_fault_outliving_a_killed_operator_is_restored_once_after_a_restart(
     control_plane, api_client, naksha_crds, chaos_namespace, tmp_path: Path, fault
 ):
     chaos = Chaos(api_client, chaos_namespace)
     body = demo_deployment("victim", replicas=1)
-    body["spec"]["template"]["spec"]["containers"] = [{"name": "c", "image": "app:1"}]
+    if fault != "container-kill":  # a killed container needs a process; the others need none
+        body["spec"]["template"]["spec"]["containers"] = [{"name": "c", "image": "app:1"}]
     chaos.deploy(body)
     (target,) = chaos.ready_pods("victim", 1)
     pods_before = chaos.core.list_namespaced_pod(chaos_namespace)
@@ -186,3 +187,6 @@ def test_a_pod_fault_outliving_a_killed_operator_is_restored_once_after_a_restar
             )
         )
         assert "deleted" in restores[0]["message"]
+    if fault == "container-kill":  # the helper ran once: one kill, one restart
+        pod = chaos.core.read_namespaced_pod(target.metadata.name, chaos_namespace)
+        assert pod.status.container_statuses[0].restart_count == 1
