@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from naksha.models.labels import CHAOS_EXPERIMENT, CHAOS_RUN_ID
 from naksha.workloads.naming import common_labels, restricted_security_context
 
-EXPERIMENT_LABEL = "naksha.io/chaos-experiment"
-RUN_LABEL = "naksha.io/chaos-run"
+EXPERIMENT_LABEL = CHAOS_EXPERIMENT
+RUN_LABEL = CHAOS_RUN_ID
 HELPER_COMPONENT = "chaos-helper"
 
 

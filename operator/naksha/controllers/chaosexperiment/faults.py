@@ -54,6 +54,13 @@ def refusal(fault: Fault, target_kind: str) -> str | None:
     return None
 
 
+def precondition(kube: KubeApi, namespace: str, fault: Fault) -> str | None:
+    """Why the fault cannot go into what it targets, read from the cluster before injecting; or None."""
+    if fault.type == "anomaly-injection":
+        return telemetry.ingest_refusal(kube, namespace, telemetry.Spike.from_params(fault.params))
+    return None
+
+
 def intent(
     fault: Fault, targets: Mapping[str, Mapping[str, Any]], helpers: pod_faults.Helpers | None = None
 ) -> list[RestoreStep]:
