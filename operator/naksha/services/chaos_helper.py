@@ -29,18 +29,19 @@ def burn_cpu(workers: int, load: int) -> None:
     """Run ``workers`` burners until SIGTERM or SIGINT; returns once they are stopped."""
     if workers < 1 or not 1 <= load <= 100:
         raise ValueError("workers must be at least 1 and load between 1 and 100")
-    context = multiprocessing.get_context("fork")
-    burners = [context.Process(target=_burn, args=(load,), daemon=True) for _ in range(workers)]
-    for burner in burners:
-        burner.start()
     stop = False
 
     def stopping(_signum: int, _frame: object) -> None:
         nonlocal stop
         stop = True
 
+    # Before the workers start: a pod deleted at once still ends cleanly.
     signal.signal(signal.SIGTERM, stopping)
     signal.signal(signal.SIGINT, stopping)
+    context = multiprocessing.get_context("fork")
+    burners = [context.Process(target=_burn, args=(load,), daemon=True) for _ in range(workers)]
+    for burner in burners:
+        burner.start()
     while not stop and any(burner.is_alive() for burner in burners):
         time.sleep(0.2)
     for burner in burners:
