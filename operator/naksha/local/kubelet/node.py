@@ -28,7 +28,8 @@ from naksha.local.kubelet.credentials import CredentialSource
 from naksha.local.kubelet.deployments import plan_deployment
 from naksha.local.kubelet.jobs import plan_job, select_own_pods
 from naksha.local.kubelet.ownership import controller_ref, pod_phase
-from naksha.local.kubelet.pods import PodRunner, probe_ports
+from naksha.local.kubelet.pods import PodRunner
+from naksha.local.kubelet.readiness import probe_ports
 from naksha.local.kubelet.services import ServiceController
 from naksha.local.network import NodeNetwork
 

@@ -9,7 +9,7 @@ images are reported Running and Ready and never exit.
 The process runs in the pod's network (``naksha.local.network``: its own namespace and 127/8
 address, or the host's loopback as a fallback), and ``127.0.0.1:<port>`` endpoints named in its
 environment or arguments reach the host's. Readiness: ``httpGet`` (HTTP or HTTPS, unverified as
-the kubelet's) and ``tcpSocket`` probes are polled at the pod's address; ``exec`` probes are not
+the kubelet's) and ``tcpSocket`` probes are polled at the pod's address (``readiness``); ``exec`` probes are not
 run (the container counts as ready once started). A container that exited and waits to be restarted
 is ``CrashLoopBackOff`` and not ready.
 As a kubelet does, a changed container image in a running pod's spec (the one container field
@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from naksha.local.apiserver import errors
 from naksha.local.apiserver.tables import now
 from naksha.local.kubelet.credentials import CredentialSource, CredentialsUnavailable
 from naksha.local.kubelet.podapi import PodApi
+from naksha.local.kubelet.readiness import check, resolve_ports
 from naksha.local.network import PodNetwork
 from naksha.local.network.pods import HOST_ADDRESS, host_ports_named
 
@@ -267,7 +266,7 @@ class PodRunner:
         await asyncio.sleep(min(float(probe.get("initialDelaySeconds", 0)), 2.0))
         period = min(float(probe.get("periodSeconds", 1)), 1.0)
         while not self.stopped:
-            if await _check(_resolve_ports(probe, container), self.network):
+            if await check(resolve_ports(probe, container), self.network):
                 return True
             await asyncio.sleep(period)
         return False
@@ -407,50 +406,3 @@ def _phase(statuses: list[dict[str, Any]], policy: str) -> str:
     ):
         return "Pending"
     return "Running"
-
-
-def _resolve_ports(probe: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
-    """A probe with its named port (``port: health``) replaced by the container port of that name."""
-    named = {p.get("name"): p.get("containerPort") for p in container.get("ports") or [] if p.get("name")}
-    resolved = dict(probe)
-    for handler in ("httpGet", "tcpSocket"):
-        port = (probe.get(handler) or {}).get("port")
-        if isinstance(port, str) and port in named:
-            resolved[handler] = {**probe[handler], "port": named[port]}
-    return resolved
-
-
-def probe_ports(container: dict[str, Any]) -> set[int]:
-    """The container's declared ports and its readiness probe's: forwarded from the host at once."""
-    ports = {int(p["containerPort"]) for p in container.get("ports") or [] if p.get("containerPort")}
-    probe = _resolve_ports(container.get("readinessProbe") or {}, container)
-    for handler in ("httpGet", "tcpSocket"):
-        port = (probe.get(handler) or {}).get("port")
-        if isinstance(port, int):
-            ports.add(port)
-    return ports
-
-
-async def _check(probe: dict[str, Any], network: PodNetwork) -> bool:
-    if "httpGet" in probe:
-        port, path = probe["httpGet"].get("port"), probe["httpGet"].get("path", "/")
-        # As the kubelet does, an HTTPS probe does not verify the certificate (it checks liveness).
-        scheme = "https" if str(probe["httpGet"].get("scheme", "HTTP")).upper() == "HTTPS" else "http"
-        try:
-            timeout = aiohttp.ClientTimeout(total=1)
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(f"{scheme}://{network.address}:{port}{path}", ssl=False) as response,
-            ):
-                return 200 <= response.status < 400
-        except (aiohttp.ClientError, TimeoutError, OSError):
-            return False
-    if "tcpSocket" in probe:
-        # Straight into the pod: the host-side forwarder would accept even when nothing listens inside.
-        try:
-            sock = await asyncio.wait_for(network.open(int(probe["tcpSocket"]["port"])), 1)
-        except (OSError, TimeoutError, ValueError):
-            return False
-        sock.close()
-        return True
-    return True

@@ -33,7 +33,8 @@ from aiohttp import web
 from naksha.local.apiserver import errors, portforwarding
 from naksha.local.kubelet.credentials import CredentialSource
 from naksha.local.kubelet.ownership import pod_phase
-from naksha.local.kubelet.pods import PodRunner, probe_ports
+from naksha.local.kubelet.pods import PodRunner
+from naksha.local.kubelet.readiness import probe_ports
 from naksha.local.network import NodeNetwork
 from naksha.local.nodeagent.logs import LogServer
 from naksha.local.nodeagent.remote import Credentials, Remote, RemotePodApi, RequestFailed, follow
