@@ -114,6 +114,10 @@ def intent(
 def inject(kube: KubeApi, namespace: str, fault: Fault, steps: list[RestoreStep]) -> list[str]:
     """Apply the fault; one line per target saying what was done."""
     done: list[str] = []
+    # --- pod-failure, container-kill, cpu-stress (pod_faults) ---
+    if fault.type in pod_faults.POD_FAULTS:
+        pod_faults.start_helpers(kube, steps)
+    # --- end pod_faults ---
     for step in steps:
         # --- pod-failure, container-kill, cpu-stress (pod_faults) ---
         if fault.type in pod_faults.POD_FAULTS:

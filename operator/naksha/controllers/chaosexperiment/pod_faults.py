@@ -84,6 +84,14 @@ def intent(fault: Fault, name: str, pod: Mapping[str, Any], helpers: Helpers) ->
     )
 
 
+def start_helpers(kube: KubeApi, steps: list[RestoreStep]) -> None:
+    """Create every helper pod of the run first (a second time finds the first), so that waiting
+    for one to end does not hold the others back."""
+    for step in steps:
+        if step.field == HELPER and step.value:
+            _create(kube, dict(step.params["pod"]))
+
+
 def inject(kube: KubeApi, namespace: str, fault: Fault, step: RestoreStep) -> str:
     """Apply the fault to one pod; a line saying what was done."""
     if step.field == IMAGES:
@@ -97,14 +105,32 @@ def inject(kube: KubeApi, namespace: str, fault: Fault, step: RestoreStep) -> st
             f"pod {step.name}: container {step.params.get('container')} has no container ID yet"
         )
     created = _create(kube, dict(step.params["pod"]))
-    what = (
-        "kills container " + str(step.params.get("container"))
-        if fault.type == "container-kill"
-        else "burns CPU"
-    )
-    return f"helper pod {step.injected_value} {what} beside pod {step.name}" + (
+    if fault.type == "container-kill":
+        return _killed(kube, namespace, step)
+    return f"helper pod {step.injected_value} burns CPU beside pod {step.name}" + (
         "" if created else " (already)"
     )
+
+
+def _killed(kube: KubeApi, namespace: str, step: RestoreStep) -> str:
+    """The fault is in place once the helper has ended: until then the run stays Injecting (and
+    its duration, and the time to recover, count from the kill, not from the helper's creation)."""
+    helper, container = str(step.injected_value), step.params.get("container")
+    try:
+        pod = kube.get(PODS, namespace, helper)
+    except NotFound:
+        raise RetryableError(f"helper pod {helper} is not there yet") from None
+    status = pod.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    if phase == "Succeeded":
+        return f"helper pod {helper} killed container {container} of pod {step.name}"
+    if phase == "Failed":
+        ended = next(
+            (s.get("state", {}).get("terminated") or {} for s in status.get("containerStatuses") or []), {}
+        )
+        why = ended.get("message") or ended.get("reason") or f"exit {ended.get('exitCode')}"
+        return f"helper pod {helper} could not kill container {container} of pod {step.name}: {why}"
+    raise RetryableError(f"helper pod {helper} has not killed container {container} yet ({phase})")
 
 
 def restore(kube: KubeApi, namespace: str, step: RestoreStep) -> tuple[bool, str]:

@@ -8,10 +8,10 @@ authenticates as the pod's ServiceAccount (``credentials``), and its output in
 images are reported Running and Ready and never exit.
 The process runs in the pod's network (``naksha.local.network``: its own namespace and 127/8
 address, or the host's loopback as a fallback), and ``127.0.0.1:<port>`` endpoints named in its
-environment or arguments reach the host's. Readiness: ``httpGet`` (HTTP or HTTPS, unverified as
-the kubelet's) and ``tcpSocket`` probes are polled at the pod's address (``readiness``); ``exec`` probes are not
-run (the container counts as ready once started). A container that exited and waits to be restarted
-is ``CrashLoopBackOff`` and not ready.
+environment or arguments reach the host's. Readiness (``readiness``): ``httpGet`` (HTTP or HTTPS,
+unverified as the kubelet's) and ``tcpSocket`` probes are polled at the pod's address; ``exec``
+probes are not run (the container counts as ready once started). A container that exited and
+waits to be restarted is ``CrashLoopBackOff`` and not ready.
 As a kubelet does, a changed container image in a running pod's spec (the one container field
 the API lets change) stops that container and starts it again from the new image, counting a
 restart. An image under the reserved ``.invalid`` domain cannot be pulled from anywhere: its
