@@ -119,7 +119,7 @@ def test_container_kill_ends_the_containers_process_and_the_kubelet_restarts_it_
     eventually(
         lambda: helper not in {p.metadata.name for p in chaos.core.list_namespaced_pod(chaos_namespace).items}
     )
-    assert 0 < run["timeToRecoverSeconds"] < 90
+    assert 0.2 < run["timeToRecoverSeconds"] < 90  # from the kill: the restart is not instant
 
 
 def test_cpu_stress_runs_a_burner_beside_the_target_for_the_duration_and_deletes_it(
@@ -155,7 +155,12 @@ def test_cpu_stress_runs_a_burner_beside_the_target_for_the_duration_and_deletes
     run = chaos.verdict("stress", timeout=120)
     assert run["verdict"] == "Passed", run
     eventually(lambda: not alive(pid), timeout=30)
-    names = {p.metadata.name for p in chaos.core.list_namespaced_pod(chaos_namespace).items}
-    assert helper not in names
+    # Deleted gracefully: the node stops it, then the pod object goes.
+    eventually(
+        lambda: (
+            helper not in {p.metadata.name for p in chaos.core.list_namespaced_pod(chaos_namespace).items}
+        ),
+        timeout=30,
+    )
     restores = [e for e in chaos.status("stress")["journal"] if e["activity"] == "restore"]
     assert f"helper pod {helper} deleted" in restores[0]["message"]

@@ -31,6 +31,7 @@ UNPROCESSABLE = 422
 FAILING_IMAGE = "naksha-chaos.invalid/pod-failure:unpullable"
 POD_FAULTS = frozenset({"pod-failure", "container-kill", "cpu-stress"})
 IMAGES, HELPER = "images", "helper-pod"
+HELPER_POLL_SECONDS = 0.5  # while a kill helper runs: the kill is seen within a tick of its end
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def _killed(kube: KubeApi, namespace: str, step: RestoreStep) -> str:
     try:
         pod = kube.get(PODS, namespace, helper)
     except NotFound:
-        raise RetryableError(f"helper pod {helper} is not there yet") from None
+        raise RetryableError(f"helper pod {helper} is not there yet", delay=HELPER_POLL_SECONDS) from None
     status = pod.get("status") or {}
     phase = status.get("phase") or "Pending"
     if phase == "Succeeded":
@@ -130,7 +131,9 @@ def _killed(kube: KubeApi, namespace: str, step: RestoreStep) -> str:
         )
         why = ended.get("message") or ended.get("reason") or f"exit {ended.get('exitCode')}"
         return f"helper pod {helper} could not kill container {container} of pod {step.name}: {why}"
-    raise RetryableError(f"helper pod {helper} has not killed container {container} yet ({phase})")
+    raise RetryableError(
+        f"helper pod {helper} has not killed container {container} yet ({phase})", delay=HELPER_POLL_SECONDS
+    )
 
 
 def restore(kube: KubeApi, namespace: str, step: RestoreStep) -> tuple[bool, str]:
