@@ -116,7 +116,15 @@ class FakeKube:
         self.writes.append(("json-patch", ref.plural, name, ""))
         return copy.deepcopy(result)
 
-    def delete(self, ref: ResourceRef, namespace: str | None, name: str, *, dry_run: bool = False) -> None:
+    def delete(
+        self,
+        ref: ResourceRef,
+        namespace: str | None,
+        name: str,
+        *,
+        dry_run: bool = False,
+        grace_period_seconds: int | None = None,
+    ) -> None:
         key = (ref.plural, namespace or "", name)
         if key in self.objects and not dry_run:
             del self.objects[key]

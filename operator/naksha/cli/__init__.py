@@ -39,6 +39,7 @@ from naksha import __version__
 from naksha.cli import (
     agent,
     chaos,
+    chaos_helper,
     completion,
     demo,
     federation,
@@ -82,6 +83,7 @@ def _parser(prog: str = "naksha") -> argparse.ArgumentParser:
         learning,
         federation,
         chaos,
+        chaos_helper,
         completion,
     ):
         area.register(commands)

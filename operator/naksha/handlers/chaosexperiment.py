@@ -2,7 +2,9 @@
 
 The timer is the run's clock (schedule firings, the fault's duration, probes, the kill switch,
 and ``naksha chaos run|abort`` annotations, which change no spec so no change handler sees them),
-so it ticks twice a second; a pass reads the experiment afresh unless the body kopf hands over is
+so it ticks twice a second, and a pass also runs at the very moment a fault is due to end
+(``Deadlines``: its own thread and pool, so a due restore does not queue behind the ticks of
+waiting runs); a pass reads the experiment afresh unless the body kopf hands over is
 the version this operator last wrote, since that body can lag the status just written, and
 deciding from a stale stage could inject twice. A per-experiment lock keeps change handlers and
 the timer from overlapping.
@@ -10,15 +12,20 @@ the timer from overlapping.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import threading
 import time
 from typing import Any
 
 import kopf
 
+from naksha.controllers.chaosexperiment.deadlines import Deadlines
 from naksha.controllers.chaosexperiment.status import WrittenVersions
 from naksha.domain.chaos import timer
 from naksha.handlers.common import write_result
+from naksha.models.chaosexperiment import ChaosExperimentSpec
+from naksha.models.common import parse_duration
 from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import CHAOS_EXPERIMENT
 from naksha.reconcilers import chaosexperiment
@@ -29,6 +36,7 @@ RESTORE_RETRY_SECONDS = 1.0
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 _written = WrittenVersions()
+_deadlines = Deadlines()
 
 
 def _run(
@@ -55,7 +63,24 @@ def _run(
             _written.write(context.api(), uid, context.namespace, context.name, context.status_patch())
 
         write_result(current, patch, reconcile_pass, context, count=count and not deleting, write=write_now)
-        return context
+    _plan_fault_end(uid, body, patch, memo, context)
+    return context
+
+
+def _plan_fault_end(
+    uid: str, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, context: ReconcileContext
+) -> None:
+    """Have a pass run when the fault in place is due to end (in this thread's kopf context, for
+    its Events)."""
+    spec, run = context.spec, chaosexperiment.status_of(context).current_run
+    end = None
+    if isinstance(spec, ChaosExperimentSpec) and run is not None:
+        end = timer.fault_end(run.stage, run.injected_at, parse_duration(spec.duration))
+    if end is None:
+        _deadlines.cancel(uid)
+        return
+    pass_now = functools.partial(_run, body, patch, memo, count=False)
+    _deadlines.at(uid, end, functools.partial(contextvars.copy_context().run, pass_now))
 
 
 @kopf.on.resume(GROUP, VERSION, CHAOS_EXPERIMENT.plural, id="reconcile")
@@ -86,3 +111,4 @@ def restore(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> No
     with _locks_guard:
         _locks.pop(str(body["metadata"]["uid"]), None)
     _written.forget(str(body["metadata"]["uid"]))
+    _deadlines.cancel(str(body["metadata"]["uid"]))

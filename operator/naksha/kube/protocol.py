@@ -25,6 +25,10 @@ class KubeApi(Protocol):
 
     def create(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
 
+    def request_token(
+        self, namespace: str, service_account: str, *, audiences: Sequence[str], seconds: int
+    ) -> tuple[str, float]: ...
+
     def apply(self, body: Mapping[str, Any], *, field_manager: str = ...) -> dict[str, Any]: ...
 
     def merge_patch(

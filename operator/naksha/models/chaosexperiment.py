@@ -38,7 +38,7 @@ ABORT_ANNOTATION = CHAOS_ABORT
 # The parameters each fault understands; anything else is a typo the user must hear about.
 FAULT_PARAMS: dict[str, frozenset[str]] = {
     "pod-kill": frozenset({"gracePeriodSeconds"}),
-    "pod-failure": frozenset(),
+    "pod-failure": frozenset({"container", "image"}),
     "container-kill": frozenset({"container"}),
     "scale-to-zero": frozenset(),
     "cpu-stress": frozenset({"workers", "load"}),
@@ -185,7 +185,10 @@ class RestoreStep(StatusPart):
     field: str = Field(description="What is restored, e.g. replicas, or 'delete' for a helper pod.")
     value: Any = None
     injected_value: Any = Field(default=None, description="What the fault set (restore only if still so).")
-    params: dict[str, Any] = Field(
+    # FreeForm, not dict[str, Any]: the latter becomes ``additionalProperties: true``, under which
+    # a real API server prunes every nested field (a spike's labels came back empty, so the
+    # baseline went to another series and the remediating run's verify step never saw recovery).
+    params: FreeForm = Field(
         default_factory=dict, description="The fault's params, for restores that need them."
     )
 

@@ -137,6 +137,8 @@ class Reason(enum.StrEnum):
     CHAOS_SUSPENDED = "Suspended"
     CHAOS_MISSED_STARTING_DEADLINE = "MissedStartingDeadline"
     CHAOS_CONCURRENCY_FORBIDDEN = "ConcurrencyForbidden"
+    # ChaosExperiment: a fault that cannot go here, or into that target (said before anything is touched)
+    CHAOS_NOT_INJECTABLE = "FaultNotInjectable"
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]

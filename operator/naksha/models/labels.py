@@ -53,6 +53,9 @@ RETRY = f"{GROUP}/retry"  # any value: start the aborted revision again
 CHAOS_OPT_IN = f"{GROUP}/chaos"
 CHAOS_RUN = f"{GROUP}/chaos-run"  # value: a new timestamp per request
 CHAOS_ABORT = f"{GROUP}/chaos-abort"
+# ChaosExperiment helper pods (cpu-stress, container-kill): the experiment and run they serve
+CHAOS_EXPERIMENT = f"{GROUP}/chaos-experiment"
+CHAOS_RUN_ID = f"{GROUP}/chaos-run-id"
 FINALIZER = f"{GROUP}/finalizer"  # only on objects whose deletion needs cleanup
 KOPF_PREFIX = GROUP  # kopf's progress and diff-base annotations (naksha.io/...)
 

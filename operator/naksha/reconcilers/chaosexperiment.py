@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from naksha import metrics
-from naksha.controllers.chaosexperiment import faults, observation, targets
+from naksha.controllers.chaosexperiment import faults, observation, pod_faults, targets
 from naksha.crashpoints import crash_point
 from naksha.domain.chaos import journal
 from naksha.domain.chaos.run import Decision, Observation, RunPlan, decide, from_iso, observe, to_iso
@@ -226,7 +226,11 @@ def _inject(context: ReconcileContext, run: ChaosRun, decision: Decision) -> Non
             update={
                 "stage": "Injecting",
                 "targets": chosen,
-                "restore": faults.intent(spec.fault, {n: found[n] for n in chosen}),
+                "restore": faults.intent(
+                    spec.fault,
+                    {n: found[n] for n in chosen},
+                    pod_faults.Helpers(context.name, run.id, context.settings.image),
+                ),
                 "workloads": workloads,
             }
         )
@@ -252,7 +256,7 @@ def _restore(context: ReconcileContext, run: ChaosRun, decision: Decision) -> No
         for step in run.restore:
             wrote, line = faults.restore(kube, namespace, step)
             lines.append(line)
-            if wrote and step.field == "replicas":
+            if wrote and step.field in ("replicas", pod_faults.IMAGES, pod_faults.HELPER):
                 # A conditional write: only the first restore makes it, so a restarted operator
                 # (same environment) does not die here again.
                 crash_point("chaos.after-restore")
@@ -274,7 +278,7 @@ def _restore(context: ReconcileContext, run: ChaosRun, decision: Decision) -> No
     status.current_run = run.model_copy(
         update={
             "stage": "Verifying",
-            "restored_at": to_iso(ChaosPass.of(context).now),
+            "restored_at": to_iso(time.time()),  # once the restore writes are done
             "restore_error": None,
             "abort_reason": abort_reason,
         }

@@ -29,9 +29,6 @@ from naksha.report.state import LiveState
 REFUSED_FAULTS = {
     "network-delay": "cannot be injected on the local control plane (no traffic control in its pod network); "
     "on a cluster it needs a privileged helper pod with tc netem, not built yet",
-    "pod-failure": "its helper pod is not built yet",
-    "container-kill": "its helper pod is not built yet",
-    "cpu-stress": "its stress pod is not built yet",
     "edge-blackout": "not wired to the hub's leases yet",
 }
 

@@ -224,6 +224,28 @@ OPERATOR_RULES += (
     Rule(
         ("apps",), ("deployments",), ("list",), "ChaosExperiments select their target Deployments by label."
     ),
+    # pod-failure, container-kill, cpu-stress
+    Rule(
+        ("",),
+        ("pods",),
+        ("create", "patch"),
+        "ChaosExperiments: pod-failure patches a target pod's container images (and back);"
+        " container-kill and cpu-stress create their helper pod on the target's node (deleted on"
+        " restore). container-kill's helper is privileged with hostPID: the target namespace's"
+        " Pod Security level must admit it (privileged).",
+    ),
+    # anomaly-injection into streams with auth: kubernetes
+    Rule(
+        ("",),
+        ("serviceaccounts", "serviceaccounts/token"),
+        ("get", "create"),
+        "ChaosExperiments: anomaly-injection pushes into an auth: kubernetes stream as the"
+        " ServiceAccount naksha-chaos-injector of the stream's namespace, with a short-lived token"
+        " from the TokenRequest API (create on serviceaccounts/token), after checking the account"
+        " exists (get); only that account name. Which streams it may push into is the namespace's"
+        " RoleBinding of that account to create on insightstreams/ingest.",
+        names=("naksha-chaos-injector",),
+    ),
 )
 
 REVIEWER_ROLE = "naksha-access-reviewer"

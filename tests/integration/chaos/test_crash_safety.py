@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from kubernetes import client
+from kubernetes import client, watch
 from tests.support import eventually, spec_changes
 from tests.support.chaos import Chaos, available_probe, demo_deployment, experiment
 from tests.support.operators import kill_group, start_operator
@@ -111,3 +111,82 @@ def test_an_operator_that_dies_at_a_crash_point_restores_once_and_records_the_ve
     assert verdict["verdict"] == "Passed", (verdict, log.read_text()[-3000:])
     assert chaos.apps.read_namespaced_deployment("victim", chaos_namespace).spec.replicas == 2
     assert spec_changes(api_client, before) == 2  # scaled to zero once, restored once
+
+
+def pod_writes(api_client, namespace: str, before, name: str) -> list[tuple[str, str]]:
+    """(event type, first container's image) of each change to pod ``name`` since ``before``'s listing."""
+    seen: list[tuple[str, str]] = []
+    previous = None
+    for event in watch.Watch().stream(
+        client.CoreV1Api(api_client).list_namespaced_pod,
+        namespace,
+        field_selector=f"metadata.name={name}",
+        resource_version=before.metadata.resource_version,
+        timeout_seconds=1,
+    ):
+        spec = event["raw_object"].get("spec") or {}
+        image = (spec.get("containers") or [{}])[0].get("image", "")
+        if event["type"] != "MODIFIED" or image != previous:
+            seen.append((event["type"], image))
+        previous = image
+    return seen
+
+
+@pytest.mark.parametrize("fault", ["pod-failure", "cpu-stress", "container-kill"])
+def test_a_pod_fault_outliving_a_killed_operator_is_restored_once_after_a_restart(
+    control_plane, api_client, naksha_crds, chaos_namespace, tmp_path: Path, fault
+):
+    chaos = Chaos(api_client, chaos_namespace)
+    body = demo_deployment("victim", replicas=1)
+    if fault != "container-kill":  # a killed container needs a process; the others need none
+        body["spec"]["template"]["spec"]["containers"] = [{"name": "c", "image": "app:1"}]
+    chaos.deploy(body)
+    (target,) = chaos.ready_pods("victim", 1)
+    pods_before = chaos.core.list_namespaced_pod(chaos_namespace)
+    log = tmp_path / "operator.log"
+    first = start_operator(control_plane.kubeconfig_path, chaos_namespace, log)
+    try:
+        chaos.create(
+            experiment(
+                "crash",
+                target={"kind": "Pod", "selector": {"matchLabels": {"app": "victim"}}, "mode": "all"},
+                fault={"type": fault},
+                duration=f"{DURATION:g}s",
+                steadyState={"probes": [available_probe("victim")]},
+                expectedRemediation={"mttrBudget": "90s"},
+            )
+        )
+        run = chaos.stage("crash", "Injected", timeout=90)
+    finally:
+        kill_group(first)
+    (step,) = run["restore"]  # the intent was recorded before the fault
+    time.sleep(DURATION + 1)  # the fault outlives its duration while no operator runs
+    second = start_operator(control_plane.kubeconfig_path, chaos_namespace, log)
+    try:
+        verdict = chaos.verdict("crash", timeout=120)
+    finally:
+        kill_group(second)
+    assert verdict["verdict"] == "Passed", (verdict, log.read_text()[-3000:])
+    restores = [e for e in chaos.status("crash")["journal"] if e["activity"] == "restore"]
+    assert len(restores) == 1, restores
+    if fault == "pod-failure":
+        assert step["value"] == {"c": "app:1"}
+        images = [
+            image
+            for kind, image in pod_writes(api_client, chaos_namespace, pods_before, target.metadata.name)
+        ]
+        failing = step["injectedValue"]
+        assert images.count(failing) == 1 and images[-1] == "app:1", images  # swapped once, back once
+    else:
+        helper = step["injectedValue"]
+        writes = pod_writes(api_client, chaos_namespace, pods_before, helper)
+        assert [kind for kind, _ in writes].count("ADDED") == 1, writes  # created once
+        eventually(
+            lambda: (
+                helper not in {p.metadata.name for p in chaos.core.list_namespaced_pod(chaos_namespace).items}
+            )
+        )
+        assert "deleted" in restores[0]["message"]
+    if fault == "container-kill":  # the helper ran once: one kill, one restart
+        pod = chaos.core.read_namespaced_pod(target.metadata.name, chaos_namespace)
+        assert pod.status.container_statuses[0].restart_count == 1

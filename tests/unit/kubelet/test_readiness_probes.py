@@ -10,7 +10,7 @@ from aiohttp import web
 from tests.support import free_port
 
 from naksha.local.apiserver.pki import CertificateAuthority
-from naksha.local.kubelet.pods import _check
+from naksha.local.kubelet.readiness import check as _check
 from naksha.local.network.pods import HOST_ADDRESS, PodNetwork
 
 HOST = PodNetwork(HOST_ADDRESS, reason="HostNetwork", message="on the host's loopback")

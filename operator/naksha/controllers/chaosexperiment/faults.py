@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from naksha.controllers.chaosexperiment import edge_blackout, telemetry
+from naksha.controllers.chaosexperiment import edge_blackout, pod_faults, telemetry
 from naksha.kube import KubeApi, KubeError, NotFound
 from naksha.models.chaosexperiment import Fault, RestoreStep
 from naksha.models.resources import DEPLOYMENTS, PODS
@@ -31,15 +31,6 @@ NOT_INJECTABLE: dict[str, str] = {
         "namespace on its node (NET_ADMIN, hostPID); the local control plane's pods are processes "
         "in network namespaces the operator may not alter, so it is not injected here"
     ),
-    "pod-failure": (
-        "pod-failure swaps the pod's containers for a failing image, which needs a node whose "
-        "container runtime restarts containers on an image change; not available in this release"
-    ),
-    "container-kill": (
-        "container-kill signals one container through a helper pod with the node's container "
-        "runtime socket; not available in this release"
-    ),
-    "cpu-stress": "cpu-stress needs a stress helper pod on the target's node; not available in this release",
 }
 
 
@@ -53,17 +44,39 @@ def refusal(fault: Fault, target_kind: str) -> str | None:
         return "pod-kill targets Pods (target.kind: Pod)"
     if fault.type == "edge-blackout" and target_kind != "EdgeNode":  # edge-blackout
         return "edge-blackout targets EdgeNodes (target.kind: EdgeNode)"
+    # --- pod-failure, container-kill, cpu-stress (pod_faults) ---
+    if fault.type in pod_faults.POD_FAULTS and target_kind != "Pod":
+        return f"{fault.type} targets Pods (target.kind: Pod)"
+    # --- end pod_faults ---
     if fault.type == "anomaly-injection" and not fault.params.get("stream"):
         return "anomaly-injection needs params.stream, the InsightStream whose ingest receives the spike"
     return None
 
 
-def intent(fault: Fault, targets: Mapping[str, Mapping[str, Any]]) -> list[RestoreStep]:
-    """What the fault will change and how to put it back, from the objects as read now."""
+def precondition(kube: KubeApi, namespace: str, fault: Fault) -> str | None:
+    """Why the fault cannot go into what it targets, read from the cluster before injecting; or None."""
+    if fault.type == "anomaly-injection":
+        return telemetry.ingest_refusal(kube, namespace, telemetry.Spike.from_params(fault.params))
+    return None
+
+
+def intent(
+    fault: Fault, targets: Mapping[str, Mapping[str, Any]], helpers: pod_faults.Helpers | None = None
+) -> list[RestoreStep]:
+    """What the fault will change and how to put it back, from the objects as read now.
+
+    ``helpers`` names the run and the image of the helper pods, for the faults that need them.
+    """
     if fault.type == "edge-blackout":  # edge-blackout: its own module
         return edge_blackout.intent(targets)
     steps: list[RestoreStep] = []
     for name, obj in sorted(targets.items()):
+        # --- pod-failure, container-kill, cpu-stress (pod_faults) ---
+        if fault.type in pod_faults.POD_FAULTS:
+            assert helpers is not None, f"{fault.type} needs the run's helper settings"
+            steps.append(pod_faults.intent(fault, name, obj, helpers))
+            continue
+        # --- end pod_faults ---
         if fault.type == "pod-kill":
             # Nothing to put back (the workload's controller replaces the pod); the uid tells the
             # replacement, reusing the name or not, from the killed pod, and the count of pods
@@ -102,7 +115,16 @@ def intent(fault: Fault, targets: Mapping[str, Mapping[str, Any]]) -> list[Resto
 def inject(kube: KubeApi, namespace: str, fault: Fault, steps: list[RestoreStep]) -> list[str]:
     """Apply the fault; one line per target saying what was done."""
     done: list[str] = []
+    # --- pod-failure, container-kill, cpu-stress (pod_faults) ---
+    if fault.type in pod_faults.POD_FAULTS:
+        pod_faults.start_helpers(kube, steps)
+    # --- end pod_faults ---
     for step in steps:
+        # --- pod-failure, container-kill, cpu-stress (pod_faults) ---
+        if fault.type in pod_faults.POD_FAULTS:
+            done.append(pod_faults.inject(kube, namespace, fault, step))
+            continue
+        # --- end pod_faults ---
         if fault.type == "pod-kill":
             grace = fault.params.get("gracePeriodSeconds")
             _delete_pod(kube, namespace, step.name, grace)
@@ -121,6 +143,10 @@ def inject(kube: KubeApi, namespace: str, fault: Fault, steps: list[RestoreStep]
 
 def restore(kube: KubeApi, namespace: str, step: RestoreStep) -> tuple[bool, str]:
     """Put one thing back: (whether a write was made, what happened). KubeError when it failed."""
+    # --- pod-failure, container-kill, cpu-stress (pod_faults) ---
+    if step.field in (pod_faults.IMAGES, pod_faults.HELPER):
+        return pod_faults.restore(kube, namespace, step)
+    # --- end pod_faults ---
     if step.field == "replicas":
         try:
             wrote = _swap(kube, namespace, step.name, "/spec/replicas", step.injected_value, step.value)
@@ -153,6 +179,10 @@ def effect_gone(
         return restored
     if fault.type == "edge-blackout":  # edge-blackout: the node's return is judged by not_back
         return restored
+    # --- pod-failure, container-kill, cpu-stress (pod_faults) ---
+    if fault.type in pod_faults.POD_FAULTS:
+        return pod_faults.effect_gone(kube, namespace, fault, steps, restored=restored)
+    # --- end pod_faults ---
     if fault.type == "pod-kill" and steps:
         pods = kube.list(PODS, namespace, label_selector=selector or None)
         killed = {step.value for step in steps}

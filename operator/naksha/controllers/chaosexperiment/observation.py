@@ -26,9 +26,14 @@ def observe_run(
 ) -> Observation:
     kill = safety.kill_switch_on(kube, control, env_switch=env_kill_switch)
     if run.stage == "Pending":
-        refusal = safety.opt_in_refusal(kube, namespace) or faults.refusal(spec.fault, spec.target.kind)
+        refusal = safety.opt_in_refusal(kube, namespace)
         if refusal is not None:
-            return Observation(now=now, refusal=refusal)
+            return Observation(now=now, refusal=refusal)  # nothing else is read
+        not_injectable = faults.refusal(spec.fault, spec.target.kind) or faults.precondition(
+            kube, namespace, spec.fault
+        )
+        if not_injectable is not None:
+            return Observation(now=now, not_injectable=not_injectable)
         found = targets.candidates(kube, namespace, spec.target, spec.fault)
         workloads = sorted({targets.workload_of(obj) for obj in found.values()})
         return Observation(

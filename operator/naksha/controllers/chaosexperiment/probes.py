@@ -7,7 +7,6 @@ InsightStream detector's open incidents.
 
 from __future__ import annotations
 
-import json
 import time
 import urllib.error
 import urllib.parse
@@ -15,6 +14,7 @@ import urllib.request
 from collections.abc import Iterable
 from typing import Any
 
+from naksha.controllers.probes import ProbeError, prometheus_value
 from naksha.domain.chaos.probes import (
     ProbeResult,
     applies,
@@ -99,16 +99,13 @@ def _http(probe: Probe) -> ProbeResult:
 
 
 def _metric(probe: Probe) -> ProbeResult:
+    """An instant query through the Prometheus HTTP API, read as every other Naksha probe reads it
+    (one series or a scalar; Prometheus' own reason when it refuses the query)."""
     assert probe.url is not None and probe.query is not None and probe.condition is not None
-    query = urllib.parse.urlencode({"query": probe.query})
-    url = f"{probe.url.rstrip('/')}/api/v1/query?{query}"
     try:
-        with urllib.request.urlopen(url, timeout=parse_duration(probe.timeout)) as answer:
-            payload = json.loads(answer.read())
-    except (OSError, ValueError) as failure:
-        return ProbeResult(probe.name, False, f"Prometheus at {probe.url} did not answer: {failure}")
-    results = (payload.get("data") or {}).get("result") or []
-    value = float(results[0]["value"][1]) if results else None
+        value = prometheus_value(probe.url, probe.query, timeout=parse_duration(probe.timeout))
+    except ProbeError as failure:
+        return ProbeResult(probe.name, False, f"Prometheus at {probe.url}: {failure}")
     return judge_metric(probe.name, value, probe.condition, probe.tolerance)
 
 

@@ -55,7 +55,8 @@ class Observation:
     abort: ProbeResult | None = None  # the first abort condition that holds
     kill_switch: bool = False
     stop_requested: str | None = None  # abort command, deletion, suspension
-    refusal: str | None = None  # namespace not opted in, fault not injectable here
+    refusal: str | None = None  # namespace not opted in
+    not_injectable: str | None = None  # this fault cannot run here, or not into that target
     incident: str | None = None  # an AgentRun acting on the target, a Rollout progressing
     fault_effect_gone: bool = False  # killed pods replaced, replicas back...
     remediation: Remediation | None = None
@@ -117,6 +118,8 @@ def decide(run: ChaosRun, plan: RunPlan, seen: Observation) -> Decision:
 def _before_injection(seen: Observation) -> Decision:
     if seen.refusal is not None:
         return Decision("skip", Reason.REFUSED, seen.refusal)
+    if seen.not_injectable is not None:
+        return Decision("skip", Reason.CHAOS_NOT_INJECTABLE, seen.not_injectable)
     stop = _stop_reason(seen)
     if stop is not None:
         return Decision("skip", Reason.CHAOS_STOPPED, stop)

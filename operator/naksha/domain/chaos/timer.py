@@ -46,3 +46,11 @@ def idle(body: Any, now: float) -> bool:
     except (TypeError, ValueError):
         return True
     return until is not None and until > now
+
+
+def fault_end(stage: str, injected_at: str | None, duration: float) -> float | None:
+    """When the fault in place is due to be restored (its injection plus ``duration``), or None
+    when the run has no fault in place."""
+    if stage != "Injected" or not injected_at:
+        return None
+    return from_iso(injected_at) + duration

@@ -28,7 +28,8 @@ from naksha.local.kubelet.credentials import CredentialSource
 from naksha.local.kubelet.deployments import plan_deployment
 from naksha.local.kubelet.jobs import plan_job, select_own_pods
 from naksha.local.kubelet.ownership import controller_ref, pod_phase
-from naksha.local.kubelet.pods import PodRunner, probe_ports
+from naksha.local.kubelet.pods import PodRunner
+from naksha.local.kubelet.readiness import probe_ports
 from naksha.local.kubelet.services import ServiceController
 from naksha.local.network import NodeNetwork
 
@@ -136,6 +137,8 @@ class Kubelet:
             await self._end(runner)
             runner = None
         finished = pod_phase(event.obj) in ("Succeeded", "Failed")
+        if runner is not None and not finished:
+            runner.update_soon(event.obj)  # a changed image restarts its container, as a kubelet does
         if runner is not None and finished and runner.network.isolated:
             # Nothing will run in it again: a finished pod keeps its status, not its namespace.
             await self.network.detach(runner.uid)

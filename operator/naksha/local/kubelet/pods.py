@@ -8,10 +8,14 @@ authenticates as the pod's ServiceAccount (``credentials``), and its output in
 images are reported Running and Ready and never exit.
 The process runs in the pod's network (``naksha.local.network``: its own namespace and 127/8
 address, or the host's loopback as a fallback), and ``127.0.0.1:<port>`` endpoints named in its
-environment or arguments reach the host's. Readiness: ``httpGet`` (HTTP or HTTPS, unverified as
-the kubelet's) and ``tcpSocket`` probes are polled at the pod's address; ``exec`` probes are not
-run (the container counts as ready once started). A container that exited and waits to be restarted
-is ``CrashLoopBackOff`` and not ready.
+environment or arguments reach the host's. Readiness (``readiness``): ``httpGet`` (HTTP or HTTPS,
+unverified as the kubelet's) and ``tcpSocket`` probes are polled at the pod's address; ``exec``
+probes are not run (the container counts as ready once started). A container that exited and
+waits to be restarted is ``CrashLoopBackOff`` and not ready.
+As a kubelet does, a changed container image in a running pod's spec (the one container field
+the API lets change) stops that container and starts it again from the new image, counting a
+restart. An image under the reserved ``.invalid`` domain cannot be pulled from anywhere: its
+container waits in ``ErrImagePull``/``ImagePullBackOff``, not ready, as on any cluster.
 """
 
 from __future__ import annotations
@@ -27,17 +31,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from naksha.local.apiserver import errors
 from naksha.local.apiserver.tables import now
 from naksha.local.kubelet.credentials import CredentialSource, CredentialsUnavailable
 from naksha.local.kubelet.podapi import PodApi
+from naksha.local.kubelet.readiness import check, resolve_ports
 from naksha.local.network import PodNetwork
 from naksha.local.network.pods import HOST_ADDRESS, host_ports_named
 
 GRACE_CAP_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 10.0
+PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff")
+WAITING = ("CreateContainerConfigError", "CrashLoopBackOff", *PULL_FAILURES)
 
 
 class ConfigError(Exception):
@@ -53,6 +58,13 @@ def naksha_arguments(container: dict[str, Any]) -> list[str] | None:
     image = str(container.get("image") or "")
     repository = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
     return args if repository == "naksha" else None
+
+
+def unpullable(image: str) -> bool:
+    """Whether the image's registry is under ``.invalid`` (RFC 2606: never resolves anywhere)."""
+    first = image.split("/", 1)[0] if "/" in image else ""
+    host = first.split(":", 1)[0]
+    return "." in host and (host == "invalid" or host.endswith(".invalid"))
 
 
 _REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
@@ -109,6 +121,8 @@ class PodRunner:
         self.credentials = credentials.for_pod(pod, self.directory) if credentials else None
         self.stopped = False
         self.started_at = now()
+        self._updates = asyncio.Lock()
+        self._update_tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -117,8 +131,48 @@ class PodRunner:
             run.tasks.append(asyncio.create_task(self._supervise(container, run)))
         self.report()
 
+    def update_soon(self, pod: dict[str, Any]) -> None:
+        """Apply a newer version of the pod's spec in the background (the watch must not wait)."""
+        task = asyncio.create_task(self.update(pod))
+        self._update_tasks.add(task)
+        task.add_done_callback(self._update_tasks.discard)
+
+    async def update(self, pod: dict[str, Any]) -> None:
+        """Restart, from their new image, the containers whose image changed in the pod's spec."""
+        async with self._updates:
+            if self.stopped:
+                return
+            wanted = {c.get("name"): c for c in (pod.get("spec") or {}).get("containers") or []}
+            for container in self.spec.get("containers") or []:
+                new = wanted.get(container["name"])
+                if new is None or new.get("image") == container.get("image"):
+                    continue
+                await self._restart_with(container, str(new.get("image", "")))
+
+    async def _restart_with(self, container: dict[str, Any], image: str) -> None:
+        run = self.runs[container["name"]]
+        for task in run.tasks:
+            task.cancel()
+        await asyncio.gather(*run.tasks, return_exceptions=True)
+        run.tasks.clear()
+        grace = min(float(self.spec.get("terminationGracePeriodSeconds", 30)), GRACE_CAP_SECONDS)
+        await self._terminate(run, grace)
+        code = run.process.returncode if run.process is not None else None
+        if run.reason not in PULL_FAILURES:  # a container that never started is not restarted
+            run.restarts += 1
+            # Killed because its definition changed: as the kubelet reports it.
+            exit_code = 137 if code is None or code < 0 else code
+            run.last_state = {"terminated": {"exitCode": exit_code, "reason": "Error", "finishedAt": now()}}
+        container["image"] = image
+        run.process, run.ready, run.exit_code, run.reason = None, False, None, ""
+        if self.stopped:
+            return
+        run.tasks.append(asyncio.create_task(self._supervise(container, run)))
+
     async def stop(self) -> None:
         self.stopped = True
+        for update in list(self._update_tasks):
+            update.cancel()
         if self.credentials is not None:
             self.credentials.close()
         grace = min(float(self.spec.get("terminationGracePeriodSeconds", 30)), GRACE_CAP_SECONDS)
@@ -135,6 +189,10 @@ class PodRunner:
     async def _supervise(self, container: dict[str, Any], run: ContainerRun) -> None:
         arguments = naksha_arguments(container)
         policy = self.spec.get("restartPolicy", "Always")
+        image = str(container.get("image") or "")
+        if unpullable(image):
+            await self._fail_pulling(run, image)
+            return
         if arguments is None:
             # Nothing runs behind a simulated container, so there is nothing a probe could reach.
             run.ready = True
@@ -170,8 +228,10 @@ class PodRunner:
             run.exit_code, run.reason = None, ""
             probe = asyncio.create_task(self._probe_until_ready(container, run))
             self.report()
-            code = await run.process.wait()
-            probe.cancel()
+            try:
+                code = await run.process.wait()
+            finally:
+                probe.cancel()  # also when an image change cancels this supervision
             run.ready, run.exit_code = False, code
             run.reason = "Completed" if code == 0 else "Error"
             if self.stopped:
@@ -186,6 +246,17 @@ class PodRunner:
             self.report(message=f"back-off {backoff}s restarting failed container={run.name} pod={self.name}")
             await asyncio.sleep(backoff)
 
+    async def _fail_pulling(self, run: ContainerRun, image: str) -> None:
+        """An image no registry serves: ErrImagePull, then back-off, until the spec changes again."""
+        run.ready, run.exit_code = False, None
+        attempt = 0
+        while not self.stopped:
+            run.reason = PULL_FAILURES[min(attempt, 1)]
+            message = f'failed to pull image "{image}": the registry of an .invalid domain never resolves'
+            self.report(message=message)
+            await asyncio.sleep(min(2.0**attempt, BACKOFF_CAP_SECONDS))
+            attempt += 1
+
     async def _probe_until_ready(self, container: dict[str, Any], run: ContainerRun) -> None:
         run.ready = await self._probe(container)
         self.report()
@@ -195,7 +266,7 @@ class PodRunner:
         await asyncio.sleep(min(float(probe.get("initialDelaySeconds", 0)), 2.0))
         period = min(float(probe.get("periodSeconds", 1)), 1.0)
         while not self.stopped:
-            if await _check(_resolve_ports(probe, container), self.network):
+            if await check(resolve_ports(probe, container), self.network):
                 return True
             await asyncio.sleep(period)
         return False
@@ -269,10 +340,10 @@ class PodRunner:
         statuses = []
         for container in self.spec.get("containers") or []:
             run = self.runs[container["name"]]
-            running = run.exit_code is None and run.reason != "CreateContainerConfigError"
+            running = run.exit_code is None and run.reason not in WAITING
             if running:
                 state: dict[str, Any] = {"running": {"startedAt": self.started_at}}
-            elif run.reason in ("CreateContainerConfigError", "CrashLoopBackOff"):
+            elif run.reason in WAITING:
                 state = {"waiting": {"reason": run.reason, "message": message}}
             else:
                 state = {"terminated": {"exitCode": run.exit_code, "reason": run.reason, "finishedAt": now()}}
@@ -326,54 +397,12 @@ def _phase(statuses: list[dict[str, Any]], policy: str) -> str:
             return "Succeeded"
         if policy == "Never":
             return "Failed"
-    # A container waiting to be restarted after a crash leaves its pod Running, as in Kubernetes.
-    if any(s["state"].get("waiting", {}).get("reason") not in (None, "CrashLoopBackOff") for s in statuses):
+    # A container waiting to be restarted after a crash, or one that ran before and now waits
+    # for its new image, leaves its pod Running, as in Kubernetes.
+    if any(
+        s["state"].get("waiting", {}).get("reason") not in (None, "CrashLoopBackOff")
+        and not s.get("lastState")
+        for s in statuses
+    ):
         return "Pending"
     return "Running"
-
-
-def _resolve_ports(probe: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
-    """A probe with its named port (``port: health``) replaced by the container port of that name."""
-    named = {p.get("name"): p.get("containerPort") for p in container.get("ports") or [] if p.get("name")}
-    resolved = dict(probe)
-    for handler in ("httpGet", "tcpSocket"):
-        port = (probe.get(handler) or {}).get("port")
-        if isinstance(port, str) and port in named:
-            resolved[handler] = {**probe[handler], "port": named[port]}
-    return resolved
-
-
-def probe_ports(container: dict[str, Any]) -> set[int]:
-    """The container's declared ports and its readiness probe's: forwarded from the host at once."""
-    ports = {int(p["containerPort"]) for p in container.get("ports") or [] if p.get("containerPort")}
-    probe = _resolve_ports(container.get("readinessProbe") or {}, container)
-    for handler in ("httpGet", "tcpSocket"):
-        port = (probe.get(handler) or {}).get("port")
-        if isinstance(port, int):
-            ports.add(port)
-    return ports
-
-
-async def _check(probe: dict[str, Any], network: PodNetwork) -> bool:
-    if "httpGet" in probe:
-        port, path = probe["httpGet"].get("port"), probe["httpGet"].get("path", "/")
-        # As the kubelet does, an HTTPS probe does not verify the certificate (it checks liveness).
-        scheme = "https" if str(probe["httpGet"].get("scheme", "HTTP")).upper() == "HTTPS" else "http"
-        try:
-            timeout = aiohttp.ClientTimeout(total=1)
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(f"{scheme}://{network.address}:{port}{path}", ssl=False) as response,
-            ):
-                return 200 <= response.status < 400
-        except (aiohttp.ClientError, TimeoutError, OSError):
-            return False
-    if "tcpSocket" in probe:
-        # Straight into the pod: the host-side forwarder would accept even when nothing listens inside.
-        try:
-            sock = await asyncio.wait_for(network.open(int(probe["tcpSocket"]["port"])), 1)
-        except (OSError, TimeoutError, ValueError):
-            return False
-        sock.close()
-        return True
-    return True

@@ -33,7 +33,8 @@ from aiohttp import web
 from naksha.local.apiserver import errors, portforwarding
 from naksha.local.kubelet.credentials import CredentialSource
 from naksha.local.kubelet.ownership import pod_phase
-from naksha.local.kubelet.pods import PodRunner, probe_ports
+from naksha.local.kubelet.pods import PodRunner
+from naksha.local.kubelet.readiness import probe_ports
 from naksha.local.network import NodeNetwork
 from naksha.local.nodeagent.logs import LogServer
 from naksha.local.nodeagent.remote import Credentials, Remote, RemotePodApi, RequestFailed, follow
@@ -266,6 +267,8 @@ class NodeAgent:
             await self._finish_deletion(pod)
             return
         finished = pod_phase(pod) in ("Succeeded", "Failed")
+        if runner is not None and not finished:
+            runner.update_soon(pod)  # a changed image restarts its container, as a kubelet does
         if runner is not None and finished and runner.network.isolated:
             # Nothing will run in it again: a finished pod keeps its status, not its namespace.
             await self.network.detach(runner.uid)
