@@ -9,11 +9,6 @@ from pydantic import Field
 from naksha.models.common import Duration, NakshaModel, SecretRef
 from naksha.models.status import NakshaStatus
 
-# Set by the ChaosExperiment fault edge-blackout, removed by its restore: while an EdgeNode holds
-# it the hub refuses the node's heartbeats (503), so its lease runs out as if the node went
-# silent. The value is the run's token, so a restore removes only the blackout it set.
-BLACKOUT_ANNOTATION = "naksha.io/heartbeat-blackout"
-
 
 class Identity(NakshaModel):
     node_id: str = Field(min_length=1, max_length=253, description="Subject of the node's JWTs.")

@@ -65,3 +65,9 @@ MODEL_VERSION_LABEL = f"{GROUP}/model-version"  # on a version's training Job, p
 MODEL_GENERATION_ANNOTATION = f"{GROUP}/model-generation"  # on a retrained version: 2, 3, ...
 RETRAIN_REASON_ANNOTATION = f"{GROUP}/retrain-reason"  # on a retrained version: why it was made
 INCIDENT_LABEL_ANNOTATION = f"{GROUP}/label"  # on an AgentRun: incident | false-positive (a human's)
+
+# -- EdgeNode ---------------------------------------------------------------------------------
+# Set by the ChaosExperiment fault edge-blackout, removed by its restore: while an EdgeNode holds
+# it the hub refuses the node's heartbeats (503), so its lease runs out as if the node went
+# silent. The value is the run's token, so a restore removes only the blackout it set.
+BLACKOUT_ANNOTATION = f"{GROUP}/heartbeat-blackout"

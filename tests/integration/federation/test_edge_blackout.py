@@ -20,7 +20,7 @@ from tests.support.chaos import Chaos, experiment
 from tests.support.federation import Federation, condition, federation_running
 from tests.support.operators import kill_group, start_operator
 
-from naksha.models.edgenode import BLACKOUT_ANNOTATION
+from naksha.models.labels import BLACKOUT_ANNOTATION
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from naksha.domain.federation import tokens
 from naksha.domain.federation.refusals import Refused
-from naksha.models.edgenode import BLACKOUT_ANNOTATION
+from naksha.models.labels import BLACKOUT_ANNOTATION
 from naksha.services.hub.registry import Registry, stamp
 
 NOW = 1_800_000_000.0

@@ -26,7 +26,7 @@ from naksha.domain.chaos.probes import ProbeResult
 from naksha.domain.chaos.run import from_iso
 from naksha.kube import KubeApi, KubeError, NotFound
 from naksha.models.chaosexperiment import ChaosRun, Fault, RestoreStep
-from naksha.models.edgenode import BLACKOUT_ANNOTATION
+from naksha.models.labels import BLACKOUT_ANNOTATION
 from naksha.models.resources import EDGE_NODES
 
 FIELD = "heartbeat-blackout"

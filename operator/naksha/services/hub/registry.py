@@ -24,7 +24,8 @@ from naksha.domain.federation.refusals import RefusalReason, Refused
 from naksha.models import timestamps
 from naksha.models.common import parse_duration
 from naksha.models.conditions import Condition, ConditionType, Reason, set_condition
-from naksha.models.edgenode import BLACKOUT_ANNOTATION, EdgeNodeSpec, EdgeNodeStatus
+from naksha.models.edgenode import EdgeNodeSpec, EdgeNodeStatus
+from naksha.models.labels import BLACKOUT_ANNOTATION
 
 logger = logging.getLogger(__name__)
 REVOKED = "Revoked"
