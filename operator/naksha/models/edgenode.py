@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from naksha.models.common import Duration, NakshaModel, SecretRef
@@ -54,7 +52,9 @@ class EdgeNodeStatus(NakshaStatus):
     registered_time: str | None = Field(default=None, alias="registeredTime")
     agent_version: str | None = Field(default=None, alias="agentVersion")
     capabilities: list[str] = Field(default_factory=list)
-    load: dict[str, Any] = Field(default_factory=dict)
+    load: dict[str, float] = Field(
+        default_factory=dict, description="The load figures of its last heartbeat."
+    )
     public_key: str | None = Field(
         default=None, alias="publicKey", description="The node's Ed25519 key, PEM."
     )
