@@ -19,6 +19,7 @@ from kubernetes import client
 from naksha.errors import NakshaError, RetryableError
 from naksha.kube.auth import Credentials
 from naksha.kube.resources import ResourceRef, resource_for
+from naksha.models.resources import SERVICE_ACCOUNTS
 
 FIELD_MANAGER = "naksha"
 REQUEST_TIMEOUT_SECONDS = 30.0
@@ -81,6 +82,19 @@ class Kube:
     def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
         ref, namespace = self._ref_of(body)
         return self._call("POST", ref.path(namespace), body=body)
+
+    def request_token(
+        self, namespace: str, service_account: str, audiences: Sequence[str], seconds: int = 600
+    ) -> str:
+        """A token for ``service_account`` bound to ``audiences`` (the TokenRequest API), for a caller
+        that must prove who it is to a service other than the API server."""
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"audiences": list(audiences), "expirationSeconds": seconds},
+        }
+        path = SERVICE_ACCOUNTS.path(namespace, service_account, "token")
+        return str(self._call("POST", path, body=body)["status"]["token"])
 
     def apply(self, body: Mapping[str, Any], *, field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
         """Server-side apply: create the object or converge the fields this manager owns."""

@@ -71,6 +71,18 @@ class IngestRateLimit(NakshaModel):
     burst: int = Field(default=100, ge=1, le=1_000_000)
 
 
+class HttpHistory(NakshaModel):
+    """The worker's on-disk ring of accepted samples, which a detector tuner replays."""
+
+    max_bytes: int = Field(
+        default=67_108_864,
+        ge=1_048_576,
+        le=10_737_418_240,
+        description="Bytes the ring keeps on disk per worker; the oldest samples go first.",
+    )
+    max_age: Duration = Field(default="168h", description="Samples written longer ago than this are dropped.")
+
+
 class HttpSource(NakshaModel):
     port: int = Field(default=8010, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=67_108_864)
@@ -87,6 +99,11 @@ class HttpSource(NakshaModel):
     )
     mtls: bool = Field(
         default=False, description="Require a client certificate signed by the Secret's ca.crt."
+    )
+    history: HttpHistory = Field(
+        default_factory=HttpHistory,
+        description="Each worker keeps the samples it accepted in a bounded on-disk ring, served on "
+        "GET /history to identities that may get insightstreams/history (the detector tuner's trainer).",
     )
 
     @model_validator(mode="after")

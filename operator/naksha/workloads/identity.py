@@ -93,6 +93,20 @@ OPERATOR_RULES: tuple[Rule, ...] = (
         "Every kind reports through its status subresource.",
     ),
     Rule(
+        (GROUP,),
+        ("insightstreams/history",),
+        ("get",),
+        "Held so that it may grant it to ModelVersion trainers, which read HTTP push workers' rings"
+        " of accepted samples (GET /history, authorised by the workers).",
+    ),
+    Rule(
+        ("",),
+        ("serviceaccounts/token",),
+        ("create",),
+        "Held so that it may grant it to a ModelVersion trainer for its own account: a token bound to"
+        " the history audience, for GET /history.",
+    ),
+    Rule(
         ("apiextensions.k8s.io",),
         ("customresourcedefinitions",),
         ("list", "watch"),
@@ -339,6 +353,19 @@ def trainer_rules(version: str) -> list[Rule]:
         ),
         Rule(("",), ("configmaps",), ("create",), "Its artifact (a create cannot be limited by name)."),
         Rule(("",), ("secrets",), ("get",), "A Redis stream's URL Secret, read by name, to replay history."),
+        Rule(
+            ("",),
+            ("serviceaccounts/token",),
+            ("create",),
+            "A token of its own account bound to the history audience, for HTTP push workers' GET /history.",
+            (version,),
+        ),
+        Rule(
+            (GROUP,),
+            ("insightstreams/history",),
+            ("get",),
+            "Read the HTTP push workers' rings of accepted samples (checked by the workers).",
+        ),
     ]
 
 

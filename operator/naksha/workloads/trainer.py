@@ -42,6 +42,8 @@ def build_training_job(
 ) -> dict[str, Any]:
     labels = {**common_labels(COMPONENT, version), MODEL_VERSION_LABEL: version, MODEL_LABEL: model}
     env = [{"name": key, "value": settings_env[key]} for key in INHERITED_SETTINGS if settings_env.get(key)]
+    # Its own account, for the history tokens it asks for (TokenRequest) to read HTTP push rings.
+    env.append({"name": "NAKSHA_SERVICE_ACCOUNT", "value": service_account})
     container = {
         "name": "trainer",
         "image": image,
