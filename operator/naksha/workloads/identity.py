@@ -38,6 +38,7 @@ from naksha.models.group import GROUP
 from naksha.models.kinds import KINDS
 from naksha.models.resources import resource_for
 from naksha.workloads.naming import child_name
+from naksha.workloads.trainer import training_job_name
 
 RBAC_API = "rbac.authorization.k8s.io"
 
@@ -341,7 +342,9 @@ def job_rules(run: str, target: ObjectTarget | None, package_needs: Iterable[str
 
 
 def trainer_rules(version: str) -> list[Rule]:
-    """What a ModelVersion's training pod calls: its version, the runs and archive, its artifact."""
+    """What a ModelVersion's training pod calls: its version, the runs and archive, its artifact.
+
+    Its account is named like its Job (``workloads.trainer.training_job_name``)."""
     return [
         Rule((GROUP,), ("modelversions",), ("get",), "The version to train.", (version,)),
         Rule((GROUP,), ("agentruns", "insightstreams"), ("get", "list"), "Outcomes; the streams' detectors."),
@@ -358,7 +361,7 @@ def trainer_rules(version: str) -> list[Rule]:
             ("serviceaccounts/token",),
             ("create",),
             "A token of its own account bound to the history audience, for HTTP push workers' GET /history.",
-            (version,),
+            (training_job_name(version),),
         ),
         Rule(
             (GROUP,),

@@ -117,11 +117,9 @@ async def _replay_kafka(source: KafkaSpec, parser: RecordParser, since: float, u
         auto_offset_reset="earliest",
         isolation_level="read_committed" if capabilities.producer_ids else "read_uncommitted",
     )
+    partitions = await topic_partitions(source.bootstrap_servers, source.topic, client_id)
     await consumer.start()
     try:
-        if source.topic not in await consumer.topics():
-            raise TrainingError(f"Kafka topic {source.topic!r} does not exist")
-        partitions = consumer.partitions_for_topic(source.topic) or set()
         assigned = [TopicPartition(source.topic, p) for p in sorted(partitions)]
         consumer.assign(assigned)
         since_ms, until_ms = int(since * 1000), int(until * 1000)
@@ -173,6 +171,22 @@ async def _replay_kafka(source: KafkaSpec, parser: RecordParser, since: float, u
         return list(result.records)
     finally:
         await consumer.stop()
+
+
+async def topic_partitions(bootstrap_servers: list[str], topic: str, client_id: str) -> set[int]:
+    """The topic's partitions, from the cluster's metadata (a consumer without a group knows none)."""
+    from aiokafka.client import AIOKafkaClient
+
+    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, client_id=client_id)
+    try:
+        await client.bootstrap()
+        cluster = await client.fetch_all_metadata()
+    finally:
+        await client.close()
+    partitions = cluster.partitions_for_topic(topic)
+    if not partitions:
+        raise TrainingError(f"Kafka topic {topic!r} does not exist")
+    return set(partitions)
 
 
 def history_endpoints(stream_status: Mapping[str, Any]) -> list[str]:
