@@ -128,7 +128,9 @@ def hot_swap(moves: int, poll: float) -> list[float]:
         kube, core = Kube(api), client.CoreV1Api(api)
         spec = {
             "source": {"type": "http", "http": {"auth": "none"}},
-            "detectors": [{**_tuned(4.0), "model": {"name": "tuner"}}],
+            "detectors": [
+                {**_tuned(4.0), "model": {"name": "tuner", "pollInterval": f"{int(poll * 1000)}ms"}}
+            ],
         }
 
         def publish(version: str, zscore: float) -> None:
@@ -144,7 +146,7 @@ def hot_swap(moves: int, poll: float) -> list[float]:
         workdir = Path(tempfile.mkdtemp(prefix="naksha-bench-"))
         worker = WorkerProcess(
             workdir, Path(plane.kubeconfig_path), namespace="default", stream="s", spec=spec, name="w"
-        ).start(NAKSHA_MODEL_POLL_SECONDS=str(poll))
+        ).start()
         eventually(lambda: _version(worker) == "v0", timeout=60)
         latencies = []
         for n in range(1, moves + 1):

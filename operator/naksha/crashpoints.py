@@ -27,6 +27,9 @@ POINTS = frozenset(
         "insight.after-trigger",  # the AgentRuns exist; the batch is not acknowledged yet
         "chaos.before-inject",  # a ChaosExperiment's intent is recorded; the fault is not injected yet
         "chaos.after-restore",  # the fault is restored; the status does not say so yet
+        # A ModelVersion is trained; its artifact is not written. Unlike the others it is reached
+        # by every attempt (a Job's retried pod trains again), so each attempt dies there.
+        "trainer.before-write",
     }
 )
 

@@ -11,7 +11,15 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from naksha.models.common import DnsLabel, Duration, FreeForm, NakshaModel, SecretKeyRef, SecretRef
+from naksha.models.common import (
+    DnsLabel,
+    Duration,
+    FreeForm,
+    NakshaModel,
+    SecretKeyRef,
+    SecretRef,
+    parse_duration,
+)
 from naksha.models.status import NakshaStatus, StatusPart
 
 SourceType = Literal["kafka", "redis", "http"]
@@ -225,6 +233,18 @@ class DetectorModel(NakshaModel):
 
     name: str = Field(min_length=1, max_length=63, description="The ModelVersion model (spec.model).")
     alias: str = Field(default="production", min_length=1, max_length=63)
+    poll_interval: Duration = Field(
+        default="1s",
+        description="How often workers read the alias (at least 100ms): the longest a move waits to be "
+        "seen, against one ConfigMap read per interval per worker. Workers poll at the shortest "
+        "interval among their detectors.",
+    )
+
+    @model_validator(mode="after")
+    def _poll_not_too_often(self) -> Self:
+        if parse_duration(self.poll_interval) < 0.1:
+            raise ValueError(f"model.pollInterval {self.poll_interval} is under 100ms")
+        return self
 
 
 class Detector(NakshaModel):

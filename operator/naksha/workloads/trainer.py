@@ -16,8 +16,8 @@ from naksha.workloads.naming import child_name, common_labels, restricted_securi
 
 COMPONENT = "trainer"
 DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}}
-# Settings a trainer pod inherits from the operator: logging, and the crash tests' hook.
-INHERITED_SETTINGS = ("NAKSHA_LOG_LEVEL", "NAKSHA_TRAINER_TEST_PAUSE_BEFORE_WRITE")
+# Settings a trainer pod inherits from the operator: logging, and the crash tests' crash point.
+INHERITED_SETTINGS = ("NAKSHA_LOG_LEVEL", "NAKSHA_CRASH_POINT")
 
 
 def training_job_name(version: str) -> str:

@@ -28,7 +28,7 @@ SPEC = {
             "method": "ewma",
             "minSamples": 30,
             "params": {"ewma": {"zscore": 4.0}},
-            "model": {"name": "tuner", "alias": "production"},
+            "model": {"name": "tuner", "alias": "production", "pollInterval": "200ms"},
         }
     ],
 }
@@ -86,7 +86,7 @@ def test_the_worker_hot_swaps_when_the_alias_moves_and_refuses_a_corrupt_artifac
         stream="s",
         spec=SPEC,
         name="w",
-    ).start(NAKSHA_MODEL_POLL_SECONDS="0.2")
+    ).start()
     try:
         first = eventually(lambda: health(worker).get("version") == "tuner-v1" and health(worker), timeout=60)
         assert first["swaps"] == 1 and first["error"] is None

@@ -1,16 +1,15 @@
-"""A trainer pod SIGKILLed before its write leaves nothing published and is retried; an artifact
-whose bytes do not match its recorded checksum is never published."""
+"""Trainer pods SIGKILLed between training and writing (the crash point ``trainer.before-write``)
+leave nothing published and are retried per the backoff limit, then the version fails with the
+Job's reason; an artifact whose bytes do not match its recorded checksum is never published."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 from typing import Any
 
+import pytest
 from kubernetes import client
-from tests.support import eventually
 from tests.support.learning import (
     GROUP,
     VERSION,
@@ -18,16 +17,14 @@ from tests.support.learning import (
     context_history,
     model_version,
     settled,
-    status_of,
 )
 
-from naksha.controllers.modelversion import archive
+from naksha.controllers.modelversion import aliases, archive
+from naksha.crashpoints import ENV
 from naksha.domain.learning import artifact
 from naksha.kube import Kube
 
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # the trainer runs as a process
-# Inherited by the training pods: each holds 6 s between training and writing its artifact.
-OPERATOR_ENV = {"NAKSHA_TRAINER_TEST_PAUSE_BEFORE_WRITE": "6"}
 
 
 def trainer_pods(core: client.CoreV1Api, namespace: str, version: str) -> list[Any]:
@@ -36,43 +33,30 @@ def trainer_pods(core: client.CoreV1Api, namespace: str, version: str) -> list[A
     )
 
 
-def paused_pid(core: client.CoreV1Api, namespace: str, version: str) -> int:
-    running = [p for p in trainer_pods(core, namespace, version) if p.status.phase == "Running"]
-    assert len(running) == 1, "no trainer pod running yet"
-    statuses = running[0].status.container_statuses or []
-    container_id = statuses[0].container_id if statuses else ""
-    assert container_id and container_id.startswith("local://"), container_id
-    return int(container_id.removeprefix("local://"))
-
-
-def test_a_trainer_killed_before_its_write_publishes_nothing_and_its_retry_does(
-    naksha_operator: int, api_client: client.ApiClient, fresh_namespace: str
+def test_trainers_killed_between_training_and_writing_publish_nothing_and_the_version_fails_after_retries(
+    naksha_operator: int, api_client: client.ApiClient, fresh_namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kube, custom, core = Kube(api_client), client.CustomObjectsApi(api_client), client.CoreV1Api(api_client)
     archive.rewrite(kube, fresh_namespace, lambda _: context_history(600))
+    # The training pods inherit the crash point from the operator: each attempt trains, then dies
+    # by SIGKILL before its one write.
+    monkeypatch.setenv(ENV, "trainer.before-write")
     custom.create_namespaced_custom_object(
-        GROUP, VERSION, fresh_namespace, "modelversions", model_version("v1")
+        GROUP, VERSION, fresh_namespace, "modelversions", model_version("v1", trainer={"backoffLimit": 1})
     )
-
-    pid = eventually(lambda: paused_pid(core, fresh_namespace, "v1"), timeout=60)
-    (pod,) = trainer_pods(core, fresh_namespace, "v1")
-    # Trained, holding before the write: the kill lands between training and publishing.
-    eventually(
-        lambda: "pausing" in core.read_namespaced_pod_log(pod.metadata.name, fresh_namespace), timeout=60
-    )
-    os.killpg(pid, signal.SIGKILL)
-    status = status_of(custom, fresh_namespace, "v1")
-    assert "artifact" not in status and status.get("phase") == "Training"
+    failed = settled(custom, fresh_namespace, "v1", "Failed")
+    assert condition(failed, "Trained")["reason"] == "TrainingFailed"
+    assert "BackoffLimitExceeded" in failed["message"]
+    pods = trainer_pods(core, fresh_namespace, "v1")
+    assert sorted(p.status.phase for p in pods) == ["Failed", "Failed"]  # the first attempt and its retry
+    for pod in pods:
+        log = core.read_namespaced_pod_log(pod.metadata.name, fresh_namespace)
+        assert "crash point trainer.before-write" in log
+    assert "artifact" not in failed
     assert not [
         c for c in core.list_namespaced_config_map(fresh_namespace).items if c.metadata.name == "v1-artifact"
     ]
-
-    promoted = settled(custom, fresh_namespace, "v1", "Promoted")
-    pods = sorted(p.status.phase for p in trainer_pods(core, fresh_namespace, "v1"))
-    assert pods == ["Failed", "Succeeded"]  # the killed pod, and its retry that wrote the artifact
-    stored = core.read_namespaced_config_map("v1-artifact", fresh_namespace)
-    data = base64.b64decode(stored.binary_data[artifact.ARTIFACT_KEY])
-    assert artifact.checksum(data) == promoted["artifact"]["sha256"]
+    assert not aliases.read_aliases(kube, fresh_namespace, "ranker")
 
 
 def test_an_artifact_that_does_not_match_its_checksum_is_never_published(

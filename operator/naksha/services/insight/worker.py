@@ -112,7 +112,10 @@ class InsightWorker:
             config.namespace,
             self.pipeline.bank,
             config.spec.detectors,
-            interval=float(os.environ.get("NAKSHA_MODEL_POLL_SECONDS") or DEFAULT_INTERVAL),
+            interval=min(
+                (parse_duration(d.model.poll_interval) for d in config.spec.detectors if d.model),
+                default=DEFAULT_INTERVAL,
+            ),
         )
         self.history_error: str | None = None
         if self.source is None:
