@@ -7,8 +7,8 @@ runs in a Job pod and offline, so what a cluster trains is what ``--input DIR`` 
 Ranker params: ``contextFields`` (default ``[detector, targetKind]``; also ``stream``, ``signal``,
 ``label:KEY``), ``priorStrength`` (2), ``candidates`` (default: every playbook seen).
 Tuner params: ``methods`` (default: each detector's own), ``objective`` (``f1``, ``precision`` or
-``recall``), ``keepRecall`` (only candidates detecting as many training incidents as the current
-detector), ``incidentBeforeSeconds``/``incidentAfterSeconds`` (300: the window around a
+``recall``), ``keepRecall`` (default true: only candidates detecting every training incident the
+current detector detects), ``incidentBeforeSeconds``/``incidentAfterSeconds`` (300: the window around a
 confirmed detection inside which an anomaly counts as right).
 """
 
@@ -139,7 +139,7 @@ def train_tuner(
     objective = params.get("objective", "f1")
     if objective not in ("f1", "precision", "recall"):
         raise TrainingError("params.objective must be f1, precision or recall")
-    keep_recall = params.get("keepRecall", False)
+    keep_recall = params.get("keepRecall", True)
     if not isinstance(keep_recall, bool):
         raise TrainingError("params.keepRecall must be true or false")
     before = _seconds(params, "incidentBeforeSeconds")

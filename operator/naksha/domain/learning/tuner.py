@@ -12,9 +12,10 @@ The candidates are a grid around the current detector (``zscore``/``alpha`` for 
 ``above``/``below`` at quantiles of the training values for ``threshold``, ``threshold`` for
 ``predictive``, ``maxChangePerSecond`` for ``rate``), over the methods ``params.methods`` allows.
 The choice maximises the objective metric on the training period (ties: fewer false positives,
-then the current parameters), among the candidates that detect as many training incidents as the
-current detector when ``keepRecall`` is set; the holdout period scores the choice and the current
-detector alike.
+then the current parameters) among the candidates that detect every training incident the current
+detector detects (``keepRecall``, on by default: recall is a constraint of the search, so tuning
+never buys fewer false positives with missed incidents it can see); the holdout period scores the
+choice and the current detector alike.
 The replay runs over the whole history so detectors are warm when the holdout starts; only what
 happens after the split counts toward the holdout figures.
 """
@@ -134,6 +135,17 @@ def candidates(base: Detector, values: Sequence[float], methods: Sequence[str]) 
     return [Detector.model_validate(spec) for spec in specs]
 
 
+def covered(
+    raised: Sequence[Raised], incidents: Sequence[Incident], start: float, end: float
+) -> frozenset[int]:
+    """Which of the incidents starting in ``[start, end)`` at least one anomaly fell inside (by index)."""
+    return frozenset(
+        n
+        for n, incident in enumerate(incidents)
+        if start <= incident.start < end and any(incident.covers(r.ts, r.labels) for r in raised)
+    )
+
+
 def tune_detector(
     base: Detector,
     records: Sequence[Record],
@@ -142,12 +154,14 @@ def tune_detector(
     *,
     methods: Sequence[str] | None = None,
     objective: str = "f1",
-    keep_recall: bool = False,
+    keep_recall: bool = True,
 ) -> TunedDetector:
     """The best of the grid on the training period, and how it and ``base`` do on the holdout.
 
-    ``keep_recall``: only candidates that detect at least as many training incidents as ``base``
-    may be chosen (fewer false positives without missing more incidents).
+    ``keep_recall`` (the default): recall is a constraint of the search, not only a term of the
+    objective. A candidate may be chosen only if it detects every training incident that ``base``
+    detects (the same incidents, not merely as many), so its training recall is never below the
+    current parameters'; among those the objective decides.
     """
     mine = [r for r in records if r.metric == base.metric]
     if not mine:
@@ -156,27 +170,30 @@ def tune_detector(
     training_values = [r.value for r in mine if r.ts < split_at]
     grid = [base, *candidates(base, training_values, methods or [base.method])]
     best: tuple[tuple[float, int, int], Detector, list[Raised]] | None = None
-    floor = -1
+    required: frozenset[int] = frozenset()
+    base_raised: list[Raised] = []
     for index, candidate in enumerate(grid):
         raised = replay(candidate, mine)
-        counts = score(raised, incidents, start, split_at)
-        if index == 0 and keep_recall:
-            floor = counts.detected  # the base detector is the grid's first entry
-        if counts.detected < floor:
+        if index == 0:
+            base_raised = raised  # the base detector is the grid's first entry
+            if keep_recall:
+                required = covered(raised, incidents, start, split_at)
+        if required and not required <= covered(raised, incidents, start, split_at):
             continue
+        counts = score(raised, incidents, start, split_at)
         figure = counts.as_metrics().get(objective)
         # Higher objective first, then fewer false positives, then the current parameters (index 0).
         key = (figure if figure is not None else -1.0, -counts.false_positives, -index)
         if best is None or key > best[0]:
             best = (key, candidate, raised)
-    assert best is not None  # the grid holds at least the base detector
+    assert best is not None  # the grid holds at least the base detector, which always qualifies
     _, chosen, chosen_raised = best
     return TunedDetector(
         name=base.name,
         chosen=chosen.model_dump(by_alias=True, exclude_none=True),
         train=score(chosen_raised, incidents, start, split_at),
         holdout=score(chosen_raised, incidents, split_at, end),
-        baseline_holdout=score(replay(base, mine), incidents, split_at, end),
+        baseline_holdout=score(base_raised, incidents, split_at, end),
         candidates=len(grid),
     )
 
@@ -189,7 +206,7 @@ def tune(
     *,
     methods: Sequence[str] | None = None,
     objective: str = "f1",
-    keep_recall: bool = False,
+    keep_recall: bool = True,
 ) -> TunerResult:
     """Tune each detector that has records; ``incidents`` are keyed by detector name."""
     ordered = sorted(records, key=lambda r: r.ts)

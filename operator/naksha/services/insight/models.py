@@ -66,6 +66,11 @@ class ModelFollower:
     def __post_init__(self) -> None:
         self.following = {d.name: Following(d) for d in self.detectors if d.model is not None}
 
+    def version_of(self, detector: str) -> str | None:
+        """The version whose parameters ``detector`` runs now (None: the spec's own)."""
+        follow = self.following.get(detector)
+        return follow.version if follow is not None else None
+
     def state(self) -> dict[str, dict[str, Any]]:
         return {name: f.report() for name, f in self.following.items()}
 

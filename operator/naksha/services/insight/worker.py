@@ -117,6 +117,7 @@ class InsightWorker:
                 default=DEFAULT_INTERVAL,
             ),
         )
+        self.dispatcher.detector_version = self.models.version_of
         self.history_error: str | None = None
         if self.source is None:
             self.pipeline.history = self._history_ring()
