@@ -1,6 +1,7 @@
 """A running insight worker follows a detector-tuner model: when the alias moves it swaps the
 detector's parameters without restarting and without losing its state; a corrupt artifact is
-refused and the detector keeps what it had. The change-over time is measured."""
+refused and the detector keeps what it had. The change-over time is measured, and the AgentRun an
+anomaly starts names the version whose parameters fired it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from tests.support.workers import WorkerProcess
 from naksha.controllers.modelversion import aliases
 from naksha.domain.learning import artifact
 from naksha.kube import Kube
+from naksha.models.group import GROUP, VERSION
+from naksha.models.labels import DETECTOR_MODEL_ANNOTATION
 
 SPEC = {
     "source": {"type": "http", "http": {"auth": "none"}},
@@ -29,6 +32,14 @@ SPEC = {
             "minSamples": 30,
             "params": {"ewma": {"zscore": 4.0}},
             "model": {"name": "tuner", "alias": "production", "pollInterval": "200ms"},
+        }
+    ],
+    # The run an anomaly starts names the tuned version that fired it (auto-demote attributes by it).
+    "triggers": [
+        {
+            "name": "page",
+            "detector": "latency",
+            "agentRun": {"playbook": "page-oncall", "target": {"kind": "Deployment", "name": "api"}},
         }
     ],
 }
@@ -75,7 +86,7 @@ def anomalies(worker: WorkerProcess) -> float:
 
 
 def test_the_worker_hot_swaps_when_the_alias_moves_and_refuses_a_corrupt_artifact(
-    api_client: client.ApiClient, fresh_namespace: str, control_plane: Any, tmp_path: Path
+    api_client: client.ApiClient, fresh_namespace: str, control_plane: Any, naksha_crds: None, tmp_path: Path
 ) -> None:
     kube, core = Kube(api_client), client.CoreV1Api(api_client)
     publish(core, kube, fresh_namespace, "tuner-v1", 6.0)
@@ -107,6 +118,13 @@ def test_the_worker_hot_swaps_when_the_alias_moves_and_refuses_a_corrupt_artifac
         push(worker, [{"ts": start + 301, "metric": "latency", "value": 112.0}])
         push(worker, [{"ts": start + 302, "metric": "latency", "value": 200.0}])
         eventually(lambda: anomalies(worker) == 1)
+        runs = eventually(
+            lambda: client.CustomObjectsApi(kube.api).list_namespaced_custom_object(
+                GROUP, VERSION, fresh_namespace, "agentruns"
+            )["items"],
+            timeout=30,
+        )
+        assert [r["metadata"]["annotations"][DETECTOR_MODEL_ANNOTATION] for r in runs] == ["tuner-v2"]
 
         publish(core, kube, fresh_namespace, "tuner-v3", 3.0, corrupt=True)
         refused = eventually(lambda: health(worker).get("error") and health(worker), timeout=30)

@@ -8,6 +8,9 @@ plane with real brokers and real worker and trainer processes.
   the worker's ``GET /history`` with a token of its own account (TokenReview + SubjectAccessReview),
   also after the worker's container was SIGKILLed and restarted; other identities are refused.
 - Redis: the stream is replayed with XRANGE.
+
+The HTTP test goes on to auto-demote: a second tuned version whose runs turn out mostly false
+positives (attributed by the version each run records) gives the alias back to the first.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from tests.support.brokers import create_topics
 from tests.support.identities import apply, service_account_token
 from tests.support.learning import GROUP, VERSION, labelled_series, model_version, settled
 
-from naksha.controllers.modelversion import archive
+from naksha.controllers.modelversion import aliases, archive
 from naksha.domain.insight.records import Record
+from naksha.domain.learning.outcomes import rfc3339
 from naksha.domain.learning.training import TrainingError
 from naksha.kube import Kube
 from naksha.models.insightstream import InsightStreamSpec
@@ -192,7 +196,22 @@ def tuner_version(name: str, stream: str) -> dict[str, Any]:
     )
 
 
-def test_http_push_history_is_read_from_the_workers_ring_by_the_trainer_job(
+def fired_run(name: str, version: str, *, real: bool) -> dict[str, Any]:
+    """The outcome record of a run a worker's trigger started while ``version``'s parameters ran;
+    ``real``: it acted, else a human labelled its anomaly a false positive."""
+    record: dict[str, Any] = {
+        "run": f"live/{name}",
+        "finishedAt": rfc3339(time.time() + 2),
+        "detector": "latency",
+        "playbook": "page-oncall",
+        "resolved": real,
+        "acted": True,
+        "detectorModelVersion": version,
+    }
+    return record if real else {**record, "label": "false-positive"}
+
+
+def test_http_push_history_is_read_from_the_workers_ring_and_a_version_firing_more_false_positives_is_demoted(
     naksha_operator: int, api_client: client.ApiClient, fresh_namespace: str, kubectl: Any
 ) -> None:
     custom, core = client.CustomObjectsApi(api_client), client.CoreV1Api(api_client)
@@ -236,6 +255,24 @@ def test_http_push_history_is_read_from_the_workers_ring_by_the_trainer_job(
     status = settled(custom, fresh_namespace, "latency-tuner-v1", "Promoted")
     assert status["lineage"]["records"] == 4000  # both lives of the worker, nothing twice
     assert status["lineage"]["algorithm"] == "detector-tuner"
+
+    # A second version takes the alias; the runs its parameters' anomalies start turn out mostly
+    # false positives (labelled so), against its predecessor's mostly real ones: it is demoted.
+    second = tuner_version("latency-tuner-v2", "pushed")
+    second["spec"]["promotion"].update(requireImprovement=False, autoDemote={"minUses": 10, "margin": 0.2})
+    custom.create_namespaced_custom_object(GROUP, VERSION, fresh_namespace, "modelversions", second)
+    settled(custom, fresh_namespace, "latency-tuner-v2", "Promoted")
+    for i in range(12):
+        archive.append(kube, fresh_namespace, fired_run(f"v1-{i}", "latency-tuner-v1", real=i != 0))
+        archive.append(kube, fresh_namespace, fired_run(f"v2-{i}", "latency-tuner-v2", real=i < 4))
+    demoted = settled(custom, fresh_namespace, "latency-tuner-v2", "Evaluated")
+    (promoted,) = [c for c in demoted["conditions"] if c["type"] == "Promoted"]
+    assert promoted["reason"] == "Demoted" and "false positives 8/12" in promoted["message"], promoted
+    assert aliases.read_aliases(kube, fresh_namespace, "latency-tuner")["production"].holder.version == (
+        "latency-tuner-v1"
+    )
+    events = core.list_namespaced_event(fresh_namespace).items
+    assert [e for e in events if e.reason == "Demoted" and e.involved_object.name == "latency-tuner-v2"]
 
     # Nobody else reads the ring: a token of another audience, or of an account without the grant.
     url = ring_report(custom, fresh_namespace, "pushed")["url"]
