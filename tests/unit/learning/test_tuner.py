@@ -139,6 +139,17 @@ class TestKeepRecall:
         assert required and required <= training_covered(kept.artifact)
         assert free.metrics["precision"] is not None  # without the constraint the objective alone decides
 
+    def test_without_labelled_training_incidents_the_current_parameters_stay(self) -> None:
+        records, _ = labelled_series(samples=3000, incidents=4)
+        split = records[int(len(records) * 0.7)].ts
+        late = [tuner.Incident(split + 100, split + 600)]  # labels in the holdout only
+        kept = tuner.tune_detector(loose_detector(), records, late, split)
+        assert kept.candidates == 1 and kept.chosen == loose_detector().model_dump(
+            by_alias=True, exclude_none=True
+        )
+        free = tuner.tune_detector(loose_detector(), records, late, split, keep_recall=False)
+        assert free.candidates > 1
+
     def test_covered_names_the_incidents_of_the_period_an_anomaly_fell_inside(self) -> None:
         incidents = [tuner.Incident(10, 20), tuner.Incident(30, 40), tuner.Incident(50, 60)]
         raised = [tuner.Raised(15, ()), tuner.Raised(45, ()), tuner.Raised(55, ())]

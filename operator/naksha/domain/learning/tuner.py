@@ -14,8 +14,9 @@ The candidates are a grid around the current detector (``zscore``/``alpha`` for 
 The choice maximises the objective metric on the training period (ties: fewer false positives,
 then the current parameters) among the candidates that detect every training incident the current
 detector detects (``keepRecall``, on by default: recall is a constraint of the search, so tuning
-never buys fewer false positives with missed incidents it can see); the holdout period scores the
-choice and the current detector alike.
+never buys fewer false positives with missed incidents it can see, and a detector without labelled
+training incidents keeps its parameters); the holdout period scores the choice and the current
+detector alike.
 The replay runs over the whole history so detectors are warm when the holdout starts; only what
 happens after the split counts toward the holdout figures.
 """
@@ -161,7 +162,9 @@ def tune_detector(
     ``keep_recall`` (the default): recall is a constraint of the search, not only a term of the
     objective. A candidate may be chosen only if it detects every training incident that ``base``
     detects (the same incidents, not merely as many), so its training recall is never below the
-    current parameters'; among those the objective decides.
+    current parameters'; among those the objective decides. Without a labelled incident in the
+    training period there is no evidence to weigh missed incidents against, so the current
+    parameters stay (the objective would otherwise pick whatever fires least).
     """
     mine = [r for r in records if r.metric == base.metric]
     if not mine:
@@ -169,6 +172,8 @@ def tune_detector(
     start, end = mine[0].ts, mine[-1].ts + 1e-9
     training_values = [r.value for r in mine if r.ts < split_at]
     grid = [base, *candidates(base, training_values, methods or [base.method])]
+    if keep_recall and not any(start <= i.start < split_at for i in incidents):
+        grid = grid[:1]
     best: tuple[tuple[float, int, int], Detector, list[Raised]] | None = None
     required: frozenset[int] = frozenset()
     base_raised: list[Raised] = []
