@@ -93,20 +93,8 @@ OPERATOR_RULES: tuple[Rule, ...] = (
         ("patch",),
         "Every kind reports through its status subresource.",
     ),
-    Rule(
-        (GROUP,),
-        ("insightstreams/history",),
-        ("get",),
-        "Held so that it may grant it to ModelVersion trainers, which read HTTP push workers' rings"
-        " of accepted samples (GET /history, authorised by the workers).",
-    ),
-    Rule(
-        ("",),
-        ("serviceaccounts/token",),
-        ("create",),
-        "Held so that it may grant it to a ModelVersion trainer for its own account: a token bound to"
-        " the history audience, for GET /history.",
-    ),
+    Rule((GROUP,), ("insightstreams/history",), ("get",), "Granted to trainers: HTTP push workers' rings."),
+    Rule(("",), ("serviceaccounts/token",), ("create",), "Granted to a trainer for its own history tokens."),
     Rule(
         ("apiextensions.k8s.io",),
         ("customresourcedefinitions",),
@@ -360,15 +348,10 @@ def trainer_rules(version: str) -> list[Rule]:
             ("",),
             ("serviceaccounts/token",),
             ("create",),
-            "A token of its own account bound to the history audience, for HTTP push workers' GET /history.",
+            "Its history tokens.",
             (training_job_name(version),),
         ),
-        Rule(
-            (GROUP,),
-            ("insightstreams/history",),
-            ("get",),
-            "Read the HTTP push workers' rings of accepted samples (checked by the workers).",
-        ),
+        Rule((GROUP,), ("insightstreams/history",), ("get",), "HTTP push workers' rings (GET /history)."),
     ]
 
 

@@ -96,7 +96,8 @@ def build_app(
     async def handle_history(request: web.Request) -> web.StreamResponse:
         if history is None or history_guard is None:
             return web.json_response(
-                {"error": "this stream keeps no history ring; its source is not http"}, status=404
+                {"error": "this worker keeps no history ring (only HTTP push workers do; see its report)"},
+                status=404,
             )
         try:
             await history_guard.admit(request.headers.get("Authorization"), request.remote or "")
