@@ -1,15 +1,18 @@
 """Trainer pods SIGKILLed between training and writing (the crash point ``trainer.before-write``)
-leave nothing published and are retried per the backoff limit, then the version fails with the
-Job's reason; an artifact whose bytes do not match its recorded checksum is never published."""
+leave nothing published and are retried: a retried pod publishes the artifact with the checksum of
+its bytes, and when every attempt dies the version fails with the Job's reason once the backoff
+limit is reached. An artifact whose bytes do not match its recorded checksum is never published."""
 
 from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
+from tests.support import eventually
 from tests.support.learning import (
     GROUP,
     VERSION,
@@ -17,10 +20,11 @@ from tests.support.learning import (
     context_history,
     model_version,
     settled,
+    status_of,
 )
 
 from naksha.controllers.modelversion import aliases, archive
-from naksha.crashpoints import ENV
+from naksha.crashpoints import ENV, ONCE_ENV
 from naksha.domain.learning import artifact
 from naksha.kube import Kube
 
@@ -31,6 +35,53 @@ def trainer_pods(core: client.CoreV1Api, namespace: str, version: str) -> list[A
     return list(
         core.list_namespaced_pod(namespace, label_selector=f"naksha.io/model-version={version}").items
     )
+
+
+def test_a_trainer_killed_before_writing_publishes_nothing_and_its_retry_publishes_the_checksummed_artifact(
+    naksha_operator: int,
+    api_client: client.ApiClient,
+    fresh_namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    kube, custom, core = Kube(api_client), client.CustomObjectsApi(api_client), client.CoreV1Api(api_client)
+    archive.rewrite(kube, fresh_namespace, lambda _: context_history(600))
+    # The first attempt to reach the point creates the marker and dies by SIGKILL before its one
+    # write; the Job's retried pod finds the marker, carries on and writes.
+    marker = tmp_path / "trainer-crashed"
+    monkeypatch.setenv(ENV, "trainer.before-write")
+    monkeypatch.setenv(ONCE_ENV, str(marker))
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, fresh_namespace, "modelversions", model_version("v3", trainer={"backoffLimit": 1})
+    )
+
+    def published() -> dict[str, Any]:
+        status = status_of(custom, fresh_namespace, "v3")
+        assert "artifact" in status and status.get("phase") in ("Evaluated", "Promoted"), status
+        return status
+
+    status: dict[str, Any] = eventually(published, timeout=180, interval=0.5)
+    assert marker.read_text().split()[0] == "trainer.before-write"  # it fired, exactly once
+
+    def both_attempts_finished() -> dict[str, Any]:
+        pods = {p.metadata.name: p.status.phase for p in trainer_pods(core, fresh_namespace, "v3")}
+        assert sorted(pods.values()) == ["Failed", "Succeeded"], pods
+        return pods
+
+    pods: dict[str, str] = eventually(both_attempts_finished, timeout=60, interval=0.5)
+    logs = {phase: core.read_namespaced_pod_log(name, fresh_namespace) for name, phase in pods.items()}
+    assert "crash point trainer.before-write: killing" in logs["Failed"]
+    assert "crash point trainer.before-write: fired once already" in logs["Succeeded"]
+
+    # The killed attempt left nothing; the retry's artifact is whole and its bytes hash to the
+    # checksum the version publishes (and the trainer recorded beside them).
+    config_map = core.read_namespaced_config_map("v3-artifact", fresh_namespace)
+    assert config_map.metadata.name == status["artifact"]["configMap"]
+    data = base64.b64decode(config_map.binary_data[artifact.ARTIFACT_KEY])
+    assert artifact.checksum(data) == status["artifact"]["sha256"]
+    assert json.loads(config_map.data["result.json"])["sha256"] == status["artifact"]["sha256"]
+    assert artifact.decode(data, status["artifact"]["sha256"])["algorithm"] == "playbook-ranker"
+    assert condition(status, "Trained")["status"] == "True"
 
 
 def test_trainers_killed_between_training_and_writing_publish_nothing_and_the_version_fails_after_retries(

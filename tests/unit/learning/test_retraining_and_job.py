@@ -58,6 +58,7 @@ class TestTrainingJob:
             settings_env={
                 "NAKSHA_LOG_LEVEL": "DEBUG",
                 "NAKSHA_CRASH_POINT": "trainer.before-write",
+                "NAKSHA_CRASH_ONCE": "/tmp/fired",
                 "HOME": "/root",
             },
         )
@@ -68,6 +69,7 @@ class TestTrainingJob:
         assert container["env"] == [
             {"name": "NAKSHA_LOG_LEVEL", "value": "DEBUG"},
             {"name": "NAKSHA_CRASH_POINT", "value": "trainer.before-write"},  # the crash tests' point
+            {"name": "NAKSHA_CRASH_ONCE", "value": "/tmp/fired"},  # ... fired by the first attempt only
             {"name": "NAKSHA_SERVICE_ACCOUNT", "value": "v1-train"},  # for its history tokens
         ]
         assert (spec["backoffLimit"], spec["activeDeadlineSeconds"]) == (3, 600)
