@@ -181,6 +181,21 @@ class EwmaParams(NakshaModel):
         le=1_000_000,
         description="Anomalous samples in one incident after which the baseline is learnt anew.",
     )
+    short_samples: int = Field(
+        default=4,
+        ge=1,
+        le=10_000,
+        description="Samples averaged (exponentially) into the recent mean that shiftShare judges.",
+    )
+    shift_share: float = Field(
+        default=0.75,
+        ge=0,
+        le=10,
+        description=(
+            "Anomaly also when the recent mean is more than this share of zscore of its own standard"
+            " deviations from the baseline (a shift no single sample gives away); 0 turns this off."
+        ),
+    )
 
 
 class RateParams(NakshaModel):
@@ -262,6 +277,16 @@ class Detector(NakshaModel):
         description=(
             "Normal samples in a row an incident also needs before the series may alert again "
             "(default: 150 for ewma, 200 for predictive, 1 for threshold and rate)."
+        ),
+    )
+    rearm_samples: int | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description=(
+            "Samples after an incident's anomaly from which its next anomalous sample raises a new"
+            " anomaly: a long incident is reported again rather than hiding what follows (default:"
+            " 400 for predictive, twice its cooldownSamples; 0, never, for the other methods)."
         ),
     )
     model: DetectorModel | None = Field(

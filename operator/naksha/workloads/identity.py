@@ -37,7 +37,7 @@ from naksha.models.common import ObjectTarget
 from naksha.models.group import GROUP
 from naksha.models.kinds import KINDS
 from naksha.models.resources import resource_for
-from naksha.workloads.naming import child_name
+from naksha.workloads.naming import insight_state_names
 from naksha.workloads.trainer import training_job_name
 
 RBAC_API = "rbac.authorization.k8s.io"
@@ -249,7 +249,6 @@ REVIEWER_RULES: tuple[Rule, ...] = (
 
 def worker_rules(stream: str, *, follows_models: bool = False) -> list[Rule]:
     """What an InsightStream's workers call: report into its status, create and find AgentRuns."""
-    state = child_name(stream, "insight-state")
     models = [
         Rule(
             ("",),
@@ -273,8 +272,9 @@ def worker_rules(stream: str, *, follows_models: bool = False) -> list[Rule]:
             ("",),
             ("configmaps",),
             ("get", "patch"),
-            "Kafka workers checkpoint detector state with their offsets in this one ConfigMap.",
-            (state,),
+            "Kafka workers checkpoint detector state with their offsets in this ConfigMap, and spill"
+            " checkpoints larger than it holds into these few.",
+            insight_state_names(stream),
         ),
         Rule(
             ("",),

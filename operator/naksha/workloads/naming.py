@@ -46,3 +46,15 @@ def restricted_security_context() -> dict[str, Any]:
         "readOnlyRootFilesystem": True,
         "capabilities": {"drop": ["ALL"]},
     }
+
+
+# Kafka workers checkpoint into the state ConfigMap and, when a checkpoint outgrows it, into this
+# many spill ConfigMaps (naksha.services.insight.state_store); the workers' Role names them all.
+INSIGHT_STATE_SPILL_MAPS = 32
+
+
+def insight_state_names(stream: str) -> tuple[str, ...]:
+    """A stream's state ConfigMap, then its spill ConfigMaps in the order they are filled."""
+    numbers = range(1, INSIGHT_STATE_SPILL_MAPS + 1)
+    spills = (child_name(stream, f"insight-state-{index}") for index in numbers)
+    return (child_name(stream, "insight-state"), *spills)

@@ -160,10 +160,15 @@ async def test_the_state_config_map_is_owned_by_the_stream_with_one_key_per_shar
     assert list(loaded) == ["kafka/g/t/0"] and decode(loaded["kafka/g/t/0"]).position == {"offset": 1}
 
 
-def test_a_checkpoint_too_large_for_one_config_map_is_refused_with_the_reason(kube, namespace):
+def test_a_checkpoint_too_large_for_all_the_state_config_maps_is_refused_with_the_reason(
+    api_client, kube, namespace
+):
     store = ConfigMapStore(kube, namespace=namespace, stream="svc")
-    with pytest.raises(StateTooLarge, match="more than one ConfigMap holds"):
-        store.save({"kafka/g/t/0": bytes(950_000)})
+    # Larger than one ConfigMap: spilled (test_checkpoint_spill); larger than all of them: refused.
+    with pytest.raises(StateTooLarge, match="more than one ConfigMap holds and more than its 32 spill"):
+        store.save({"kafka/g/t/0": bytes(24_000_000)})
+    with pytest.raises(client.ApiException, match="Not Found"):  # nothing was written
+        client.CoreV1Api(api_client).read_namespaced_config_map(state_name("svc"), namespace)
 
 
 @pytest.fixture

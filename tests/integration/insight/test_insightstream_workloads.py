@@ -57,7 +57,7 @@ def test_spec_changes_roll_the_workers_and_deleting_the_stream_removes_them(
     assert [(r.resources, r.resource_names) for r in role.rules] == [
         (["insightstreams/status"], ["cpu"]),
         (["insightstreams"], ["cpu"]),
-        (["configmaps"], ["cpu-insight-state"]),
+        (["configmaps"], ["cpu-insight-state", *(f"cpu-insight-state-{i}" for i in range(1, 33))]),
         (["configmaps"], None),
         (["agentruns"], None),
     ]

@@ -110,6 +110,35 @@ def test_the_predictive_detector_finds_a_slow_climb_that_no_single_step_gives_aw
     assert anomalies[0].started_at < (1500 + 200) * FIVE_MINUTES
 
 
+def test_the_ewma_detector_finds_a_shift_of_a_few_sigmas_that_no_single_sample_gives_away():
+    # Noise of sd 1 around 100, then around 106: each sample is within the zscore of 8 sigmas of
+    # the baseline, but the mean of the last few is far outside its own spread.
+    shifted = [value + 6.0 for value in gauss(40, 100.0, 1.0, seed=21)]
+    assert max(abs(value - 100.0) for value in shifted) < 8.0
+    bank = bank_with_defaults("ewma")
+    assert feed(bank, gauss(600, 100.0, 1.0, seed=20)) == []
+    (anomaly,) = feed(bank, shifted, start=600 * FIVE_MINUTES)
+    assert anomaly.started_at < 610 * FIVE_MINUTES
+    point_only = DetectorBank(
+        [
+            Detector.model_validate(
+                {"name": "d", "metric": "m", "method": "ewma", "params": {"ewma": {"shiftShare": 0}}}
+            )
+        ]
+    )
+    feed(point_only, gauss(600, 100.0, 1.0, seed=20))
+    assert feed(point_only, shifted, start=600 * FIVE_MINUTES) == []
+
+
+def test_an_ewma_state_saved_before_the_recent_mean_existed_keeps_scoring_quietly():
+    bank = bank_with_defaults("ewma")
+    feed(bank, gauss(600, 100.0, 2.0, seed=22))
+    (state,) = bank.runners[0].series.values()
+    state.short_mean = None  # what a checkpoint written by an earlier version restores
+    assert feed(bank, gauss(600, 100.0, 2.0, seed=23), start=600 * FIVE_MINUTES) == []
+    assert state.short_mean is not None and abs(state.short_mean - 100.0) < 5.0
+
+
 def test_a_predictive_state_saved_before_the_drift_and_daily_predictors_existed_keeps_scoring_quietly():
     bank = bank_with_defaults("predictive")
     feed(bank, gauss(600, 100.0, 2.0, seed=12))

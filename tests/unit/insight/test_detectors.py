@@ -71,6 +71,20 @@ def test_the_incident_re_arms_only_after_the_cooldown_of_normal_samples():
     assert len(later) == 1 and later[0].started_at == 50.0
 
 
+def test_an_incident_still_open_after_rearm_samples_raises_its_next_anomalous_sample_again():
+    # Above the bound on every fifth sample: never 40 s quiet, so the incident never ends by cooldown.
+    flapping = [20.0 if i % 5 == 0 else 1.0 for i in range(100)]
+    bank = DetectorBank([detector("threshold", minSamples=1, rearmSamples=30)])
+    anomalies = feed(bank, flapping)
+    # Raised at 5 (the first sample is warm-up), then at the first anomalous sample 30 or more
+    # samples after each raise.
+    assert [a.started_at for a in anomalies] == [5.0, 35.0, 65.0, 95.0]
+    never = DetectorBank([detector("threshold", minSamples=1)])  # threshold's default: never
+    assert len(feed(never, flapping)) == 1
+    explicit = DetectorBank([detector("threshold", minSamples=1, rearmSamples=0)])
+    assert len(feed(explicit, flapping)) == 1
+
+
 def test_a_long_incident_teaches_the_baseline_only_slowly():
     bank = DetectorBank([detector("ewma", cooldown="1s", minSamples=30)])
     feed(bank, noise(100))

@@ -89,7 +89,9 @@ class TestPerObjectIdentities:
             "resourceNames": ["checkout"],
         }
         assert stream.names == ("checkout",) and stream.verbs == ("get",)
-        assert state.names == ("checkout-insight-state",) and set(state.verbs) == {"get", "patch"}
+        assert state.names[0] == "checkout-insight-state" and set(state.verbs) == {"get", "patch"}
+        # and the spill ConfigMaps a checkpoint larger than one ConfigMap fills, named in advance
+        assert state.names[1:] == tuple(f"checkout-insight-state-{i}" for i in range(1, 33))
         assert create_state.verbs == ("create",) and not create_state.names
         assert runs.resources == ("agentruns",) and set(runs.verbs) == {"create", "list"}
 

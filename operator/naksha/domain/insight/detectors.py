@@ -17,7 +17,9 @@ baseline needs them; for the others it keeps a fresh series from alerting on its
 An alert opens an incident: the series raises one ``Anomaly`` and then stays quiet until it has
 been normal for ``cooldownSamples`` samples in a row and ``cooldown`` has passed since the
 incident's last anomalous sample (counting samples keeps a series sampled less often than the
-cooldown from alerting in bursts). Samples whose value or timestamp is not finite are ignored. Time is
+cooldown from alerting in bursts), or until ``rearmSamples`` samples have passed since its anomaly
+(then its next anomalous sample raises a new one: an incident a noisy series holds open for long
+must not hide the next). Samples whose value or timestamp is not finite are ignored. Time is
 the records' own timestamps, so replaying a batch replays the same decisions.
 
 A ``DetectorBank`` routes records to the detectors whose metric and labels match and keeps at
@@ -49,8 +51,12 @@ DEFAULT_MAX_SERIES = 10_000
 # The statistical methods keep an incident open until the series has been normal for a while (an
 # incident of a noisy series flaps); a fixed bound is crisp, so its incident ends at once.
 DEFAULT_COOLDOWN_SAMPLES = {"ewma": 150, "predictive": 200, "threshold": 1, "rate": 1}
+# An incident that is still open this many samples after its anomaly re-arms (0: never): a noisy
+# series can hold one open for long, and a second incident that starts meanwhile would be hidden.
+DEFAULT_REARM_SAMPLES = {"ewma": 0, "predictive": 400, "threshold": 0, "rate": 0}
 MAX_SAVED_LIST = 64  # no list in a series' state is longer (constant memory per series)
-NEVER: dict[str, float | None] = {"last_ts": None, "last_anomalous": -math.inf}  # saved as null
+# Saved as null: "never" (no previous sample, no anomaly yet, no recent mean yet).
+NEVER: dict[str, float | None] = {"last_ts": None, "last_anomalous": -math.inf, "short_mean": None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +98,8 @@ class SeriesState:
     sample, ``level``/``scale``/``recent``/``season`` the predictive detector's prediction, typical
     error, recent error and typical error per hour of the day, ``drift`` and ``daily`` its drift and
     daily predictors', ``in_incident``/``last_anomalous``/``quiet``/``incident_samples`` the
-    hysteresis and cooldown.
+    hysteresis and cooldown, ``raised_at`` the ``count`` at which the open incident raised its anomaly,
+    ``short_mean`` the ewma method's recent mean.
     ``FIELDS`` names what a checkpoint saves, in order; ``shard`` is not saved (a checkpoint is
     per shard already).
     """
@@ -110,10 +117,12 @@ class SeriesState:
         "level",
         "mean",
         "quiet",
+        "raised_at",
         "recent",
         "scale",
         "season",
         "shard",
+        "short_mean",
         "variance",
     )
     FIELDS: ClassVar[tuple[str, ...]] = (
@@ -133,6 +142,8 @@ class SeriesState:
         "season",
         "drift",
         "daily",
+        "raised_at",
+        "short_mean",
     )
 
     def __init__(self, shard: str = "") -> None:
@@ -146,6 +157,8 @@ class SeriesState:
         self.last_anomalous = -math.inf
         self.quiet = 0
         self.incident_samples = 0
+        self.raised_at = 0  # ``count`` when the incident's anomaly was raised
+        self.short_mean: float | None = None  # ewma: the recent mean its control chart judges
         self.level = 0.0
         self.scale = 0.0
         self.recent = 0.0
@@ -219,6 +232,8 @@ class DetectorRunner:
         self.min_samples = detector.min_samples
         self.cooldown = parse_duration(detector.cooldown)
         self.cooldown_samples = detector.cooldown_samples or DEFAULT_COOLDOWN_SAMPLES[detector.method]
+        rearm = detector.rearm_samples
+        self.rearm_samples = DEFAULT_REARM_SAMPLES[detector.method] if rearm is None else rearm
         self.max_series = max_series
         params = detector.params
         self.above = params.threshold.above if params.threshold else None
@@ -232,6 +247,8 @@ class DetectorRunner:
             anomalous_weight=ewma.anomalous_weight,
             rebaseline_samples=ewma.rebaseline_samples,
             min_samples=detector.min_samples,
+            short_samples=ewma.short_samples,
+            shift_share=ewma.shift_share,
         )
         predictive = params.predictive or PredictiveParams()
         self.predictive = PredictiveSettings(
@@ -286,9 +303,11 @@ class DetectorRunner:
         state.quiet = 0
         if state.in_incident:
             state.incident_samples += 1
-            return None
+            if not self.rearm_samples or state.count - state.raised_at < self.rearm_samples:
+                return None
         state.in_incident = True
         state.incident_samples = 1
+        state.raised_at = state.count
         return Anomaly(
             detector=self.name,
             method=self.method,

@@ -14,7 +14,7 @@ rather than left to turn into NaN.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,6 +38,19 @@ class EwmaSettings:
     anomalous_weight: float
     rebaseline_samples: int
     min_samples: int
+    short_samples: int = 1
+    shift_share: float = 0.0
+    # Worked out once from the two above (a sample's scoring stays a few float operations).
+    short_rate: float = field(init=False)
+    shift_unit: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        rate = 2.0 / (self.short_samples + 1)
+        # The recent mean's standard deviation is sqrt(rate / (2 - rate)) of the samples' own;
+        # the chart's bound is shift_share of zscore of those.
+        unit = math.sqrt(rate / (2.0 - rate)) * self.shift_share * self.zscore
+        object.__setattr__(self, "short_rate", rate)
+        object.__setattr__(self, "shift_unit", unit)
 
 
 def threshold_score(above: float | None, below: float | None, value: float) -> tuple[float, bool]:
@@ -70,7 +83,11 @@ def ewma_score(state: SeriesState, value: float, settings: EwmaSettings) -> tupl
     baseline. After it, an anomalous sample still teaches the baseline, clipped to the ``zscore``
     bound and at ``anomalous_weight`` of the rate, so a lasting change is learnt in bounded time
     while a spike barely moves it; an incident longer than ``rebaseline_samples`` restarts the
-    warm-up on the new level (the runner counts the incident's samples).
+    warm-up on the new level (the runner counts the incident's samples). Besides the sample's own
+    z-score, the exponential mean of the last ``short_samples`` is judged against the baseline in
+    units of its own standard deviation (an EWMA control chart) with the bound ``shift_share`` of
+    ``zscore``: a shift that no single sample gives away. (The bound follows ``zscore``, so a
+    tuner that widens ``zscore`` widens both.)
     """
     if state.learned < settings.min_samples:
         n = state.learned + 1
@@ -78,6 +95,7 @@ def ewma_score(state: SeriesState, value: float, settings: EwmaSettings) -> tupl
         state.mean += delta / n
         state.variance += (delta * (value - state.mean) - state.variance) / n
         state.learned = n
+        state.short_mean = state.mean
         _reset_if_overflowed(state)
         return 0.0, False
     spread = max(
@@ -85,6 +103,15 @@ def ewma_score(state: SeriesState, value: float, settings: EwmaSettings) -> tupl
     )
     deviation = value - state.mean
     ratio = abs(deviation) / spread / settings.zscore
+    if settings.shift_share > 0:
+        # The control chart of the recent mean: a shift of a few samples that no one of them gives
+        # away. A state saved before it existed starts it here.
+        short = state.short_mean
+        short = value if short is None else short + settings.short_rate * (value - short)
+        state.short_mean = short
+        shift = abs(short - state.mean) / (spread * settings.shift_unit)
+        if shift > ratio:
+            ratio = shift
     anomalous = ratio > 1.0
     rate = settings.alpha
     if anomalous:
@@ -102,5 +129,10 @@ def ewma_score(state: SeriesState, value: float, settings: EwmaSettings) -> tupl
 
 
 def _reset_if_overflowed(state: SeriesState) -> None:
-    if not (math.isfinite(state.mean) and math.isfinite(state.variance)):
-        state.learned, state.mean, state.variance = 0, 0.0, 0.0
+    short = state.short_mean
+    if not (
+        math.isfinite(state.mean)
+        and math.isfinite(state.variance)
+        and (short is None or math.isfinite(short))
+    ):
+        state.learned, state.mean, state.variance, state.short_mean = 0, 0.0, 0.0, None
