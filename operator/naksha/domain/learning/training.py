@@ -24,6 +24,7 @@ from naksha.domain.learning import tuner as tuning
 from naksha.domain.learning.metrics import mean, rounded
 from naksha.domain.learning.outcomes import Outcome, ParsedOutcomes, dataset_hash, valid_context_field
 from naksha.domain.learning.split import split_time, time_split
+from naksha.domain.learning.swap import tuned_series
 from naksha.models.insightstream import Detector
 
 TRAINER_VERSION = "naksha-learning/1"
@@ -178,6 +179,7 @@ def train_tuner(
                     "candidates": d.candidates,
                     "method": d.chosen["method"],
                     "params": d.chosen.get("params", {}),
+                    "seriesTuned": len(d.series),  # series with parameters of their own
                 }
                 for d in result.detectors
             },
@@ -198,12 +200,14 @@ def _holder_tuner_metrics(
 ) -> dict[str, float | None] | None:
     try:
         specs = [Detector.model_validate(spec) for spec in (holder.get("detectors") or {}).values()]
+        # The holder as the workers run it: its per-series overrides too.
+        overrides = [tuned_series(holder, spec, spec) for spec in specs]
     except ValueError:
         return None
     counts = []
     end = records[-1].ts + 1e-9
-    for spec in specs:
-        raised = tuning.replay(spec, [r for r in records if r.metric == spec.metric])
+    for spec, own in zip(specs, overrides, strict=True):
+        raised = tuning.replay_with_overrides(spec, own, [r for r in records if r.metric == spec.metric])
         counts.append(tuning.score(raised, incidents.get(spec.name, ()), split_at, end))
     return rounded(tuning.total(counts).as_metrics()) if counts else None
 

@@ -19,6 +19,13 @@ training incidents keeps its parameters); the holdout period scores the choice a
 detector alike.
 The replay runs over the whole history so detectors are warm when the holdout starts; only what
 happens after the split counts toward the holdout figures.
+
+Per series: when a detector watches several series, each series with at least
+``MIN_SERIES_INCIDENTS`` labelled training incidents of its own is tuned again on its own records,
+over the detector-wide choice's method and starting from that choice (which it must match in
+recall); a different choice becomes the series' override (``series`` in the artifact, beside the
+detector-wide set, and only when there is one). Every other series stays on the detector-wide set;
+the detector's figures are those of the detector-wide set and the overrides together.
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ EWMA_ALPHAS = (0.01, 0.02, 0.05, 0.1)
 PREDICTIVE_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 THRESHOLD_QUANTILES = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 RATE_FACTORS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
+# A series needs this many labelled training incidents of its own to be tuned apart from its
+# detector: with fewer, its own figures are too thin to trust over the detector-wide ones.
+MIN_SERIES_INCIDENTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +69,12 @@ class Raised:
     labels: Labels
 
 
+@dataclass(frozen=True, slots=True)
+class TunedSeries:
+    labels: Labels
+    chosen: dict[str, Any]  # the series' own detector spec (wire form), the detector-wide method
+
+
 @dataclass
 class TunedDetector:
     name: str
@@ -67,6 +83,7 @@ class TunedDetector:
     holdout: DetectionCounts
     baseline_holdout: DetectionCounts
     candidates: int
+    series: list[TunedSeries] = field(default_factory=list)  # overrides of ``chosen`` per series
 
 
 @dataclass
@@ -80,7 +97,19 @@ class TunerResult:
         return total(d.baseline_holdout for d in self.detectors)
 
     def artifact(self) -> dict[str, Any]:
-        return {"algorithm": "detector-tuner", "detectors": {d.name: d.chosen for d in self.detectors}}
+        document: dict[str, Any] = {
+            "algorithm": "detector-tuner",
+            "detectors": {d.name: d.chosen for d in self.detectors},
+        }
+        # Only when there are overrides: an artifact without any is the same bytes as before.
+        series = {
+            d.name: [{"labels": dict(s.labels), "spec": s.chosen} for s in d.series]
+            for d in self.detectors
+            if d.series
+        }
+        if series:
+            document["series"] = series
+        return document
 
 
 def replay(detector: Detector, records: Iterable[Record]) -> list[Raised]:
@@ -94,6 +123,19 @@ def replay(detector: Detector, records: Iterable[Record]) -> list[Raised]:
             if anomaly is not None:
                 raised.append(Raised(anomaly.detected_at, anomaly.labels))
     return raised
+
+
+def replay_with_overrides(
+    detector: Detector, overrides: Mapping[Labels, Detector], records: Sequence[Record]
+) -> list[Raised]:
+    """What the worker raises with ``overrides`` applied: each series is judged on its own, so
+    the overridden series are replayed with their own spec and every other with ``detector``."""
+    if not overrides:
+        return replay(detector, records)
+    raised = replay(detector, [r for r in records if r.labels not in overrides])
+    for labels, own in overrides.items():
+        raised.extend(replay(own, [r for r in records if r.labels == labels]))
+    return sorted(raised, key=lambda r: r.ts)
 
 
 def score(
@@ -212,25 +254,77 @@ def tune(
     methods: Sequence[str] | None = None,
     objective: str = "f1",
     keep_recall: bool = True,
+    per_series: bool = True,
 ) -> TunerResult:
-    """Tune each detector that has records; ``incidents`` are keyed by detector name."""
+    """Tune each detector that has records, then its well-labelled series (``tune_series``);
+    ``incidents`` are keyed by detector name."""
     ordered = sorted(records, key=lambda r: r.ts)
     result = TunerResult()
     metrics = {r.metric for r in ordered}
     for detector in detectors:
         if detector.metric in metrics:
-            result.detectors.append(
-                tune_detector(
-                    detector,
-                    ordered,
-                    incidents.get(detector.name, ()),
-                    split_at,
-                    methods=methods,
-                    objective=objective,
-                    keep_recall=keep_recall,
-                )
+            own = incidents.get(detector.name, ())
+            tuned = tune_detector(
+                detector,
+                ordered,
+                own,
+                split_at,
+                methods=methods,
+                objective=objective,
+                keep_recall=keep_recall,
             )
+            if per_series:
+                tune_series(
+                    tuned, detector, ordered, own, split_at, objective=objective, keep_recall=keep_recall
+                )
+            result.detectors.append(tuned)
     return result
+
+
+def tune_series(
+    tuned: TunedDetector,
+    base: Detector,
+    records: Sequence[Record],
+    incidents: Sequence[Incident],
+    split_at: float,
+    *,
+    objective: str = "f1",
+    keep_recall: bool = True,
+    min_incidents: int = MIN_SERIES_INCIDENTS,
+) -> None:
+    """Give ``tuned`` per-series overrides where a series has enough labels of its own, and
+    recount its figures with them. A detector of one series keeps the detector-wide set alone."""
+    chosen = Detector.model_validate(tuned.chosen)
+    runner = DetectorRunner(base)
+    mine = [r for r in records if runner.matches(r)]
+    groups: dict[Labels, list[Record]] = {}
+    for record in mine:
+        groups.setdefault(record.labels, []).append(record)
+    if len(groups) < 2:
+        return
+    overrides: dict[Labels, Detector] = {}
+    for labels, series_records in groups.items():
+        labelled = [i for i in incidents if i.labels == labels and i.start < split_at]
+        if len(labelled) < min_incidents:
+            continue
+        relevant = [i for i in incidents if i.labels is None or i.labels == labels]
+        own = tune_detector(
+            chosen,
+            series_records,
+            relevant,
+            split_at,
+            methods=[chosen.method],
+            objective=objective,
+            keep_recall=keep_recall,
+        )
+        if own.chosen != tuned.chosen:
+            tuned.series.append(TunedSeries(labels, own.chosen))
+            overrides[labels] = Detector.model_validate(own.chosen)
+    if overrides:
+        start, end = mine[0].ts, mine[-1].ts + 1e-9
+        raised = replay_with_overrides(chosen, overrides, mine)
+        tuned.train = score(raised, incidents, start, split_at)
+        tuned.holdout = score(raised, incidents, split_at, end)
 
 
 def incidents_from_outcomes(
