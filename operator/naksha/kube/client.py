@@ -20,6 +20,7 @@ from naksha.errors import NakshaError, RetryableError
 from naksha.kube.auth import Credentials
 from naksha.kube.resources import ResourceRef, resource_for
 from naksha.models import timestamps
+from naksha.models.resources import SERVICE_ACCOUNTS
 
 FIELD_MANAGER = "naksha"
 REQUEST_TIMEOUT_SECONDS = 30.0
@@ -92,7 +93,7 @@ class Kube:
             "kind": "TokenRequest",
             "spec": {"audiences": list(audiences), "expirationSeconds": seconds},
         }
-        path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token"
+        path = SERVICE_ACCOUNTS.path(namespace, service_account, "token")
         status = self._call("POST", path, body=body).get("status") or {}
         return str(status.get("token") or ""), timestamps.to_seconds(str(status.get("expirationTimestamp")))
 

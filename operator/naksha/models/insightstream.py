@@ -11,7 +11,15 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from naksha.models.common import DnsLabel, Duration, FreeForm, NakshaModel, SecretKeyRef, SecretRef
+from naksha.models.common import (
+    DnsLabel,
+    Duration,
+    FreeForm,
+    NakshaModel,
+    SecretKeyRef,
+    SecretRef,
+    parse_duration,
+)
 from naksha.models.status import NakshaStatus, StatusPart
 
 SourceType = Literal["kafka", "redis", "http"]
@@ -71,6 +79,18 @@ class IngestRateLimit(NakshaModel):
     burst: int = Field(default=100, ge=1, le=1_000_000)
 
 
+class HttpHistory(NakshaModel):
+    """The worker's on-disk ring of accepted samples, which a detector tuner replays."""
+
+    max_bytes: int = Field(
+        default=67_108_864,
+        ge=1_048_576,
+        le=10_737_418_240,
+        description="Bytes the ring keeps on disk per worker; the oldest samples go first.",
+    )
+    max_age: Duration = Field(default="168h", description="Samples written longer ago than this are dropped.")
+
+
 class HttpSource(NakshaModel):
     port: int = Field(default=8010, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=67_108_864)
@@ -87,6 +107,11 @@ class HttpSource(NakshaModel):
     )
     mtls: bool = Field(
         default=False, description="Require a client certificate signed by the Secret's ca.crt."
+    )
+    history: HttpHistory = Field(
+        default_factory=HttpHistory,
+        description="Each worker keeps the samples it accepted in a bounded on-disk ring, served on "
+        "GET /history to identities that may get insightstreams/history (the detector tuner's trainer).",
     )
 
     @model_validator(mode="after")
@@ -223,6 +248,18 @@ class DetectorModel(NakshaModel):
 
     name: str = Field(min_length=1, max_length=63, description="The ModelVersion model (spec.model).")
     alias: str = Field(default="production", min_length=1, max_length=63)
+    poll_interval: Duration = Field(
+        default="1s",
+        description="How often workers read the alias (at least 100ms): the longest a move waits to be "
+        "seen, against one ConfigMap read per interval per worker. Workers poll at the shortest "
+        "interval among their detectors.",
+    )
+
+    @model_validator(mode="after")
+    def _poll_not_too_often(self) -> Self:
+        if parse_duration(self.poll_interval) < 0.1:
+            raise ValueError(f"model.pollInterval {self.poll_interval} is under 100ms")
+        return self
 
 
 class Detector(NakshaModel):

@@ -65,6 +65,8 @@ MODEL_VERSION_LABEL = f"{GROUP}/model-version"  # on a version's training Job, p
 MODEL_GENERATION_ANNOTATION = f"{GROUP}/model-generation"  # on a retrained version: 2, 3, ...
 RETRAIN_REASON_ANNOTATION = f"{GROUP}/retrain-reason"  # on a retrained version: why it was made
 INCIDENT_LABEL_ANNOTATION = f"{GROUP}/label"  # on an AgentRun: incident | false-positive (a human's)
+# On an AgentRun a trigger created: the detector-tuner ModelVersion whose parameters fired it.
+DETECTOR_MODEL_ANNOTATION = f"{GROUP}/detector-model-version"
 
 # -- EdgeNode ---------------------------------------------------------------------------------
 # Set by the ChaosExperiment fault edge-blackout, removed by its restore: while an EdgeNode holds

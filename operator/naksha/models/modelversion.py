@@ -44,9 +44,15 @@ class Evaluation(NakshaModel):
 
 
 class AutoDemote(NakshaModel):
-    """Move the alias back when the promoted version does worse live than its predecessor did."""
+    """Move the alias back when the promoted version does worse live than its predecessor did.
 
-    min_uses: int = Field(default=20, ge=1, le=1_000_000, description="Uses of each before judging.")
+    The live rate: a playbook ranker's resolved rate over the runs whose playbook it chose; a
+    detector tuner's share of real incidents (1 - false-positive rate) over the runs its
+    parameters' anomalies started."""
+
+    min_uses: int = Field(
+        default=20, ge=1, le=1_000_000, description="Uses (runs attributed to it) of each before judging."
+    )
     margin: float = Field(default=0.1, ge=0, le=1, description="Drop of the live rate that demotes.")
 
 

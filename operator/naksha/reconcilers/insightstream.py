@@ -96,9 +96,9 @@ def ensure_workers(context: ReconcileContext) -> None:
 
 
 def reviews_callers(spec: InsightStreamSpec) -> bool:
-    """Whether the stream's workers review their callers' tokens (HTTP push with ``auth: kubernetes``)."""
-    http = spec.source.http
-    return spec.source.type == "http" and (http is None or http.auth == "kubernetes")
+    """Whether the stream's workers review their callers' tokens: HTTP push workers do, for ``/ingest``
+    with ``auth: kubernetes`` and for ``GET /history`` (the ring of accepted samples) always."""
+    return spec.source.type == "http"
 
 
 def observe_workers(context: ReconcileContext) -> None:

@@ -38,6 +38,7 @@ from naksha.models.group import GROUP
 from naksha.models.kinds import KINDS
 from naksha.models.resources import resource_for
 from naksha.workloads.naming import insight_state_names
+from naksha.workloads.trainer import training_job_name
 
 RBAC_API = "rbac.authorization.k8s.io"
 
@@ -92,6 +93,8 @@ OPERATOR_RULES: tuple[Rule, ...] = (
         ("patch",),
         "Every kind reports through its status subresource.",
     ),
+    Rule((GROUP,), ("insightstreams/history",), ("get",), "Granted to trainers: HTTP push workers' rings."),
+    Rule(("",), ("serviceaccounts/token",), ("create",), "Granted to a trainer for its own history tokens."),
     Rule(
         ("apiextensions.k8s.io",),
         ("customresourcedefinitions",),
@@ -349,7 +352,9 @@ def job_rules(run: str, target: ObjectTarget | None, package_needs: Iterable[str
 
 
 def trainer_rules(version: str) -> list[Rule]:
-    """What a ModelVersion's training pod calls: its version, the runs and archive, its artifact."""
+    """What a ModelVersion's training pod calls: its version, the runs and archive, its artifact.
+
+    Its account is named like its Job (``workloads.trainer.training_job_name``)."""
     return [
         Rule((GROUP,), ("modelversions",), ("get",), "The version to train.", (version,)),
         Rule((GROUP,), ("agentruns", "insightstreams"), ("get", "list"), "Outcomes; the streams' detectors."),
@@ -361,6 +366,14 @@ def trainer_rules(version: str) -> list[Rule]:
         ),
         Rule(("",), ("configmaps",), ("create",), "Its artifact (a create cannot be limited by name)."),
         Rule(("",), ("secrets",), ("get",), "A Redis stream's URL Secret, read by name, to replay history."),
+        Rule(
+            ("",),
+            ("serviceaccounts/token",),
+            ("create",),
+            "Its history tokens.",
+            (training_job_name(version),),
+        ),
+        Rule((GROUP,), ("insightstreams/history",), ("get",), "HTTP push workers' rings (GET /history)."),
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from naksha.models.common import SecretKeyRef
-from naksha.models.insightstream import InsightStreamSpec
+from naksha.models.insightstream import HttpSource, InsightStreamSpec
 from naksha.models.labels import INSIGHT_STREAM_LABEL, SPEC_HASH_ANNOTATION
 from naksha.workloads.naming import child_name, common_labels, restricted_security_context, spec_hash
 
@@ -43,6 +43,17 @@ def build_worker_deployment(
         volumes.append({"name": "ingest-tls", "secret": {"secretName": http.tls_secret_ref.name}})
         mounts.append({"name": "ingest-tls", "mountPath": INGEST_TLS_MOUNT, "readOnly": True})
         scheme = "HTTPS"
+    history_env: list[dict[str, Any]] = []
+    if spec.source.type == "http":
+        # The ring of accepted samples a detector tuner replays: an emptyDir outlives a container
+        # restart; its size limit leaves room over the ring's own bound for the segment in writing.
+        limit = (http.history.max_bytes if http is not None else HttpSource().history.max_bytes) * 5 // 4
+        volumes.append({"name": "history", "emptyDir": {"sizeLimit": str(limit)}})
+        mounts.append({"name": "history", "mountPath": HISTORY_MOUNT})
+        history_env = [
+            {"name": "NAKSHA_HISTORY_DIR", "value": HISTORY_MOUNT},
+            {"name": "NAKSHA_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        ]
     container: dict[str, Any] = {
         "name": "worker",
         "image": image,
@@ -55,6 +66,7 @@ def build_worker_deployment(
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             *_secret_env(spec),
             *tls_env,
+            *history_env,
         ],
         "ports": [{"name": "http", "containerPort": _http_port(spec), "protocol": "TCP"}],
         "readinessProbe": {
@@ -109,6 +121,7 @@ def build_worker_service(*, name: str, namespace: str, spec: InsightStreamSpec) 
     }
 
 
+HISTORY_MOUNT = "/var/lib/naksha/history"
 INGEST_TLS_MOUNT = "/etc/naksha/ingest-tls"
 
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from naksha.crashpoints import ENV as CRASH_POINT_ENV
+from naksha.crashpoints import ONCE_ENV as CRASH_ONCE_ENV
 from naksha.models.labels import MODEL_LABEL, MODEL_VERSION_LABEL
 from naksha.workloads.naming import child_name, common_labels, restricted_security_context
 
 COMPONENT = "trainer"
 DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}}
-# Settings a trainer pod inherits from the operator: logging, and the crash tests' hook.
-INHERITED_SETTINGS = ("NAKSHA_LOG_LEVEL", "NAKSHA_TRAINER_TEST_PAUSE_BEFORE_WRITE")
+# Settings a trainer pod inherits from the operator: logging, and the crash tests' crash point
+# (with its fire-once marker, so the first attempt dies and the retried pod writes).
+INHERITED_SETTINGS = ("NAKSHA_LOG_LEVEL", CRASH_POINT_ENV, CRASH_ONCE_ENV)
 
 
 def training_job_name(version: str) -> str:
@@ -42,6 +45,8 @@ def build_training_job(
 ) -> dict[str, Any]:
     labels = {**common_labels(COMPONENT, version), MODEL_VERSION_LABEL: version, MODEL_LABEL: model}
     env = [{"name": key, "value": settings_env[key]} for key in INHERITED_SETTINGS if settings_env.get(key)]
+    # Its own account, for the history tokens it asks for (TokenRequest) to read HTTP push rings.
+    env.append({"name": "NAKSHA_SERVICE_ACCOUNT", "value": service_account})
     container = {
         "name": "trainer",
         "image": image,

@@ -109,10 +109,15 @@ def test_a_promoted_version_that_resolves_less_live_than_its_predecessor_is_demo
 
     # Runs chosen by each version, as the AgentRun consumer records them: v2 resolves 3 of 12,
     # v1 resolved 11 of 12.
-    for i, record in enumerate(fresh_outcomes(12, "v1", modelVersion="ranker-v1")):
-        archive.append(kube, fresh_namespace, {**record, "resolved": i != 0})
-    for i, record in enumerate(fresh_outcomes(12, "v2", modelVersion="ranker-v2")):
-        archive.append(kube, fresh_namespace, {**record, "resolved": i < 3})
+    # One write, so the operator never judges a part of them (it would demote at 3/10 already).
+    live = [
+        {**record, "resolved": i != 0}
+        for i, record in enumerate(fresh_outcomes(12, "v1", modelVersion="ranker-v1"))
+    ] + [
+        {**record, "resolved": i < 3}
+        for i, record in enumerate(fresh_outcomes(12, "v2", modelVersion="ranker-v2"))
+    ]
+    assert archive.rewrite(kube, fresh_namespace, lambda records: [*records, *live])
 
     demoted = settled(custom, fresh_namespace, "ranker-v2", "Evaluated")
     assert condition(demoted, "Promoted")["reason"] == "Demoted"

@@ -62,3 +62,11 @@ def test_a_template_that_is_no_valid_agent_run_is_refused_with_the_reason():
     no_plan = Trigger.model_validate({"name": "t", "detector": "latency", "agentRun": {}})
     with pytest.raises(ValueError, match="playbookRef or graph"):
         agent_run_manifest("ns", "s", no_plan, anomaly(), "k" * 64)
+
+
+def test_the_agent_run_names_the_tuned_version_whose_parameters_fired_it_and_only_then():
+    key = dedupe_key("ns", "checkout-latency", "scale-out", anomaly(), 300)
+    tuned = agent_run_manifest("ns", "checkout-latency", TRIGGER, anomaly(), key, "latency-tuner-v3")
+    assert tuned["metadata"]["annotations"]["naksha.io/detector-model-version"] == "latency-tuner-v3"
+    plain = agent_run_manifest("ns", "checkout-latency", TRIGGER, anomaly(), key)
+    assert "naksha.io/detector-model-version" not in plain["metadata"]["annotations"]

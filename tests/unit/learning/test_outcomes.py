@@ -120,3 +120,10 @@ class TestFromAgentRuns:
         )
         record = record_from_agent_run(body)
         assert record is not None and record["modelVersion"] == "ranker-v3" and record["propensity"] == 0.5
+
+    def test_the_detector_tuner_version_that_fired_the_anomaly_is_recorded_for_attribution(self) -> None:
+        body = agent_run("Succeeded", outcome={"resolved": True, "actions": ["x"]})
+        body["metadata"]["annotations"]["naksha.io/detector-model-version"] = "tuner-v2"
+        record = record_from_agent_run(body)
+        assert record is not None and record["detectorModelVersion"] == "tuner-v2"
+        assert parse_outcome(record).detector_model_version == "tuner-v2"

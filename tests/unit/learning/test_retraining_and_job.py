@@ -55,13 +55,23 @@ class TestTrainingJob:
             deadline_seconds=600,
             backoff_limit=3,
             service_account="v1-train",
-            settings_env={"NAKSHA_LOG_LEVEL": "DEBUG", "HOME": "/root"},
+            settings_env={
+                "NAKSHA_LOG_LEVEL": "DEBUG",
+                "NAKSHA_CRASH_POINT": "trainer.before-write",
+                "NAKSHA_CRASH_ONCE": "/tmp/fired",
+                "HOME": "/root",
+            },
         )
         spec = job["spec"]
         container = spec["template"]["spec"]["containers"][0]
         assert container["args"] == ["train", "--model-version", "ns/v1"]
         assert container["resources"] == {"limits": {"memory": "2Gi"}}
-        assert container["env"] == [{"name": "NAKSHA_LOG_LEVEL", "value": "DEBUG"}]
+        assert container["env"] == [
+            {"name": "NAKSHA_LOG_LEVEL", "value": "DEBUG"},
+            {"name": "NAKSHA_CRASH_POINT", "value": "trainer.before-write"},  # the crash tests' point
+            {"name": "NAKSHA_CRASH_ONCE", "value": "/tmp/fired"},  # ... fired by the first attempt only
+            {"name": "NAKSHA_SERVICE_ACCOUNT", "value": "v1-train"},  # for its history tokens
+        ]
         assert (spec["backoffLimit"], spec["activeDeadlineSeconds"]) == (3, 600)
         assert spec["template"]["spec"]["serviceAccountName"] == "v1-train"
         assert spec["template"]["spec"]["restartPolicy"] == "Never"

@@ -111,27 +111,50 @@ class TestBadInput:
 
 
 class TestKeepRecall:
-    def test_keep_recall_never_chooses_a_detector_that_misses_more_training_incidents(self) -> None:
+    def test_by_default_the_choice_detects_every_training_incident_the_current_parameters_detect(
+        self,
+    ) -> None:
         records, outcomes = labelled_series(samples=6000, incidents=8)
         data = parse_outcomes(outcomes)
         base = loose_detector()
         free = train(
-            "detector-tuner", {"objective": "precision"}, data, 0.3, records=records, detectors=[base]
-        )
-        kept = train(
             "detector-tuner",
-            {"objective": "precision", "keepRecall": True},
+            {"objective": "precision", "keepRecall": False},
             data,
             0.3,
             records=records,
             detectors=[base],
         )
+        kept = train(
+            "detector-tuner", {"objective": "precision"}, data, 0.3, records=records, detectors=[base]
+        )
         split = kept.evaluation["splitAt"]
-        base_train = tuner.score(tuner.replay(base, records), _incidents(outcomes), records[0].ts, split)
-        chosen = Detector.model_validate(kept.artifact["detectors"]["latency"])
-        kept_train = tuner.score(tuner.replay(chosen, records), _incidents(outcomes), records[0].ts, split)
-        assert kept_train.detected >= base_train.detected
-        assert free.metrics["precision"] is not None
+        incidents = _incidents(outcomes)
+
+        def training_covered(artifact: dict[str, object]) -> frozenset[int]:
+            chosen = Detector.model_validate(artifact["detectors"]["latency"])  # type: ignore[index]
+            return tuner.covered(tuner.replay(chosen, records), incidents, records[0].ts, split)
+
+        required = tuner.covered(tuner.replay(base, records), incidents, records[0].ts, split)
+        assert required and required <= training_covered(kept.artifact)
+        assert free.metrics["precision"] is not None  # without the constraint the objective alone decides
+
+    def test_without_labelled_training_incidents_the_current_parameters_stay(self) -> None:
+        records, _ = labelled_series(samples=3000, incidents=4)
+        split = records[int(len(records) * 0.7)].ts
+        late = [tuner.Incident(split + 100, split + 600)]  # labels in the holdout only
+        kept = tuner.tune_detector(loose_detector(), records, late, split)
+        assert kept.candidates == 1 and kept.chosen == loose_detector().model_dump(
+            by_alias=True, exclude_none=True
+        )
+        free = tuner.tune_detector(loose_detector(), records, late, split, keep_recall=False)
+        assert free.candidates > 1
+
+    def test_covered_names_the_incidents_of_the_period_an_anomaly_fell_inside(self) -> None:
+        incidents = [tuner.Incident(10, 20), tuner.Incident(30, 40), tuner.Incident(50, 60)]
+        raised = [tuner.Raised(15, ()), tuner.Raised(45, ()), tuner.Raised(55, ())]
+        assert tuner.covered(raised, incidents, 0, 50) == frozenset({0})
+        assert tuner.covered(raised, incidents, 0, 100) == frozenset({0, 2})
 
     def test_keep_recall_must_be_a_boolean(self) -> None:
         with pytest.raises(TrainingError, match="keepRecall"):

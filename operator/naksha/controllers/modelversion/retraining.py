@@ -3,8 +3,11 @@
 ``maybe_retrain`` creates the model's next ModelVersion (the same spec, ``parent`` set, its
 generation in an annotation) when it is due, and deletes versions beyond the history limit.
 ``demotion`` compares the live figures of the alias holder with its predecessor's, from the runs
-that recorded which version chose their playbook (``status.playbookChoice.modelVersion``, carried
-into the outcome archive); only the playbook ranker's versions are attributed this way.
+attributed to each version and carried into the outcome archive: for a playbook ranker the runs
+whose playbook it chose (``status.playbookChoice.modelVersion``; the figure is the resolved rate),
+for a detector tuner the runs its parameters' anomalies started (the annotation
+``naksha.io/detector-model-version`` a worker's trigger sets; the figure is the share judged real
+incidents, i.e. one less the false-positive rate, a human's ``naksha label anomaly`` winning).
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ from typing import Any
 
 from naksha.controllers.modelversion import aliases
 from naksha.controllers.modelversion.archive import read_archive
-from naksha.domain.learning.outcomes import MalformedRecord, parse_time, record_from_agent_run
+from naksha.domain.learning.outcomes import (
+    LABELS,
+    MalformedRecord,
+    parse_time,
+    record_from_agent_run,
+)
 from naksha.domain.learning.promotion import LiveFigures, should_demote
 from naksha.domain.learning.retraining import (
     GENERATION_ANNOTATION,
@@ -107,15 +115,29 @@ def trim_history(kube: KubeApi, namespace: str, model: str, limit: int) -> list[
     return doomed
 
 
-def live_figures(records: list[Mapping[str, Any]], version: str) -> LiveFigures:
+def live_figures(
+    records: list[Mapping[str, Any]], version: str, algorithm: str = "playbook-ranker"
+) -> LiveFigures:
+    """Uses of ``version`` and the good ones: resolved runs (ranker), or real incidents (tuner)."""
+    if algorithm == "detector-tuner":
+        fired = [r for r in records if r.get("detectorModelVersion") == version]
+        return LiveFigures(len(fired), sum(1 for r in fired if incident_judgement(r) == "incident"))
     used = [r for r in records if r.get("modelVersion") == version]
     return LiveFigures(len(used), sum(1 for r in used if r.get("resolved") is True))
+
+
+def incident_judgement(record: Mapping[str, Any]) -> str:
+    """Whether a run's anomaly was real: a human label wins, else a run that acted says it was."""
+    label = record.get("label")
+    if label in LABELS:
+        return str(label)
+    return "incident" if record.get("acted") is True else "false-positive"
 
 
 def demotion(kube: KubeApi, namespace: str, spec: ModelVersionSpec, name: str) -> str | None:
     """Roll the alias back when this holder did worse live than its predecessor; the reason, or None."""
     settings = spec.promotion.auto_demote
-    if settings is None or spec.trainer.algorithm != "playbook-ranker":
+    if settings is None:
         return None
     entry = aliases.read_aliases(kube, namespace, spec.model).get(spec.promotion.alias)
     if entry is None or entry.holder.version != name or not entry.previous:
@@ -126,14 +148,19 @@ def demotion(kube: KubeApi, namespace: str, spec: ModelVersionSpec, name: str) -
         live = record_from_agent_run(run)
         if live is not None:
             records[str(live["run"])] = live
-    mine = live_figures(list(records.values()), name)
-    theirs = live_figures(list(records.values()), predecessor)
+    algorithm = spec.trainer.algorithm
+    mine = live_figures(list(records.values()), name, algorithm)
+    theirs = live_figures(list(records.values()), predecessor, algorithm)
     if not should_demote(mine, theirs, min_uses=settings.min_uses, margin=settings.margin):
         return None
     moved = aliases.roll_back(kube, namespace, spec.model, spec.promotion.alias, only_from=name)
     if moved is None or moved.holder.version == name:
         return None
-    return (
-        f"resolved {mine.good}/{mine.uses} live against {predecessor}'s {theirs.good}/{theirs.uses}"
-        f" (margin {settings.margin}); {spec.promotion.alias} moved back to {predecessor}"
-    )
+    if algorithm == "detector-tuner":
+        figures = (
+            f"false positives {mine.uses - mine.good}/{mine.uses} of the anomalies its parameters fired"
+            f" against {predecessor}'s {theirs.uses - theirs.good}/{theirs.uses}"
+        )
+    else:
+        figures = f"resolved {mine.good}/{mine.uses} live against {predecessor}'s {theirs.good}/{theirs.uses}"
+    return f"{figures} (margin {settings.margin}); {spec.promotion.alias} moved back to {predecessor}"

@@ -263,6 +263,9 @@ class DetectorRunner:
         self.max_rate = params.rate.max_change_per_second if params.rate else math.inf
         self.rate_window = parse_duration(params.rate.window) if params.rate else 0.0
         self.series: OrderedDict[Labels, SeriesState] = OrderedDict()
+        # Series judged with settings of their own (a tuned model's per-series parameters, same
+        # method): each value is a runner used only for its settings, never for state.
+        self.overrides: dict[Labels, DetectorRunner] = {}
         self.evicted = 0
         self.peak = 0.0  # highest score since the bank last took the peaks
         self.last_peak = 0.0  # the peak the bank took last
@@ -288,14 +291,18 @@ class DetectorRunner:
             return None  # the parser refuses these; a detector must not be poisoned by one anyway
         state = self._state(record.labels)
         state.shard = self.shard
-        score, anomalous = self._score(state, record)
+        settings = self.overrides.get(record.labels, self) if self.overrides else self
+        score, anomalous = settings._score(state, record)
         state.count += 1
         if score > self.peak:
             self.peak = score
         if not anomalous:
             if state.in_incident:
                 state.quiet += 1
-                if state.quiet >= self.cooldown_samples and ts - state.last_anomalous >= self.cooldown:
+                if (
+                    state.quiet >= settings.cooldown_samples
+                    and ts - state.last_anomalous >= settings.cooldown
+                ):
                     state.in_incident = False
                     state.incident_samples = 0
             return None
@@ -303,7 +310,7 @@ class DetectorRunner:
         state.quiet = 0
         if state.in_incident:
             state.incident_samples += 1
-            if not self.rearm_samples or state.count - state.raised_at < self.rearm_samples:
+            if not settings.rearm_samples or state.count - state.raised_at < settings.rearm_samples:
                 return None
         state.in_incident = True
         state.incident_samples = 1
@@ -317,7 +324,7 @@ class DetectorRunner:
             score=score,
             started_at=ts,
             detected_at=ts,
-            window=self._window(),
+            window=settings._window(),
         )
 
     def take_peak(self) -> float:

@@ -16,7 +16,13 @@ from naksha.domain.insight.detectors import Anomaly
 from naksha.models.agentrun import AgentRunSpec
 from naksha.models.group import API_VERSION
 from naksha.models.insightstream import Trigger
-from naksha.models.labels import DEDUPE_ANNOTATION, DEDUPE_LABEL, TRIGGER_LABEL, TRIGGERED_BY_STREAM_LABEL
+from naksha.models.labels import (
+    DEDUPE_ANNOTATION,
+    DEDUPE_LABEL,
+    DETECTOR_MODEL_ANNOTATION,
+    TRIGGER_LABEL,
+    TRIGGERED_BY_STREAM_LABEL,
+)
 
 METRIC_KEY = "__name__"  # the metric inside a series, as Prometheus names it
 NAME_PREFIX_LIMIT = 50
@@ -35,9 +41,18 @@ def agent_run_name(stream: str, trigger: str, key: str) -> str:
 
 
 def agent_run_manifest(
-    namespace: str, stream: str, trigger: Trigger, anomaly: Anomaly, key: str
+    namespace: str,
+    stream: str,
+    trigger: Trigger,
+    anomaly: Anomaly,
+    key: str,
+    detector_model_version: str | None = None,
 ) -> dict[str, Any]:
-    """The AgentRun a trigger creates; raises ValueError when the trigger's template is not a valid spec."""
+    """The AgentRun a trigger creates; raises ValueError when the trigger's template is not a valid spec.
+
+    ``detector_model_version``: the tuned version whose parameters the detector ran when it fired,
+    recorded on the run so that its outcome (and a human's label) is attributed to that version.
+    """
     template = trigger.agent_run
     spec: dict[str, Any] = dict(template.spec)
     if template.playbook:
@@ -69,7 +84,10 @@ def agent_run_manifest(
                 TRIGGER_LABEL: trigger.name,
                 DEDUPE_LABEL: key[:63],
             },
-            "annotations": {DEDUPE_ANNOTATION: key},
+            "annotations": {
+                DEDUPE_ANNOTATION: key,
+                **({DETECTOR_MODEL_ANNOTATION: detector_model_version} if detector_model_version else {}),
+            },
         },
         "spec": spec,
     }

@@ -7,7 +7,8 @@ A record is a flat JSON object (the outcome archive and ``naksha export outcomes
 and optionally ``detectedAt``, ``stream``, ``detector``, ``signal``, ``targetKind``, ``labels``
 (string map), ``acted`` (bool: the run did something), ``timeToRecoverSeconds``, ``label``
 (``incident`` | ``false-positive``, a human's verdict), ``propensity`` (the probability with which
-the playbook was chosen, for IPS), ``modelVersion`` (the version that chose it).
+the playbook was chosen, for IPS), ``modelVersion`` (the version that chose it),
+``detectorModelVersion`` (the detector-tuner version whose parameters raised the anomaly).
 
 Labels for the detector tuner follow the loop's own evidence: a human label wins; otherwise a run
 that acted and recovered confirms an incident, and a run that found nothing to do, or was
@@ -25,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from naksha.models.labels import INCIDENT_LABEL_ANNOTATION
+from naksha.models.labels import DETECTOR_MODEL_ANNOTATION, INCIDENT_LABEL_ANNOTATION
 from naksha.models.timestamps import to_text
 
 IncidentLabel = Literal["incident", "false-positive"]
@@ -54,6 +55,7 @@ class Outcome:
     label: IncidentLabel | None = None
     propensity: float | None = None
     model_version: str = ""
+    detector_model_version: str = ""  # the detector-tuner version whose parameters raised the anomaly
 
     @property
     def incident(self) -> IncidentLabel:
@@ -159,6 +161,7 @@ def parse_outcome(item: Any) -> Outcome:
         label=label,
         propensity=propensity,
         model_version=_text(item, "modelVersion"),
+        detector_model_version=_text(item, "detectorModelVersion"),
     )
 
 
@@ -224,6 +227,9 @@ def record_from_agent_run(
         record["modelVersion"] = choice["modelVersion"]
     if choice.get("propensity") is not None:
         record["propensity"] = choice["propensity"]
+    tuned = (meta.get("annotations") or {}).get(DETECTOR_MODEL_ANNOTATION)
+    if tuned:
+        record["detectorModelVersion"] = str(tuned)
     human = label or (meta.get("annotations") or {}).get(LABEL_ANNOTATION)
     if human in LABELS:
         record["label"] = human

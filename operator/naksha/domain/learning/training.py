@@ -7,8 +7,8 @@ runs in a Job pod and offline, so what a cluster trains is what ``--input DIR`` 
 Ranker params: ``contextFields`` (default ``[detector, targetKind]``; also ``stream``, ``signal``,
 ``label:KEY``), ``priorStrength`` (2), ``candidates`` (default: every playbook seen).
 Tuner params: ``methods`` (default: each detector's own), ``objective`` (``f1``, ``precision`` or
-``recall``), ``keepRecall`` (only candidates detecting as many training incidents as the current
-detector), ``incidentBeforeSeconds``/``incidentAfterSeconds`` (300: the window around a
+``recall``), ``keepRecall`` (default true: only candidates detecting every training incident the
+current detector detects), ``incidentBeforeSeconds``/``incidentAfterSeconds`` (300: the window around a
 confirmed detection inside which an anomaly counts as right).
 """
 
@@ -24,6 +24,7 @@ from naksha.domain.learning import tuner as tuning
 from naksha.domain.learning.metrics import mean, rounded
 from naksha.domain.learning.outcomes import Outcome, ParsedOutcomes, dataset_hash, valid_context_field
 from naksha.domain.learning.split import split_time, time_split
+from naksha.domain.learning.swap import tuned_series
 from naksha.models.insightstream import Detector
 
 TRAINER_VERSION = "naksha-learning/1"
@@ -139,7 +140,7 @@ def train_tuner(
     objective = params.get("objective", "f1")
     if objective not in ("f1", "precision", "recall"):
         raise TrainingError("params.objective must be f1, precision or recall")
-    keep_recall = params.get("keepRecall", False)
+    keep_recall = params.get("keepRecall", True)
     if not isinstance(keep_recall, bool):
         raise TrainingError("params.keepRecall must be true or false")
     before = _seconds(params, "incidentBeforeSeconds")
@@ -178,6 +179,7 @@ def train_tuner(
                     "candidates": d.candidates,
                     "method": d.chosen["method"],
                     "params": d.chosen.get("params", {}),
+                    "seriesTuned": len(d.series),  # series with parameters of their own
                 }
                 for d in result.detectors
             },
@@ -198,12 +200,14 @@ def _holder_tuner_metrics(
 ) -> dict[str, float | None] | None:
     try:
         specs = [Detector.model_validate(spec) for spec in (holder.get("detectors") or {}).values()]
+        # The holder as the workers run it: its per-series overrides too.
+        overrides = [tuned_series(holder, spec, spec) for spec in specs]
     except ValueError:
         return None
     counts = []
     end = records[-1].ts + 1e-9
-    for spec in specs:
-        raised = tuning.replay(spec, [r for r in records if r.metric == spec.metric])
+    for spec, own in zip(specs, overrides, strict=True):
+        raised = tuning.replay_with_overrides(spec, own, [r for r in records if r.metric == spec.metric])
         counts.append(tuning.score(raised, incidents.get(spec.name, ()), split_at, end))
     return rounded(tuning.total(counts).as_metrics()) if counts else None
 

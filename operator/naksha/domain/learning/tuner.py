@@ -12,11 +12,20 @@ The candidates are a grid around the current detector (``zscore``/``alpha`` for 
 ``above``/``below`` at quantiles of the training values for ``threshold``, ``threshold`` for
 ``predictive``, ``maxChangePerSecond`` for ``rate``), over the methods ``params.methods`` allows.
 The choice maximises the objective metric on the training period (ties: fewer false positives,
-then the current parameters), among the candidates that detect as many training incidents as the
-current detector when ``keepRecall`` is set; the holdout period scores the choice and the current
+then the current parameters) among the candidates that detect every training incident the current
+detector detects (``keepRecall``, on by default: recall is a constraint of the search, so tuning
+never buys fewer false positives with missed incidents it can see, and a detector without labelled
+training incidents keeps its parameters); the holdout period scores the choice and the current
 detector alike.
 The replay runs over the whole history so detectors are warm when the holdout starts; only what
 happens after the split counts toward the holdout figures.
+
+Per series: when a detector watches several series, each series with at least
+``MIN_SERIES_INCIDENTS`` labelled training incidents of its own is tuned again on its own records,
+over the detector-wide choice's method and starting from that choice (which it must match in
+recall); a different choice becomes the series' override (``series`` in the artifact, beside the
+detector-wide set, and only when there is one). Every other series stays on the detector-wide set;
+the detector's figures are those of the detector-wide set and the overrides together.
 """
 
 from __future__ import annotations
@@ -37,6 +46,9 @@ EWMA_ALPHAS = (0.01, 0.02, 0.05, 0.1)
 PREDICTIVE_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 THRESHOLD_QUANTILES = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 RATE_FACTORS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
+# A series needs this many labelled training incidents of its own to be tuned apart from its
+# detector: with fewer, its own figures are too thin to trust over the detector-wide ones.
+MIN_SERIES_INCIDENTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +69,12 @@ class Raised:
     labels: Labels
 
 
+@dataclass(frozen=True, slots=True)
+class TunedSeries:
+    labels: Labels
+    chosen: dict[str, Any]  # the series' own detector spec (wire form), the detector-wide method
+
+
 @dataclass
 class TunedDetector:
     name: str
@@ -65,6 +83,7 @@ class TunedDetector:
     holdout: DetectionCounts
     baseline_holdout: DetectionCounts
     candidates: int
+    series: list[TunedSeries] = field(default_factory=list)  # overrides of ``chosen`` per series
 
 
 @dataclass
@@ -78,7 +97,19 @@ class TunerResult:
         return total(d.baseline_holdout for d in self.detectors)
 
     def artifact(self) -> dict[str, Any]:
-        return {"algorithm": "detector-tuner", "detectors": {d.name: d.chosen for d in self.detectors}}
+        document: dict[str, Any] = {
+            "algorithm": "detector-tuner",
+            "detectors": {d.name: d.chosen for d in self.detectors},
+        }
+        # Only when there are overrides: an artifact without any is the same bytes as before.
+        series = {
+            d.name: [{"labels": dict(s.labels), "spec": s.chosen} for s in d.series]
+            for d in self.detectors
+            if d.series
+        }
+        if series:
+            document["series"] = series
+        return document
 
 
 def replay(detector: Detector, records: Iterable[Record]) -> list[Raised]:
@@ -92,6 +123,19 @@ def replay(detector: Detector, records: Iterable[Record]) -> list[Raised]:
             if anomaly is not None:
                 raised.append(Raised(anomaly.detected_at, anomaly.labels))
     return raised
+
+
+def replay_with_overrides(
+    detector: Detector, overrides: Mapping[Labels, Detector], records: Sequence[Record]
+) -> list[Raised]:
+    """What the worker raises with ``overrides`` applied: each series is judged on its own, so
+    the overridden series are replayed with their own spec and every other with ``detector``."""
+    if not overrides:
+        return replay(detector, records)
+    raised = replay(detector, [r for r in records if r.labels not in overrides])
+    for labels, own in overrides.items():
+        raised.extend(replay(own, [r for r in records if r.labels == labels]))
+    return sorted(raised, key=lambda r: r.ts)
 
 
 def score(
@@ -134,6 +178,17 @@ def candidates(base: Detector, values: Sequence[float], methods: Sequence[str]) 
     return [Detector.model_validate(spec) for spec in specs]
 
 
+def covered(
+    raised: Sequence[Raised], incidents: Sequence[Incident], start: float, end: float
+) -> frozenset[int]:
+    """Which of the incidents starting in ``[start, end)`` at least one anomaly fell inside (by index)."""
+    return frozenset(
+        n
+        for n, incident in enumerate(incidents)
+        if start <= incident.start < end and any(incident.covers(r.ts, r.labels) for r in raised)
+    )
+
+
 def tune_detector(
     base: Detector,
     records: Sequence[Record],
@@ -142,12 +197,16 @@ def tune_detector(
     *,
     methods: Sequence[str] | None = None,
     objective: str = "f1",
-    keep_recall: bool = False,
+    keep_recall: bool = True,
 ) -> TunedDetector:
     """The best of the grid on the training period, and how it and ``base`` do on the holdout.
 
-    ``keep_recall``: only candidates that detect at least as many training incidents as ``base``
-    may be chosen (fewer false positives without missing more incidents).
+    ``keep_recall`` (the default): recall is a constraint of the search, not only a term of the
+    objective. A candidate may be chosen only if it detects every training incident that ``base``
+    detects (the same incidents, not merely as many), so its training recall is never below the
+    current parameters'; among those the objective decides. Without a labelled incident in the
+    training period there is no evidence to weigh missed incidents against, so the current
+    parameters stay (the objective would otherwise pick whatever fires least).
     """
     mine = [r for r in records if r.metric == base.metric]
     if not mine:
@@ -155,28 +214,33 @@ def tune_detector(
     start, end = mine[0].ts, mine[-1].ts + 1e-9
     training_values = [r.value for r in mine if r.ts < split_at]
     grid = [base, *candidates(base, training_values, methods or [base.method])]
+    if keep_recall and not any(start <= i.start < split_at for i in incidents):
+        grid = grid[:1]
     best: tuple[tuple[float, int, int], Detector, list[Raised]] | None = None
-    floor = -1
+    required: frozenset[int] = frozenset()
+    base_raised: list[Raised] = []
     for index, candidate in enumerate(grid):
         raised = replay(candidate, mine)
-        counts = score(raised, incidents, start, split_at)
-        if index == 0 and keep_recall:
-            floor = counts.detected  # the base detector is the grid's first entry
-        if counts.detected < floor:
+        if index == 0:
+            base_raised = raised  # the base detector is the grid's first entry
+            if keep_recall:
+                required = covered(raised, incidents, start, split_at)
+        if required and not required <= covered(raised, incidents, start, split_at):
             continue
+        counts = score(raised, incidents, start, split_at)
         figure = counts.as_metrics().get(objective)
         # Higher objective first, then fewer false positives, then the current parameters (index 0).
         key = (figure if figure is not None else -1.0, -counts.false_positives, -index)
         if best is None or key > best[0]:
             best = (key, candidate, raised)
-    assert best is not None  # the grid holds at least the base detector
+    assert best is not None  # the grid holds at least the base detector, which always qualifies
     _, chosen, chosen_raised = best
     return TunedDetector(
         name=base.name,
         chosen=chosen.model_dump(by_alias=True, exclude_none=True),
         train=score(chosen_raised, incidents, start, split_at),
         holdout=score(chosen_raised, incidents, split_at, end),
-        baseline_holdout=score(replay(base, mine), incidents, split_at, end),
+        baseline_holdout=score(base_raised, incidents, split_at, end),
         candidates=len(grid),
     )
 
@@ -189,26 +253,78 @@ def tune(
     *,
     methods: Sequence[str] | None = None,
     objective: str = "f1",
-    keep_recall: bool = False,
+    keep_recall: bool = True,
+    per_series: bool = True,
 ) -> TunerResult:
-    """Tune each detector that has records; ``incidents`` are keyed by detector name."""
+    """Tune each detector that has records, then its well-labelled series (``tune_series``);
+    ``incidents`` are keyed by detector name."""
     ordered = sorted(records, key=lambda r: r.ts)
     result = TunerResult()
     metrics = {r.metric for r in ordered}
     for detector in detectors:
         if detector.metric in metrics:
-            result.detectors.append(
-                tune_detector(
-                    detector,
-                    ordered,
-                    incidents.get(detector.name, ()),
-                    split_at,
-                    methods=methods,
-                    objective=objective,
-                    keep_recall=keep_recall,
-                )
+            own = incidents.get(detector.name, ())
+            tuned = tune_detector(
+                detector,
+                ordered,
+                own,
+                split_at,
+                methods=methods,
+                objective=objective,
+                keep_recall=keep_recall,
             )
+            if per_series:
+                tune_series(
+                    tuned, detector, ordered, own, split_at, objective=objective, keep_recall=keep_recall
+                )
+            result.detectors.append(tuned)
     return result
+
+
+def tune_series(
+    tuned: TunedDetector,
+    base: Detector,
+    records: Sequence[Record],
+    incidents: Sequence[Incident],
+    split_at: float,
+    *,
+    objective: str = "f1",
+    keep_recall: bool = True,
+    min_incidents: int = MIN_SERIES_INCIDENTS,
+) -> None:
+    """Give ``tuned`` per-series overrides where a series has enough labels of its own, and
+    recount its figures with them. A detector of one series keeps the detector-wide set alone."""
+    chosen = Detector.model_validate(tuned.chosen)
+    runner = DetectorRunner(base)
+    mine = [r for r in records if runner.matches(r)]
+    groups: dict[Labels, list[Record]] = {}
+    for record in mine:
+        groups.setdefault(record.labels, []).append(record)
+    if len(groups) < 2:
+        return
+    overrides: dict[Labels, Detector] = {}
+    for labels, series_records in groups.items():
+        labelled = [i for i in incidents if i.labels == labels and i.start < split_at]
+        if len(labelled) < min_incidents:
+            continue
+        relevant = [i for i in incidents if i.labels is None or i.labels == labels]
+        own = tune_detector(
+            chosen,
+            series_records,
+            relevant,
+            split_at,
+            methods=[chosen.method],
+            objective=objective,
+            keep_recall=keep_recall,
+        )
+        if own.chosen != tuned.chosen:
+            tuned.series.append(TunedSeries(labels, own.chosen))
+            overrides[labels] = Detector.model_validate(own.chosen)
+    if overrides:
+        start, end = mine[0].ts, mine[-1].ts + 1e-9
+        raised = replay_with_overrides(chosen, overrides, mine)
+        tuned.train = score(raised, incidents, start, split_at)
+        tuned.holdout = score(raised, incidents, split_at, end)
 
 
 def incidents_from_outcomes(

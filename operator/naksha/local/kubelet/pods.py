@@ -16,6 +16,9 @@ As a kubelet does, a changed container image in a running pod's spec (the one co
 the API lets change) stops that container and starts it again from the new image, counting a
 restart. An image under the reserved ``.invalid`` domain cannot be pulled from anywhere: its
 container waits in ``ErrImagePull``/``ImagePullBackOff``, not ready, as on any cluster.
+An ``emptyDir`` volume is the directory ``<pod dir>/volumes/<name>`` (it outlives container
+restarts, as on a node); since processes share the host's filesystem, nothing is mounted:
+environment values that start with its ``mountPath`` are rewritten to that directory instead.
 """
 
 from __future__ import annotations
@@ -293,11 +296,26 @@ class PodRunner:
             except CredentialsUnavailable as error:
                 raise ConfigError(str(error)) from error
         env.update({**api, "PYTHONUNBUFFERED": "1", "HOSTNAME": self.name})
+        volumes = self._empty_dirs(container)
         for entry in container.get("env") or []:
             value = self._env_value(entry)
             if value is not None:
+                for mount_path, directory in volumes.items():
+                    if value == mount_path or value.startswith(mount_path.rstrip("/") + "/"):
+                        value = str(directory) + value[len(mount_path.rstrip("/")) :]
                 env[str(entry["name"])] = value
         return env
+
+    def _empty_dirs(self, container: dict[str, Any]) -> dict[str, Path]:
+        """The container's emptyDir mounts: mount path → the pod's directory for the volume."""
+        empty = {v["name"] for v in self.spec.get("volumes") or [] if "emptyDir" in v}
+        found = {}
+        for mount in container.get("volumeMounts") or []:
+            if mount.get("name") in empty:
+                directory = self.directory / "volumes" / str(mount["name"])
+                directory.mkdir(parents=True, exist_ok=True)
+                found[str(mount["mountPath"])] = directory
+        return found
 
     def _env_value(self, entry: dict[str, Any]) -> str | None:
         if "value" in entry:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from naksha.domain.insight.detectors import Anomaly
@@ -50,6 +50,8 @@ class TriggerDispatcher:
         self.last_fired: dict[tuple[str, Any], tuple[float, str]] = {}
         self.created = 0
         self.created_names: list[str] = []
+        # The tuned version a detector runs (its model follower says), recorded on the runs it fires.
+        self.detector_version: Callable[[str], str | None] = lambda _detector: None
 
     async def dispatch(self, anomalies: Iterable[Anomaly], shard: str = "") -> int:
         """Fire the triggers bound to each anomaly; returns how many of its incidents have their AgentRun
@@ -70,7 +72,9 @@ class TriggerDispatcher:
             return "debounced"
         key = dedupe_key(self.namespace, self.stream, trigger.name, anomaly, debounce)
         try:
-            manifest = agent_run_manifest(self.namespace, self.stream, trigger, anomaly, key)
+            manifest = agent_run_manifest(
+                self.namespace, self.stream, trigger, anomaly, key, self.detector_version(anomaly.detector)
+            )
         except ValueError as error:
             logger.error("trigger %s cannot start an AgentRun: %s", trigger.name, error)
             return "invalid"

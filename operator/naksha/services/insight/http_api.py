@@ -1,4 +1,5 @@
-"""The insight worker's HTTP endpoints: ``POST /ingest`` (HTTP push sources), ``/health``, ``/metrics``.
+"""The insight worker's HTTP endpoints: ``POST /ingest`` and ``GET /history`` (HTTP push sources),
+``/health``, ``/metrics``.
 
 ``/ingest`` takes one JSON record or a JSON array of records. 202 when at least one record was
 accepted (rejected ones are listed with their reason and counted), 400 when none was, with the
@@ -6,22 +7,29 @@ reasons, 413 over the stream's body limit. Streams with another source answer 40
 misrouted producer finds out instead of losing data silently. In front of it the stream's
 ``IngestGuard`` (``naksha.services.insight.ingest_guard``) answers 401, 403 and 429 with the reason;
 every refusal is counted in ``naksha_insight_ingest_refused_total{code}``.
+
+``/history?since=T&until=T`` streams the worker's ring of accepted samples in that time range
+(epoch seconds), one JSON line per sample (``history_ring``), behind ``HistoryGuard``: 401, 403,
+429 and 503 like ingest; 400 for a bad range; 404 on a stream without a ring.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from naksha.services.insight.ingest_guard import IngestGuard, Refused
+from naksha.services.insight.history_ring import HistoryRing
+from naksha.services.insight.ingest_guard import HistoryGuard, IngestGuard, Refused
 from naksha.services.insight.telemetry import WorkerMetrics
 
 MAX_LISTED_REJECTIONS = 20
+HISTORY_CHUNK_LINES = 10_000
 
 
 @dataclass
@@ -41,6 +49,8 @@ def build_app(
     ingest: Ingest | None,
     max_body_bytes: int,
     guard: IngestGuard | None = None,
+    history: HistoryRing | None = None,
+    history_guard: HistoryGuard | None = None,
 ) -> web.Application:
     # aiohttp answers 413 itself past client_max_size, before the body is buffered.
     app = web.Application(client_max_size=max_body_bytes)
@@ -83,6 +93,36 @@ def build_app(
             return web.json_response(payload, status=400)
         return web.json_response(payload, status=202)
 
+    async def handle_history(request: web.Request) -> web.StreamResponse:
+        if history is None or history_guard is None:
+            return web.json_response(
+                {"error": "this worker keeps no history ring (only HTTP push workers do; see its report)"},
+                status=404,
+            )
+        try:
+            await history_guard.admit(request.headers.get("Authorization"), request.remote or "")
+        except Refused as error:
+            headers = {"WWW-Authenticate": 'Bearer realm="naksha-history"'} if error.status == 401 else {}
+            if error.retry_after:
+                headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+            return web.json_response({"error": str(error)}, status=error.status, headers=headers or None)
+        try:
+            since = float(request.query.get("since", "0"))
+            until = float(request.query.get("until", "inf"))
+        except ValueError:
+            return web.json_response({"error": "since and until must be epoch seconds"}, status=400)
+        if math.isnan(since) or math.isnan(until) or since >= until:
+            return web.json_response(
+                {"error": f"empty or invalid range since={since} until={until}"}, status=400
+            )
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        lines = history.read(since, until)
+        while chunk := await asyncio.to_thread(_take, lines, HISTORY_CHUNK_LINES):
+            await response.write(b"".join(chunk))
+        await response.write_eof()
+        return response
+
     async def handle_health(_: web.Request) -> web.Response:
         return web.json_response(health())
 
@@ -92,6 +132,7 @@ def build_app(
         return response
 
     app.router.add_post("/ingest", handle_ingest)
+    app.router.add_get("/history", handle_history)
     app.router.add_get("/health", handle_health)
     app.router.add_get("/metrics", handle_metrics)
     return app
@@ -99,3 +140,13 @@ def build_app(
 
 def _too_large_message(limit: int) -> str:
     return f"the body is larger than the stream's limit of {limit} bytes"
+
+
+def _take(lines: Iterator[bytes], count: int) -> list[bytes]:
+    """Up to ``count`` lines of the ring (read in a thread: the ring is on disk)."""
+    taken = []
+    for line in lines:
+        taken.append(line)
+        if len(taken) >= count:
+            break
+    return taken

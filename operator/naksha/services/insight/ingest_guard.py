@@ -32,8 +32,10 @@ from naksha.access.reviews import Access, Authenticator, Authorizer, ReviewApi
 from naksha.errors import NakshaError
 from naksha.models.group import GROUP
 from naksha.models.insightstream import HttpSource
+from naksha.services.insight.history_ring import HISTORY_AUDIENCE
 
 INGEST = Access("create", GROUP, "insightstreams", "ingest")
+HISTORY = Access("get", GROUP, "insightstreams", "history")
 MAX_CLIENTS = 10_000  # buckets kept; the least recently seen go first
 
 
@@ -131,3 +133,38 @@ class IngestGuard:
                 retry_after=wait,
             )
         return client
+
+
+@dataclass
+class HistoryGuard:
+    """Who may read a worker's history ring (``GET /history``): always authorised, whatever ``auth``
+    says for ingest, since the ring is the stream's data. The token must be bound to
+    ``HISTORY_AUDIENCE`` (so a token the worker sees is good for nothing else) and its identity
+    allowed to ``get`` the virtual subresource ``insightstreams/history`` of this stream."""
+
+    namespace: str
+    stream: str
+    kube: ReviewApi
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.authenticator = Authenticator(self.kube, audiences=[HISTORY_AUDIENCE], clock=self.clock)
+        self.authorizer = Authorizer(self.kube, clock=self.clock)
+        self.failures = RateLimiter(1.0, 10, self.clock)
+
+    async def admit(self, authorization: str | None, remote: str) -> str:
+        client = remote or "unknown"
+        blocked = self.failures.waiting(client)
+        if blocked > 0:
+            raise Refused(429, f"too many failed authentications from {client}", retry_after=blocked)
+        try:
+            identity = await asyncio.to_thread(self.authenticator.authenticate, authorization)
+            await asyncio.to_thread(self.authorizer.require, identity, self.namespace, [HISTORY], self.stream)
+        except Unauthenticated as error:
+            self.failures.take(client)
+            raise Refused(401, str(error)) from None
+        except Denied as error:
+            raise Refused(403, str(error)) from None
+        except ReviewUnavailable as error:
+            raise Refused(503, str(error), retry_after=5.0) from None
+        return identity.user

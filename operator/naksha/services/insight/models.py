@@ -2,11 +2,12 @@
 
 For every detector with ``model: {name, alias}`` the follower reads the model's alias map every
 ``interval`` seconds; when the holder changes it reads the holder's artifact, checks its sha256
-and swaps the detector's parameters in place (``domain.learning.swap``): no restart, the series'
-state kept. A corrupt or unreadable artifact, or one without an entry for the detector, changes
-nothing: the detector keeps its current parameters and ``state()`` reports the error (in
-``/health`` and the stream's status). The first parameters come from the spec until a holder
-exists. Reads run in a thread; the swap runs on the event loop, between batches.
+and swaps the detector's parameters in place (``domain.learning.swap``), the detector-wide set
+and each tuned series' own: no restart, the series' state kept. A corrupt or unreadable
+artifact, or one without an entry for the detector, changes nothing: the detector keeps its
+current parameters and ``state()`` reports the error (in ``/health`` and the stream's status).
+The first parameters come from the spec until a holder exists. Reads run in a thread; the swap
+runs on the event loop, between batches.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from typing import Any
 from naksha.controllers.modelversion.aliases import read_aliases
 from naksha.controllers.modelversion.training import read_artifact
 from naksha.domain.insight.detectors import DetectorBank
+from naksha.domain.insight.records import Labels
 from naksha.domain.learning.artifact import ArtifactCorrupt
-from naksha.domain.learning.swap import apply_tuned, tuned_spec
+from naksha.domain.learning.swap import apply_tuned, tuned_series, tuned_spec
 from naksha.kube import Kube, KubeError
 from naksha.models.insightstream import Detector
 
@@ -66,6 +68,11 @@ class ModelFollower:
     def __post_init__(self) -> None:
         self.following = {d.name: Following(d) for d in self.detectors if d.model is not None}
 
+    def version_of(self, detector: str) -> str | None:
+        """The version whose parameters ``detector`` runs now (None: the spec's own)."""
+        follow = self.following.get(detector)
+        return follow.version if follow is not None else None
+
     def state(self) -> dict[str, dict[str, Any]]:
         return {name: f.report() for name, f in self.following.items()}
 
@@ -97,6 +104,7 @@ class ModelFollower:
                     read_artifact, self.kube, self.namespace, holder.artifact, holder.sha256
                 )
                 spec = tuned_spec(artifact, follow.detector)
+                series = tuned_series(artifact, follow.detector, spec) if spec is not None else {}
             except (ArtifactCorrupt, KubeError, ValueError) as error:
                 if follow.error is None or holder.version not in follow.error:
                     logger.warning(
@@ -111,13 +119,28 @@ class ModelFollower:
             if spec is None:
                 follow.error = f"{holder.version} has no parameters for detector {name}"
                 continue
-            self._swap(name, follow, spec, holder.version, holder.sha256)
+            self._swap(name, follow, spec, series, holder.version, holder.sha256)
 
-    def _swap(self, name: str, follow: Following, spec: Detector, version: str, sha256: str) -> None:
+    def _swap(
+        self,
+        name: str,
+        follow: Following,
+        spec: Detector,
+        series: dict[Labels, Detector],
+        version: str,
+        sha256: str,
+    ) -> None:
         for runner in self.bank.runners:
             if runner.name == name:
-                follow.state = apply_tuned(runner, spec)
+                follow.state = apply_tuned(runner, spec, series)
         follow.version, follow.sha256, follow.error = version, sha256, None
         follow.swapped_at = time.time()
         follow.swaps += 1
-        logger.info("detector %s now runs %s of %s (state %s)", name, version, spec.method, follow.state)
+        logger.info(
+            "detector %s now runs %s of %s, %d series with their own parameters (state %s)",
+            name,
+            version,
+            spec.method,
+            len(series),
+            follow.state,
+        )

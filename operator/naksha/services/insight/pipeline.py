@@ -1,10 +1,11 @@
 """The insight worker's pipeline: raw payloads → records → detectors → triggers, counted all the way.
 
 Sources hand it batches (``handle``, with the shard they came from) and HTTP push hands it
-request bodies (``ingest``). A payload may hold one record or an array of them; what cannot be
-parsed is counted by reason and dead-lettered when the stream says so, never raised. Parsing and
-detection are synchronous and in memory; only dead-lettering and AgentRun creation wait on I/O,
-and a batch is finished (so the source may checkpoint it) only after both are done.
+request bodies (``ingest``; what it accepts goes to the worker's history ring first). A payload
+may hold one record or an array of them; what cannot be parsed is counted by reason and
+dead-lettered when the stream says so, never raised. Parsing and detection are synchronous and
+in memory; only dead-lettering and AgentRun creation wait on I/O, and a batch is finished (so the
+source may checkpoint it) only after both are done.
 
 Counts are kept per shard in ``state`` (``insight.checkpoint.StateBook``) so they travel with
 the shard's checkpoint: ``ingested`` counts accepted records (rejected ones are counted apart,
@@ -24,6 +25,7 @@ from naksha.domain.insight.records import ParseResult, RecordParser
 from naksha.models.insightstream import InsightStreamSpec
 from naksha.services.insight.checkpoint import COUNTERS, StateBook
 from naksha.services.insight.dispatch import TriggerDispatcher
+from naksha.services.insight.history_ring import HistoryRing
 from naksha.services.insight.http_api import IngestOutcome
 from naksha.services.insight.telemetry import WorkerMetrics
 
@@ -50,6 +52,7 @@ class Pipeline:
         self.dead_letter = dead_letter
         self.max_items = max_items
         self.http_shard = http_shard
+        self.history: HistoryRing | None = None  # an HTTP push worker's ring of accepted samples
         self.bank = DetectorBank(spec.detectors)
         self.state = StateBook(self.bank, dispatcher.last_fired)
         self.parser = RecordParser(spec.mapping, max_items=max_items)
@@ -83,9 +86,11 @@ class Pipeline:
 
     async def ingest(self, body: bytes) -> IngestOutcome:
         """One HTTP push body: a record or an array of records."""
-        return await self._process([body], self.http_shard)
+        return await self._process([body], self.http_shard, keep=self.history)
 
-    async def _process(self, payloads: list[bytes], shard: str) -> IngestOutcome:
+    async def _process(
+        self, payloads: list[bytes], shard: str, keep: HistoryRing | None = None
+    ) -> IngestOutcome:
         started = time.perf_counter()
         received_at = time.time()
         outcome = IngestOutcome()
@@ -98,6 +103,9 @@ class Pipeline:
         parse_into = self.parser.parse_into
         for payload in payloads:
             parse_into(payload, received_at, result)
+        if keep is not None:
+            # On disk before anything acts on it: what a detector fired on can be replayed.
+            keep.append(result.records)
         for record in result.records:
             found = observe(record)
             if found:

@@ -1,10 +1,11 @@
 """``naksha insight-worker``: one insight worker process, wired from its environment.
 
-It serves ``/health``, ``/metrics`` (and ``/ingest`` for HTTP push streams), runs the pull
-source into the pipeline, reports into the stream's status, and on SIGTERM finishes the batch
-in flight, checkpoints and acknowledges it, writes a last report and exits 0. Pull sources
+It serves ``/health``, ``/metrics`` (and ``/ingest``, ``/history`` for HTTP push streams), runs
+the pull source into the pipeline, reports into the stream's status, and on SIGTERM finishes the
+batch in flight, checkpoints and acknowledges it, writes a last report and exits 0. Pull sources
 checkpoint the detector state with what they acknowledge (``insight.checkpoint``); an HTTP push
-worker keeps its state in memory (nothing could replay what it was sent).
+worker keeps its state in memory, and what it accepted in its history ring (``NAKSHA_HISTORY_DIR``)
+for the detector tuner, whose URL its report carries.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from aiohttp import web
 from naksha.access import tls
 from naksha.kube import Kube
 from naksha.models.common import parse_duration
+from naksha.models.insightstream import HttpSource
 from naksha.services.insight.checkpoint import StateBook
 from naksha.services.insight.config import WorkerConfig
 from naksha.services.insight.dispatch import TriggerDispatcher
+from naksha.services.insight.history_ring import HistoryRing
 from naksha.services.insight.http_api import build_app
-from naksha.services.insight.ingest_guard import IngestGuard
+from naksha.services.insight.ingest_guard import HistoryGuard, IngestGuard
 from naksha.services.insight.models import DEFAULT_INTERVAL, ModelFollower
 from naksha.services.insight.pipeline import Pipeline
 from naksha.services.insight.reporter import StatusReporter
@@ -109,8 +112,42 @@ class InsightWorker:
             config.namespace,
             self.pipeline.bank,
             config.spec.detectors,
-            interval=float(os.environ.get("NAKSHA_MODEL_POLL_SECONDS") or DEFAULT_INTERVAL),
+            interval=min(
+                (parse_duration(d.model.poll_interval) for d in config.spec.detectors if d.model),
+                default=DEFAULT_INTERVAL,
+            ),
         )
+        self.dispatcher.detector_version = self.models.version_of
+        self.history_error: str | None = None
+        if self.source is None:
+            self.pipeline.history = self._history_ring()
+
+    def _history_ring(self) -> HistoryRing | None:
+        directory = os.environ.get("NAKSHA_HISTORY_DIR")
+        if not directory:
+            self.history_error = "NAKSHA_HISTORY_DIR is not set: this worker keeps no history"
+            return None
+        settings = (self.config.spec.source.http or HttpSource()).history
+        try:
+            return HistoryRing(
+                directory, max_bytes=settings.max_bytes, max_age_seconds=parse_duration(settings.max_age)
+            )
+        except OSError as error:
+            # Ingest goes on without a ring; the report says why a tuner cannot replay this worker.
+            self.history_error = f"the history ring cannot be kept in {directory}: {error}"
+            logger.error("%s", self.history_error)
+            return None
+
+    def history_report(self) -> dict[str, Any]:
+        ring = self.pipeline.history
+        if ring is None:
+            return {"error": self.history_error}
+        host = os.environ.get("NAKSHA_POD_IP") or (
+            self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        )
+        http = self.config.spec.source.http
+        scheme = "https" if http is not None and http.tls_secret_ref is not None else "http"
+        return {"url": f"{scheme}://{_url_host(host)}:{self.port}/history", **ring.stats()}
 
     def snapshot(self) -> dict[str, Any]:
         report = self.pipeline.report()
@@ -122,6 +159,8 @@ class InsightWorker:
         report["sourceError"] = self.source.error if self.source is not None else None
         if self.models.following:
             report["models"] = self.models.state()
+        if self.source is None:
+            report["history"] = self.history_report()
         return report
 
     def health(self) -> dict[str, Any]:
@@ -158,12 +197,17 @@ class InsightWorker:
         ingest = self.pipeline.ingest if self.source is None else None
         http = self.config.spec.source.http
         guard = IngestGuard(self.config.namespace, self.config.stream, http, self.kube) if http else None
+        ring = self.pipeline.history
         app = build_app(
             metrics=self.metrics,
             health=self.health,
             ingest=ingest,
             max_body_bytes=self.config.max_body_bytes,
             guard=guard,
+            history=ring,
+            history_guard=HistoryGuard(self.config.namespace, self.config.stream, self.kube)
+            if ring
+            else None,
         )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -200,6 +244,12 @@ class InsightWorker:
             if self.source is not None:
                 await self.source.close()
             await runner.cleanup()
+            if ring is not None:
+                ring.close()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _bound_port(runner: web.AppRunner) -> int | None:

@@ -3,22 +3,20 @@ history, and the alias holder's artifact to compare with.
 
 Outcomes come from the outcome archive and from the AgentRuns that still exist, both filtered by
 ``source.agentRunSelector`` and ``source.window``; a run found in both counts once (the live run's
-record wins: it carries the latest label). History for the detector tuner is replayed from the
-stream's source where the source keeps it: Redis streams (``XRANGE`` over the window). Kafka
-topics and HTTP push streams are not replayed yet; a tuner over such a stream fails with that
-reason rather than training on nothing.
+record wins: it carries the latest label). History for the detector tuner is replayed from each
+stream's source over the window, up to the training's start (``history``: Redis streams, Kafka
+topics, and the HTTP push workers' rings).
 """
 
 from __future__ import annotations
 
-import time
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from naksha.controllers.modelversion.aliases import read_aliases
 from naksha.controllers.modelversion.archive import read_archive
 from naksha.controllers.modelversion.training import read_artifact
-from naksha.domain.insight.records import ParseResult, RecordParser
 from naksha.domain.learning.artifact import ArtifactCorrupt
 from naksha.domain.learning.outcomes import ParsedOutcomes, record_from_agent_run
 from naksha.domain.learning.training import TrainingError
@@ -26,9 +24,10 @@ from naksha.kube import Kube, NotFound
 from naksha.models.common import LabelSelector, parse_duration
 from naksha.models.insightstream import Detector, InsightStreamSpec
 from naksha.models.modelversion import ModelVersionSpec
-from naksha.models.resources import AGENT_RUNS, INSIGHT_STREAMS, SECRETS
+from naksha.models.resources import AGENT_RUNS, INSIGHT_STREAMS
+from naksha.services.trainer import history
 
-MAX_HISTORY = 2_000_000
+SERVICE_ACCOUNT_ENV = "NAKSHA_SERVICE_ACCOUNT"  # the trainer pod's own account (asks for history tokens)
 
 
 def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
@@ -83,46 +82,24 @@ def gather_detectors_and_history(
             raise TrainingError(f"InsightStream {stream!r} does not exist") from None
         stream_spec = InsightStreamSpec.model_validate(body.get("spec") or {})
         detectors.extend(stream_spec.detectors)
-        records.extend(replay_history(kube, namespace, stream, stream_spec, since))
+        records.extend(replay_history(kube, namespace, stream, stream_spec, since, now))
     return detectors, records
 
 
 def replay_history(
-    kube: Kube, namespace: str, stream: str, spec: InsightStreamSpec, since: float
+    kube: Kube, namespace: str, stream: str, spec: InsightStreamSpec, since: float, until: float
 ) -> list[Any]:
-    if spec.source.type != "redis" or spec.source.redis is None:
-        raise TrainingError(
-            f"InsightStream {stream!r}: replaying history from a {spec.source.type} source is not supported"
-            " (only redis streams are replayed)"
-        )
-    import redis
-
-    from naksha.services.insight.sources.redis_streams import entry_payload
-
-    source = spec.source.redis
-    url = source.url
-    if url is None and source.url_secret_ref is not None:
-        import base64
-
-        secret = kube.get(SECRETS, namespace, source.url_secret_ref.name)
-        url = base64.b64decode(secret["data"][source.url_secret_ref.key]).decode()
-    client = redis.Redis.from_url(str(url))
-    parser = RecordParser(spec.mapping)
-    result = ParseResult()
-    start = f"{int(since * 1000)}-0"
-    read = 0
-    while read < MAX_HISTORY:
-        entries: Any = client.xrange(source.stream, min=start, count=10_000)
-        if not entries:
-            break
-        for _entry_id, fields in entries:
-            parser.parse_into(entry_payload(fields), time.time(), result)
-        read += len(entries)
-        last = entries[-1][0].decode()
-        millis, _, sequence = last.partition("-")
-        start = f"{millis}-{int(sequence) + 1}"
-    client.close()
-    return list(result.records)
+    if spec.source.type == "redis" and spec.source.redis is not None:
+        return history.replay_redis(kube, namespace, spec, since)
+    if spec.source.type == "kafka" and spec.source.kafka is not None:
+        return history.replay_kafka(spec, since, until)
+    body = kube.get(INSIGHT_STREAMS, namespace, stream)
+    account = os.environ.get(SERVICE_ACCOUNT_ENV)
+    if not account:
+        raise TrainingError(f"{SERVICE_ACCOUNT_ENV} is not set: the trainer cannot ask for a history token")
+    # Ten minutes: the replay asks every worker at once, long before the token could expire.
+    token, _ = kube.request_token(namespace, account, audiences=[history.HISTORY_AUDIENCE], seconds=600)
+    return history.replay_http(stream, body.get("status") or {}, token, since, until)
 
 
 def holder_artifact(

@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from naksha.controllers.modelversion.training import RESULT_KEY
+from naksha.crashpoints import crash_point
 from naksha.domain.insight.records import Record
 from naksha.domain.learning import artifact as artifacts
 from naksha.domain.learning.outcomes import rfc3339
@@ -40,7 +41,6 @@ from naksha.workloads.trainer import (
 )
 
 logger = logging.getLogger(__name__)
-PAUSE_BEFORE_WRITE = "NAKSHA_TRAINER_TEST_PAUSE_BEFORE_WRITE"  # seconds; the crash tests' hook
 
 
 def run_training_job(namespace: str, name: str) -> int:
@@ -61,10 +61,7 @@ def run_training_job(namespace: str, name: str) -> int:
     except KubeError as error:
         logger.error("training %s/%s: the API failed: %s", namespace, name, error)
         return 1
-    pause = float(os.environ.get(PAUSE_BEFORE_WRITE) or 0)
-    if pause:
-        logger.info("pausing %.1fs before writing the artifact", pause)
-        time.sleep(pause)
+    crash_point("trainer.before-write")
     return write_result(kube, namespace, body, result, payload)
 
 
