@@ -39,6 +39,7 @@ from naksha.domain.learning.outcomes import rfc3339
 from naksha.domain.learning.training import TrainingError
 from naksha.kube import Kube
 from naksha.models.insightstream import InsightStreamSpec
+from naksha.models.labels import INSIGHT_STREAM_LABEL
 from naksha.services.trainer import history
 from naksha.workloads.identity import REVIEWER_ROLE, REVIEWER_RULES
 
@@ -167,6 +168,16 @@ def ready(custom: client.CustomObjectsApi, namespace: str, stream: str) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
+def restarted_and_ready(core: client.CoreV1Api, namespace: str, stream: str) -> bool:
+    """The stream's worker pod runs its restarted container and passes its readiness probe again:
+    until then its Service has no endpoint to send a push to."""
+    (pod,) = core.list_namespaced_pod(namespace, label_selector=f"{INSIGHT_STREAM_LABEL}={stream}").items
+    statuses = pod.status.container_statuses or []
+    conditions = pod.status.conditions or []
+    restarted = bool(statuses) and all((s.restart_count or 0) >= 1 for s in statuses)
+    return restarted and any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+
 def worker_pid(namespace: str) -> int:
     """The pid of the stream's worker process (the local kubelet runs the pod's container as one)."""
     for entry in Path("/proc").iterdir():
@@ -245,7 +256,7 @@ def test_http_push_history_is_read_from_the_workers_ring_and_a_version_firing_mo
     eventually(
         lambda: ring_report(custom, fresh_namespace, "pushed")["appended"] == 0, timeout=90, interval=0.5
     )
-    eventually(lambda: ready(custom, fresh_namespace, "pushed"), timeout=90, interval=0.5)
+    eventually(lambda: restarted_and_ready(core, fresh_namespace, "pushed"), timeout=90, interval=0.5)
     push(address, port, records[2000:])
     eventually(lambda: ring_report(custom, fresh_namespace, "pushed")["appended"] == 2000, timeout=60)
 
