@@ -10,11 +10,13 @@ DEMO_ARGS ?=
 # The integration tests that run a second time on the real control plane (make real-apiserver).
 REAL_TESTS ?= tests/integration
 # make test runs both passes at the same time (TEST_ORDER=--one-after-the-other runs them in
-# order); each pass may spread its test files over pytest-xdist workers, each worker with its own
-# control plane and brokers ("-n 0" runs a pass in one process).
+# order). Each pass is one process by default: the two together keep two cores busy already, and
+# more workers only added CPU contention and timing failures (measured, docs/local-control-plane.md).
+# On a machine with more cores, "-n 2 --dist loadfile" spreads a pass's files over pytest-xdist
+# workers, each with its own control plane and brokers.
 TEST_ORDER ?=
-EMULATOR_WORKERS ?= -n 2 --dist loadfile
-REAL_WORKERS ?= -n 2 --dist loadfile
+EMULATOR_WORKERS ?=
+REAL_WORKERS ?=
 
 .DEFAULT_GOAL := help
 

@@ -3,7 +3,7 @@
 Each pass is a whole pytest command line, named: ``python -m tests.support.side_by_side
 "emulator=pytest ..." "real=pytest --backend=real ..."``. The passes mostly wait on timers
 (reconcile ticks, brokers' sessions, the real controllers' resyncs), not on the CPU, so running
-them at the same time takes about as long as the longer one. They share nothing that could
+them at the same time takes little longer than the longer one. They share nothing that could
 collide: each starts its own control plane, brokers and Prometheus on ports reserved machine-wide
 (``tests.support.free_port``), pod and Service addresses come from machine-wide locked pools, the
 temporary directories are pytest's own per session, and each pass writes its own JUnit file.
