@@ -9,6 +9,14 @@ PYTEST_ARGS ?=
 DEMO_ARGS ?=
 # The integration tests that run a second time on the real control plane (make real-apiserver).
 REAL_TESTS ?= tests/integration
+# make test runs both passes at the same time (TEST_ORDER=--one-after-the-other runs them in
+# order). Each pass is one process by default: the two together keep two cores busy already, and
+# more workers only added CPU contention and timing failures (measured, docs/local-control-plane.md).
+# On a machine with more cores, "-n 2 --dist loadfile" spreads a pass's files over pytest-xdist
+# workers, each with its own control plane and brokers.
+TEST_ORDER ?=
+EMULATOR_WORKERS ?=
+REAL_WORKERS ?=
 
 .DEFAULT_GOAL := help
 
@@ -50,9 +58,10 @@ reports: $(STAMP) ## run the demo and write reports/D.1-D.6 and reports/PhaseD_s
 	$(BIN)/naksha demo --reports reports --phase D
 
 .PHONY: test
-test: setup ## run the test suite on the emulator, then the integration tests on the real control plane
-	$(BIN)/pytest --junitxml=reports/junit.xml $(PYTEST_ARGS)
-	$(BIN)/pytest --backend=real -rs --junitxml=reports/junit-real.xml $(REAL_TESTS) $(PYTEST_ARGS)
+test: setup ## run the suite on the emulator and the integration tests on the real control plane, side by side
+	$(BIN)/python -m tests.support.side_by_side $(TEST_ORDER) \
+		"emulator=$(BIN)/pytest --junitxml=reports/junit.xml $(EMULATOR_WORKERS) $(PYTEST_ARGS)" \
+		"real=$(BIN)/pytest --backend=real -rs --junitxml=reports/junit-real.xml $(REAL_WORKERS) $(REAL_TESTS) $(PYTEST_ARGS)"
 
 .PHONY: real-apiserver
 real-apiserver: ## build (or reuse) kube-apiserver, controllers, etcd, helm into ~/.cache/naksha (needs Go)

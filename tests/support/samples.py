@@ -18,7 +18,9 @@ SIMULATED = "example.com/simulated:1"
 # An authentication or RBAC refusal, in the API server's words. Not every 403 is one: a real API
 # server also refuses with 403 writes into a namespace being deleted (an Event about an object of
 # an earlier test), which says nothing about Naksha's credentials or rules.
-DENIED = re.compile(r"\b401\b|Unauthorized|is forbidden: User|cannot \w+ resource")
+# A 401 status, not a log line's milliseconds ("05:20:59,401") or an access log's byte count
+# ('"GET ..." 404 401'): both made this check fail on a log line that denied nothing.
+DENIED = re.compile(r"(?<![,.])(?<!\d\d\d )\b401\b|Unauthorized|is forbidden: User|cannot \w+ resource")
 
 
 def logs(kubectl: Kubectl, namespace: str, selector: str) -> str:

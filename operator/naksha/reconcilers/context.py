@@ -42,6 +42,7 @@ class ReconcileContext:
     raw_spec: Mapping[str, Any]
     old_status: Mapping[str, Any]
     annotations: Mapping[str, str] = field(default_factory=dict)
+    resource_version: str | None = None  # as read, then as left by this pass's checkpoint()
     spec: NakshaModel | None = None
     phase: str | None = None
     conditions: list[dict[str, Any]] = field(default_factory=list)
@@ -73,6 +74,7 @@ class ReconcileContext:
             raw_spec=body.get("spec") or {},
             old_status=status,
             annotations=dict(metadata.get("annotations") or {}),
+            resource_version=metadata.get("resourceVersion"),
             phase=status.get("phase"),
             conditions=[dict(c) for c in status.get("conditions") or []],
             status=kind.status_model(),
@@ -148,7 +150,8 @@ class ReconcileContext:
     def _patch_status(self) -> None:
         resource = resource_for(API_VERSION, self.kind.kind)
         patch = {"status": self.status_patch()}
-        self.api().merge_patch(resource, self.namespace, self.name, patch, status=True)
+        written = self.api().merge_patch(resource, self.namespace, self.name, patch, status=True)
+        self.resource_version = (written.get("metadata") or {}).get("resourceVersion", self.resource_version)
 
 
 Step = Callable[[ReconcileContext], None]

@@ -1,8 +1,10 @@
 """Rollout reconciliation: stable and canary Deployments, canary steps, analysis, rollback.
 
 ``STEPS``, in order: validate and accept the spec; load the typed status (a timer pass on a
-settled Rollout stops there, costing no write); carry out user commands (``naksha.io/promote``,
-``naksha.io/retry``; ``naksha.io/abort`` is read where a rollout is in progress); follow the
+settled Rollout stops there, costing no write); carry out user commands (``naksha.io/retry``;
+``naksha.io/promote`` is kept until a pass reaches a pause and ends it, so a promote given while
+the canary pods still come up is not lost; ``naksha.io/abort`` is read where a rollout is in
+progress); follow the
 template's revision (a new one starts a rollout, a known-bad one is not attempted again) and walk
 the canary steps as far as they go now (setWeight → wait for the canary pods, pause, analysis),
 watching background analysis and the progress deadline, deciding an abort when something fails;
@@ -58,6 +60,7 @@ class RolloutPass:
     message: str = ""
     consumed: list[str] = field(default_factory=list)  # command annotations carried out
     applied: str = ""  # hash of the Deployments as this pass wants them
+    # A promote asked for and not yet spent on a pause (it ends the first pause this pass reaches).
     promote_requested: bool = False
     health: Health | None = None
 
@@ -137,8 +140,16 @@ def take_commands(context: ReconcileContext) -> None:
             status.current_revision = None  # start it again from the first step
             context.event("Normal", Reason.RETRY, f"revision {run.revision} is tried again")
     if controls.PROMOTE in annotations:
-        run.consumed.append(controls.PROMOTE)
+        # Not consumed here: only the pass that ends a pause with it (or finds nothing in progress
+        # to promote) removes it. A pass still waiting for canary pods keeps it for the pause.
         run.promote_requested = True
+
+
+def _spend_promote(run: RolloutPass) -> None:
+    """The promote did what it was asked for (or has nothing to do): removed with this pass's write."""
+    run.promote_requested = False
+    if controls.PROMOTE not in run.consumed:
+        run.consumed.append(controls.PROMOTE)
 
 
 # --- the revision and its steps --------------------------------------------------------------------
@@ -161,6 +172,8 @@ def follow_revision(context: ReconcileContext) -> None:
             f"change spec.template or annotate {controls.RETRY}"
         )
         status.canary_weight, status.current_step_index = 0, None
+        if run.promote_requested:
+            _spend_promote(run)  # nothing in progress to promote
         return
     if status.current_revision != run.revision:  # a new revision, or a newer one mid-rollout
         status.current_revision = run.revision
@@ -186,6 +199,8 @@ def _settle(context: ReconcileContext) -> None:
     run, status = RolloutPass.of(context), _status(context)
     if context.annotations.get(controls.ABORT) is not None:
         run.consumed.append(controls.ABORT)  # nothing in progress to abort
+    if controls.PROMOTE in context.annotations:
+        _spend_promote(run)  # nothing in progress to promote (or promoted by this pass)
     status.current_revision = run.revision
     status.current_step_index, status.canary_weight = None, 0
     status.analysis = {}
@@ -230,13 +245,13 @@ def _walk_steps(context: ReconcileContext) -> None:
                 return
         status.current_step_index += 1
         status.step_started_at = run.now
-        run.promote_requested = False
     _promote(context)
 
 
 def _pause_over(context: ReconcileContext, duration: str | None) -> bool:
     run, status = RolloutPass.of(context), _status(context)
     if run.promote_requested:
+        _spend_promote(run)
         return True
     if duration is None:
         run.phase = PAUSED
@@ -378,7 +393,16 @@ def apply_workloads(context: ReconcileContext) -> None:
     run.applied = spec_hash({"deployments": bodies})
     if not (run.periodic and run.applied == context.old_status.get("appliedWorkloads")):
         apply_deployments(context.api(), bodies, context.owner_reference())
-    consume_commands(context.api(), context.namespace, context.name, run.consumed)
+    consume_commands(
+        context.api(),
+        context.namespace,
+        context.name,
+        run.consumed,
+        # A promote is removed only from the Rollout as this pass read it: a pass that worked on
+        # an older copy (the timer's body, from before another pass's writes) fails here instead
+        # of ending a second pause, or a pause the promote was not given for.
+        guarded_by=context.resource_version if controls.PROMOTE in run.consumed else None,
+    )
 
 
 def publish(context: ReconcileContext) -> None:

@@ -27,6 +27,12 @@ def widget_operator(control_plane: Any, api_client: client.ApiClient) -> Iterato
     except client.ApiException as error:
         if error.status != 409:
             raise
+    # kopf looks for the resources it serves once at its start: on a real API server (a busy one
+    # especially) a just-created CRD can take seconds to be served, and kopf would skip widgets.
+    custom = client.CustomObjectsApi(api_client)
+    eventually(
+        lambda: custom.list_cluster_custom_object(widgets.GROUP, widgets.VERSION, widgets.PLURAL), timeout=60
+    )
     os.environ["KUBECONFIG"] = str(control_plane.kubeconfig_path)
     args = ["run", "--standalone", "--all-namespaces", f"--liveness=http://127.0.0.1:{free_port()}/healthz"]
     # kopf's CLI makes the registry it runs the process-wide default: put Naksha's back afterwards.

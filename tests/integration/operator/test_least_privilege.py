@@ -125,8 +125,14 @@ def shipped_operator(
             [sys.executable, "-m", "naksha", "operator"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     shipped = ShippedOperator(kubectl, process, log_path, token_path)
+
+    def serving() -> bool:
+        if process.poll() is not None:  # no use waiting out the timeout: say why it stopped
+            pytest.fail(f"the operator exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
+        return healthy(health)
+
     try:
-        eventually(lambda: healthy(health), timeout=60)
+        eventually(serving, timeout=120)  # a loaded machine can take long to import and log in
         yield shipped
     finally:
         process.terminate()

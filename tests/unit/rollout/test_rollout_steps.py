@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tests.support.fake_kube import FakeKube
 
+from naksha.controllers.rollout.workloads import StaleRead
 from naksha.domain.rollout import controls
 from naksha.domain.rollout.revisions import revision_of
 from naksha.handlers.common import differs
@@ -47,9 +49,11 @@ def new_rollout(steps: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
     }
 
 
-def run_pass(kube: FakeKube, now: float, *, periodic: bool = False) -> ReconcileContext:
-    """One pass, and the handler's one status write."""
-    body = kube.get(ROLLOUTS, NS, NAME)
+def run_pass(
+    kube: FakeKube, now: float, *, periodic: bool = False, body: dict[str, Any] | None = None
+) -> ReconcileContext:
+    """One pass, and the handler's one status write; ``body`` is a copy read earlier (else a fresh read)."""
+    body = kube.get(ROLLOUTS, NS, NAME) if body is None else body
     context = ReconcileContext.from_body(ROLLOUT, body, kube=kube)
     (rollout.refresh if periodic else rollout.reconcile)(context, now)
     new_status = context.status_patch()
@@ -75,6 +79,15 @@ def make_ready(kube: FakeKube, role: str) -> None:
     deployment = kube.objects[("deployments", NS, f"{NAME}-{role}")]
     replicas = deployment["spec"]["replicas"]
     deployment["status"] = {"readyReplicas": replicas, "availableReplicas": replicas}
+
+
+def make_unready(kube: FakeKube, role: str) -> None:
+    """A new template's pods not up yet: the Deployment controller reports none available."""
+    kube.objects[("deployments", NS, f"{NAME}-{role}")]["status"] = {}
+
+
+def annotations(kube: FakeKube) -> dict[str, str]:
+    return dict(kube.get(ROLLOUTS, NS, NAME)["metadata"].get("annotations") or {})
 
 
 def replicas(kube: FakeKube) -> tuple[int, int]:
@@ -205,3 +218,77 @@ def test_a_new_rollback_record_replaces_the_last_ones_gitops_outcome_in_the_stor
     recorded = status(kube)["rollback"]
     assert recorded["badRevision"] == revision_of(template("web:2"))
     assert "gitops" not in recorded
+
+
+# --- promote: acted on exactly once, never lost ----------------------------------------------------
+
+
+def test_a_promote_given_while_a_newer_templates_canary_comes_up_ends_the_pause_it_reaches():
+    """The interleaving seen on the real control plane: paused at web:2, web:3 arrives, the user
+    promotes (the status still says Paused) while web:3's canary pods are not up yet."""
+    kube = settled_rollout([{"setWeight": 50}, {"pause": {}}])
+    set_image(kube, "web:2")
+    run_pass(kube, T0 + 10)
+    make_ready(kube, "canary")
+    run_pass(kube, T0 + 11)
+    assert status(kube)["phase"] == "Paused"
+    set_image(kube, "web:3")
+    annotate(kube, controls.PROMOTE)
+    run_pass(kube, T0 + 12)  # web:3 starts again from the first step; its canary pods come up
+    make_unready(kube, "canary")
+    run_pass(kube, T0 + 13, periodic=True)
+    assert status(kube)["phase"] == "Progressing" and status(kube)["currentStepIndex"] == 0
+    assert controls.PROMOTE in annotations(kube)  # kept for the pause this rollout will reach
+    make_ready(kube, "canary")
+    context = run_pass(kube, T0 + 14, periodic=True)
+    assert [e.reason for e in context.events] == ["Promoted"]
+    assert status(kube)["stableRevision"] == revision_of(template("web:3"))
+    assert replicas(kube) == (4, 0)
+    assert controls.PROMOTE not in annotations(kube)
+
+
+def test_a_promote_ends_one_pause_only():
+    kube = settled_rollout([{"setWeight": 25}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}])
+    set_image(kube, "web:2")
+    annotate(kube, controls.PROMOTE)  # before the first pause is reached
+    run_pass(kube, T0 + 10)
+    make_ready(kube, "canary")
+    run_pass(kube, T0 + 11)  # the first pause ends at once; the canary grows to 50%
+    assert status(kube)["currentStepIndex"] == 2 and controls.PROMOTE not in annotations(kube)
+    make_ready(kube, "canary")
+    run_pass(kube, T0 + 12)
+    assert (status(kube)["phase"], status(kube)["currentStepIndex"]) == ("Paused", 3)
+
+
+def test_a_promote_with_nothing_in_progress_is_removed_and_not_kept_for_a_later_rollout():
+    kube = settled_rollout([{"setWeight": 50}, {"pause": {}}])
+    annotate(kube, controls.PROMOTE)
+    run_pass(kube, T0 + 10)
+    assert controls.PROMOTE not in annotations(kube)
+    set_image(kube, "web:2")
+    run_pass(kube, T0 + 11)
+    make_ready(kube, "canary")
+    run_pass(kube, T0 + 12)
+    assert status(kube)["phase"] == "Paused"
+
+
+def test_a_pass_on_a_copy_read_before_a_promote_was_spent_writes_nothing():
+    """kopf's timer may hand a pass a body older than the last pass's writes: removing the promote
+    is a compare-and-swap on that body's resourceVersion, so the stale pass neither ends a second
+    pause nor puts its older status back."""
+    kube = settled_rollout([{"setWeight": 25}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}])
+    set_image(kube, "web:2")
+    run_pass(kube, T0 + 10)
+    make_ready(kube, "canary")
+    run_pass(kube, T0 + 11)
+    annotate(kube, controls.PROMOTE)
+    stale = kube.get(ROLLOUTS, NS, NAME)  # paused at step 1, with the promote
+    run_pass(kube, T0 + 12)  # ends the first pause
+    make_ready(kube, "canary")
+    run_pass(kube, T0 + 13)  # reaches the second pause
+    assert (status(kube)["phase"], status(kube)["currentStepIndex"]) == ("Paused", 3)
+    kube.writes.clear()
+    with pytest.raises(StaleRead):
+        run_pass(kube, T0 + 14, periodic=True, body=stale)
+    assert kube.status_writes("rollouts", NAME) == 0
+    assert (status(kube)["phase"], status(kube)["currentStepIndex"]) == ("Paused", 3)

@@ -9,10 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from naksha.kube import KubeApi, KubeError
+from naksha.errors import RetryableError
+from naksha.kube import Conflict, KubeApi, KubeError
 from naksha.models.labels import REVISION_LABEL
 from naksha.models.resources import DEPLOYMENTS, ROLLOUTS
 from naksha.workloads.rollout import deployment_name
+
+
+class StaleRead(RetryableError):
+    """The pass decided on an older copy of the Rollout: retried at once on a fresh read, unwritten."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, delay=1.0)
 
 
 def canary_ready(kube: KubeApi, namespace: str, rollout: str, revision: str, wanted: int) -> bool:
@@ -36,8 +44,26 @@ def apply_deployments(kube: KubeApi, bodies: Iterable[dict[str, Any]], owner: Ma
         kube.apply(body)
 
 
-def consume_commands(kube: KubeApi, namespace: str, rollout: str, annotations: Iterable[str]) -> None:
-    """Remove the command annotations this pass carried out, so none is carried out twice."""
+def consume_commands(
+    kube: KubeApi,
+    namespace: str,
+    rollout: str,
+    annotations: Iterable[str],
+    *,
+    guarded_by: str | None = None,
+) -> None:
+    """Remove the command annotations this pass carried out, so none is carried out twice.
+
+    With ``guarded_by`` (the resourceVersion the pass read) the removal is a compare-and-swap: if
+    the Rollout changed since, nothing is removed and ``StaleRead`` says the pass must not count.
+    """
     consumed: dict[str, Any] = dict.fromkeys(annotations)
-    if consumed:
-        kube.merge_patch(ROLLOUTS, namespace, rollout, {"metadata": {"annotations": consumed}})
+    if not consumed:
+        return
+    metadata: dict[str, Any] = {"annotations": consumed}
+    if guarded_by is not None:
+        metadata["resourceVersion"] = guarded_by
+    try:
+        kube.merge_patch(ROLLOUTS, namespace, rollout, {"metadata": metadata})
+    except Conflict as error:
+        raise StaleRead(f"rollout {namespace}/{rollout} changed since this pass read it") from error
