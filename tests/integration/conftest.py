@@ -15,6 +15,7 @@ from kubernetes import client, config
 from tests.support import ROOT, Kubectl, eventually, free_port
 
 from naksha import metrics
+from naksha.workloads.identity import REVIEWER_ROLE, REVIEWER_RULES
 
 SIMULATED_WORKER_IMAGE = "example.com/simulated-worker:1"
 
@@ -49,6 +50,28 @@ def fresh_namespace(api_client: client.ApiClient) -> Iterator[str]:
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture
+def access_reviewer_role(api_client: client.ApiClient) -> Iterator[str]:
+    """The shipped ClusterRole naksha-access-reviewer (``manifests/rbac.yaml``), which the operator
+    binds to HTTP push workers so they can review their callers' tokens.
+
+    Removed afterwards when this fixture made it: a cluster-scoped object outlives the test's
+    namespace, and a later install of the chart or the manifests must find the cluster as a user's.
+    """
+    rbac = client.RbacAuthorizationV1Api(api_client)
+    body = {"metadata": {"name": REVIEWER_ROLE}, "rules": [rule.as_dict() for rule in REVIEWER_RULES]}
+    try:
+        rbac.create_cluster_role(body)
+        created = True
+    except client.ApiException as error:
+        if error.status != 409:
+            raise
+        created = False  # installed already, as shipped (by the manifests a test applied)
+    yield REVIEWER_ROLE
+    if created:
+        rbac.delete_cluster_role(REVIEWER_ROLE)
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,6 @@ from tests.support.agentruns import deployment
 from tests.support.chaos import GROUP, VERSION, Chaos, experiment
 from tests.support.streams import latency_push_stream
 
-from naksha.workloads.identity import REVIEWER_ROLE, REVIEWER_RULES
-
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the local kubelet runs it as a process
 INGEST_PORT = free_port()
 
@@ -32,15 +30,9 @@ def allow_injector(api_client: client.ApiClient, namespace: str, stream: str) ->
     """The namespace lets chaos push into ``stream`` (and no other): the account, a Role, its binding.
 
     The stream's workers review the token with the shipped ClusterRole naksha-access-reviewer
-    (``manifests/rbac.yaml``), which the operator binds to them: it is installed as shipped.
+    (the ``access_reviewer_role`` fixture installs it as shipped), which the operator binds to them.
     """
     core, rbac = client.CoreV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
-    reviewer = {"metadata": {"name": REVIEWER_ROLE}, "rules": [rule.as_dict() for rule in REVIEWER_RULES]}
-    try:
-        rbac.create_cluster_role(reviewer)
-    except client.ApiException as error:
-        if error.status != 409:  # installed already (by another test, the same shipped rules)
-            raise
     core.create_namespaced_service_account(namespace, {"metadata": {"name": INJECTOR}})
     rule = {"apiGroups": [GROUP], "resources": ["insightstreams/ingest"], "verbs": ["create"]}
     rbac.create_namespaced_role(
@@ -102,7 +94,7 @@ def spike_experiment(**spec: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("auth", ["none", "kubernetes"])
 def test_an_injected_latency_spike_is_remediated_by_the_expected_playbook_and_the_verdict_names_its_run(
-    naksha_operator, api_client, chaos_namespace, auth
+    naksha_operator, api_client, chaos_namespace, access_reviewer_role, auth
 ):
     chaos = Chaos(api_client, chaos_namespace)
     chaos.apps.create_namespaced_deployment(chaos_namespace, deployment("checkout", 2))
@@ -144,7 +136,7 @@ def test_an_injected_latency_spike_is_remediated_by_the_expected_playbook_and_th
     ],
 )
 def test_a_spike_for_an_authenticated_stream_the_injector_may_not_push_to_is_skipped_and_nothing_pushed(
-    naksha_operator, api_client, chaos_namespace, setup, reason
+    naksha_operator, api_client, chaos_namespace, access_reviewer_role, setup, reason
 ):
     chaos = Chaos(api_client, chaos_namespace)
     chaos.apps.create_namespaced_deployment(chaos_namespace, deployment("checkout", 2))

@@ -15,15 +15,12 @@ import hashlib
 import json
 import math
 import random
-import uuid
-from collections.abc import Iterator
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
 from naksha.domain.insight.detectors import DEFAULT_MAX_SERIES, DetectorBank, SeriesState
 from naksha.domain.insight.records import Record
-from naksha.kube import Kube
 from naksha.models.insightstream import Detector
 from naksha.services.insight.checkpoint import CheckpointError, StateBook, decode, encode
 from naksha.services.insight.state_store import (
@@ -35,34 +32,13 @@ from naksha.services.insight.state_store import (
     state_name,
 )
 
-GROUP, VERSION = "naksha.io", "v1alpha1"
 SHARD = "kafka/g/t/0"
 PREDICTIVE = Detector.model_validate({"name": "latency", "metric": "m", "method": "predictive"})
 
 
 @pytest.fixture
-def kube(control_plane) -> Kube:
-    return Kube(config.new_client_from_config(config_file=str(control_plane.kubeconfig_path)))
-
-
-@pytest.fixture
-def namespace(api_client, naksha_crds) -> Iterator[str]:
-    name = f"sp-{uuid.uuid4().hex[:6]}"
-    client.CoreV1Api(api_client).create_namespace({"metadata": {"name": name}})
-    client.CustomObjectsApi(api_client).create_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        name,
-        "insightstreams",
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "InsightStream",
-            "metadata": {"name": "svc"},
-            "spec": {"source": {"type": "http"}},
-        },
-    )
-    yield name
-    client.CoreV1Api(api_client).delete_namespace(name)
+def namespace(svc_stream_namespace: str) -> str:
+    return svc_stream_namespace
 
 
 def learnt_state() -> SeriesState:

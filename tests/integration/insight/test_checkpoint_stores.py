@@ -11,17 +11,15 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
-from kubernetes import client, config
+from kubernetes import client
 
 from naksha.domain.insight.detectors import DetectorBank
 from naksha.domain.insight.records import Record
-from naksha.kube import Kube
 from naksha.models.insightstream import Detector
 from naksha.models.insightstream import KafkaSource as KafkaSpec
 from naksha.models.insightstream import RedisSource as RedisSpec
@@ -30,35 +28,14 @@ from naksha.services.insight.sources.kafka import KafkaSource
 from naksha.services.insight.sources.redis_streams import RedisStreamSource, counts_key, state_key
 from naksha.services.insight.state_store import ConfigMapStore, StateTooLarge, shard_key, state_name
 
-GROUP, VERSION = "naksha.io", "v1alpha1"
 DETECTOR = Detector.model_validate(
     {"name": "ceiling", "metric": "m", "method": "threshold", "params": {"threshold": {"above": 500}}}
 )
 
 
 @pytest.fixture
-def kube(control_plane) -> Kube:
-    return Kube(config.new_client_from_config(config_file=str(control_plane.kubeconfig_path)))
-
-
-@pytest.fixture
-def namespace(api_client, naksha_crds) -> Iterator[str]:
-    name = f"cs-{uuid.uuid4().hex[:6]}"
-    client.CoreV1Api(api_client).create_namespace({"metadata": {"name": name}})
-    client.CustomObjectsApi(api_client).create_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        name,
-        "insightstreams",
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "InsightStream",
-            "metadata": {"name": "svc"},
-            "spec": {"source": {"type": "http"}},
-        },
-    )
-    yield name
-    client.CoreV1Api(api_client).delete_namespace(name)
+def namespace(svc_stream_namespace: str) -> str:
+    return svc_stream_namespace
 
 
 def book() -> StateBook:

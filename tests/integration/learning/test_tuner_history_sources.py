@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaProducer
 from kubernetes import client
 from tests.support import eventually, free_port
 from tests.support.brokers import create_topics
-from tests.support.identities import apply, service_account_token
+from tests.support.identities import service_account_token
 from tests.support.learning import GROUP, VERSION, labelled_series, model_version, settled
 
 from naksha.controllers.modelversion import aliases, archive
@@ -41,7 +41,6 @@ from naksha.kube import Kube
 from naksha.models.insightstream import InsightStreamSpec
 from naksha.models.labels import INSIGHT_STREAM_LABEL
 from naksha.services.trainer import history
-from naksha.workloads.identity import REVIEWER_ROLE, REVIEWER_RULES
 
 WORKER_IMAGE = "ghcr.io/naksha-io/naksha:test"  # a naksha image: the local kubelet runs it as a process
 WINDOW_START = 1_789_000_000.0  # the labelled series starts at 1_790_000_000 (tests.support.learning)
@@ -223,19 +222,14 @@ def fired_run(name: str, version: str, *, real: bool) -> dict[str, Any]:
 
 
 def test_http_push_history_is_read_from_the_workers_ring_and_a_version_firing_more_false_positives_is_demoted(
-    naksha_operator: int, api_client: client.ApiClient, fresh_namespace: str, kubectl: Any
+    naksha_operator: int,
+    api_client: client.ApiClient,
+    fresh_namespace: str,
+    kubectl: Any,
+    access_reviewer_role: str,  # bound to the worker by the operator: it reviews the trainer's token
 ) -> None:
     custom, core = client.CustomObjectsApi(api_client), client.CoreV1Api(api_client)
     kube = Kube(api_client)
-    # The ClusterRole a shipped install has (manifests/rbac.yaml), which the operator binds the
-    # worker's account to: the worker reviews the trainer's token itself.
-    reviewer = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": REVIEWER_ROLE},
-        "rules": [rule.as_dict() for rule in REVIEWER_RULES],
-    }
-    apply(kubectl, reviewer)
     port = free_port()
     custom.create_namespaced_custom_object(
         GROUP, VERSION, fresh_namespace, "insightstreams", http_stream("pushed", port)
