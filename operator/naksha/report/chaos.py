@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from naksha.controllers.chaosexperiment.faults import NOT_INJECTABLE
 from naksha.report import plots
 from naksha.report.capabilities import Capability
 from naksha.report.common import (
@@ -25,12 +26,9 @@ from naksha.report.common import (
 from naksha.report.junit import TestResults
 from naksha.report.state import LiveState
 
-# The faults the operator refuses in this build, and why (docs/chaos.md says the same).
-REFUSED_FAULTS = {
-    "network-delay": "cannot be injected on the local control plane (no traffic control in its pod network); "
-    "on a cluster it needs a privileged helper pod with tc netem, not built yet",
-    "edge-blackout": "not wired to the hub's leases yet",
-}
+# The faults the operator refuses here, and why: the operator's own list, so the report says
+# what a run would.
+REFUSED_FAULTS = NOT_INJECTABLE
 
 
 def chaos_experiments(
@@ -43,7 +41,7 @@ def chaos_experiments(
     lines += journal_section(experiments)
     lines += [*events_section(capability, state), *tests_section(capability, results)]
     used = {str((item.get("spec") or {}).get("fault", {}).get("type", "")) for item in experiments}
-    blocked = [f"`{fault}`: {why}." for fault, why in REFUSED_FAULTS.items()]
+    blocked = [f"`{fault}` is refused: {why}." for fault, why in REFUSED_FAULTS.items()]
     if used & REFUSED_FAULTS.keys():
         blocked.insert(0, "Some experiments here ask for a refused fault; their runs end Skipped.")
     return lines + blocked_section(blocked)

@@ -73,7 +73,7 @@ def test_the_snapshot_has_version_kinds_reports_benchmarks_tests_and_open_limits
     assert "| rollout | rollback_seconds | 1.75 | Flagger 5 min |" in text
     assert "4 tests, 1 passed, 1 failed, 1 errors, 1 skipped" in text
     limits = text.split("## Open limits", 1)[1]
-    assert "`network-delay`: cannot be injected on the local control plane" in limits
+    assert "`network-delay` is refused: network-delay needs a privileged helper pod" in limits
     assert "The GitOps remote is a local bare repository" in limits
 
 
