@@ -56,7 +56,7 @@ def _burn(load: int) -> None:
     while True:
         start = time.perf_counter()
         while time.perf_counter() - start < busy:
-            pass
+            pass  # the spin is the work: it keeps this CPU busy for the load's share of each slice
         idle = SLICE_SECONDS - (time.perf_counter() - start)
         if idle > 0:
             time.sleep(idle)

@@ -271,7 +271,7 @@ class ConfigMapStore:
             try:
                 self.kube.merge_patch(CONFIG_MAPS, self.namespace, name, {"binaryData": dict(gone)})
             except NotFound:
-                pass
+                pass  # the spill ConfigMap is gone already, and its parts with it: nothing to remove
             except NakshaError as error:  # the checkpoint is saved; a later save removes them
                 logger.warning("parts of an older checkpoint stay in ConfigMap %s for now: %s", name, error)
                 continue
