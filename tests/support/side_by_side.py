@@ -10,7 +10,9 @@ temporary directories are pytest's own per session, and each pass writes its own
 
 Every output line is printed as it comes, prefixed with its pass's name, and kept whole in
 ``reports/pytest-<name>.log``; at the end a summary gives each pass's verdict line, exit code and
-wall time, and the exit code is non-zero when any pass failed (or collected nothing).
+wall time, then the ``FAILED``/``ERROR`` lines of pytest's short summary (so the last screen of a
+CI log names what failed, even when the log file is gone), and the exit code is non-zero when any
+pass failed (or collected nothing).
 ``--one-after-the-other`` runs them in order instead (for a machine short of memory).
 """
 
@@ -24,12 +26,16 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPORTS = Path("reports")
 # pytest's last line: "==== 1270 passed, 5 skipped in 1080.12s (0:18:00) ====" (or its -q form).
 VERDICT = re.compile(r"\b(passed|failed|error|errors|skipped|deselected|no tests ran)\b.* in [0-9.]+s")
+# pytest's short test summary names each failure on a line of its own ("-r fE", the default).
+FAILURE = re.compile(r"^(FAILED|ERROR) ")
+# Enough to name every failure of a bad run without burying the verdicts above them.
+MOST_FAILURES_SHOWN = 40
 
 
 @dataclass
@@ -38,6 +44,7 @@ class Pass:
     command: list[str]
     log_path: Path
     verdict: str = ""
+    failures: list[str] = field(default_factory=list)
     returncode: int | None = None
     seconds: float = 0.0
 
@@ -62,6 +69,8 @@ class Pass:
                 log.write(line)
                 if VERDICT.search(line):
                     self.verdict = line.strip().strip("= ")
+                if FAILURE.match(line):
+                    self.failures.append(line.rstrip())
                 with printer:
                     sys.stdout.write(f"[{self.name}] {line}")
                     sys.stdout.flush()
@@ -91,6 +100,12 @@ def summary(passes: list[Pass], wall: float) -> tuple[str, bool]:
         state = "ok" if p.returncode == 0 else f"FAILED (exit {p.returncode})"
         verdict = p.verdict or "no pytest summary line (see the log)"
         lines.append(f"{p.name:<{width}}  {state:<16} {p.seconds / 60:5.1f} min  {verdict}  [{p.log_path}]")
+    for p in passes:
+        if p.failures:
+            lines.append(f"-- {p.name}: {len(p.failures)} failed or in error")
+            lines.extend(f"   {line}" for line in p.failures[:MOST_FAILURES_SHOWN])
+            if len(p.failures) > MOST_FAILURES_SHOWN:
+                lines.append(f"   ... and {len(p.failures) - MOST_FAILURES_SHOWN} more in {p.log_path}")
     lines.append(f"{'all' if ok else 'NOT all'} passes green; wall time {wall / 60:.1f} min")
     return "\n".join(lines), ok
 

@@ -49,6 +49,19 @@ def test_one_failing_pass_fails_the_run_and_is_named(capsys):
     assert "real      ok" in summary and "NOT all passes green" in summary
 
 
+def test_the_summary_names_each_failed_test_of_each_pass(capsys):
+    emulator = "FAILED tests/a.py::test_x - AssertionError\n==== 1 failed in 1.00s ===="
+    real = "ERROR tests/b.py::test_y - TimeoutError\n==== 1 error in 1.00s ===="
+    code = side_by_side.main(
+        ["emulator=" + command(emulator, code=1), "real=" + command(real, code=1), "other=" + command("ok")]
+    )
+    summary = capsys.readouterr().out.split("test passes")[1]
+    assert code == 1
+    assert "-- emulator: 1 failed or in error\n   FAILED tests/a.py::test_x - AssertionError" in summary
+    assert "-- real: 1 failed or in error\n   ERROR tests/b.py::test_y - TimeoutError" in summary
+    assert "-- other" not in summary
+
+
 def test_a_pass_that_cannot_start_fails_the_run(capsys):
     assert side_by_side.main(["emulator=/nonexistent/pytest -q", "real=" + command("ok")]) == 1
     summary = capsys.readouterr().out.split("test passes")[1]
