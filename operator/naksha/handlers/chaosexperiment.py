@@ -21,13 +21,14 @@ from typing import Any
 import kopf
 
 from naksha.controllers.chaosexperiment.deadlines import Deadlines
-from naksha.controllers.chaosexperiment.status import WrittenVersions
+from naksha.controllers.written_status import WrittenVersions
 from naksha.domain.chaos import timer
-from naksha.handlers.common import write_result
+from naksha.handlers.common import kopf_errors, write_result
 from naksha.models.chaosexperiment import ChaosExperimentSpec
 from naksha.models.common import parse_duration
 from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import CHAOS_EXPERIMENT
+from naksha.models.resources import CHAOS_EXPERIMENTS
 from naksha.reconcilers import chaosexperiment
 from naksha.reconcilers.context import ReconcileContext
 
@@ -35,7 +36,7 @@ TICK_SECONDS = 0.5
 RESTORE_RETRY_SECONDS = 1.0
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
-_written = WrittenVersions()
+_written = WrittenVersions(CHAOS_EXPERIMENTS)
 _deadlines = Deadlines()
 
 
@@ -46,7 +47,8 @@ def _run(
     with _locks_guard:
         lock = _locks.setdefault(uid, threading.Lock())
     with lock:
-        current: Any = _written.fresh(memo["kube"], body)
+        with kopf_errors():
+            current: Any = _written.fresh(memo["kube"], body)
         if current is None:
             return None
         context = ReconcileContext.from_body(

@@ -1,7 +1,11 @@
 """Rollout handlers: reconcile on spec and annotation changes, and advance on a short timer.
 
 kopf runs a timer beside the change handlers of the same object, so both take a per-Rollout
-lock; the one that had to wait reads the Rollout again, since the other has just changed it.
+lock, and a pass decides from the Rollout as it stands: it reads it afresh unless the body kopf
+hands over is the version this operator last wrote, and it writes its status itself before the
+lock is released (``naksha.controllers.written_status``). A status left for kopf to apply after
+the handler returns would let the pass that waited for the lock read the Rollout before that
+write, and decide a step, an abort or a GitOps revert a second time from the old status.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from typing import Any
 
 import kopf
 
+from naksha.controllers.written_status import WrittenVersions
 from naksha.handlers.common import kopf_errors, write_result
-from naksha.kube import NotFound
 from naksha.models.group import GROUP, VERSION
 from naksha.models.kinds import ROLLOUT
 from naksha.models.resources import ROLLOUTS
@@ -23,6 +27,7 @@ from naksha.reconcilers.context import ReconcileContext
 TICK_SECONDS = 1.0
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
+_written = WrittenVersions(ROLLOUTS)
 
 
 def _run(
@@ -33,25 +38,20 @@ def _run(
     *,
     count: bool,
 ) -> None:
+    uid = str(body["metadata"]["uid"])
     with _locks_guard:
-        lock = _locks.setdefault(str(body["metadata"]["uid"]), threading.Lock())
-    current: Any = body
-    if not lock.acquire(blocking=False):
-        lock.acquire()
-        try:
-            with kopf_errors():
-                current = memo["kube"].get(ROLLOUTS, body["metadata"]["namespace"], body["metadata"]["name"])
-        except NotFound:
-            lock.release()
+        lock = _locks.setdefault(uid, threading.Lock())
+    with lock:
+        with kopf_errors():
+            current: Any = _written.fresh(memo["kube"], body)
+        if current is None:
             return
-        except BaseException:
-            lock.release()
-            raise
-    try:
         context = ReconcileContext.from_body(ROLLOUT, current, kube=memo["kube"], settings=memo["config"])
-        write_result(current, patch, reconciler, context, count=count)
-    finally:
-        lock.release()
+
+        def write_now(context: ReconcileContext) -> None:
+            _written.write(context.api(), uid, context.namespace, context.name, context.status_patch())
+
+        write_result(current, patch, reconciler, context, count=count, write=write_now)
 
 
 @kopf.on.resume(GROUP, VERSION, ROLLOUT.plural, id="reconcile")
@@ -69,5 +69,7 @@ def advance(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> No
 
 @kopf.on.delete(GROUP, VERSION, ROLLOUT.plural, id="forget-lock", optional=True)
 def forget_lock(body: kopf.Body, **_: Any) -> None:
+    uid = str(body["metadata"]["uid"])
     with _locks_guard:
-        _locks.pop(str(body["metadata"]["uid"]), None)
+        _locks.pop(uid, None)
+    _written.forget(uid)
