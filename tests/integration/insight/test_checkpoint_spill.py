@@ -19,8 +19,9 @@ import random
 import pytest
 from kubernetes import client
 
-from naksha.domain.insight.detectors import DEFAULT_MAX_SERIES, DetectorBank, SeriesState
+from naksha.domain.insight.detectors import DEFAULT_MAX_SERIES, DetectorBank
 from naksha.domain.insight.records import Record
+from naksha.domain.insight.series_state import SeriesState
 from naksha.models.insightstream import Detector
 from naksha.services.insight.checkpoint import CheckpointError, StateBook, decode, encode
 from naksha.services.insight.state_store import (

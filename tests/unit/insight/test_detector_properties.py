@@ -10,8 +10,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from naksha.domain.insight.detectors import DetectorBank, SeriesState
+from naksha.domain.insight.detectors import DetectorBank
 from naksha.domain.insight.records import Record
+from naksha.domain.insight.series_state import SeriesState
 from naksha.models.insightstream import Detector
 
 PARAMS = {

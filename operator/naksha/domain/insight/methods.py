@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from naksha.domain.insight.detectors import SeriesState
+    from naksha.domain.insight.series_state import SeriesState
 
 MIN_RATE_INTERVAL = 0.001
 

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from naksha.domain.insight.detectors import SeriesState
+    from naksha.domain.insight.series_state import SeriesState
 
 HOURS = 24
 RAW_CAP = 12.0  # error ratio past which a sample says nothing more (a spike of 1e300 is "large")

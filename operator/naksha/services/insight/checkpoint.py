@@ -28,8 +28,9 @@ from typing import Any
 
 import orjson
 
-from naksha.domain.insight.detectors import DetectorBank, SeriesState
+from naksha.domain.insight.detectors import DetectorBank
 from naksha.domain.insight.records import Labels
+from naksha.domain.insight.series_state import SeriesState
 from naksha.errors import NakshaError
 
 logger = logging.getLogger(__name__)
