@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from naksha.local.kubelet.pods import _phase, unpullable
+from naksha.local.kubelet.pods import unpullable
+from naksha.local.kubelet.podstatus import _phase
 from naksha.services.chaos_helper import ContainerNotFound, burn_cpu, kill_container, main_process
 from naksha.workloads.chaos import helper_name, kill_pod, stress_pod
 

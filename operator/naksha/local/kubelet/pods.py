@@ -30,7 +30,6 @@ import os
 import re
 import signal
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +37,13 @@ from naksha.local.apiserver import errors
 from naksha.local.apiserver.tables import now
 from naksha.local.kubelet.credentials import CredentialSource, CredentialsUnavailable
 from naksha.local.kubelet.podapi import PodApi
+from naksha.local.kubelet.podstatus import PULL_FAILURES, ContainerRun, container_status, pod_status
 from naksha.local.kubelet.readiness import check, resolve_ports
 from naksha.local.network import PodNetwork
 from naksha.local.network.pods import HOST_ADDRESS, host_ports_named
 
 GRACE_CAP_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 10.0
-PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff")
-WAITING = ("CreateContainerConfigError", "CrashLoopBackOff", *PULL_FAILURES)
 
 
 class ConfigError(Exception):
@@ -82,18 +80,6 @@ def expand(argument: str, env: dict[str, str]) -> str:
         return env.get(match.group(1), match.group(0))
 
     return _REFERENCE.sub(substitute, argument)
-
-
-@dataclass
-class ContainerRun:
-    name: str
-    process: asyncio.subprocess.Process | None = None
-    restarts: int = 0
-    ready: bool = False
-    exit_code: int | None = None
-    reason: str = ""
-    last_state: dict[str, Any] = field(default_factory=dict)  # the previous run's end, once restarted
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
 class PodRunner:
@@ -355,49 +341,18 @@ class PodRunner:
             return
         resource = self.api.catalog.get("", "v1", "pods")
         assert resource is not None
-        statuses = []
-        for container in self.spec.get("containers") or []:
-            run = self.runs[container["name"]]
-            running = run.exit_code is None and run.reason not in WAITING
-            if running:
-                state: dict[str, Any] = {"running": {"startedAt": self.started_at}}
-            elif run.reason in WAITING:
-                state = {"waiting": {"reason": run.reason, "message": message}}
-            else:
-                state = {"terminated": {"exitCode": run.exit_code, "reason": run.reason, "finishedAt": now()}}
-            statuses.append(
-                {
-                    "name": run.name,
-                    "image": container.get("image", ""),
-                    # Required by typed clients; a process has no image digest, so the image names itself.
-                    "imageID": f"local://{container.get('image', '')}",
-                    "containerID": f"local://{run.process.pid}" if run.process is not None else "",
-                    "ready": run.ready,
-                    "restartCount": run.restarts,
-                    "state": state,
-                    "started": running,
-                    **({"lastState": run.last_state} if run.last_state else {}),
-                }
-            )
-        phase = _phase(statuses, self.spec.get("restartPolicy", "Always"))
-        ready = bool(statuses) and all(s["ready"] for s in statuses) and phase == "Running"
-        flag = "True" if ready else "False"
-        status = {
-            "phase": phase,
-            "podIP": self.network.address,
-            "podIPs": [{"ip": self.network.address}],
-            "hostIP": HOST_ADDRESS,
-            "hostIPs": [{"ip": HOST_ADDRESS}],
-            "startTime": self.started_at,
-            "containerStatuses": statuses,
-            "conditions": [
-                {"type": "PodScheduled", "status": "True"},
-                {"type": "Initialized", "status": "True"},
-                {"type": "ContainersReady", "status": flag},
-                {"type": "Ready", "status": flag},
-                self.network.condition(),
-            ],
-        }
+        containers = self.spec.get("containers") or []
+        statuses = [
+            container_status(container, self.runs[container["name"]], self.started_at, message)
+            for container in containers
+        ]
+        status = pod_status(
+            statuses,
+            self.spec.get("restartPolicy", "Always"),
+            address=self.network.address,
+            started_at=self.started_at,
+            network_condition=self.network.condition(),
+        )
         with contextlib.suppress(errors.ApiError):
             self.api.patch(
                 resource,
@@ -406,21 +361,3 @@ class PodRunner:
                 lambda pod: {**pod, "status": status},
                 subresource="status",
             )
-
-
-def _phase(statuses: list[dict[str, Any]], policy: str) -> str:
-    terminated = [s["state"]["terminated"] for s in statuses if "terminated" in s["state"]]
-    if statuses and len(terminated) == len(statuses) and policy != "Always":
-        if all(t["exitCode"] == 0 for t in terminated):
-            return "Succeeded"
-        if policy == "Never":
-            return "Failed"
-    # A container waiting to be restarted after a crash, or one that ran before and now waits
-    # for its new image, leaves its pod Running, as in Kubernetes.
-    if any(
-        s["state"].get("waiting", {}).get("reason") not in (None, "CrashLoopBackOff")
-        and not s.get("lastState")
-        for s in statuses
-    ):
-        return "Pending"
-    return "Running"
