@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import random
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,48 +10,16 @@ from typing import Any
 
 from kubernetes import client, watch
 
+from naksha.local.ports import reserve_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-# Ports handed out by free_port: below the kernel's ephemeral range, where bind(0) and every
-# outgoing connection take theirs, so a port picked here cannot be taken by a client socket
-# between the pick and the server's bind. Each is flock-ed in a directory shared by every test
-# session on the machine (the emulator and real passes run side by side, and so do colleagues'),
-# held until this process ends: two sessions never pick the same port.
-_PORT_LOW = 20000
-_PORT_LOCKS = Path(tempfile.gettempdir()) / "naksha-test-ports"
-_held_ports: dict[int, int] = {}
-
-
 def free_port() -> int:
-    """A loopback port nobody listens on now, reserved for this test process on the whole machine."""
-    high = _ephemeral_low()
-    if high - _PORT_LOW >= 1000:
-        _PORT_LOCKS.mkdir(parents=True, exist_ok=True)
-        for _ in range(200):
-            port = random.randrange(_PORT_LOW, high)
-            if port in _held_ports:
-                continue
-            fd = os.open(_PORT_LOCKS / str(port), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-            except OSError:  # locked by another session, or bound by someone else
-                os.close(fd)
-                continue
-            _held_ports[port] = fd
-            return port
-    with socket.socket() as sock:  # an unusual port range: the kernel's pick
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nobody listens on now, reserved for this test process on the whole machine
+    (``naksha.local.ports``: below the ephemeral range, locked against every other session and the
+    control planes, brokers and operators they start)."""
+    return reserve_port()
 
 
 def eventually(check: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.1) -> Any:

@@ -5,8 +5,9 @@ Each pass is a whole pytest command line, named: ``python -m tests.support.side_
 (reconcile ticks, brokers' sessions, the real controllers' resyncs), not on the CPU, so running
 them at the same time takes little longer than the longer one. They share nothing that could
 collide: each starts its own control plane, brokers and Prometheus on ports reserved machine-wide
-(``tests.support.free_port``), pod and Service addresses come from machine-wide locked pools, the
-temporary directories are pytest's own per session, and each pass writes its own JUnit file.
+(``naksha.local.ports``, which those servers' starters use too), pod and Service addresses come
+from machine-wide locked pools, the temporary directories are pytest's own per session, and
+each pass writes its own JUnit file.
 
 Every output line is printed as it comes, prefixed with its pass's name, and kept whole in
 ``reports/pytest-<name>.log``; at the end a summary gives each pass's verdict line, exit code and

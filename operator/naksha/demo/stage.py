@@ -23,6 +23,7 @@ from pathlib import Path
 from naksha.demo.progress import Progress
 from naksha.errors import ConfigError
 from naksha.kube import Kube
+from naksha.local.ports import reserve_port
 from naksha.settings import DEFAULT_IMAGE
 
 
@@ -140,7 +141,7 @@ def running_stage(
 
 @contextlib.contextmanager
 def _operator(kubeconfig: Path, state_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    metrics_port, health_port = _free_port(), _free_port()
+    metrics_port, health_port = reserve_port(), reserve_port()
     env = {
         **os.environ,
         "KUBECONFIG": str(kubeconfig),
@@ -173,12 +174,6 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float =
             return
         time.sleep(0.1)
     raise ConfigError(f"the operator did not open its health port {port} within {timeout:.0f}s")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_interrupt(stage: Stage) -> None:

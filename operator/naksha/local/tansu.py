@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from naksha.errors import ConfigError
+from naksha.local.ports import reserve_port
 
 
 def tansu_binary() -> Path:
@@ -45,9 +46,7 @@ class TansuBroker:
 
     def start(self) -> TansuBroker:
         binary = tansu_binary()
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
+        self.port = reserve_port()
         url = f"tcp://127.0.0.1:{self.port}"
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(

@@ -35,9 +35,10 @@ import yaml
 from naksha.local.nodeagent import NodeAgent
 from naksha.local.nodeagent.agent import NODE_NAME
 from naksha.local.nodeagent.remote import Credentials
+from naksha.local.ports import reserve_port
 from naksha.local.real.binaries import Binaries, ensure
 from naksha.local.real.pki import KeyPair, Pki, make_pki
-from naksha.local.real.processes import ProcessFailed, ServerProcess, free_port, tail
+from naksha.local.real.processes import ProcessFailed, ServerProcess, tail
 from naksha.local.signals import wait_for_stop
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class RealControlPlane:
         logs = self.state_dir / "logs"
         pki = self.pki = make_pki(self.state_dir / "pki", node_name=NODE_NAME)
 
-        etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
+        etcd_port, peer_port, api_port = reserve_port(), reserve_port(), reserve_port()
         etcd_url = f"http://127.0.0.1:{etcd_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"
         etcd = self._spawn(
@@ -143,7 +144,7 @@ class RealControlPlane:
                 f"--authentication-kubeconfig={manager_config}",
                 f"--authorization-kubeconfig={manager_config}",
                 "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
+                f"--secure-port={reserve_port()}",
                 "--leader-elect=false",
                 "--use-service-account-credentials=true",
                 f"--service-account-private-key-file={pki.service_account_key}",
@@ -161,7 +162,7 @@ class RealControlPlane:
                 f"--authentication-kubeconfig={scheduler_config}",
                 f"--authorization-kubeconfig={scheduler_config}",
                 "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
+                f"--secure-port={reserve_port()}",
                 "--leader-elect=false",
                 "--v=1",
             ],
