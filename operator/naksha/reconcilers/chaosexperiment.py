@@ -73,13 +73,21 @@ def _spec(context: ReconcileContext) -> ChaosExperimentSpec:
     return context.spec
 
 
-def note(context: ReconcileContext, activity: str, message: str, *, reason: Reason, ok: bool = True) -> None:
-    """One journal entry and its Event: every transition is in both."""
+def note(
+    context: ReconcileContext,
+    activity: str,
+    message: str,
+    *,
+    reason: Reason,
+    ok: bool = True,
+    at: float | None = None,
+) -> None:
+    """One journal entry and its Event: every transition is in both. The entry is stamped with the
+    pass's time, or ``at`` for a transition seen before the pass that writes it down."""
     status = status_of(context)
     run = status.current_run.id if status.current_run else "-"
-    status.journal = journal.append(
-        status.journal, run, activity, message, now=ChaosPass.of(context).now, ok=ok
-    )
+    moment = ChaosPass.of(context).now if at is None else at
+    status.journal = journal.append(status.journal, run, activity, message, now=moment, ok=ok)
     context.event("Normal" if ok else "Warning", reason, f"[{run}] {message}")
 
 
@@ -318,7 +326,9 @@ def _finish(
     status.current_run = done
     if run.recovered_at:
         recovered = f"steady again {run.time_to_recover_seconds:.3f}s after the fault"
-        note(context, "recover", recovered, reason=Reason.CHAOS_RECOVERED)
+        # The journal says when the steady state came back, not when the verdict came (a run
+        # waits after recovery for its remediation to settle and its recovery deadline to pass).
+        note(context, "recover", recovered, reason=Reason.CHAOS_RECOVERED, at=from_iso(run.recovered_at))
     if run.agent_run:
         outcome = f"AgentRun {run.agent_run} ({run.agent_run_phase or 'unfinished'})"
         note(context, "remediation", outcome, reason=Reason.CHAOS_REMEDIATION)

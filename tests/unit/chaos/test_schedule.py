@@ -92,6 +92,15 @@ def test_history_and_journal_are_trimmed_together():
     assert trim([1, 2, 3], 0) == []
 
 
+def test_an_entry_written_down_after_later_ones_takes_its_place_in_time():
+    journal = append([], "r1", "inject", "web scaled to 0", now=100.0)
+    journal = append(journal, "r1", "restore", "web back to 3", now=110.0)
+    journal = append(journal, "r1", "verdict", "Passed", now=130.0)
+    journal = append(journal, "r1", "recover", "steady again 12.000s after the fault", now=112.0)
+    assert [e.activity for e in journal] == ["inject", "restore", "recover", "verdict"]
+    assert [e.at for e in journal] == sorted(e.at for e in journal)
+
+
 def test_an_idle_experiment_needs_no_pass_before_its_next_firing():
     from naksha.domain.chaos.schedule import idle_until
 

@@ -15,9 +15,15 @@ JOURNAL_LIMIT = 200  # entries kept in status across runs (the oldest go first)
 def append(
     journal: Sequence[JournalEntry], run: str, activity: str, message: str, *, now: float, ok: bool = True
 ) -> list[JournalEntry]:
-    """The journal with one more entry, trimmed to its limit."""
+    """The journal with one more entry, in time order (an entry written down after later ones, such
+    as a recovery recorded when the run's verdict comes, goes before them), trimmed to its limit."""
     entry = JournalEntry(run=run, at=to_iso(now), activity=activity, message=message, ok=ok)
-    return trim([*journal, entry], JOURNAL_LIMIT)
+    entries = list(journal)
+    position = len(entries)
+    while position > 0 and entries[position - 1].at > entry.at:
+        position -= 1
+    entries.insert(position, entry)
+    return trim(entries, JOURNAL_LIMIT)
 
 
 def trim(items: Sequence[T], limit: int) -> list[T]:
