@@ -60,8 +60,8 @@ reports: $(STAMP) ## run the demo and write reports/D.1-D.6 and reports/PhaseD_s
 .PHONY: test
 test: setup ## run the suite on the emulator and the integration tests on the real control plane, side by side
 	$(BIN)/python -m tests.support.side_by_side $(TEST_ORDER) \
-		"emulator=$(BIN)/pytest --junitxml=reports/junit.xml $(EMULATOR_WORKERS) $(PYTEST_ARGS)" \
-		"real=$(BIN)/pytest --backend=real -rfEs --junitxml=reports/junit-real.xml $(REAL_WORKERS) $(REAL_TESTS) $(PYTEST_ARGS)"
+		"emulator=$(BIN)/pytest --durations=15 --junitxml=reports/junit.xml $(EMULATOR_WORKERS) $(PYTEST_ARGS)" \
+		"real=$(BIN)/pytest --backend=real -rfEs --durations=15 --junitxml=reports/junit-real.xml $(REAL_WORKERS) $(REAL_TESTS) $(PYTEST_ARGS)"
 
 .PHONY: real-apiserver
 real-apiserver: ## build (or reuse) kube-apiserver, controllers, etcd, helm into ~/.cache/naksha (needs Go)
