@@ -234,6 +234,24 @@ class PredictiveParams(NakshaModel):
     drift_samples: int = Field(
         default=20, ge=1, le=10_000, description="Samples averaged into the drift predictor's recent error."
     )
+    range_margin: float = Field(
+        default=0.04,
+        ge=0,
+        le=100,
+        description=(
+            "A value (or the smoothed level) beyond the range the series has lived in by more than this"
+            " share of that range is anomalous, however usual its prediction error."
+        ),
+    )
+    novelty_rearm_samples: int = Field(
+        default=100,
+        ge=0,
+        le=1_000_000,
+        description=(
+            "A value beyond the series' range raises a new anomaly during an open incident once the"
+            " incident's anomaly is this many samples old (0: never)."
+        ),
+    )
 
 
 class DetectorParams(NakshaModel):

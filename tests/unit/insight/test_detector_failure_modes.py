@@ -144,9 +144,10 @@ def test_a_predictive_state_saved_before_the_drift_and_daily_predictors_existed_
     feed(bank, gauss(600, 100.0, 2.0, seed=12))
     runner = bank.runners[0]
     (state,) = runner.series.values()
-    state.drift, state.daily = [], []  # what a checkpoint written by an earlier version restores
+    # What a checkpoint written by an earlier version restores.
+    state.drift, state.daily, state.novelty = [], [], []
     assert feed(bank, gauss(600, 100.0, 2.0, seed=13), start=600 * FIVE_MINUTES) == []
-    assert (len(state.drift), len(state.daily)) == (6, 54)
+    assert (len(state.drift), len(state.daily), len(state.novelty)) == (6, 54, 6)
 
 
 def test_the_predictive_detector_finds_a_daily_cycle_that_stops():
@@ -169,3 +170,55 @@ def test_a_daily_cycle_sampled_every_minute_is_normal_whatever_the_hour_it_start
     rng = random.Random(15)
     values = [120 + 40 * math.sin(2 * math.pi * i / 1440) + rng.uniform(-6, 6) for i in range(1440 * 4)]
     assert feed(bank, values, start=start_hour * 3600.0, step=60.0) == []
+
+
+def bursty(n: int, seed: int) -> list[float]:
+    """A heavy-tailed series: a quiet base with bursts of every size up to 100, often."""
+    rng = random.Random(seed)
+    return [10 + rng.gauss(0, 1.0) + (rng.uniform(20, 90) if rng.random() < 0.08 else 0.0) for _ in range(n)]
+
+
+def test_a_value_beyond_the_range_a_bursty_series_lives_in_is_found_though_bursts_are_usual():
+    bank = bank_with_defaults("predictive")
+    history = bursty(288 * 3, seed=16)
+    feed(bank, history)
+    (state,) = bank.runners[0].series.values()
+    state.in_incident = False  # whatever the bursts did, the series is quiet now
+    anomalies = feed(bank, [10.0, 10.0, 140.0, 10.0], start=len(history) * FIVE_MINUTES)
+    assert [a.value for a in anomalies] == [140.0]
+    assert anomalies[0].score == 1.0
+
+
+def test_the_range_is_not_judged_before_two_days_of_samples():
+    bank = bank_with_defaults("predictive")
+    feed(bank, bursty(288, seed=17))  # one day
+    (state,) = bank.runners[0].series.values()
+    feed(bank, [140.0], start=288 * FIVE_MINUTES)
+    assert state.novel is False
+
+
+def test_a_second_incident_that_leaves_the_range_is_raised_while_the_first_is_still_open():
+    bank = bank_with_defaults("predictive")
+    history = gauss(288 * 3, 100.0, 2.0, seed=18)
+    feed(bank, history)
+    start = len(history) * FIVE_MINUTES
+    first = feed(bank, [160.0], start=start)
+    assert len(first) == 1
+    # The series stays restless (the incident stays open) but within its new range ...
+    restless = [100 + 40 * (i % 2) + random.Random(i).gauss(0, 2.0) for i in range(120)]
+    assert feed(bank, restless, start=start + FIVE_MINUTES) == []
+    (state,) = bank.runners[0].series.values()
+    assert state.in_incident
+    # ... until it goes where it has never been: a new incident, not the first one going on.
+    second = feed(bank, [230.0], start=start + 121 * FIVE_MINUTES)
+    assert [a.value for a in second] == [230.0]
+
+
+def test_leaving_the_range_sample_after_sample_is_one_incident_going_on():
+    bank = bank_with_defaults("predictive")
+    history = gauss(288 * 3, 100.0, 2.0, seed=19)
+    feed(bank, history)
+    # A runaway: a new high every sample for 400 samples.
+    runaway = [120.0 + 5.0 * i for i in range(400)]
+    anomalies = feed(bank, runaway, start=len(history) * FIVE_MINUTES)
+    assert len(anomalies) == 1

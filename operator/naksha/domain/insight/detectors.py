@@ -19,8 +19,10 @@ been normal for ``cooldownSamples`` samples in a row and ``cooldown`` has passed
 incident's last anomalous sample (counting samples keeps a series sampled less often than the
 cooldown from alerting in bursts), or until ``rearmSamples`` samples have passed since its anomaly
 (then its next anomalous sample raises a new one: an incident a noisy series holds open for long
-must not hide the next). Samples whose value or timestamp is not finite are ignored. Time is
-the records' own timestamps, so replaying a batch replays the same decisions.
+must not hide the next); for ``predictive``, a sample that leaves the series' range raises a new
+one already ``noveltyRearmSamples`` samples after the incident's anomaly. Samples whose value or
+timestamp is not finite are ignored. Time is the records' own timestamps, so replaying a batch
+replays the same decisions.
 
 A ``DetectorBank`` routes records to the detectors whose metric and labels match and keeps at
 most ``max_series`` series per detector, evicting the least recently seen (counted in ``evicted``).
@@ -122,7 +124,9 @@ class DetectorRunner:
             learn_samples=max(predictive.learn_samples, detector.min_samples),
             drift_alpha=predictive.drift_alpha,
             drift_samples=predictive.drift_samples,
+            range_margin=predictive.range_margin,
         )
+        self.novelty_rearm_samples = predictive.novelty_rearm_samples
         self.max_rate = params.rate.max_change_per_second if params.rate else math.inf
         self.rate_window = parse_duration(params.rate.window) if params.rate else 0.0
         self.series: OrderedDict[Labels, SeriesState] = OrderedDict()
@@ -157,6 +161,11 @@ class DetectorRunner:
         settings = self.overrides.get(record.labels, self) if self.overrides else self
         score, anomalous = settings._score(state, record)
         state.count += 1
+        # Samples since the series last left its range (0: it does not now): a climb that keeps
+        # leaving it is the incident going on, a series that leaves it again after a while is news.
+        news_gap = 0
+        if state.novel:
+            news_gap, state.last_novel = state.count - state.last_novel, state.count
         if score > self.peak:
             self.peak = score
         if not anomalous:
@@ -173,7 +182,13 @@ class DetectorRunner:
         state.quiet = 0
         if state.in_incident:
             state.incident_samples += 1
-            if not settings.rearm_samples or state.count - state.raised_at < settings.rearm_samples:
+            since = state.count - state.raised_at
+            # A value the series has not reached in thousands of samples, after half as many
+            # samples within its range, is a new event rather than the open incident going on: it
+            # is raised once the incident's anomaly is a little old.
+            rearm = settings.novelty_rearm_samples
+            news = rearm and since >= rearm and news_gap >= rearm // 2
+            if not news and (not settings.rearm_samples or since < settings.rearm_samples):
                 return None
         state.in_incident = True
         state.incident_samples = 1

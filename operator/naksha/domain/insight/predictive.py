@@ -1,7 +1,7 @@
 """The ``predictive`` method: predict the next value, score the surprise, alert on its likelihood.
 
-Three predictors watch each series, each with the three steps below, and the sample's score is
-the largest of their scores:
+Three predictors watch each series, each with the three steps below, and a novelty check beside
+them; the sample's score is the largest of their scores:
 
 - a **fast** one (the level follows the series closely, ``alpha`` 0.9, recent error over
   ``short_samples`` 4) is surprised by sudden changes and spikes;
@@ -11,7 +11,17 @@ the largest of their scores:
 - a **daily** one predicts the value usual at this time of day (the usual value at the middle of
   each of the 24 hours, a straight line between two; recent error over ``drift_samples``; trusted
   after two days) and is surprised when the day's shape changes: a cycle that stops, a peak that
-  comes at the wrong hour.
+  comes at the wrong hour;
+- the **novelty** check knows the range the series has lived in (its highest and lowest values,
+  each relaxing towards the middle by ``VALUE_RANGE_RELAX`` per sample, and the same for its
+  smoothed level, ``LEVEL_ALPHA``, relaxing by ``LEVEL_RANGE_RELAX``) and scores 1 when the value
+  or the level leaves that range by more than ``range_margin`` (4 %) of it (the value also by
+  more than ``NOISE_MARGIN`` times the typical prediction error): a value the series
+  has not reached for thousands of samples is news however noisy the series is, which the error
+  predictors, judging a surprise against the series' usual surprises, can miss in a heavy-tailed
+  series. It speaks only after ``learn_samples`` and two days (``NOVELTY_READY_SECONDS``), once the
+  range has seen a day's cycle twice, and reports ``novel`` so the runner can raise a new anomaly
+  for it even while an older incident is open (``novelty_rearm_samples``).
 
 Per sample and predictor, a few float operations on the series' state (constant memory):
 
@@ -30,10 +40,10 @@ Per sample and predictor, a few float operations on the series' state (constant 
    ``log(tail) / log(1e-10)`` clipped to [0, 1] (0.5 is a one-in-10⁵ surprise).
 
 On NAB v1 (``benchmarks/detectors.py``, standard profile, default alerts) the fast predictor alone
-scores 48.9, with the drift predictor 56.4, with the daily one too 58.1, and with the runner
-re-arming incidents still open 400 samples after their anomaly (``rearmSamples``) 60.3. The hourly
-error buckets help the fast predictor (without them: 45) but hurt the drift one (with them: 51),
-so it has none.
+scores 48.9, with the drift predictor 56.4, with the daily one too 58.1, with the runner
+re-arming incidents still open 400 samples after their anomaly (``rearmSamples``) 60.3, and with
+the novelty check (and its re-arm) 68.7. The hourly error buckets help the fast predictor
+(without them: 45) but hurt the drift one (with them: 51), so it has none.
 
 The detector learns from every sample, anomalous or not, so a new level becomes the prediction
 within a few samples and stops being surprising once its errors are typical again: a level shift
@@ -70,6 +80,14 @@ DAILY_FIELDS = 2 * HOURS + 6
 DAILY_RATE = 0.05  # an hour's usual value moves this share towards each new visit
 DAILY_READY = 3  # visits before an hour's usual value is trusted
 DAILY_READY_SECONDS = 2 * 86_400.0  # and not before two days (an hour seen only in part is not known)
+# The novelty check: the value's range, the smoothed level and its range, the first sample's time.
+NOVELTY_FIELDS = 6
+VALUE_RANGE_RELAX = 1e-4  # per sample: a bound not reached again halves its excess in ~7,000 samples
+LEVEL_ALPHA = 0.1
+LEVEL_RANGE_RELAX = 1e-5  # the level's bounds relax ten times slower: a level is slow news
+NOVELTY_READY_SECONDS = 2 * 86_400.0
+# and by more than this many times the typical prediction error: a noisy series' own records are not news
+NOISE_MARGIN = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +99,7 @@ class PredictiveSettings:
     learn_samples: int
     drift_alpha: float
     drift_samples: int
+    range_margin: float
 
     @property
     def short_rate(self) -> float:
@@ -104,6 +123,8 @@ def predictive_score(
         state.season = [0.0] * HOURS
         state.drift = [value, 0.0, 0.0, 0.0, 0.0, 1.0]
         state.daily = _new_daily(ts)
+        state.novelty = _new_novelty(ts, value)
+        state.novel = False
         state.learned = 1
         return 0.0, False
     # A state saved before the drift or daily predictor existed: each learns, silent, from here.
@@ -111,6 +132,8 @@ def predictive_score(
         state.drift = [state.level, 0.0, 0.0, 0.0, 0.0, 1.0]
     if len(state.daily) != DAILY_FIELDS:
         state.daily = _new_daily(ts)
+    if len(state.novelty) != NOVELTY_FIELDS:
+        state.novelty = _new_novelty(ts, value)
     was_warm = state.learned > settings.learn_samples
     # While few samples are in, their plain average (a rate of 1/n) is the unbiased estimate of the
     # error distribution; the exponential rate takes over once the history is longer than its window.
@@ -137,7 +160,9 @@ def predictive_score(
     )
     drift_score = _drift(state.drift, value, settings)
     daily_score = _daily(state.daily, ts, value, typical_here, settings)
-    score = max(score, drift_score, daily_score)
+    noise = NOISE_MARGIN * state.scale
+    novel = _novel(state.novelty, ts, value, settings.range_margin, noise, ready=was_warm)
+    score = 1.0 if novel else max(score, drift_score, daily_score)
     state.learned += 1
     if not (
         math.isfinite(state.level)
@@ -146,13 +171,16 @@ def predictive_score(
         # A sum is NaN or infinite when a term is (or when the terms are near the float limit).
         and math.isfinite(sum(state.drift))
         and math.isfinite(sum(state.daily))
+        and math.isfinite(sum(state.novelty))
     ):
         # A value near the float limit: start over rather than carry inf/NaN (nor save it).
         state.learned, state.level, state.scale, state.recent = 0, 0.0, 0.0, 0.0
         state.mean, state.variance, state.season, state.drift, state.daily = 0.0, 0.0, [], [], []
+        state.novelty, state.novel = [], False
         return 1.0, was_warm
+    state.novel = novel
     warm = state.learned > settings.learn_samples
-    return score, warm and score >= settings.threshold
+    return score, warm and (novel or score >= settings.threshold)
 
 
 def _drift(drift: list[float], value: float, settings: PredictiveSettings) -> float:
@@ -229,6 +257,43 @@ def _daily(
     scale += history_rate * (min(error, RAW_CAP * typical) - scale)
     daily[2 * HOURS :] = (first_ts, scale, recent, mean, variance, learned)
     return score
+
+
+def _new_novelty(ts: float, value: float) -> list[float]:
+    return [value, value, value, value, value, ts]
+
+
+def _novel(
+    novelty: list[float], ts: float, value: float, margin: float, noise: float, *, ready: bool
+) -> bool:
+    """Whether ``value`` leaves the range the series has lived in by more than ``margin`` of that
+    range and more than ``noise``, or the level it moves the series to leaves the level's range
+    by more than ``margin`` of it; learns both ranges (``novelty`` in place). A steady climb
+    raises the bounds as it goes, so only its first step out of the range is news.
+
+    A flat series has no range (nothing can leave it by a share of nothing); it gains one with its
+    first different value, so it is the error predictors that judge a flat series turning noisy.
+    """
+    high, low, level, level_high, level_low, first_ts = novelty
+    level += LEVEL_ALPHA * (value - level)
+    novel = False
+    if ready and ts - first_ts >= NOVELTY_READY_SECONDS:
+        spread, level_spread = high - low, level_high - level_low
+        beyond = max(margin * spread, noise)
+        level_beyond = margin * level_spread
+        novel = (spread > 0 and (value > high + beyond or value < low - beyond)) or (
+            level_spread > 0 and (level > level_high + level_beyond or level < level_low - level_beyond)
+        )
+    high, low = max(high, value), min(low, value)
+    middle = 0.5 * (high + low)
+    high -= VALUE_RANGE_RELAX * (high - middle)
+    low += VALUE_RANGE_RELAX * (middle - low)
+    level_high, level_low = max(level_high, level), min(level_low, level)
+    middle = 0.5 * (level_high + level_low)
+    level_high -= LEVEL_RANGE_RELAX * (level_high - middle)
+    level_low += LEVEL_RANGE_RELAX * (middle - level_low)
+    novelty[:] = (high, low, level, level_high, level_low, first_ts)
+    return novel
 
 
 def _likelihood(recent: float, mean: float, variance: float) -> float:

@@ -29,9 +29,11 @@ class SeriesState:
     error, recent error and typical error per hour of the day, ``drift`` and ``daily`` its drift and
     daily predictors', ``in_incident``/``last_anomalous``/``quiet``/``incident_samples`` the
     hysteresis and cooldown, ``raised_at`` the ``count`` at which the open incident raised its anomaly,
-    ``short_mean`` the ewma method's recent mean.
-    ``FIELDS`` names what a checkpoint saves, in order; ``shard`` is not saved (a checkpoint is
-    per shard already).
+    ``short_mean`` the ewma method's recent mean, ``novelty`` the predictive method's ranges of the
+    value and of the level, ``novel`` whether its last sample left them (for the runner, at once),
+    ``last_novel`` the ``count`` of the last sample that did.
+    ``FIELDS`` names what a checkpoint saves, in order; ``shard`` and ``novel`` are not saved (a
+    checkpoint is per shard already, and ``novel`` concerns one sample).
     """
 
     __slots__ = (
@@ -41,11 +43,14 @@ class SeriesState:
         "in_incident",
         "incident_samples",
         "last_anomalous",
+        "last_novel",
         "last_ts",
         "last_value",
         "learned",
         "level",
         "mean",
+        "novel",
+        "novelty",
         "quiet",
         "raised_at",
         "recent",
@@ -74,6 +79,8 @@ class SeriesState:
         "daily",
         "raised_at",
         "short_mean",
+        "novelty",
+        "last_novel",
     )
 
     def __init__(self, shard: str = "") -> None:
@@ -95,6 +102,9 @@ class SeriesState:
         self.season: list[float] = []  # only the predictive method fills it (24 floats)
         self.drift: list[float] = []  # and these: its drift predictor's numbers (6 floats)
         self.daily: list[float] = []  # and its daily predictor's (54 floats)
+        self.novelty: list[float] = []  # and its novelty check's (6 floats)
+        self.novel = False
+        self.last_novel = 0  # ``count`` at the last sample that left the series' range
         self.shard = shard
 
     def dump(self) -> tuple[Any, ...]:
