@@ -34,7 +34,7 @@ REPORTS = Path("reports")
 # pytest's last line: "==== 1270 passed, 5 skipped in 1080.12s (0:18:00) ====" (or its -q form).
 VERDICT = re.compile(r"\b(passed|failed|error|errors|skipped|deselected|no tests ran)\b.* in [0-9.]+s")
 # pytest's short test summary names each failure on a line of its own ("-r fE", the default).
-FAILURE = re.compile(r"^(FAILED|ERROR) ")
+FAILURE = re.compile(r"^(FAILED|ERROR) \S+\.py")  # not a captured log line ("ERROR    kopf...")
 # Enough to name every failure of a bad run without burying the verdicts above them.
 MOST_FAILURES_SHOWN = 40
 

@@ -51,7 +51,10 @@ def test_one_failing_pass_fails_the_run_and_is_named(capsys):
 
 def test_the_summary_names_each_failed_test_of_each_pass(capsys):
     emulator = "FAILED tests/a.py::test_x - AssertionError\n==== 1 failed in 1.00s ===="
-    real = "ERROR tests/b.py::test_y - TimeoutError\n==== 1 error in 1.00s ===="
+    real = (
+        "ERROR    kopf:api.py:125 a captured log line\n"
+        "ERROR tests/b.py::test_y - TimeoutError\n==== 1 error in 1.00s ===="
+    )
     code = side_by_side.main(
         ["emulator=" + command(emulator, code=1), "real=" + command(real, code=1), "other=" + command("ok")]
     )

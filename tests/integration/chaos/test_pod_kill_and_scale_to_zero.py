@@ -54,8 +54,13 @@ def test_a_killed_pod_is_really_gone_and_replaced_and_the_run_passes_with_measur
     assert run["reason"].startswith("recovered in ")
 
     status = chaos.status("kill-one")
-    activities = [entry["activity"] for entry in status["journal"]]
-    assert activities == ["run-started", "steady-state-before", "inject", "restore", "recover", "verdict"]
+    journal = status["journal"]
+    activities = [entry["activity"] for entry in journal]
+    # The replacement pod can be ready before the fault's two seconds are over: then the journal,
+    # a timeline, has the recovery before the (nothing to undo) restore.
+    assert activities[:3] == ["run-started", "steady-state-before", "inject"]
+    assert sorted(activities[3:5]) == ["recover", "restore"] and activities[5:] == ["verdict"]
+    assert [entry["at"] for entry in journal] == sorted(entry["at"] for entry in journal)
     assert status["phase"] == "Idle" and status.get("currentRun") is None
     events = chaos.core.list_namespaced_event(chaos_namespace).items
     reasons = {e.reason for e in events if e.involved_object.name == "kill-one"}
