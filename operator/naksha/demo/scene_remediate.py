@@ -27,6 +27,7 @@ REPLICAS = 2
 SERVICE_SECONDS = 0.1  # per request, one at a time: 10 requests/s per replica
 STEADY_RATE = 8.0  # fits two replicas (capacity 20/s)
 SURGE_RATE = 26.0  # does not (the queue grows by 6/s) until five serve it (capacity 50/s)
+RECOVERED_WINDOWS = 3  # traffic windows whose median is the latency the recovery left
 
 
 @dataclass(frozen=True)
@@ -144,14 +145,16 @@ def _story(stage: Stage, traffic: Traffic) -> RemediationOutcome:
         f"AgentRun {name} to end", lambda: (s := run_status(stage, name)).get("phase") in ENDED and s
     )
     assert isinstance(status, dict)
-    # The windows since the new replicas were ready, by their median: one window is a handful of
-    # requests, and on a busy machine a single slow one is noise, not the service's latency.
-    served = [sample.p99_seconds for sample in traffic.samples[scaled_out:]]
+    # The last windows before the run ended, when its verify step had seen the detector recover,
+    # by their median: one window is a handful of requests, and on a busy machine a single slow one
+    # is noise, not the service's latency. (The windows just after the scale-out still carry the
+    # backlog the two replicas left, so they say little about five.)
+    served = [sample.p99_seconds for sample in traffic.samples[scaled_out:]][-RECOVERED_WINDOWS:]
     latest = traffic.latest()
     final = statistics.median(served) if served else latest.p99_seconds if latest else 0.0
     say(
         f"detector recovered: p99 latency {final * 1000:.0f} ms under the surge "
-        f"(median of the {len(served)} windows since the scale-out)"
+        f"(median of the last {len(served)} windows)"
     )
     outcome = dict(status.get("outcome") or {})
     runs_now = [r["metadata"]["name"] for r in stage.kube.list(RUNS, stage.namespace)]

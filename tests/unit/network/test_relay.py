@@ -9,6 +9,8 @@ import socket
 
 from naksha.local.network.relay import Forwarder, connect, listening_socket
 
+OTHER_THREADS_MARGIN = 10
+
 
 async def echo_until_eof(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     data = await reader.read()  # everything, up to the client's half-close
@@ -38,7 +40,9 @@ async def test_a_half_closed_request_gets_its_whole_answer_and_both_connections_
         assert await reader.read() == payload[::-1]
         writer.close()
     await asyncio.sleep(0.2)
-    assert len(os.listdir("/proc/self/fd")) <= open_before
+    # A relay that left a socket open would leave 50 or 100 more files; the margin is for the other
+    # threads of a test session (its control plane, brokers, operator), which open files meanwhile.
+    assert len(os.listdir("/proc/self/fd")) <= open_before + OTHER_THREADS_MARGIN
     assert not forwarder._connections  # every relay finished
     await forwarder.close()
     server.close()
