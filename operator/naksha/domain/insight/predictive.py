@@ -86,7 +86,8 @@ VALUE_RANGE_RELAX = 1e-4  # per sample: a bound not reached again halves its exc
 LEVEL_ALPHA = 0.1
 LEVEL_RANGE_RELAX = 1e-5  # the level's bounds relax ten times slower: a level is slow news
 NOVELTY_READY_SECONDS = 2 * 86_400.0
-# and by more than this many times the typical prediction error: a noisy series' own records are not news
+# A value must also leave its range by this many typical prediction errors: a noisy series' own
+# records are not news.
 NOISE_MARGIN = 2.0
 
 
