@@ -11,6 +11,7 @@ ends: two of them never pick the same port.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import random
@@ -35,13 +36,16 @@ def ephemeral_low() -> int:
 def reserve_port() -> int:
     """A loopback port nobody listens on now, reserved for this process on the whole machine."""
     high = ephemeral_low()
-    if high - LOWEST_PORT >= 1000:
-        LOCK_DIRECTORY.mkdir(parents=True, exist_ok=True)
+    if high - LOWEST_PORT >= 1000 and _lock_directory():
         for _ in range(ATTEMPTS):
             port = random.randrange(LOWEST_PORT, high)
             if port in _held:
                 continue
-            fd = os.open(LOCK_DIRECTORY / str(port), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            try:
+                # Read-only is enough for flock, so a lock file another user created serves too.
+                fd = os.open(LOCK_DIRECTORY / str(port), os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            except OSError:  # a directory this user may not write in: the kernel's pick below
+                break
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 with socket.socket() as sock:
@@ -51,6 +55,18 @@ def reserve_port() -> int:
                 continue
             _held[port] = fd
             return port
-    with socket.socket() as sock:  # an unusual port range: the kernel's pick
+    with socket.socket() as sock:  # an unusual port range or no lock directory: the kernel's pick
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _lock_directory() -> bool:
+    """The shared lock directory exists, writable by every user as ``/tmp`` is (sticky)."""
+    try:
+        LOCK_DIRECTORY.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):  # only its owner may, and only the first time matters
+        if LOCK_DIRECTORY.stat().st_uid == os.getuid():
+            LOCK_DIRECTORY.chmod(0o1777)
+    return True
