@@ -130,12 +130,17 @@ def test_a_second_run_over_the_rate_limit_is_refused_with_the_reason(
     refused = next(c for c in status["conditions"] if c["type"] == "Refused")
     assert refused["reason"] == "RateLimited" and "limit 1" in refused["message"]
     assert apps.read_namespaced_deployment("busy", fresh_namespace).spec.replicas == 4
-    events = (
-        client.CoreV1Api(api_client)
-        .list_namespaced_event(fresh_namespace, field_selector="involvedObject.name=second")
-        .items
+    # kopf posts a pass's Events after the pass, so the Event can follow the status by a moment.
+    core = client.CoreV1Api(api_client)
+    eventually(
+        lambda: any(
+            e.reason == "RateLimited"
+            for e in core.list_namespaced_event(
+                fresh_namespace, field_selector="involvedObject.name=second"
+            ).items
+        ),
+        timeout=15,
     )
-    assert any(e.reason == "RateLimited" for e in events)
 
 
 def test_a_run_that_cannot_recover_reverts_its_actions(naksha_operator, api_client, fresh_namespace):

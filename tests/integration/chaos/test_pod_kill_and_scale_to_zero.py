@@ -62,9 +62,13 @@ def test_a_killed_pod_is_really_gone_and_replaced_and_the_run_passes_with_measur
     assert sorted(activities[3:5]) == ["recover", "restore"] and activities[5:] == ["verdict"]
     assert [entry["at"] for entry in journal] == sorted(entry["at"] for entry in journal)
     assert status["phase"] == "Idle" and status.get("currentRun") is None
-    events = chaos.core.list_namespaced_event(chaos_namespace).items
-    reasons = {e.reason for e in events if e.involved_object.name == "kill-one"}
-    assert {"RunStarted", "FaultInjected", "FaultRestored", "Passed"} <= reasons
+
+    # kopf posts a pass's Events after the pass, so the last can follow the status by a moment.
+    def reasons() -> set[str]:
+        events = chaos.core.list_namespaced_event(chaos_namespace).items
+        return {e.reason for e in events if e.involved_object.name == "kill-one"}
+
+    eventually(lambda: {"RunStarted", "FaultInjected", "FaultRestored", "Passed"} <= reasons(), timeout=15)
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{naksha_operator}/metrics", timeout=5).read().decode()
     assert 'naksha_chaos_runs_total{verdict="Passed"}' in metrics
     assert "naksha_chaos_time_to_recover_seconds_count" in metrics
