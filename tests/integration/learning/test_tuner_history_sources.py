@@ -277,8 +277,15 @@ def test_http_push_history_is_read_from_the_workers_ring_and_a_version_firing_mo
     assert aliases.read_aliases(kube, fresh_namespace, "latency-tuner")["production"].holder.version == (
         "latency-tuner-v1"
     )
-    events = core.list_namespaced_event(fresh_namespace).items
-    assert [e for e in events if e.reason == "Demoted" and e.involved_object.name == "latency-tuner-v2"]
+    # kopf posts a pass's Events after the pass, so the Event can follow the status by a moment.
+    eventually(
+        lambda: [
+            e
+            for e in core.list_namespaced_event(fresh_namespace).items
+            if e.reason == "Demoted" and e.involved_object.name == "latency-tuner-v2"
+        ],
+        timeout=15,
+    )
 
     # Nobody else reads the ring: a token of another audience, or of an account without the grant.
     url = ring_report(custom, fresh_namespace, "pushed")["url"]
