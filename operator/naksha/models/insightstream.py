@@ -208,7 +208,7 @@ class PredictiveParams(NakshaModel):
         default=0.9, gt=0, le=1, description="Smoothing of the level that predicts the next value."
     )
     threshold: float = Field(
-        default=0.6,
+        default=0.58,
         gt=0,
         lt=1,
         description="Anomaly when the score (the log-scaled anomaly likelihood) reaches this.",

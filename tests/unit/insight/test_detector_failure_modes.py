@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from naksha.domain.insight import predictive
 from naksha.domain.insight.detectors import DetectorBank
 from naksha.domain.insight.records import Record
 from naksha.models.insightstream import Detector
@@ -145,9 +146,9 @@ def test_a_predictive_state_saved_before_the_drift_and_daily_predictors_existed_
     runner = bank.runners[0]
     (state,) = runner.series.values()
     # What a checkpoint written by an earlier version restores.
-    state.drift, state.daily, state.novelty = [], [], []
+    state.drift, state.daily, state.novelty, state.records = [], [], [], []
     assert feed(bank, gauss(600, 100.0, 2.0, seed=13), start=600 * FIVE_MINUTES) == []
-    assert (len(state.drift), len(state.daily), len(state.novelty)) == (6, 54, 6)
+    assert (len(state.drift), len(state.daily), len(state.novelty), len(state.records)) == (6, 54, 6, 3)
 
 
 def test_the_predictive_detector_finds_a_daily_cycle_that_stops():
@@ -222,3 +223,37 @@ def test_leaving_the_range_sample_after_sample_is_one_incident_going_on():
     runaway = [120.0 + 5.0 * i for i in range(400)]
     anomalies = feed(bank, runaway, start=len(history) * FIVE_MINUTES)
     assert len(anomalies) == 1
+
+
+def bursts_of_varying_size(n: int, seed: int) -> list[float]:
+    """A quiet series with a burst every 300 samples: one of 40 early on, the others about 12."""
+    rng = random.Random(seed)
+    values = [10 + rng.gauss(0, 1.0) for _ in range(n)]
+    for i in range(150, n, 300):
+        values[i] += 40.0 if i == 750 else 12.0 * rng.uniform(0.9, 1.1)
+    return values
+
+
+def test_a_series_that_bursts_often_is_judged_against_its_biggest_burst(monkeypatch):
+    values = bursts_of_varying_size(288 * 10, seed=3)
+    with_record = feed(bank_with_defaults("predictive"), values)
+    monkeypatch.setattr(predictive, "FAST_RECORD_SHARE", 0.0)
+    monkeypatch.setattr(predictive, "SLOW_RECORD_SHARE", 0.0)
+    without_record = feed(bank_with_defaults("predictive"), values)
+    # The big burst is news either way; after it, bursts a third of its size mostly are not.
+    assert 750 * FIVE_MINUTES in {a.started_at for a in with_record}
+    assert len(with_record) <= len(without_record) - 3
+
+
+def test_a_spike_beyond_the_series_record_is_news_though_a_smaller_one_came_before():
+    # Sampled every minute, so the range is not judged yet (two days): only the predictors speak.
+    rng = random.Random(5)
+    values = [10 + rng.gauss(0, 1.0) for _ in range(2000)]
+    values[700] += 40.0
+    values[1500] += 60.0
+    first, second = feed(bank_with_defaults("predictive"), values, step=60.0)
+    assert first.started_at == 700 * 60.0
+    # Both spikes saturate the error ratio, so the second equals the record only with its return
+    # to normal, one sample later.
+    assert 1500 * 60.0 <= second.started_at <= 1501 * 60.0
+    assert second.score >= 0.58

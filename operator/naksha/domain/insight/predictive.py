@@ -89,6 +89,16 @@ NOVELTY_READY_SECONDS = 2 * 86_400.0
 # A value must also leave its range by this many typical prediction errors: a noisy series' own
 # records are not news.
 NOISE_MARGIN = 2.0
+# The record: the largest recent error each predictor (fast, drift, daily) has had, relaxing
+# towards zero (a record not reached again halves in ~70,000 samples). A surprise below a share of
+# its predictor's record weighs a quarter (at most 0.25, below the default threshold): a series that
+# bursts every day is judged against its bursts, and only one at least near the largest is news.
+RECORD_FIELDS = 3
+RECORD_RELAX = 1e-5
+RECORD_AFTER_SAMPLES = 500  # the surprises of a predictor still learning its errors set no record
+FAST_RECORD_SHARE = 0.8  # the fast predictor's spikes: within 80 % of its record
+SLOW_RECORD_SHARE = 0.6  # the drift and daily predictors', averaged over more samples: 60 %
+BELOW_RECORD_WEIGHT = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +135,7 @@ def predictive_score(
         state.drift = [value, 0.0, 0.0, 0.0, 0.0, 1.0]
         state.daily = _new_daily(ts)
         state.novelty = _new_novelty(ts, value)
+        state.records = [0.0] * RECORD_FIELDS
         state.novel = False
         state.learned = 1
         return 0.0, False
@@ -135,6 +146,9 @@ def predictive_score(
         state.daily = _new_daily(ts)
     if len(state.novelty) != NOVELTY_FIELDS:
         state.novelty = _new_novelty(ts, value)
+    if len(state.records) != RECORD_FIELDS:
+        state.records = [0.0] * RECORD_FIELDS
+    records = state.records
     was_warm = state.learned > settings.learn_samples
     # While few samples are in, their plain average (a rate of 1/n) is the unbiased estimate of the
     # error distribution; the exponential rate takes over once the history is longer than its window.
@@ -149,7 +163,9 @@ def predictive_score(
         ratio = RAW_CAP
     taught = min(error, RAW_CAP * typical)
     recent = state.recent + settings.short_rate * (ratio - state.recent)
-    score = _likelihood(recent, state.mean, state.variance)
+    score = _against_record(
+        records, 0, recent, _likelihood(recent, state.mean, state.variance), state.learned
+    )
     state.mean, state.variance = _learn(recent, state.mean, state.variance, history_rate)
     state.recent = recent
     state.level = level + settings.alpha * (value - level)
@@ -159,8 +175,8 @@ def predictive_score(
     season[hour] = typical_here + (HOUR_RATE if taught > typical_here else HOUR_DECAY) * (
         taught - typical_here
     )
-    drift_score = _drift(state.drift, value, settings)
-    daily_score = _daily(state.daily, ts, value, typical_here, settings)
+    drift_score = _drift(state.drift, records, value, settings)
+    daily_score = _daily(state.daily, records, ts, value, typical_here, settings)
     noise = NOISE_MARGIN * state.scale
     novel = _novel(state.novelty, ts, value, settings.range_margin, noise, ready=was_warm)
     score = 1.0 if novel else max(score, drift_score, daily_score)
@@ -173,18 +189,19 @@ def predictive_score(
         and math.isfinite(sum(state.drift))
         and math.isfinite(sum(state.daily))
         and math.isfinite(sum(state.novelty))
+        and math.isfinite(sum(records))
     ):
         # A value near the float limit: start over rather than carry inf/NaN (nor save it).
         state.learned, state.level, state.scale, state.recent = 0, 0.0, 0.0, 0.0
         state.mean, state.variance, state.season, state.drift, state.daily = 0.0, 0.0, [], [], []
-        state.novelty, state.novel = [], False
+        state.novelty, state.records, state.novel = [], [], False
         return 1.0, was_warm
     state.novel = novel
     warm = state.learned > settings.learn_samples
     return score, warm and (novel or score >= settings.threshold)
 
 
-def _drift(drift: list[float], value: float, settings: PredictiveSettings) -> float:
+def _drift(drift: list[float], records: list[float], value: float, settings: PredictiveSettings) -> float:
     """The drift predictor's score for ``value``, learning it (``drift`` is updated in place).
 
     It counts its own samples, so one that starts late (a state restored from a version without
@@ -198,6 +215,7 @@ def _drift(drift: list[float], value: float, settings: PredictiveSettings) -> fl
         ratio = RAW_CAP
     recent += settings.drift_rate * (ratio - recent)
     score = _likelihood(recent, mean, variance) if learned > settings.learn_samples else 0.0
+    score = _against_record(records, 1, recent, score, learned)
     mean, variance = _learn(recent, mean, variance, history_rate)
     scale += history_rate * (min(error, RAW_CAP * typical) - scale)
     drift[:] = (level + settings.drift_alpha * (value - level), scale, recent, mean, variance, learned + 1)
@@ -211,7 +229,12 @@ def _new_daily(ts: float) -> list[float]:
 
 
 def _daily(
-    daily: list[float], ts: float, value: float, usual_error: float, settings: PredictiveSettings
+    daily: list[float],
+    records: list[float],
+    ts: float,
+    value: float,
+    usual_error: float,
+    settings: PredictiveSettings,
 ) -> float:
     """The daily predictor's score for ``value``, learning it (``daily`` is updated in place).
 
@@ -254,6 +277,7 @@ def _daily(
         and ts - first_ts >= DAILY_READY_SECONDS
     )
     score = _likelihood(recent, mean, variance) if ready else 0.0
+    score = _against_record(records, 2, recent, score, learned)
     mean, variance = _learn(recent, mean, variance, history_rate)
     scale += history_rate * (min(error, RAW_CAP * typical) - scale)
     daily[2 * HOURS :] = (first_ts, scale, recent, mean, variance, learned)
@@ -295,6 +319,19 @@ def _novel(
     level_low += LEVEL_RANGE_RELAX * (middle - level_low)
     novelty[:] = (high, low, level, level_high, level_low, first_ts)
     return novel
+
+
+def _against_record(records: list[float], index: int, recent: float, score: float, learned: float) -> float:
+    """``score`` weighed against the record of predictor ``index`` (0 fast, 1 drift, 2 daily):
+    a quarter of it when ``recent`` is below the predictor's share of its record. Learns the
+    record (``records`` in place) once the predictor has learnt ``RECORD_AFTER_SAMPLES``."""
+    record = records[index]
+    share = FAST_RECORD_SHARE if index == 0 else SLOW_RECORD_SHARE
+    if recent < share * record:
+        score *= BELOW_RECORD_WEIGHT
+    if learned > RECORD_AFTER_SAMPLES:
+        records[index] = max(record * (1.0 - RECORD_RELAX), recent)
+    return score
 
 
 def _likelihood(recent: float, mean: float, variance: float) -> float:

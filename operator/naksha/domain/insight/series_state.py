@@ -31,7 +31,8 @@ class SeriesState:
     hysteresis and cooldown, ``raised_at`` the ``count`` at which the open incident raised its anomaly,
     ``short_mean`` the ewma method's recent mean, ``novelty`` the predictive method's ranges of the
     value and of the level, ``novel`` whether its last sample left them (for the runner, at once),
-    ``last_novel`` the ``count`` of the last sample that did.
+    ``last_novel`` the ``count`` of the last sample that did, ``records`` the largest recent error
+    each of its predictors has had (relaxing).
     ``FIELDS`` names what a checkpoint saves, in order; ``shard`` and ``novel`` are not saved (a
     checkpoint is per shard already, and ``novel`` concerns one sample).
     """
@@ -54,6 +55,7 @@ class SeriesState:
         "quiet",
         "raised_at",
         "recent",
+        "records",
         "scale",
         "season",
         "shard",
@@ -81,6 +83,7 @@ class SeriesState:
         "short_mean",
         "novelty",
         "last_novel",
+        "records",
     )
 
     def __init__(self, shard: str = "") -> None:
@@ -103,6 +106,7 @@ class SeriesState:
         self.drift: list[float] = []  # and these: its drift predictor's numbers (6 floats)
         self.daily: list[float] = []  # and its daily predictor's (54 floats)
         self.novelty: list[float] = []  # and its novelty check's (6 floats)
+        self.records: list[float] = []  # and the record surprise of each of its predictors (3 floats)
         self.novel = False
         self.last_novel = 0  # ``count`` at the last sample that left the series' range
         self.shard = shard
