@@ -1,6 +1,6 @@
 """The ``predictive`` method: predict the next value, score the surprise, alert on its likelihood.
 
-Three predictors watch each series, each with the three steps below, and a novelty check beside
+Three predictors watch each series, each with the four steps below, and a novelty check beside
 them; the sample's score is the largest of their scores:
 
 - a **fast** one (the level follows the series closely, ``alpha`` 0.9, recent error over
@@ -38,12 +38,21 @@ Per sample and predictor, a few float operations on the series' state (constant 
    probability of a Gaussian says how unusual the recent surprise is *for this series*, which is
    what makes one threshold work for series of any scale and noise. The score is
    ``log(tail) / log(1e-10)`` clipped to [0, 1] (0.5 is a one-in-10⁵ surprise).
+4. **Against the record.** Each predictor remembers its record, the largest recent average it has
+   had (relaxing towards zero by ``RECORD_RELAX`` per sample, set only once it has learnt
+   ``RECORD_AFTER_SAMPLES``); a surprise below ``FAST_RECORD_SHARE`` (the fast predictor) or
+   ``SLOW_RECORD_SHARE`` (the drift and daily ones) of it weighs ``BELOW_RECORD_WEIGHT``. The
+   Gaussian tail understates how often a heavy-tailed series bursts: judged against its record,
+   a series that bursts every few days alarms for a burst near its largest, not for each one.
+   Both a spike and its return to normal count in the fast predictor's recent average, so a
+   spike that only equals the record is raised with its return, a sample later.
 
 On NAB v1 (``benchmarks/detectors.py``, standard profile, default alerts) the fast predictor alone
 scores 48.9, with the drift predictor 56.4, with the daily one too 58.1, with the runner
-re-arming incidents still open 400 samples after their anomaly (``rearmSamples``) 60.3, and with
-the novelty check (and its re-arm) 68.7. The hourly error buckets help the fast predictor
-(without them: 45) but hurt the drift one (with them: 51), so it has none.
+re-arming incidents still open 400 samples after their anomaly (``rearmSamples``) 60.3, with
+the novelty check (and its re-arm) 68.7, and with the records (and the threshold 0.6 → 0.58)
+70.5. The hourly error buckets help the fast predictor (without them: 45) but hurt the drift one
+(with them: 51), so it has none.
 
 The detector learns from every sample, anomalous or not, so a new level becomes the prediction
 within a few samples and stops being surprising once its errors are typical again: a level shift
