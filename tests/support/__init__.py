@@ -22,6 +22,13 @@ def free_port() -> int:
     return reserve_port()
 
 
+def event_reasons(core: client.CoreV1Api, namespace: str, name: str) -> set[str]:
+    """The reasons of the Events about the object ``name``. kopf posts a pass's Events after the
+    pass, so one can follow the status by a moment: poll this with ``eventually``."""
+    events = core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
+    return {event.reason for event in events}
+
+
 def eventually(check: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.1) -> Any:
     """Poll ``check`` until it returns a truthy value without raising; fail with the last error."""
     deadline = time.monotonic() + timeout

@@ -8,7 +8,7 @@ import sys
 import time
 
 from kubernetes import client
-from tests.support import ROOT, eventually
+from tests.support import ROOT, event_reasons, eventually
 from tests.support.agentruns import agent_run, anomaly, run_status, scale_graph, setup
 
 from naksha.controllers.agentrun.engine import POLL_SECONDS
@@ -130,17 +130,8 @@ def test_a_second_run_over_the_rate_limit_is_refused_with_the_reason(
     refused = next(c for c in status["conditions"] if c["type"] == "Refused")
     assert refused["reason"] == "RateLimited" and "limit 1" in refused["message"]
     assert apps.read_namespaced_deployment("busy", fresh_namespace).spec.replicas == 4
-    # kopf posts a pass's Events after the pass, so the Event can follow the status by a moment.
     core = client.CoreV1Api(api_client)
-    eventually(
-        lambda: any(
-            e.reason == "RateLimited"
-            for e in core.list_namespaced_event(
-                fresh_namespace, field_selector="involvedObject.name=second"
-            ).items
-        ),
-        timeout=15,
-    )
+    eventually(lambda: "RateLimited" in event_reasons(core, fresh_namespace, "second"), timeout=15)
 
 
 def test_a_run_that_cannot_recover_reverts_its_actions(naksha_operator, api_client, fresh_namespace):

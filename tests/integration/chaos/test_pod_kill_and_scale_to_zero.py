@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import urllib.request
 
-from tests.support import eventually
+from tests.support import event_reasons, eventually
 from tests.support.chaos import Chaos, available_probe, demo_deployment, experiment
 from tests.support.pods import needs_namespaces, pid_of
 
@@ -62,13 +62,8 @@ def test_a_killed_pod_is_really_gone_and_replaced_and_the_run_passes_with_measur
     assert sorted(activities[3:5]) == ["recover", "restore"] and activities[5:] == ["verdict"]
     assert [entry["at"] for entry in journal] == sorted(entry["at"] for entry in journal)
     assert status["phase"] == "Idle" and status.get("currentRun") is None
-
-    # kopf posts a pass's Events after the pass, so the last can follow the status by a moment.
-    def reasons() -> set[str]:
-        events = chaos.core.list_namespaced_event(chaos_namespace).items
-        return {e.reason for e in events if e.involved_object.name == "kill-one"}
-
-    eventually(lambda: {"RunStarted", "FaultInjected", "FaultRestored", "Passed"} <= reasons(), timeout=15)
+    expected = {"RunStarted", "FaultInjected", "FaultRestored", "Passed"}
+    eventually(lambda: expected <= event_reasons(chaos.core, chaos_namespace, "kill-one"), timeout=15)
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{naksha_operator}/metrics", timeout=5).read().decode()
     assert 'naksha_chaos_runs_total{verdict="Passed"}' in metrics
     assert "naksha_chaos_time_to_recover_seconds_count" in metrics

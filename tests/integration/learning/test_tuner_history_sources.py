@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from kubernetes import client
-from tests.support import eventually, free_port
+from tests.support import event_reasons, eventually, free_port
 from tests.support.brokers import create_topics
 from tests.support.identities import service_account_token
 from tests.support.learning import GROUP, VERSION, labelled_series, model_version, settled
@@ -277,15 +277,7 @@ def test_http_push_history_is_read_from_the_workers_ring_and_a_version_firing_mo
     assert aliases.read_aliases(kube, fresh_namespace, "latency-tuner")["production"].holder.version == (
         "latency-tuner-v1"
     )
-    # kopf posts a pass's Events after the pass, so the Event can follow the status by a moment.
-    eventually(
-        lambda: [
-            e
-            for e in core.list_namespaced_event(fresh_namespace).items
-            if e.reason == "Demoted" and e.involved_object.name == "latency-tuner-v2"
-        ],
-        timeout=15,
-    )
+    eventually(lambda: "Demoted" in event_reasons(core, fresh_namespace, "latency-tuner-v2"), timeout=15)
 
     # Nobody else reads the ring: a token of another audience, or of an account without the grant.
     url = ring_report(custom, fresh_namespace, "pushed")["url"]

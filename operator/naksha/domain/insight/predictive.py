@@ -172,9 +172,8 @@ def predictive_score(
         ratio = RAW_CAP
     taught = min(error, RAW_CAP * typical)
     recent = state.recent + settings.short_rate * (ratio - state.recent)
-    score = _against_record(
-        records, 0, recent, _likelihood(recent, state.mean, state.variance), state.learned
-    )
+    score = _likelihood(recent, state.mean, state.variance)
+    score = _against_record(records, 0, FAST_RECORD_SHARE, recent, score, state.learned)
     state.mean, state.variance = _learn(recent, state.mean, state.variance, history_rate)
     state.recent = recent
     state.level = level + settings.alpha * (value - level)
@@ -224,7 +223,7 @@ def _drift(drift: list[float], records: list[float], value: float, settings: Pre
         ratio = RAW_CAP
     recent += settings.drift_rate * (ratio - recent)
     score = _likelihood(recent, mean, variance) if learned > settings.learn_samples else 0.0
-    score = _against_record(records, 1, recent, score, learned)
+    score = _against_record(records, 1, SLOW_RECORD_SHARE, recent, score, learned)
     mean, variance = _learn(recent, mean, variance, history_rate)
     scale += history_rate * (min(error, RAW_CAP * typical) - scale)
     drift[:] = (level + settings.drift_alpha * (value - level), scale, recent, mean, variance, learned + 1)
@@ -286,7 +285,7 @@ def _daily(
         and ts - first_ts >= DAILY_READY_SECONDS
     )
     score = _likelihood(recent, mean, variance) if ready else 0.0
-    score = _against_record(records, 2, recent, score, learned)
+    score = _against_record(records, 2, SLOW_RECORD_SHARE, recent, score, learned)
     mean, variance = _learn(recent, mean, variance, history_rate)
     scale += history_rate * (min(error, RAW_CAP * typical) - scale)
     daily[2 * HOURS :] = (first_ts, scale, recent, mean, variance, learned)
@@ -318,24 +317,27 @@ def _novel(
         novel = (spread > 0 and (value > high + beyond or value < low - beyond)) or (
             level_spread > 0 and (level > level_high + level_beyond or level < level_low - level_beyond)
         )
-    high, low = max(high, value), min(low, value)
-    middle = 0.5 * (high + low)
-    high -= VALUE_RANGE_RELAX * (high - middle)
-    low += VALUE_RANGE_RELAX * (middle - low)
-    level_high, level_low = max(level_high, level), min(level_low, level)
-    middle = 0.5 * (level_high + level_low)
-    level_high -= LEVEL_RANGE_RELAX * (level_high - middle)
-    level_low += LEVEL_RANGE_RELAX * (middle - level_low)
+    high, low = _stretched(high, low, value, VALUE_RANGE_RELAX)
+    level_high, level_low = _stretched(level_high, level_low, level, LEVEL_RANGE_RELAX)
     novelty[:] = (high, low, level, level_high, level_low, first_ts)
     return novel
 
 
-def _against_record(records: list[float], index: int, recent: float, score: float, learned: float) -> float:
+def _stretched(high: float, low: float, x: float, relax: float) -> tuple[float, float]:
+    """The range ``low``..``high`` stretched to hold ``x``, then each bound relaxed towards the
+    middle by ``relax`` of its distance to it."""
+    high, low = max(high, x), min(low, x)
+    shrink = relax * 0.5 * (high - low)
+    return high - shrink, low + shrink
+
+
+def _against_record(
+    records: list[float], index: int, share: float, recent: float, score: float, learned: float
+) -> float:
     """``score`` weighed against the record of predictor ``index`` (0 fast, 1 drift, 2 daily):
-    a quarter of it when ``recent`` is below the predictor's share of its record. Learns the
-    record (``records`` in place) once the predictor has learnt ``RECORD_AFTER_SAMPLES``."""
+    a quarter of it when ``recent`` is below ``share`` of its record. Learns the record
+    (``records`` in place) once the predictor has learnt ``RECORD_AFTER_SAMPLES``."""
     record = records[index]
-    share = FAST_RECORD_SHARE if index == 0 else SLOW_RECORD_SHARE
     if recent < share * record:
         score *= BELOW_RECORD_WEIGHT
     if learned > RECORD_AFTER_SAMPLES:
